@@ -1,0 +1,56 @@
+# adit — the user's entry points. Every target sets up the virtual environment first (idempotent).
+SHELL := /bin/bash
+PYTHON_BIN ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RUN ?= runs/demo
+CONFIG ?= configs/train-demo.yaml
+SITE ?= configs/site-demo.yaml
+CHECKPOINT ?= $(RUN)/train/best.pt
+BUNDLE ?= $(RUN)/bundle
+PYTEST_ARGS ?=
+
+.PHONY: setup demo data train export bench run test test-all clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[workstation,dev]"
+	touch $@
+
+# The whole pipeline on generated data; everything lands under $(RUN) (git-ignored).
+demo: setup
+	$(PY) -m train.synth --out $(RUN)/data --preset demo
+	$(PY) -m train fit --config $(CONFIG) out=$(RUN)/train data.root=$(RUN)/data/classify
+	$(PY) -m export build --checkpoint $(RUN)/train/best.pt --out $(RUN)/bundle
+	$(PY) -m benchmarks --bundle $(RUN)/bundle --checkpoint $(RUN)/train/best.pt --out $(RUN)/bench
+	rm -f $(RUN)/events/events.jsonl
+	$(PY) -m edge_runtime replay $(RUN)/data/video/belt.avi --config $(SITE) --out $(RUN)/events/events.jsonl \
+		model.bundle=$(RUN)/bundle
+	$(PY) -m benchmarks.demo_summary --run $(RUN) --site $(SITE)
+
+data: setup
+	$(PY) -m train.synth --out $(RUN)/data --preset demo
+
+train: setup
+	$(PY) -m train fit --config $(CONFIG) out=$(RUN)/train data.root=$(RUN)/data/classify $(ARGS)
+
+export: setup
+	$(PY) -m export build --checkpoint $(CHECKPOINT) --out $(BUNDLE) $(ARGS)
+
+bench: setup
+	$(PY) -m benchmarks --bundle $(BUNDLE) --checkpoint $(CHECKPOINT) --out $(RUN)/bench $(ARGS)
+
+run: setup
+	$(PY) -m edge_runtime run --config $(SITE) $(ARGS)
+
+test: setup
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf runs

@@ -1,0 +1,46 @@
+"""OpenVINO: the fastest CPU backend on Intel boxes, also for an iGPU or NPU when present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+
+from edge_runtime.backends.base import Backend, BackendOptions, register_backend
+from edge_runtime.errors import BackendUnavailableError
+
+_PRECISION_NAMES = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
+
+
+@register_backend
+class OpenVinoBackend(Backend):
+    name = "openvino"
+    formats = ("openvino", "onnx")
+
+    def __init__(self, model_path: Path, options: BackendOptions, declared_precision: str = "fp32") -> None:
+        super().__init__(model_path, options, declared_precision)
+        core = ov.Core()
+        config: dict[str, str] = {"PERFORMANCE_HINT": options.mode.upper()}
+        if options.threads:
+            config["INFERENCE_NUM_THREADS"] = str(options.threads)
+        if options.precision_hint:
+            config["INFERENCE_PRECISION_HINT"] = options.precision_hint
+        try:
+            self.compiled = core.compile_model(str(model_path), options.device, config)
+        except RuntimeError as exc:
+            raise BackendUnavailableError(
+                f"{model_path}: OpenVINO cannot compile it for {options.device} ({exc})"
+            ) from exc
+        self.request = self.compiled.create_infer_request()
+
+    def infer(self, batch: np.ndarray) -> list[np.ndarray]:
+        results = self.request.infer({0: batch})
+        return [np.asarray(results[output]) for output in self.compiled.outputs]
+
+    @property
+    def runtime_precision(self) -> str:
+        """E.g. ``bf16`` for an FP32 IR on an AVX512-BF16 CPU unless f32 was forced."""
+        hint = self.compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
+        compute = _PRECISION_NAMES.get(hint, hint)
+        return f"int8+{compute}" if self.declared_precision == "int8" else compute

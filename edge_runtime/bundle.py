@@ -1,0 +1,216 @@
+"""The model bundle: the one contract between the workstation and the device.
+
+A bundle is a directory holding ``manifest.json`` and the model artifacts it lists. The manifest
+carries everything the runtime needs (classes, preprocessing, post-processing, artifact digests),
+so nothing is re-typed on the device. Every artifact's sha256 is checked before it is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from edge_runtime.errors import BundleError
+
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+Task = Literal["classify", "detect", "segment", "signal"]
+ArtifactFormat = Literal["onnx", "openvino"]
+Precision = Literal["fp32", "fp16", "int8"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSpec(_Strict):
+    """How a raw BGR uint8 frame becomes the model's input tensor (see ``preprocess``)."""
+
+    size: tuple[int, int] = Field(description="(height, width) of the model input")
+    resize: Literal["stretch", "letterbox", "center_crop"] = "stretch"
+    colour: Literal["rgb", "bgr"] = "rgb"
+    scale: float = Field(1.0 / 255.0, gt=0, description="multiplier applied before mean/std")
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    layout: Literal["NCHW", "NHWC"] = "NCHW"
+
+    @field_validator("size")
+    @classmethod
+    def _positive_size(cls, size: tuple[int, int]) -> tuple[int, int]:
+        if min(size) < 1:
+            raise ValueError(f"input size must be positive, got {size}")
+        return size
+
+    @field_validator("std")
+    @classmethod
+    def _nonzero_std(cls, std: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(s == 0 for s in std):
+            raise ValueError("std must not contain 0")
+        return std
+
+
+class FileDigest(_Strict):
+    """A file inside the bundle with its expected content digest."""
+
+    file: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    bytes: int = Field(ge=0)
+
+
+class Artifact(FileDigest):
+    """One runnable model file (plus OpenVINO's weights file) and its measured metrics."""
+
+    format: ArtifactFormat
+    precision: Precision
+    weights: FileDigest | None = Field(None, description="OpenVINO .bin beside the .xml")
+    metrics: dict[str, float] = Field(default_factory=dict)
+    status: Literal["shipped", "rejected"] = "shipped"
+    note: str = ""
+
+    @property
+    def key(self) -> str:
+        """Short name used on the command line and in reports, e.g. ``openvino-int8``."""
+        return f"{self.format}-{self.precision}"
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(entry.bytes for entry in self.files())
+
+    def files(self) -> list[FileDigest]:
+        return [self, self.weights] if self.weights else [self]
+
+
+class Manifest(_Strict):
+    """``manifest.json``: what the bundle is, how to feed it, and what each artifact scored."""
+
+    schema_version: int = Field(SCHEMA_VERSION, alias="schema")
+    name: str
+    version: str = "0.1.0"
+    task: Task
+    classes: list[str] = Field(min_length=1)
+    input: InputSpec
+    postprocess: dict[str, Any] = Field(default_factory=dict)
+    artifacts: list[Artifact] = Field(min_length=1)
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_schema(cls, version: int) -> int:
+        if version > SCHEMA_VERSION:
+            raise ValueError(
+                f"manifest schema {version} is newer than this runtime understands "
+                f"({SCHEMA_VERSION}); upgrade adit's edge_runtime"
+            )
+        return version
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, indent=2)
+
+
+def file_digest(path: Path, relative_to: Path) -> FileDigest:
+    """Digest a file for the manifest; ``file`` is stored relative to the bundle root."""
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(chunk)
+    return FileDigest(
+        file=path.relative_to(relative_to).as_posix(), sha256=sha.hexdigest(), bytes=path.stat().st_size
+    )
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified bundle on disk."""
+
+    root: Path
+    manifest: Manifest
+
+    def path_of(self, entry: FileDigest) -> Path:
+        return _inside(self.root, entry.file)
+
+    def artifact(self, key: str | None = None) -> Artifact:
+        """The artifact named ``format-precision``, or the first shipped one when ``key`` is None."""
+        shipped = [a for a in self.manifest.artifacts if a.status == "shipped"]
+        if key is None:
+            if not shipped:
+                raise BundleError(f"{self.root}: no shipped artifact in the manifest")
+            return shipped[0]
+        for artifact in self.manifest.artifacts:
+            if artifact.key == key:
+                return artifact
+        known = ", ".join(a.key for a in self.manifest.artifacts)
+        raise BundleError(f"{self.root}: no artifact {key!r} in the bundle; it has: {known}")
+
+
+def _inside(root: Path, relative: str) -> Path:
+    """Resolve a manifest path, refusing anything that escapes the bundle directory."""
+    candidate = (root / relative).resolve()
+    if not candidate.is_relative_to(root.resolve()):
+        raise BundleError(f"{root}: manifest names {relative!r}, which lies outside the bundle")
+    return candidate
+
+
+def read_manifest(root: Path) -> Manifest:
+    path = root / MANIFEST_NAME
+    if not path.is_file():
+        raise BundleError(f"{root}: no {MANIFEST_NAME}; is this a bundle directory?")
+    try:
+        return Manifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{path}: not valid JSON ({exc})") from exc
+    except ValidationError as exc:
+        raise BundleError(f"{path}: invalid manifest:\n{exc}") from exc
+
+
+def verify_file(root: Path, entry: FileDigest) -> None:
+    """Raise BundleError naming the file when it is missing or its digest differs."""
+    path = _inside(root, entry.file)
+    if not path.is_file():
+        raise BundleError(f"{root}: artifact {entry.file} is missing")
+    actual = file_digest(path, root.resolve())
+    if actual.bytes != entry.bytes or actual.sha256 != entry.sha256:
+        raise BundleError(
+            f"{root}: {entry.file} does not match the manifest (sha256 {actual.sha256[:12]}... "
+            f"!= {entry.sha256[:12]}...); the bundle was modified or corrupted"
+        )
+
+
+def load_bundle(path: str | Path, *, verify: Literal["all", "none"] = "all") -> Bundle:
+    """Read a bundle directory (or ``.tar.gz``), checking every artifact's digest by default."""
+    root = Path(path)
+    if root.is_file() and root.name.endswith((".tar.gz", ".tgz")):
+        root = _unpack(root)
+    if not root.is_dir():
+        raise BundleError(f"{root}: bundle directory not found")
+    manifest = read_manifest(root)
+    bundle = Bundle(root=root, manifest=manifest)
+    for artifact in manifest.artifacts:
+        for entry in artifact.files():
+            _inside(root, entry.file)
+            if verify == "all":
+                verify_file(root, entry)
+    return bundle
+
+
+def _unpack(archive: Path) -> Path:
+    """Unpack a shipped ``.tar.gz`` beside itself, refusing members that escape the target."""
+    target = archive.with_name(archive.name.removesuffix(".tar.gz").removesuffix(".tgz"))
+    with tarfile.open(archive, "r:gz") as tar:
+        tar.extractall(target, filter="data")
+    inner = [p for p in target.iterdir() if p.is_dir()]
+    return inner[0] if len(inner) == 1 and not (target / MANIFEST_NAME).exists() else target
+
+
+def write_manifest(root: Path, manifest: Manifest) -> Path:
+    path = root / MANIFEST_NAME
+    path.write_text(manifest.to_json() + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,121 @@
+"""The daemon's command line: ``run`` a site, or ``replay`` a video deterministically against truth.
+
+Exit codes: 0 success; 1 a replay's events do not match the ground truth; 2 a configuration,
+bundle or source error (printed as a message, without a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from edge_runtime.config import SiteConfig, load_site_config
+from edge_runtime.errors import AditError
+from edge_runtime.events import JsonlSink, compare_events, read_truth
+from edge_runtime.pipeline import ReplayResult, replay, replay_tolerance, run, verify_site
+from edge_runtime.yamlconfig import save_config
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m edge_runtime", description="adit's edge camera daemon.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="run the site's cameras until they end or SIGINT/SIGTERM")
+    run_parser.add_argument("--config", type=Path, help="site YAML (demo defaults when omitted)")
+    run_parser.add_argument(
+        "--validate", action="store_true", help="check configuration and bundle, then exit"
+    )
+    run_parser.add_argument(
+        "overrides", nargs="*", help="key=value overrides, e.g. model.artifact=openvino-int8"
+    )
+    replay_parser = commands.add_parser("replay", help="run every frame of a video deterministically")
+    replay_parser.add_argument("video", type=Path)
+    replay_parser.add_argument("--config", type=Path, help="site YAML (demo defaults when omitted)")
+    replay_parser.add_argument(
+        "--camera", help="whose settings (name, stride) the video takes; default: the first"
+    )
+    replay_parser.add_argument("--expect", type=Path, help="truth.jsonl; exit 1 on any missed or false event")
+    replay_parser.add_argument(
+        "--tolerance", type=int, help="frames an event may trail its interval (default: rule window)"
+    )
+    replay_parser.add_argument("--out", type=Path, help="write the events to this JSONL file (replaced)")
+    replay_parser.add_argument(
+        "overrides", nargs="*", help="key=value overrides, e.g. model.artifact=onnx-int8"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    # Overrides may follow options (`replay VIDEO --expect T model.artifact=X`), which argparse's
+    # positional matching alone refuses; anything else unknown is still an error.
+    args, unknown = parser.parse_known_args(argv)
+    stray = [item for item in unknown if item.startswith("-") or "=" not in item]
+    if stray:
+        parser.error(f"unrecognized arguments: {' '.join(stray)}")
+    args.overrides += unknown
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_site_config(args.config, args.overrides)
+        if args.command == "replay":
+            return _replay(config, args)
+        return _run(config, validate_only=args.validate)
+    except AditError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(config: SiteConfig, *, validate_only: bool) -> int:
+    if validate_only:
+        bundle = verify_site(config)
+        print(json.dumps(config.model_dump(mode="json"), indent=2))
+        artifact = bundle.artifact(config.model.artifact).key
+        print(f"OK: {bundle.root} ({artifact}), {len(config.cameras)} camera(s), {len(config.rules)} rule(s)")
+        return 0
+    if config.sinks.jsonl is not None:
+        save_config(config, config.sinks.jsonl.path.with_suffix(".config.yaml"))
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        summary = run(config, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(json.dumps(summary.to_dict(), indent=2))
+    return 0
+
+
+def _replay(config: SiteConfig, args: argparse.Namespace) -> int:
+    truth = read_truth(args.expect) if args.expect else None  # a bad truth file fails before any work
+    sinks = []
+    if args.out:
+        args.out.unlink(missing_ok=True)  # a replay's output is its own, not appended to an older one
+        sinks.append(JsonlSink(args.out))
+        save_config(config, args.out.with_suffix(".config.yaml"))
+    try:
+        result = replay(config, args.video, camera=args.camera, sinks=sinks)
+    finally:
+        for sink in sinks:
+            sink.close()
+    _print_replay(result)
+    if truth is None:
+        return 0
+    tolerance = args.tolerance if args.tolerance is not None else replay_tolerance(config, args.camera)
+    match = compare_events(result.events, truth, tolerance)
+    print(match.table())
+    return 0 if match.ok else 1
+
+
+def _print_replay(result: ReplayResult) -> None:
+    for event in result.events:
+        print(f"frame {event.frame:>6}  {event.phase:<5}  {event.rule}  {event.label}  {event.score:.3f}")
+    summary = result.summary
+    infer = summary.timing_ms.get("infer")
+    latency = f", infer p50 {infer.p50_ms:.2f} ms" if infer else ""
+    print(
+        f"{summary.frames} frames, {summary.events} events, {summary.fps} fps ({summary.artifact}{latency})"
+    )

@@ -1,0 +1,153 @@
+"""The site configuration of the camera daemon: typed, validated once at start-up, then read-only.
+
+A site YAML names the bundle to run, the cameras, the rules that turn predictions into events and
+where events go. Unknown keys are refused and every error names the field's YAML path and the file,
+so a typo stops the daemon before it opens a camera rather than silently running with a default.
+Relative paths are resolved from the working directory the daemon is started in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from edge_runtime.errors import ConfigError
+from edge_runtime.yamlconfig import load_config
+
+ANY_CAMERA = "*"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelConfig(_Section):
+    """Which bundle and artifact to run, and on which device."""
+
+    bundle: Path = Field(default=Path("runs/demo/bundle"), description="bundle directory or .tar.gz")
+    artifact: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]+-[a-z0-9]+$",
+        description="format-precision key, e.g. openvino-int8; None = the bundle's first shipped artifact",
+    )
+    device: str = Field(default="CPU", min_length=1, description="OpenVINO device (CPU, GPU, NPU)")
+    threads: int | None = Field(
+        default=None, gt=0, description="inference threads; None = the runtime's default"
+    )
+
+
+class CameraConfig(_Section):
+    """One frame source: a video file, an RTSP/HTTP URL or a local device index such as "0"."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="used in events and metrics")
+    source: str = Field(min_length=1)
+    loop: bool = Field(default=False, description="restart a video file at its end (demo, soak tests)")
+    realtime: bool = Field(default=False, description="pace a video file at its native frame rate")
+    stride: int = Field(default=1, gt=0, description="run the model on every stride-th frame")
+
+
+class DebounceConfig(_Section):
+    """An event starts when ``hits`` of the last ``window`` frames match."""
+
+    hits: int = Field(default=3, gt=0)
+    window: int = Field(default=5, gt=0)
+
+    @model_validator(mode="after")
+    def _hits_fit_window(self) -> DebounceConfig:
+        if self.hits > self.window:
+            raise ValueError(f"hits ({self.hits}) cannot exceed window ({self.window})")
+        return self
+
+
+class RuleConfig(_Section):
+    """A class/score rule with N-of-M debounce and a cool-down between starts."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    camera: str = Field(default=ANY_CAMERA, description='a camera name, or "*" for every camera')
+    labels: list[str] = Field(min_length=1, description="bundle class names that trigger the rule")
+    min_score: float = Field(default=0.5, ge=0.0, le=1.0)
+    debounce: DebounceConfig = DebounceConfig()
+    cooldown_s: float = Field(
+        default=5.0, ge=0.0, description="minimum time between two starts, in video seconds"
+    )
+    event_type: str | None = Field(
+        default=None, min_length=1, description="the events' type; None = the rule's name"
+    )
+
+    @property
+    def type(self) -> str:
+        return self.event_type or self.name
+
+    def watches(self, camera: str) -> bool:
+        return self.camera in (ANY_CAMERA, camera)
+
+
+class JsonlSinkConfig(_Section):
+    path: Path = Path("runs/demo/events/events.jsonl")
+
+
+class SinksConfig(_Section):
+    """Where events are delivered; each sink is enabled by its section (MQTT and webhook come later)."""
+
+    jsonl: JsonlSinkConfig | None = JsonlSinkConfig()
+
+
+def _demo_cameras() -> list[CameraConfig]:
+    return [CameraConfig(name="belt", source="runs/demo/data/video/belt.avi")]
+
+
+class SiteConfig(_Section):
+    """Everything one daemon process runs."""
+
+    model: ModelConfig = ModelConfig()
+    cameras: list[CameraConfig] = Field(default_factory=_demo_cameras, min_length=1)
+    rules: list[RuleConfig] = Field(default_factory=list)
+    sinks: SinksConfig = SinksConfig()
+
+    @model_validator(mode="after")
+    def _consistent_names(self) -> SiteConfig:
+        cameras = [camera.name for camera in self.cameras]
+        _refuse_duplicates("cameras", cameras)
+        _refuse_duplicates("rules", [rule.name for rule in self.rules])
+        for index, rule in enumerate(self.rules):
+            if rule.camera != ANY_CAMERA and rule.camera not in cameras:
+                raise ValueError(
+                    f"rules[{index}].camera: no camera {rule.camera!r}; the cameras are: "
+                    f'{", ".join(cameras)} (or "{ANY_CAMERA}" for all)'
+                )
+        return self
+
+    def camera(self, name: str | None = None) -> CameraConfig:
+        """The camera called ``name``, or the first one when ``name`` is None."""
+        if name is None:
+            return self.cameras[0]
+        for camera in self.cameras:
+            if camera.name == name:
+                return camera
+        raise ConfigError(
+            f"no camera {name!r} in the configuration; it has: {', '.join(c.name for c in self.cameras)}"
+        )
+
+
+def _refuse_duplicates(section: str, names: list[str]) -> None:
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{section}: names must be unique; repeated: {', '.join(repeated)}")
+
+
+def load_site_config(path: str | Path | None, overrides: Sequence[str] = ()) -> SiteConfig:
+    """Read a site YAML (or the demo defaults when None), apply ``key.sub=value`` overrides, validate."""
+    return load_config(SiteConfig, path, list(overrides))
+
+
+def check_rule_labels(config: SiteConfig, classes: Sequence[str]) -> None:
+    """Refuse rules naming labels the bundle cannot predict (a typo would never fire)."""
+    for index, rule in enumerate(config.rules):
+        unknown = [label for label in rule.labels if label not in classes]
+        if unknown:
+            raise ConfigError(
+                f"rules[{index}].labels: {', '.join(map(repr, unknown))} not among the bundle's classes; "
+                f"valid: {', '.join(classes)}"
+            )

@@ -1,0 +1,207 @@
+"""The daemon's pipeline: sources -> model -> rules -> sinks, live (``run``) or deterministic (``replay``).
+
+One shared inference stage serves every camera: each pass takes the newest frame of every camera
+that has one and classifies them as one batch. Every stage is timed into ``StageTimers``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack, closing
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from edge_runtime.backends import BackendOptions
+from edge_runtime.bundle import Bundle, load_bundle
+from edge_runtime.config import ModelConfig, SiteConfig, check_rule_labels
+from edge_runtime.errors import BundleError, SourceError
+from edge_runtime.events import Event, Sink, build_sinks
+from edge_runtime.model import BundleModel
+from edge_runtime.rules import RuleSet
+from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_source
+from edge_runtime.timing import StageStats, StageTimers
+
+log = logging.getLogger(__name__)
+
+IDLE_WAIT_S = 0.5  # how long the inference stage sleeps when no camera has a new frame
+JOIN_TIMEOUT_S = 5.0  # longer than a stream's 2 s read timeout, so a healthy capture thread always ends
+
+
+@dataclass(frozen=True)
+class PipelineSummary:
+    """What a run did: counts, throughput and per-stage latency (milliseconds)."""
+
+    artifact: str
+    runtime_precision: str
+    frames: int
+    events: int
+    dropped: int
+    delivery_failures: int
+    duration_s: float
+    fps: float
+    timing_ms: dict[str, StageStats]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    events: list[Event]
+    summary: PipelineSummary
+
+
+def verify_site(config: SiteConfig) -> Bundle:
+    """Start-up checks needing no camera: bundle digests, the artifact, rule labels among the classes."""
+    bundle = load_bundle(config.model.bundle)
+    if bundle.manifest.task != "classify":
+        raise BundleError(
+            f"{bundle.root}: task {bundle.manifest.task!r}; the daemon runs classify bundles so far"
+        )
+    bundle.artifact(config.model.artifact)
+    check_rule_labels(config, bundle.manifest.classes)
+    return bundle
+
+
+def load_model(bundle: Bundle, config: ModelConfig) -> BundleModel:
+    return BundleModel(
+        bundle, config.artifact, options=BackendOptions(device=config.device, threads=config.threads)
+    )
+
+
+class Pipeline:
+    """The shared inference stage: a batch of frames in, the events they cause delivered to every sink."""
+
+    def __init__(
+        self, model: BundleModel, rules: RuleSet, sinks: Sequence[Sink], timers: StageTimers
+    ) -> None:
+        self.model = model
+        self.rules = rules
+        self.sinks = list(sinks)
+        self.timers = timers
+        self.frames = 0
+        self.events = 0
+        self.delivery_failures = 0
+
+    def process(self, frames: Sequence[Frame]) -> list[Event]:
+        with self.timers.measure("preprocess"):
+            batch = self.model.prepare([frame.image for frame in frames])
+        with self.timers.measure("infer"):
+            outputs = self.model.infer(batch)
+        with self.timers.measure("postprocess"):
+            predictions = self.model.postprocess(outputs)
+        with self.timers.measure("rules"):
+            events = [e for f, p in zip(frames, predictions, strict=True) for e in self.rules.evaluate(f, p)]
+        self.frames += len(frames)
+        self.deliver(events)
+        return events
+
+    def finish(self) -> list[Event]:
+        """End the events still open (the sources ended or the daemon stops) and deliver the ends."""
+        events = self.rules.close()
+        self.deliver(events)
+        return events
+
+    def deliver(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        self.events += len(events)
+        with self.timers.measure("delivery"):
+            for event in events:
+                for sink in self.sinks:
+                    try:
+                        sink.deliver(event)
+                    except OSError:  # one broken sink must not stop the others (the outbox will retry)
+                        log.exception("sink %s failed to deliver event %s", sink.name, event.id)
+                        self.delivery_failures += 1
+
+    def summary(self, duration_s: float, dropped: int = 0) -> PipelineSummary:
+        return PipelineSummary(
+            artifact=self.model.artifact.key,
+            runtime_precision=self.model.runtime_precision,
+            frames=self.frames,
+            events=self.events,
+            dropped=dropped,
+            delivery_failures=self.delivery_failures,
+            duration_s=round(duration_s, 3),
+            fps=round(self.frames / duration_s, 2) if duration_s > 0 else 0.0,
+            timing_ms=self.timers.summary(),
+        )
+
+
+def run(config: SiteConfig, stop: threading.Event) -> PipelineSummary:
+    """Run every camera until all sources end or ``stop`` is set; then stop capture and close sinks."""
+    bundle = verify_site(config)
+    model = load_model(bundle, config.model)
+    timers = StageTimers()
+    ready = threading.Event()
+    with ExitStack() as cleanup:
+        sinks = build_sinks(config.sinks)
+        for sink in sinks:
+            cleanup.callback(sink.close)
+        threads = []
+        for camera in config.cameras:
+            source = open_source(camera)
+            capture = CaptureThread(source, stop, timers, realtime=camera.realtime, ready=ready)
+            cleanup.callback(_release, capture)
+            threads.append(capture)
+        cleanup.callback(stop.set)  # runs first: every capture thread ends, then joins, then sinks close
+        pipeline = Pipeline(model, RuleSet(config.rules), sinks, timers)
+        started = time.monotonic()
+        for capture in threads:
+            capture.start()
+        log.info("running %d camera(s) on %s", len(threads), model.artifact.key)
+        try:
+            while not stop.is_set():
+                ready.wait(IDLE_WAIT_S)
+                ready.clear()
+                frames = [frame for capture in threads if (frame := capture.take()) is not None]
+                if frames:
+                    pipeline.process(frames)
+                elif all(capture.exhausted for capture in threads):
+                    break
+        finally:
+            pipeline.finish()
+        return pipeline.summary(time.monotonic() - started, dropped=sum(c.stats.dropped for c in threads))
+
+
+def _release(capture: CaptureThread) -> None:
+    """Close a camera's source once its thread has let go; one still blocked in read() keeps it."""
+    if capture.join(JOIN_TIMEOUT_S):
+        capture.source.close()
+
+
+def replay(
+    config: SiteConfig, video: Path, *, camera: str | None = None, sinks: Sequence[Sink] = ()
+) -> ReplayResult:
+    """Run every frame of ``video`` as the camera ``camera`` (default: the first) on the caller's thread.
+
+    The camera's name and stride apply; loop and realtime pacing do not. Deterministic: the same
+    video and configuration give the same events (ids and wall-clock times aside).
+    """
+    bundle = verify_site(config)
+    settings = config.camera(camera).model_copy(
+        update={"source": str(video), "loop": False, "realtime": False}
+    )
+    timers = StageTimers()
+    pipeline = Pipeline(load_model(bundle, config.model), RuleSet(config.rules), sinks, timers)
+    events: list[Event] = []
+    started = time.monotonic()
+    with closing(open_source(settings)) as source:
+        for frame in iter_frames(source, timers):
+            events += pipeline.process([frame])
+    if pipeline.frames == 0:
+        raise SourceError(f"{video}: no frame could be decoded")
+    events += pipeline.finish()
+    return ReplayResult(events=events, summary=pipeline.summary(time.monotonic() - started))
+
+
+def replay_tolerance(config: SiteConfig, camera: str | None = None) -> int:
+    """Frames an event may trail its truth interval's end: the longest debounce window, in video frames."""
+    settings = config.camera(camera)
+    windows = [rule.debounce.window for rule in config.rules if rule.watches(settings.name)]
+    return max(windows, default=0) * settings.stride

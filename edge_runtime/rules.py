@@ -1,0 +1,134 @@
+"""Rules turn a stream of per-frame predictions into events.
+
+A single frame's prediction flickers (motion blur, dust, a belt seam), so a rule starts an event
+only when ``hits`` of the last ``window`` frames match, ends it when no frame of a full window
+matched, and then re-arms. The cool-down suppresses a new start within ``cooldown_s`` of the
+previous one, measured in the frames' ``pts_s`` (video time), never wall time, so a replay gives the
+same events however fast it runs. Each rule keeps its state per camera.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from edge_runtime.config import RuleConfig
+from edge_runtime.events import Event, Phase, utc_iso
+from edge_runtime.postprocess import Classification
+from edge_runtime.sources import Frame
+
+
+class _Moment(NamedTuple):
+    """Where an event happens: the frame's number, video time and wall-clock capture time."""
+
+    frame: int
+    pts_s: float
+    ts: float
+
+
+_NOT_SEEN = _Moment(0, 0.0, 0.0)
+
+
+@dataclass
+class _CameraState:
+    history: deque[Classification | None]  # the matching prediction, or None, for the last `window` frames
+    open_event: Event | None = None
+    peak_score: float = 0.0
+    last_start_pts_s: float | None = None
+    last_seen: _Moment = _NOT_SEEN
+
+
+class Rule:
+    """One configured rule: label filter, score threshold, N-of-M debounce and cool-down."""
+
+    def __init__(self, config: RuleConfig) -> None:
+        self.config = config
+        self._labels = frozenset(config.labels)
+        self._states: dict[str, _CameraState] = {}
+
+    def update(self, frame: Frame, prediction: Classification) -> Event | None:
+        """Feed one frame's prediction; return the event it starts or ends, if any."""
+        debounce = self.config.debounce
+        state = self._states.setdefault(frame.camera, _CameraState(deque(maxlen=debounce.window)))
+        matched = prediction.label in self._labels and prediction.score >= self.config.min_score
+        state.history.append(prediction if matched else None)
+        state.last_seen = _Moment(frame.index, frame.pts_s, frame.ts)
+        start = state.open_event
+        if start is None:
+            return self._maybe_start(state, frame)
+        state.peak_score = max(state.peak_score, prediction.score if matched else 0.0)
+        if len(state.history) == debounce.window and not any(state.history):
+            return self._end(state, start, reason="absent")
+        return None
+
+    def close(self) -> list[Event]:
+        """End every open event (the source ended or the daemon is stopping)."""
+        return [
+            self._end(state, state.open_event, reason="stopped")
+            for state in self._states.values()
+            if state.open_event is not None
+        ]
+
+    def _maybe_start(self, state: _CameraState, frame: Frame) -> Event | None:
+        hits = [p for p in state.history if p is not None]
+        if len(hits) < self.config.debounce.hits:
+            return None
+        last = state.last_start_pts_s
+        if last is not None and frame.pts_s - last < self.config.cooldown_s:
+            return None
+        counts = Counter(p.label for p in hits)
+        label = max(counts, key=lambda name: (counts[name], max(p.score for p in hits if p.label == name)))
+        score = max(p.score for p in hits if p.label == label)
+        event = self._event(frame.camera, "start", label, score, state.last_seen)
+        state.open_event, state.peak_score, state.last_start_pts_s = event, score, frame.pts_s
+        return event
+
+    def _end(self, state: _CameraState, start: Event, *, reason: str) -> Event:
+        extra = {
+            "start_id": start.id,
+            "duration_s": round(state.last_seen.pts_s - start.pts_s, 3),
+            "reason": reason,
+        }
+        state.open_event = None
+        return self._event(start.camera, "end", start.label, state.peak_score, state.last_seen, extra)
+
+    def _event(
+        self,
+        camera: str,
+        phase: Phase,
+        label: str,
+        score: float,
+        where: _Moment,
+        extra: dict[str, object] | None = None,
+    ) -> Event:
+        return Event(
+            camera=camera,
+            type=self.config.type,
+            label=label,
+            score=round(float(score), 4),
+            frame=where.frame,
+            phase=phase,
+            rule=self.config.name,
+            pts_s=round(where.pts_s, 3),
+            ts=utc_iso(where.ts),
+            extra=extra or {},
+        )
+
+
+class RuleSet:
+    """All rules of a site, applied to every prediction of the cameras they watch."""
+
+    def __init__(self, configs: Sequence[RuleConfig]) -> None:
+        self.rules = [Rule(config) for config in configs]
+
+    def evaluate(self, frame: Frame, prediction: Classification) -> list[Event]:
+        events = []
+        for rule in self.rules:
+            if rule.config.watches(frame.camera) and (event := rule.update(frame, prediction)) is not None:
+                events.append(event)
+        return events
+
+    def close(self) -> list[Event]:
+        return [event for rule in self.rules for event in rule.close()]

@@ -1,0 +1,92 @@
+"""Per-stage timers in milliseconds, shared by the daemon, its metrics and the benchmarks.
+
+Every stage of the pipeline (decode, preprocess, infer, postprocess, rules, delivery) records into
+the same ``StageTimers``, so the latency a benchmark reports and the latency a site's dashboard
+shows are measured by the same code in the same unit. Capture threads record decode times while
+the pipeline records the rest, hence the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import numpy as np
+
+Stage = Literal["decode", "preprocess", "infer", "postprocess", "rules", "delivery"]
+STAGES: tuple[Stage, ...] = get_args(Stage)
+# Percentiles come from the most recent samples, so a daemon running for months keeps a bounded
+# memory; the count and the total cover every sample (what a Prometheus summary needs).
+DEFAULT_WINDOW = 10_000
+
+
+@dataclass(frozen=True)
+class StageStats:
+    """Latency of one stage over the retained samples, in milliseconds."""
+
+    count: int
+    total_ms: float
+    mean_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+class StageTimers:
+    """Collects millisecond samples per stage; thread-safe."""
+
+    def __init__(self, window: int = DEFAULT_WINDOW) -> None:
+        self._lock = threading.Lock()
+        self._samples: dict[Stage, deque[float]] = {stage: deque(maxlen=window) for stage in STAGES}
+        self._count: dict[Stage, int] = dict.fromkeys(STAGES, 0)
+        self._total: dict[Stage, float] = dict.fromkeys(STAGES, 0.0)
+
+    def record(self, stage: Stage, milliseconds: float) -> None:
+        if stage not in self._samples:
+            raise ValueError(f"unknown stage {stage!r}; the stages are: {', '.join(STAGES)}")
+        with self._lock:
+            self._samples[stage].append(milliseconds)
+            self._count[stage] += 1
+            self._total[stage] += milliseconds
+
+    @contextmanager
+    def measure(self, stage: Stage) -> Iterator[None]:
+        """Time the ``with`` block into ``stage``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.record(stage, (time.perf_counter() - start) * 1000.0)
+
+    def stats(self, stage: Stage) -> StageStats | None:
+        """Percentiles of ``stage``, or None when it has no samples yet."""
+        with self._lock:
+            samples = np.fromiter(self._samples[stage], dtype=np.float64)
+            count, total = self._count[stage], self._total[stage]
+        if not len(samples):
+            return None
+        p50, p90, p99 = np.percentile(samples, [50, 90, 99])
+        return StageStats(
+            count=count,
+            total_ms=_us(total),
+            mean_ms=_us(samples.mean()),
+            p50_ms=_us(p50),
+            p90_ms=_us(p90),
+            p99_ms=_us(p99),
+            max_ms=_us(samples.max()),
+        )
+
+    def summary(self) -> dict[str, StageStats]:
+        """Stats of every stage that has samples, in pipeline order."""
+        return {stage: stats for stage in STAGES if (stats := self.stats(stage)) is not None}
+
+
+def _us(milliseconds: float) -> float:
+    """Milliseconds rounded to the microsecond: finer digits are timer noise."""
+    return round(float(milliseconds), 3)

@@ -1,0 +1,88 @@
+"""Load a YAML file into a typed pydantic model, with ``key.sub=value`` overrides.
+
+Used by every stage's configuration: overrides are applied to the raw mapping once, before
+validation, and errors name the field's path and the file, so a bad value stops the program at
+start-up rather than deep inside a run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from edge_runtime.errors import ConfigError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``raw`` with each ``a.b.c=value`` set; values are parsed as YAML scalars.
+
+    A numeric part indexes an existing list entry, e.g. ``cameras.0.source=rtsp://...``.
+    """
+    result = yaml.safe_load(yaml.safe_dump(raw)) or {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r}: expected key=value (e.g. epochs=5 or model.artifact=onnx-int8)")
+        node: Any = result
+        *parents, leaf = key.split(".")
+        for depth, part in enumerate(parents):
+            if isinstance(node, list):
+                node = node[_list_index(node, part, item)]
+            elif isinstance(node, dict):
+                node = node.setdefault(part, {})
+            else:
+                raise ConfigError(f"override {item!r}: {'.'.join(parents[:depth])!r} is not a section")
+        value = yaml.safe_load(text) if text else ""
+        if isinstance(node, list):
+            node[_list_index(node, leaf, item)] = value
+        elif isinstance(node, dict):
+            node[leaf] = value
+        else:
+            raise ConfigError(f"override {item!r}: {'.'.join(parents)!r} is not a section")
+    return result
+
+
+def _list_index(items: list[Any], part: str, item: str) -> int:
+    if not part.isdigit() or int(part) >= len(items):
+        raise ConfigError(f"override {item!r}: {part!r} is not an index of a list of {len(items)} entries")
+    return int(part)
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = []
+    for error in exc.errors():
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
+        lines.append(f"  {path or '<root>'}: {error['msg']}")
+    return f"{source}: invalid configuration\n" + "\n".join(lines)
+
+
+def load_config(model: type[ModelT], path: str | Path | None, overrides: list[str] | None = None) -> ModelT:
+    """Read ``path`` (or start from defaults when None), apply overrides, validate into ``model``."""
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"{file}: configuration file not found")
+        try:
+            raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{file}: not valid YAML ({exc})") from exc
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{file}: the top level must be a mapping of settings")
+    try:
+        return model.model_validate(apply_overrides(raw, overrides or []))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from exc
+
+
+def save_config(config: BaseModel, path: Path) -> None:
+    """Write the resolved configuration next to a run's outputs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")

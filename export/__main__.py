@@ -1,0 +1,62 @@
+"""``python -m export build --checkpoint CKPT --out BUNDLE`` and ``python -m export verify BUNDLE``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tarfile
+from pathlib import Path
+
+from edge_runtime.bundle import load_bundle
+from edge_runtime.errors import AditError
+from export.build import FORMATS, ExportRequest, export_bundle, summary
+from export.gate import GateBudget
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m export", description="Export a checkpoint to a verified model bundle.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="checkpoint -> ONNX, OpenVINO IR, INT8, gated, as a bundle")
+    build.add_argument("--checkpoint", type=Path, required=True)
+    build.add_argument("--out", type=Path, required=True, help="bundle directory to write")
+    build.add_argument("--data", type=Path, help="class-folder data root (default: the one the model was trained on)")
+    build.add_argument("--formats", nargs="+", default=list(FORMATS), choices=list(FORMATS), metavar="FORMAT",
+                       help=f"artifacts to produce (default: all of {', '.join(FORMATS)})")
+    build.add_argument("--calibration-size", type=int, default=100)
+    build.add_argument("--max-drop", type=float, default=0.5, help="INT8 top-1 budget in percentage points")
+    build.add_argument("--safety-classes", nargs="*", default=[], help="classes whose recall INT8 may not lose")
+    build.add_argument("--tar", action="store_true", help="also pack BUNDLE.tar.gz for shipping")
+    verify = commands.add_parser("verify", help="check a bundle's manifest and every artifact's sha256")
+    verify.add_argument("bundle", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "verify":
+            print(summary(load_bundle(args.bundle)))
+            print("OK: every artifact matches the manifest")
+            return 0
+        budget = GateBudget(max_top1_drop_pp=args.max_drop, safety_classes=tuple(args.safety_classes))
+        request = ExportRequest(
+            checkpoint=args.checkpoint, out=args.out, data_root=args.data, formats=tuple(args.formats),
+            calibration_size=args.calibration_size, budget=budget,
+        )
+        bundle = export_bundle(request)
+        print(summary(bundle))
+        if args.tar:
+            archive = args.out.with_name(args.out.name + ".tar.gz")
+            with tarfile.open(archive, "w:gz") as tar:
+                tar.add(args.out, arcname=args.out.name)
+            print(f"packed {archive}")
+    except AditError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Underground augmentations on BGR uint8 frames, applied before the shared preprocessing.
+
+They imitate what the mine does to a camera: low and uneven light, dust haze, sensor noise,
+motion blur along the belt, cap-lamp glare and water drops on the lens, plus flips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+class AugmentConfig(BaseModel):
+    """Probability of each augmentation (0 disables it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hflip: float = Field(0.5, ge=0, le=1)
+    low_light: float = Field(0.3, ge=0, le=1)
+    haze: float = Field(0.2, ge=0, le=1)
+    noise: float = Field(0.3, ge=0, le=1)
+    motion_blur: float = Field(0.2, ge=0, le=1)
+    glare: float = Field(0.15, ge=0, le=1)
+    water_drops: float = Field(0.1, ge=0, le=1)
+
+
+def hflip(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return image[:, ::-1].copy()
+
+
+def low_light(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Darken with a random gamma and a light pool that falls off across the frame."""
+    h, w = image.shape[:2]
+    gamma = rng.uniform(1.2, 2.2)
+    cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+    yy, xx = np.mgrid[0:h, 0:w]
+    falloff = np.exp(-(((yy - cy) / h) ** 2 + ((xx - cx) / w) ** 2) * rng.uniform(1, 4))
+    scaled = (image.astype(np.float32) / 255.0) ** gamma * (0.4 + 0.6 * falloff[..., None])
+    return np.clip(scaled * 255.0, 0, 255).astype(np.uint8)
+
+
+def haze(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    density = rng.uniform(0.15, 0.5)
+    grey = rng.uniform(90, 170)
+    return cv2.addWeighted(image, 1 - density, np.full_like(image, int(grey)), density, 0)
+
+
+def noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    sigma = rng.uniform(4, 18)
+    noisy = image.astype(np.float32) + rng.normal(0, sigma, image.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def motion_blur(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    length = int(rng.integers(3, 12))
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0 / length
+    return cv2.filter2D(image, -1, kernel)
+
+
+def glare(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A cap lamp pointed at the lens: a bright bloom somewhere in the frame."""
+    h, w = image.shape[:2]
+    bloom = np.zeros((h, w), np.float32)
+    cv2.circle(bloom, (int(rng.uniform(0, w)), int(rng.uniform(0, h))), int(rng.uniform(0.03, 0.12) * w), 1.0, -1)
+    bloom = cv2.GaussianBlur(bloom, (0, 0), sigmaX=0.05 * w) * rng.uniform(150, 255)
+    return np.clip(image.astype(np.float32) + bloom[..., None], 0, 255).astype(np.uint8)
+
+
+def water_drops(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Drops on the lens blur small round patches of the picture."""
+    blurred = cv2.GaussianBlur(image, (0, 0), sigmaX=4)
+    mask = np.zeros(image.shape[:2], np.uint8)
+    h, w = mask.shape
+    for _ in range(int(rng.integers(2, 8))):
+        cv2.circle(mask, (int(rng.uniform(0, w)), int(rng.uniform(0, h))), int(rng.uniform(0.02, 0.08) * w), 255, -1)
+    return np.where(mask[..., None] > 0, blurred, image)
+
+
+_AUGMENTS: dict[str, Augment] = {
+    "hflip": hflip,
+    "low_light": low_light,
+    "haze": haze,
+    "noise": noise,
+    "motion_blur": motion_blur,
+    "glare": glare,
+    "water_drops": water_drops,
+}
+
+
+def augment(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """Apply each enabled augmentation with its probability, in a fixed order."""
+    for name, fn in _AUGMENTS.items():
+        if rng.random() < getattr(config, name):
+            image = fn(image, rng)
+    return image
