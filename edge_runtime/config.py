@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from edge_runtime.errors import ConfigError
 from edge_runtime.yamlconfig import load_config
@@ -88,10 +88,64 @@ class JsonlSinkConfig(_Section):
     path: Path = Path("runs/demo/events/events.jsonl")
 
 
+class MqttTlsConfig(_Section):
+    """TLS to the broker; without ``ca_file`` the system's certificate store is used."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = Field(default=None, description="client certificate (mutual TLS)")
+    key_file: Path | None = None
+    insecure: bool = Field(default=False, description="skip hostname verification (test benches only)")
+
+
+class MqttSinkConfig(_Section):
+    """Events published with QoS 1 to ``{topic}/{camera}/{type}``; a retained availability topic."""
+
+    host: str = Field(default="localhost", min_length=1)
+    port: int = Field(default=1883, gt=0, lt=65536)
+    client_id: str = Field(
+        default="adit-edge", pattern=r"^[A-Za-z0-9_.-]+$", description="fixed, for a persistent session"
+    )
+    topic: str = Field(default="adit/events", pattern=r"^[^#+]+$")
+    availability_topic: str = Field(
+        default="adit/status", pattern=r"^[^#+]+$", description='retained "online"; last will "offline"'
+    )
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: MqttTlsConfig | None = None
+    keepalive_s: int = Field(default=30, ge=5)
+    publish_timeout_s: float = Field(default=5.0, gt=0, description="wait for the broker's PUBACK")
+
+
+class WebhookSinkConfig(_Section):
+    """Each event POSTed as JSON; any 2xx answer counts as delivered."""
+
+    url: str = Field(pattern=r"^https?://")
+    timeout_s: float = Field(default=5.0, gt=0)
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="e.g. Authorization; never logged"
+    )
+
+
 class SinksConfig(_Section):
-    """Where events are delivered; each sink is enabled by its section (MQTT and webhook come later)."""
+    """Where events are delivered; each sink is enabled by its section."""
 
     jsonl: JsonlSinkConfig | None = JsonlSinkConfig()
+    mqtt: MqttSinkConfig | None = None
+    webhook: WebhookSinkConfig | None = None
+
+
+class OutboxConfig(_Section):
+    """The durable queue between rules and sinks: every event is committed here before delivery."""
+
+    path: Path = Field(default=Path("runs/demo/outbox.sqlite"), description="SQLite database (WAL)")
+    max_events: int = Field(
+        default=100_000, gt=0, description="bound; beyond it the OLDEST undelivered events are dropped"
+    )
+    retry_min_s: float = Field(default=0.5, gt=0, description="first back-off after a failed delivery")
+    retry_max_s: float = Field(default=30.0, gt=0)
+    drain_timeout_s: float = Field(
+        default=10.0, ge=0, description="at shutdown, how long sinks may catch up before the rest waits"
+    )
 
 
 def _demo_cameras() -> list[CameraConfig]:
@@ -105,6 +159,7 @@ class SiteConfig(_Section):
     cameras: list[CameraConfig] = Field(default_factory=_demo_cameras, min_length=1)
     rules: list[RuleConfig] = Field(default_factory=list)
     sinks: SinksConfig = SinksConfig()
+    outbox: OutboxConfig = OutboxConfig()
 
     @model_validator(mode="after")
     def _consistent_names(self) -> SiteConfig:

@@ -19,9 +19,11 @@ from edge_runtime.backends import BackendOptions
 from edge_runtime.bundle import Bundle, load_bundle
 from edge_runtime.config import ModelConfig, SiteConfig, check_rule_labels
 from edge_runtime.errors import BundleError, SourceError
-from edge_runtime.events import Event, Sink, build_sinks
+from edge_runtime.events import Event, Sink
 from edge_runtime.model import BundleModel
+from edge_runtime.outbox import Outbox
 from edge_runtime.rules import RuleSet
+from edge_runtime.sinks import build_sinks
 from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_source
 from edge_runtime.timing import StageStats, StageTimers
 
@@ -143,6 +145,8 @@ def run(config: SiteConfig, stop: threading.Event) -> PipelineSummary:
         sinks = build_sinks(config.sinks)
         for sink in sinks:
             cleanup.callback(sink.close)
+        outbox = Outbox(config.outbox, sinks)
+        cleanup.callback(outbox.close)  # drains into the sinks before they close
         threads = []
         for camera in config.cameras:
             source = open_source(camera)
@@ -150,7 +154,7 @@ def run(config: SiteConfig, stop: threading.Event) -> PipelineSummary:
             cleanup.callback(_release, capture)
             threads.append(capture)
         cleanup.callback(stop.set)  # runs first: every capture thread ends, then joins, then sinks close
-        pipeline = Pipeline(model, RuleSet(config.rules), sinks, timers)
+        pipeline = Pipeline(model, RuleSet(config.rules), [outbox], timers)
         started = time.monotonic()
         for capture in threads:
             capture.start()

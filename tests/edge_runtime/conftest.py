@@ -32,6 +32,7 @@ def write_site(path: Path, bundle: Path, video: Path, events: Path, **model: obj
             },
         ],
         "sinks": {"jsonl": {"path": str(events)}},
+        "outbox": {"path": str(events.parent / "outbox.sqlite")},
     }
     path.write_text(yaml.safe_dump(site, sort_keys=False), encoding="utf-8")
     return path
