@@ -38,14 +38,39 @@ class ModelConfig(_Section):
     )
 
 
+class HealthConfig(_Section):
+    """Thresholds of the camera-health checks (grey levels 0-255 on a 96x72 thumbnail)."""
+
+    enabled: bool = True
+    check_every_s: float = Field(default=0.5, ge=0, description="how often the picture checks run")
+    hold_s: float = Field(default=3.0, ge=0, description="a condition must last this long to be raised")
+    no_frames_s: float = Field(default=5.0, gt=0, description="no frame for this long: camera lost")
+    dark_below: float = Field(default=20.0, ge=0, le=255, description="mean grey level")
+    sharpness_below: float = Field(
+        default=15.0, ge=0, description="variance of the Laplacian: a lens covered in dust or mud is flat"
+    )
+    frozen_change_below: float = Field(
+        default=0.3, ge=0, description="mean absolute grey change between checks: a stuck encoder"
+    )
+
+
+class ReconnectConfig(_Section):
+    """Back-off between reopening a lost stream or device: doubles from min_s to max_s, with jitter."""
+
+    min_s: float = Field(default=0.5, gt=0)
+    max_s: float = Field(default=30.0, gt=0)
+
+
 class CameraConfig(_Section):
-    """One frame source: a video file, an RTSP/HTTP URL or a local device index such as "0"."""
+    """One frame source: a video file, an image folder, an RTSP/HTTP URL or a device index such as "0"."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="used in events and metrics")
     source: str = Field(min_length=1)
     loop: bool = Field(default=False, description="restart a video file at its end (demo, soak tests)")
     realtime: bool = Field(default=False, description="pace a video file at its native frame rate")
     stride: int = Field(default=1, gt=0, description="run the model on every stride-th frame")
+    health: HealthConfig = HealthConfig()
+    reconnect: ReconnectConfig = ReconnectConfig()
 
 
 class DebounceConfig(_Section):

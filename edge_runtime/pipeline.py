@@ -7,6 +7,7 @@ that has one and classifies them as one batch. Every stage is timed into ``Stage
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Sequence
@@ -24,7 +25,8 @@ from edge_runtime.model import BundleModel
 from edge_runtime.outbox import Outbox
 from edge_runtime.rules import RuleSet
 from edge_runtime.sinks import build_sinks
-from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_source
+from edge_runtime.health import CameraHealth
+from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_camera, open_source
 from edge_runtime.timing import StageStats, StageTimers
 
 log = logging.getLogger(__name__)
@@ -147,12 +149,21 @@ def run(config: SiteConfig, stop: threading.Event) -> PipelineSummary:
             cleanup.callback(sink.close)
         outbox = Outbox(config.outbox, sinks)
         cleanup.callback(outbox.close)  # drains into the sinks before they close
-        threads = []
+        threads, health, raised = [], [], queue.SimpleQueue[Event]()
         for camera in config.cameras:
-            source = open_source(camera)
-            capture = CaptureThread(source, stop, timers, realtime=camera.realtime, ready=ready)
+            source = open_camera(camera, stop)
+            monitor = CameraHealth(camera.name, camera.health, raised.put)
+            capture = CaptureThread(
+                source,
+                stop,
+                timers,
+                realtime=camera.realtime,
+                ready=ready,
+                observe=monitor.observe if camera.health.enabled else None,
+            )
             cleanup.callback(_release, capture)
             threads.append(capture)
+            health.append(monitor if camera.health.enabled else None)
         cleanup.callback(stop.set)  # runs first: every capture thread ends, then joins, then sinks close
         pipeline = Pipeline(model, RuleSet(config.rules), [outbox], timers)
         started = time.monotonic()
@@ -163,14 +174,26 @@ def run(config: SiteConfig, stop: threading.Event) -> PipelineSummary:
             while not stop.is_set():
                 ready.wait(IDLE_WAIT_S)
                 ready.clear()
+                for capture, monitor in zip(threads, health, strict=True):
+                    if monitor is not None and not capture.exhausted:
+                        monitor.tick()
+                pipeline.deliver(_drain(raised))
                 frames = [frame for capture in threads if (frame := capture.take()) is not None]
                 if frames:
                     pipeline.process(frames)
                 elif all(capture.exhausted for capture in threads):
                     break
         finally:
+            pipeline.deliver(_drain(raised))
             pipeline.finish()
         return pipeline.summary(time.monotonic() - started, dropped=sum(c.stats.dropped for c in threads))
+
+
+def _drain(events: queue.SimpleQueue[Event]) -> list[Event]:
+    drained = []
+    while not events.empty():
+        drained.append(events.get_nowait())
+    return drained
 
 
 def _release(capture: CaptureThread) -> None:
