@@ -133,3 +133,53 @@ def subscriber(mosquitto):
     client = Subscriber(mosquitto.port, "adit/#")
     yield client
     client.close()
+
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+RTSP_SERVER = Path(__file__).with_name("rtsp_server.py")
+
+
+def _has_rtsp_server() -> bool:
+    if not SYSTEM_PYTHON.is_file():
+        return False
+    probe = subprocess.run(
+        [str(SYSTEM_PYTHON), "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"],
+        capture_output=True,
+    )
+    return probe.returncode == 0
+
+
+class RtspServer:
+    """GStreamer's RTSP server as a child process serving a generated picture; kill and restart at will."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"rtsp://127.0.0.1:{self.port}/cam"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, width: int = 320, height: int = 240) -> None:
+        self.process = subprocess.Popen(
+            [str(SYSTEM_PYTHON), str(RTSP_SERVER), str(self.port), str(width), str(height)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        line = self.process.stdout.readline()
+        if line.strip() != "READY":
+            raise RuntimeError(f"RTSP server did not start on {self.port}")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+
+@pytest.fixture
+def rtsp_server():
+    if not _has_rtsp_server():
+        pytest.skip("GStreamer RTSP server not installed (python3-gi, gir1.2-gst-rtsp-server-1.0)")
+    server = RtspServer()
+    server.start()
+    yield server
+    server.kill()
