@@ -177,6 +177,23 @@ def _demo_cameras() -> list[CameraConfig]:
     return [CameraConfig(name="belt", source="runs/demo/data/video/belt.avi")]
 
 
+class HttpConfig(_Section):
+    """The observation endpoint: /healthz, /metrics (Prometheus), /status (JSON)."""
+
+    enabled: bool = True
+    host: str = Field(default="127.0.0.1", description="localhost only unless you mean it")
+    port: int = Field(default=8390, ge=0, lt=65536, description="0 = any free port (logged)")
+
+
+class SnapshotConfig(_Section):
+    """JPEGs of the frames that start events, boxes and zones drawn, under a disk quota."""
+
+    enabled: bool = False
+    folder: Path = Path("runs/demo/snapshots")
+    quota_mb: float = Field(default=500.0, gt=0, description="oldest snapshots are deleted beyond it")
+    jpeg_quality: int = Field(default=85, ge=10, le=100)
+
+
 class SiteConfig(_Section):
     """Everything one daemon process runs."""
 
@@ -185,6 +202,8 @@ class SiteConfig(_Section):
     rules: list[RuleConfig] = Field(default_factory=list)
     sinks: SinksConfig = SinksConfig()
     outbox: OutboxConfig = OutboxConfig()
+    http: HttpConfig = HttpConfig()
+    snapshots: SnapshotConfig = SnapshotConfig()
 
     @model_validator(mode="after")
     def _consistent_names(self) -> SiteConfig:

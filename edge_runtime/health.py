@@ -66,7 +66,11 @@ class CameraHealth:
             grey = cv2.resize(cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY), _PROBE_SIZE)
             brightness = float(grey.mean())
             sharpness = float(cv2.Laplacian(grey, cv2.CV_64F).var())
-            change = float(np.abs(grey.astype(np.int16) - self._previous).mean()) if self._previous is not None else None
+            change = (
+                float(np.abs(grey.astype(np.int16) - self._previous).mean())
+                if self._previous is not None
+                else None
+            )
             self._previous = grey.astype(np.int16)
             self.measures = {"brightness": brightness, "sharpness": sharpness}
             self._judge("dark", brightness < self.config.dark_below, now)
@@ -114,5 +118,7 @@ class CameraHealth:
             rule="health",
             pts_s=0.0,
             ts=utc_iso(time.time()),
-            extra={key: round(value, 3) if isinstance(value, float) else value for key, value in extra.items()},
+            extra={
+                key: round(value, 3) if isinstance(value, float) else value for key, value in extra.items()
+            },
         )

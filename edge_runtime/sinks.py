@@ -7,7 +7,6 @@ inference or the other sinks. Delivery is at least once: receivers dedupe by ``e
 
 from __future__ import annotations
 
-import json
 import logging
 import ssl
 import urllib.request
@@ -142,20 +141,26 @@ class MqttSink:
 
     def close(self) -> None:
         if self._client.is_connected():
-            self._client.publish(self.config.availability_topic, "offline", qos=1, retain=True).wait_for_publish(
-                self.config.publish_timeout_s
-            )
+            self._client.publish(
+                self.config.availability_topic, "offline", qos=1, retain=True
+            ).wait_for_publish(self.config.publish_timeout_s)
         self._client.disconnect()
         self._client.loop_stop()
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
         if reason.is_failure:
-            log.warning("MQTT broker %s:%d refused the connection: %s", self.config.host, self.config.port, reason)
+            log.warning(
+                "MQTT broker %s:%d refused the connection: %s", self.config.host, self.config.port, reason
+            )
             return
         log.info("MQTT connected to %s:%d", self.config.host, self.config.port)
         client.publish(self.config.availability_topic, "online", qos=1, retain=True)
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
         log.warning("MQTT disconnected from %s:%d (%s)", self.config.host, self.config.port, reason)
 
 

@@ -150,7 +150,9 @@ class ImageFolderSource:
             if image is None:
                 log.warning("camera %s: %s is not a readable image; skipped", self.camera, path)
                 continue
-            return Frame(camera=self.camera, index=self._index, ts=time.time(), pts_s=float(self._index), image=image)
+            return Frame(
+                camera=self.camera, index=self._index, ts=time.time(), pts_s=float(self._index), image=image
+            )
 
     def close(self) -> None:
         """Nothing held open."""
@@ -343,6 +345,7 @@ class CaptureThread:
                     delay = pace_origin[0] + (frame.pts_s - pace_origin[1]) - time.monotonic()
                     if delay > 0 and self._stop.wait(delay):
                         break
+                    frame = replace(frame, ts=time.time())  # a live camera's frame is captured now
                 self._publish(frame)
         except Exception as exc:  # a camera failure must end this thread, not the daemon
             log.exception("camera %s: capture failed", self.source.camera)

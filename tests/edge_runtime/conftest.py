@@ -12,6 +12,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 import yaml
+from daemon_helpers import free_port
 
 MOSQUITTO = shutil.which("mosquitto") or next(
     (path for path in ("/usr/sbin/mosquitto",) if Path(path).is_file()), None
@@ -44,6 +45,7 @@ def write_site(path: Path, bundle: Path, video: Path, events: Path, **model: obj
         ],
         "sinks": {"jsonl": {"path": str(events)}},
         "outbox": {"path": str(events.parent / "outbox.sqlite")},
+        "http": {"port": 0},
     }
     path.write_text(yaml.safe_dump(site, sort_keys=False), encoding="utf-8")
     return path
@@ -54,12 +56,6 @@ def colour_site(tmp_path: Path, tiny_bundle: Path, colour_video) -> Path:
     return write_site(
         tmp_path / "site.yaml", tiny_bundle, colour_video.path, tmp_path / "events" / "events.jsonl"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Mosquitto:

@@ -13,7 +13,14 @@ from edge_runtime.outbox import Outbox
 
 def _event(frame: int) -> Event:
     return Event(
-        camera="belt", type="t", label="red", score=0.9, frame=frame, phase="start", rule="r", pts_s=frame / 10
+        camera="belt",
+        type="t",
+        label="red",
+        score=0.9,
+        frame=frame,
+        phase="start",
+        rule="r",
+        pts_s=frame / 10,
     )
 
 
@@ -35,7 +42,9 @@ class _Switchable:
 
 
 def _config(path: Path, **changes) -> OutboxConfig:
-    return OutboxConfig(**({"path": path, "retry_min_s": 0.05, "retry_max_s": 0.2, "drain_timeout_s": 2.0} | changes))
+    return OutboxConfig(
+        **({"path": path, "retry_min_s": 0.05, "retry_max_s": 0.2, "drain_timeout_s": 2.0} | changes)
+    )
 
 
 def _wait(condition, timeout_s: float = 20.0) -> bool:

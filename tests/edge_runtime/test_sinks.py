@@ -50,8 +50,10 @@ def test_mqtt_events_arrive_with_qos1_and_a_retained_availability_topic(mosquitt
     topics = {topic for topic, _, _ in subscriber.messages}
     assert "adit/events/belt/person" in topics and "adit/status" in topics
     sink.close()
-    assert _wait(lambda: (b"offline" in [p for t, p, _ in subscriber.messages if t == "adit/status"]))
-    late = type(subscriber)(mosquitto.port, "adit/status", "test-late")  # a new subscriber gets the retained state
+    assert _wait(lambda: b"offline" in [p for t, p, _ in subscriber.messages if t == "adit/status"])
+    late = type(subscriber)(
+        mosquitto.port, "adit/status", "test-late"
+    )  # a new subscriber gets the retained state
     try:
         assert _wait(lambda: late.messages == [("adit/status", b"offline", True)])
     finally:
@@ -87,7 +89,7 @@ def test_broker_down_mid_run_every_event_still_arrives_once_per_id(mosquitto, su
 
 
 class _Collector(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.received.append((json.loads(body)["id"], self.headers.get("Authorization")))
         self.send_response(204)
