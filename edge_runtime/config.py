@@ -97,6 +97,21 @@ class RuleConfig(_Section):
     cooldown_s: float = Field(
         default=5.0, ge=0.0, description="minimum time between two starts, in video seconds"
     )
+    dwell_s: float = Field(
+        default=0.0, ge=0.0, description="the condition must have held this long (video seconds) to start"
+    )
+    zone: list[tuple[float, float]] | None = Field(
+        default=None,
+        min_length=3,
+        description="polygon [[x, y], ...] in 0..1 of the frame; a detection counts when its bottom-centre "
+        "is inside; classification and segmentation look at the whole frame",
+    )
+    min_area: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="detections: box area; segmentation: class share of the frame",
+    )
     event_type: str | None = Field(
         default=None, min_length=1, description="the events' type; None = the rule's name"
     )

@@ -25,6 +25,7 @@ from edge_runtime.health import CameraHealth
 from edge_runtime.model import BundleModel
 from edge_runtime.observe import CameraView, DaemonView, ObserveServer
 from edge_runtime.outbox import Outbox
+from edge_runtime.postprocess import Prediction, decoder_for, list_postprocess
 from edge_runtime.rules import RuleSet
 from edge_runtime.sinks import build_sinks
 from edge_runtime.snapshots import SnapshotWriter
@@ -65,9 +66,10 @@ class ReplayResult:
 def verify_site(config: SiteConfig) -> Bundle:
     """Start-up checks needing no camera: bundle digests, the artifact, rule labels among the classes."""
     bundle = load_bundle(config.model.bundle)
-    if bundle.manifest.task != "classify":
+    if decoder_for(bundle.manifest.task) is None:
         raise BundleError(
-            f"{bundle.root}: task {bundle.manifest.task!r}; the daemon runs classify bundles so far"
+            f"{bundle.root}: task {bundle.manifest.task!r} has no post-processing; "
+            f"known: {', '.join(list_postprocess())}"
         )
     bundle.artifact(config.model.artifact)
     check_rule_labels(config, bundle.manifest.classes)
@@ -114,7 +116,10 @@ class Pipeline:
         with self.timers.measure("rules"):
             caused = [self.rules.evaluate(f, p) for f, p in zip(frames, predictions, strict=True)]
         if self.snapshots is not None:
-            caused = [[self._snapshot(f, e) for e in group] for f, group in zip(frames, caused, strict=True)]
+            caused = [
+                [self._snapshot(f, p, e) for e in group]
+                for f, p, group in zip(frames, predictions, caused, strict=True)
+            ]
         self.frames += len(frames)
         events = [event for group in caused for event in group]
         self.deliver(events)
@@ -124,10 +129,10 @@ class Pipeline:
                 self.timers.record("capture_to_event", (committed - frame.ts) * 1000.0)
         return events
 
-    def _snapshot(self, frame: Frame, event: Event) -> Event:
+    def _snapshot(self, frame: Frame, prediction: Prediction, event: Event) -> Event:
         if event.phase != "start" or self.snapshots is None:
             return event
-        name = self.snapshots.write(frame, event)
+        name = self.snapshots.write(frame, event, prediction)
         return event if name is None else replace(event, extra={**event.extra, "snapshot": name})
 
     def finish(self) -> list[Event]:
