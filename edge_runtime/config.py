@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -86,6 +87,16 @@ class DebounceConfig(_Section):
         return self
 
 
+class TripwireConfig(_Section):
+    """A directed line a->b in 0..1 of the frame; detections count when their bottom-centre crosses it."""
+
+    line: tuple[tuple[float, float], tuple[float, float]]
+    direction: Literal["left_to_right", "right_to_left", "any"] = Field(
+        default="any", description="seen walking from a towards b: from its left-hand side to its right"
+    )
+    max_jump: float = Field(default=0.2, gt=0, le=1, description="how far an object may move between frames")
+
+
 class RuleConfig(_Section):
     """A class/score rule with N-of-M debounce and a cool-down between starts."""
 
@@ -106,6 +117,7 @@ class RuleConfig(_Section):
         description="polygon [[x, y], ...] in 0..1 of the frame; a detection counts when its bottom-centre "
         "is inside; classification and segmentation look at the whole frame",
     )
+    tripwire: TripwireConfig | None = Field(default=None, description="detections only")
     min_area: float = Field(
         default=0.0,
         ge=0.0,

@@ -26,6 +26,7 @@ from edge_runtime.config import RuleConfig
 from edge_runtime.events import Event, Phase, utc_iso
 from edge_runtime.postprocess import Classification, Detections, Prediction, Segmentation
 from edge_runtime.sources import Frame
+from edge_runtime.tripwire import Tripwire
 
 
 class _Moment(NamedTuple):
@@ -66,8 +67,10 @@ class Rule:
             None if config.zone is None else np.asarray(config.zone, dtype=np.float32).reshape(-1, 1, 2)
         )
         self._states: dict[str, _CameraState] = {}
+        wire = config.tripwire
+        self._tripwire = None if wire is None else Tripwire(wire.line, wire.direction, wire.max_jump)
 
-    def match(self, prediction: Prediction) -> Hit | None:
+    def match(self, prediction: Prediction, camera: str = "") -> Hit | None:
         """The best label of ``prediction`` that passes the class, score, area and zone filters."""
         config = self.config
         if isinstance(prediction, Classification):
@@ -77,9 +80,12 @@ class Rule:
             hits = [Hit(label, prediction.areas.get(label, 0.0)) for label in config.labels]
             hits = [hit for hit in hits if hit.score >= max(config.min_area, 1e-9)]
         elif isinstance(prediction, Detections):
+            objects = prediction.objects
+            if self._tripwire is not None:
+                objects = self._tripwire.crossed(camera, [d for d in objects if d.label in self._labels])
             hits = [
                 Hit(d.label, d.score)
-                for d in prediction.objects
+                for d in objects
                 if d.label in self._labels
                 and d.score >= config.min_score
                 and d.area >= config.min_area
@@ -93,7 +99,7 @@ class Rule:
         """Feed one frame's prediction; return the event it starts or ends, if any."""
         debounce = self.config.debounce
         state = self._states.setdefault(frame.camera, _CameraState(deque(maxlen=debounce.window)))
-        hit = self.match(prediction)
+        hit = self.match(prediction, frame.camera)
         state.history.append(hit)
         if not any(state.history):
             state.dwell_since = None

@@ -69,3 +69,21 @@ def test_dwell_holds_the_start_until_the_person_has_stayed():
         i for i in range(30) if (e := rule.update(_frame(i), _person(0.75, 0.9))) and e.phase == "start"
     ]
     assert started == [10]  # debounce alone would start at frame 1; 1 s at 10 fps is frame 10
+
+
+WIRE = {"line": [[0.5, 0.0], [0.5, 1.0]]}  # a vertical line, drawn top to bottom
+
+
+@pytest.mark.parametrize(
+    ("direction", "path", "crossing_frames"),
+    [
+        ("any", [0.3, 0.4, 0.6, 0.7, 0.6, 0.4], [2, 5]),
+        ("right_to_left", [0.3, 0.4, 0.6, 0.7, 0.6, 0.4], [2]),  # walking a->b (down), x grows = leftwards
+        ("left_to_right", [0.3, 0.4, 0.6, 0.7, 0.6, 0.4], [5]),
+        ("any", [0.3, 0.9], []),  # a jump further than max_jump is another object, not a crossing
+    ],
+)
+def test_tripwire_counts_crossings_in_its_direction(direction, path, crossing_frames):
+    rule = Rule(RuleConfig(name="r", labels=["person"], tripwire=WIRE | {"direction": direction}))
+    hits = [i for i, x in enumerate(path) if rule.match(_person(x, 0.5), "c") is not None]
+    assert hits == crossing_frames
