@@ -117,6 +117,9 @@ class RuleConfig(_Section):
         description="polygon [[x, y], ...] in 0..1 of the frame; a detection counts when its bottom-centre "
         "is inside; classification and segmentation look at the whole frame",
     )
+    update_every_s: float | None = Field(
+        default=None, gt=0, description="while an event lasts, send an update this often (video seconds)"
+    )
     tripwire: TripwireConfig | None = Field(default=None, description="detections only")
     min_area: float = Field(
         default=0.0,

@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol
 
 from edge_runtime.errors import ConfigError
 
-Phase = Literal["start", "end"]
+Phase = Literal["start", "update", "end"]  # update: still going, every update_every_s
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ class Hit(NamedTuple):
 class _CameraState:
     history: deque[Hit | None]  # the matching hit, or None, for the last `window` frames
     dwell_since: float | None = None  # video time the current run of hits began
+    last_report_pts_s: float = 0.0  # video time of the start or the last update
     open_event: Event | None = None
     peak_score: float = 0.0
     last_start_pts_s: float | None = None
@@ -112,6 +113,11 @@ class Rule:
         state.peak_score = max(state.peak_score, hit.score if hit else 0.0)
         if len(state.history) == debounce.window and not any(state.history):
             return self._end(state, start, reason="absent")
+        every = self.config.update_every_s
+        if every is not None and frame.pts_s - state.last_report_pts_s >= every:
+            state.last_report_pts_s = frame.pts_s
+            extra = {"start_id": start.id, "duration_s": round(frame.pts_s - start.pts_s, 3)}
+            return self._event(start.camera, "update", start.label, state.peak_score, state.last_seen, extra)
         return None
 
     def close(self) -> list[Event]:
@@ -136,6 +142,7 @@ class Rule:
         score = max(p.score for p in hits if p.label == label)
         event = self._event(frame.camera, "start", label, score, state.last_seen)
         state.open_event, state.peak_score, state.last_start_pts_s = event, score, frame.pts_s
+        state.last_report_pts_s = frame.pts_s
         return event
 
     def _end(self, state: _CameraState, start: Event, *, reason: str) -> Event:

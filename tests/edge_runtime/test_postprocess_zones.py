@@ -87,3 +87,15 @@ def test_tripwire_counts_crossings_in_its_direction(direction, path, crossing_fr
     rule = Rule(RuleConfig(name="r", labels=["person"], tripwire=WIRE | {"direction": direction}))
     hits = [i for i, x in enumerate(path) if rule.match(_person(x, 0.5), "c") is not None]
     assert hits == crossing_frames
+
+
+def test_a_lasting_event_sends_updates_between_start_and_end():
+    rule = Rule(
+        RuleConfig(name="r", labels=["person"], update_every_s=1.0, debounce={"hits": 1, "window": 2})
+    )
+    phases = []
+    for i in range(40):
+        present = _person(0.75, 0.9) if i < 25 else Detections([])
+        if (event := rule.update(_frame(i), present)) is not None:
+            phases.append((event.phase, event.frame))
+    assert phases == [("start", 0), ("update", 10), ("update", 20), ("end", 26)]
