@@ -19,7 +19,7 @@ from typing import Any
 from edge_runtime.backends import BackendOptions
 from edge_runtime.bundle import Bundle, load_bundle
 from edge_runtime.config import ModelConfig, SiteConfig, check_rule_labels
-from edge_runtime.errors import BundleError, SourceError
+from edge_runtime.errors import BundleError, ConfigError, SourceError
 from edge_runtime.events import Event, Sink
 from edge_runtime.health import CameraHealth
 from edge_runtime.model import BundleModel
@@ -73,6 +73,13 @@ def verify_site(config: SiteConfig) -> Bundle:
         )
     bundle.artifact(config.model.artifact)
     check_rule_labels(config, bundle.manifest.classes)
+    if bundle.manifest.task != "detect":
+        for index, rule in enumerate(config.rules):
+            if rule.zone is not None or rule.tripwire is not None:
+                raise ConfigError(
+                    f"rules[{index}]: zone and tripwire need a detect bundle; {bundle.root} is "
+                    f"{bundle.manifest.task!r} (which looks at the whole frame)"
+                )
     return bundle
 
 

@@ -94,3 +94,9 @@ def test_every_example_site_config_validates_and_hides_its_secrets(path):
     # password and header are SecretStr, masked; a camera URL's password is redacted by /status itself
     urls = sum(camera.source.count("CHANGE-ME") for camera in config.cameras)
     assert dumped.count("CHANGE-ME") == urls
+
+
+def test_a_zone_on_a_classification_bundle_is_refused(colour_site, capsys):
+    zone = "rules.0.zone=[[0, 0], [1, 0], [1, 1]]"
+    assert main(["run", "--config", str(colour_site), "--validate", zone]) == 2
+    assert "rules[0]: zone and tripwire need a detect bundle" in capsys.readouterr().err
