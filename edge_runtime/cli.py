@@ -18,6 +18,7 @@ from edge_runtime.errors import AditError
 from edge_runtime.events import JsonlSink, compare_events, read_truth
 from edge_runtime.logs import setup_logging
 from edge_runtime.pipeline import ReplayResult, replay, replay_tolerance, run, verify_site
+from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.yamlconfig import save_config
 
 
@@ -81,7 +82,7 @@ def _run(config: SiteConfig, *, validate_only: bool) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        summary = run(config, stop)
+        summary = run(config, stop, SystemdNotifier.from_env())
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

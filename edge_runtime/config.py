@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from edge_runtime.errors import ConfigError
 from edge_runtime.yamlconfig import load_config
@@ -38,14 +39,39 @@ class ModelConfig(_Section):
     )
 
 
+class HealthConfig(_Section):
+    """Thresholds of the camera-health checks (grey levels 0-255 on a 96x72 thumbnail)."""
+
+    enabled: bool = True
+    check_every_s: float = Field(default=0.5, ge=0, description="how often the picture checks run")
+    hold_s: float = Field(default=3.0, ge=0, description="a condition must last this long to be raised")
+    no_frames_s: float = Field(default=5.0, gt=0, description="no frame for this long: camera lost")
+    dark_below: float = Field(default=20.0, ge=0, le=255, description="mean grey level")
+    sharpness_below: float = Field(
+        default=15.0, ge=0, description="variance of the Laplacian: a lens covered in dust or mud is flat"
+    )
+    frozen_change_below: float = Field(
+        default=0.3, ge=0, description="mean absolute grey change between checks: a stuck encoder"
+    )
+
+
+class ReconnectConfig(_Section):
+    """Back-off between reopening a lost stream or device: doubles from min_s to max_s, with jitter."""
+
+    min_s: float = Field(default=0.5, gt=0)
+    max_s: float = Field(default=30.0, gt=0)
+
+
 class CameraConfig(_Section):
-    """One frame source: a video file, an RTSP/HTTP URL or a local device index such as "0"."""
+    """One frame source: a video file, an image folder, an RTSP/HTTP URL or a device index such as "0"."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="used in events and metrics")
     source: str = Field(min_length=1)
     loop: bool = Field(default=False, description="restart a video file at its end (demo, soak tests)")
     realtime: bool = Field(default=False, description="pace a video file at its native frame rate")
     stride: int = Field(default=1, gt=0, description="run the model on every stride-th frame")
+    health: HealthConfig = HealthConfig()
+    reconnect: ReconnectConfig = ReconnectConfig()
 
 
 class DebounceConfig(_Section):
@@ -61,6 +87,16 @@ class DebounceConfig(_Section):
         return self
 
 
+class TripwireConfig(_Section):
+    """A directed line a->b in 0..1 of the frame; detections count when their bottom-centre crosses it."""
+
+    line: tuple[tuple[float, float], tuple[float, float]]
+    direction: Literal["left_to_right", "right_to_left", "any"] = Field(
+        default="any", description="seen walking from a towards b: from its left-hand side to its right"
+    )
+    max_jump: float = Field(default=0.2, gt=0, le=1, description="how far an object may move between frames")
+
+
 class RuleConfig(_Section):
     """A class/score rule with N-of-M debounce and a cool-down between starts."""
 
@@ -71,6 +107,25 @@ class RuleConfig(_Section):
     debounce: DebounceConfig = DebounceConfig()
     cooldown_s: float = Field(
         default=5.0, ge=0.0, description="minimum time between two starts, in video seconds"
+    )
+    dwell_s: float = Field(
+        default=0.0, ge=0.0, description="the condition must have held this long (video seconds) to start"
+    )
+    zone: list[tuple[float, float]] | None = Field(
+        default=None,
+        min_length=3,
+        description="polygon [[x, y], ...] in 0..1 of the frame; a detection counts when its bottom-centre "
+        "is inside; classification and segmentation look at the whole frame",
+    )
+    update_every_s: float | None = Field(
+        default=None, gt=0, description="while an event lasts, send an update this often (video seconds)"
+    )
+    tripwire: TripwireConfig | None = Field(default=None, description="detections only")
+    min_area: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="detections: box area; segmentation: class share of the frame",
     )
     event_type: str | None = Field(
         default=None, min_length=1, description="the events' type; None = the rule's name"
@@ -88,14 +143,85 @@ class JsonlSinkConfig(_Section):
     path: Path = Path("runs/demo/events/events.jsonl")
 
 
+class MqttTlsConfig(_Section):
+    """TLS to the broker; without ``ca_file`` the system's certificate store is used."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = Field(default=None, description="client certificate (mutual TLS)")
+    key_file: Path | None = None
+    insecure: bool = Field(default=False, description="skip hostname verification (test benches only)")
+
+
+class MqttSinkConfig(_Section):
+    """Events published with QoS 1 to ``{topic}/{camera}/{type}``; a retained availability topic."""
+
+    host: str = Field(default="localhost", min_length=1)
+    port: int = Field(default=1883, gt=0, lt=65536)
+    client_id: str = Field(
+        default="adit-edge", pattern=r"^[A-Za-z0-9_.-]+$", description="fixed, for a persistent session"
+    )
+    topic: str = Field(default="adit/events", pattern=r"^[^#+]+$")
+    availability_topic: str = Field(
+        default="adit/status", pattern=r"^[^#+]+$", description='retained "online"; last will "offline"'
+    )
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: MqttTlsConfig | None = None
+    keepalive_s: int = Field(default=30, ge=5)
+    publish_timeout_s: float = Field(default=5.0, gt=0, description="wait for the broker's PUBACK")
+
+
+class WebhookSinkConfig(_Section):
+    """Each event POSTed as JSON; any 2xx answer counts as delivered."""
+
+    url: str = Field(pattern=r"^https?://")
+    timeout_s: float = Field(default=5.0, gt=0)
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="e.g. Authorization; never logged"
+    )
+
+
 class SinksConfig(_Section):
-    """Where events are delivered; each sink is enabled by its section (MQTT and webhook come later)."""
+    """Where events are delivered; each sink is enabled by its section."""
 
     jsonl: JsonlSinkConfig | None = JsonlSinkConfig()
+    mqtt: MqttSinkConfig | None = None
+    webhook: WebhookSinkConfig | None = None
+
+
+class OutboxConfig(_Section):
+    """The durable queue between rules and sinks: every event is committed here before delivery."""
+
+    path: Path = Field(default=Path("runs/demo/outbox.sqlite"), description="SQLite database (WAL)")
+    max_events: int = Field(
+        default=100_000, gt=0, description="bound; beyond it the OLDEST undelivered events are dropped"
+    )
+    retry_min_s: float = Field(default=0.5, gt=0, description="first back-off after a failed delivery")
+    retry_max_s: float = Field(default=30.0, gt=0)
+    drain_timeout_s: float = Field(
+        default=10.0, ge=0, description="at shutdown, how long sinks may catch up before the rest waits"
+    )
 
 
 def _demo_cameras() -> list[CameraConfig]:
     return [CameraConfig(name="belt", source="runs/demo/data/video/belt.avi")]
+
+
+class HttpConfig(_Section):
+    """The observation endpoint: /healthz, /metrics (Prometheus), /status (JSON)."""
+
+    enabled: bool = True
+    host: str = Field(default="127.0.0.1", description="localhost only unless you mean it")
+    port: int = Field(default=8390, ge=0, lt=65536, description="0 = any free port (logged)")
+
+
+class SnapshotConfig(_Section):
+    """JPEGs of the frames that start events, boxes and zones drawn, under a disk quota."""
+
+    enabled: bool = False
+    folder: Path = Path("runs/demo/snapshots")
+    quota_mb: float = Field(default=500.0, gt=0, description="oldest snapshots are deleted beyond it")
+    jpeg_quality: int = Field(default=85, ge=10, le=100)
 
 
 class SiteConfig(_Section):
@@ -105,6 +231,9 @@ class SiteConfig(_Section):
     cameras: list[CameraConfig] = Field(default_factory=_demo_cameras, min_length=1)
     rules: list[RuleConfig] = Field(default_factory=list)
     sinks: SinksConfig = SinksConfig()
+    outbox: OutboxConfig = OutboxConfig()
+    http: HttpConfig = HttpConfig()
+    snapshots: SnapshotConfig = SnapshotConfig()
 
     @model_validator(mode="after")
     def _consistent_names(self) -> SiteConfig:

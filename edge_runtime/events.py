@@ -2,8 +2,8 @@
 
 An event is what the site acts on: a rule's condition started or ended on a camera. Every event
 has its own uuid so consumers can drop the duplicates at-least-once delivery may produce. A sink
-is anything with ``deliver(event)`` and ``close()``: the JSONL file now; the durable outbox, MQTT
-and webhook slot in beside it. ``compare_events`` checks a run's events against ground truth.
+is anything with ``deliver(event)`` and ``close()`` (registered in ``sinks``; the live daemon feeds
+them from the durable ``outbox``). ``compare_events`` checks a run's events against ground truth.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from edge_runtime.config import SinksConfig
 from edge_runtime.errors import ConfigError
 
-Phase = Literal["start", "end"]
+Phase = Literal["start", "update", "end"]  # update: still going, every update_every_s
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,10 @@ class Event:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Event:
         return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> Event:
+        return cls.from_dict(json.loads(text))
 
 
 def utc_iso(timestamp: float) -> str:
@@ -84,14 +87,6 @@ class JsonlSink:
 
     def close(self) -> None:
         self._handle.close()
-
-
-def build_sinks(config: SinksConfig) -> list[Sink]:
-    """Open every sink the configuration enables."""
-    sinks: list[Sink] = []
-    if config.jsonl is not None:
-        sinks.append(JsonlSink(config.jsonl.path))
-    return sinks
 
 
 def read_events(path: Path) -> list[Event]:

@@ -13,7 +13,7 @@ import numpy as np
 from edge_runtime.backends import BackendOptions, backend_for_format, create_backend
 from edge_runtime.bundle import Artifact, Bundle
 from edge_runtime.errors import BundleError
-from edge_runtime.postprocess import Classification, classify
+from edge_runtime.postprocess import Classification, Prediction, decoder_for, list_postprocess
 from edge_runtime.preprocess import preprocess
 
 
@@ -42,14 +42,20 @@ class BundleModel:
     def infer(self, batch: np.ndarray) -> list[np.ndarray]:
         return self.backend.infer(batch)
 
-    def postprocess(self, outputs: list[np.ndarray]) -> list[Classification]:
-        """Decode the outputs of ``infer``; separate so callers can time each stage."""
-        if self.manifest.task not in ("classify", "signal"):
-            raise BundleError(f"{self.bundle.root}: task {self.manifest.task!r} is not a classifier")
-        return classify(outputs, self.manifest.classes, apply_softmax=self.manifest.postprocess.get("softmax", True))
+    def postprocess(self, outputs: list[np.ndarray]) -> list[Prediction]:
+        """Decode the outputs of ``infer`` by the bundle's task; separate so callers can time each stage."""
+        decoder = decoder_for(self.manifest.task)
+        if decoder is None:
+            raise BundleError(
+                f"{self.bundle.root}: no post-processing for task {self.manifest.task!r}; "
+                f"known: {', '.join(list_postprocess())}"
+            )
+        return decoder(outputs, self.manifest.classes, self.manifest.postprocess)
 
     def classify(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[Classification]:
-        return self.postprocess(self.infer(self.prepare(frames)))
+        if self.manifest.task not in ("classify", "signal"):
+            raise BundleError(f"{self.bundle.root}: task {self.manifest.task!r} is not a classifier")
+        return self.postprocess(self.infer(self.prepare(frames)))  # type: ignore[return-value]
 
     @property
     def runtime_precision(self) -> str:

@@ -7,22 +7,30 @@ that has one and classifies them as one batch. Every stage is timed into ``Stage
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack, closing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from edge_runtime.backends import BackendOptions
 from edge_runtime.bundle import Bundle, load_bundle
 from edge_runtime.config import ModelConfig, SiteConfig, check_rule_labels
-from edge_runtime.errors import BundleError, SourceError
-from edge_runtime.events import Event, Sink, build_sinks
+from edge_runtime.errors import BundleError, ConfigError, SourceError
+from edge_runtime.events import Event, Sink
+from edge_runtime.health import CameraHealth
 from edge_runtime.model import BundleModel
+from edge_runtime.observe import CameraView, DaemonView, ObserveServer
+from edge_runtime.outbox import Outbox
+from edge_runtime.postprocess import Prediction, decoder_for, list_postprocess
 from edge_runtime.rules import RuleSet
-from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_source
+from edge_runtime.sinks import build_sinks
+from edge_runtime.snapshots import SnapshotWriter
+from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_camera, open_source
+from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.timing import StageStats, StageTimers
 
 log = logging.getLogger(__name__)
@@ -58,12 +66,20 @@ class ReplayResult:
 def verify_site(config: SiteConfig) -> Bundle:
     """Start-up checks needing no camera: bundle digests, the artifact, rule labels among the classes."""
     bundle = load_bundle(config.model.bundle)
-    if bundle.manifest.task != "classify":
+    if decoder_for(bundle.manifest.task) is None:
         raise BundleError(
-            f"{bundle.root}: task {bundle.manifest.task!r}; the daemon runs classify bundles so far"
+            f"{bundle.root}: task {bundle.manifest.task!r} has no post-processing; "
+            f"known: {', '.join(list_postprocess())}"
         )
     bundle.artifact(config.model.artifact)
     check_rule_labels(config, bundle.manifest.classes)
+    if bundle.manifest.task != "detect":
+        for index, rule in enumerate(config.rules):
+            if rule.zone is not None or rule.tripwire is not None:
+                raise ConfigError(
+                    f"rules[{index}]: zone and tripwire need a detect bundle; {bundle.root} is "
+                    f"{bundle.manifest.task!r} (which looks at the whole frame)"
+                )
     return bundle
 
 
@@ -77,9 +93,16 @@ class Pipeline:
     """The shared inference stage: a batch of frames in, the events they cause delivered to every sink."""
 
     def __init__(
-        self, model: BundleModel, rules: RuleSet, sinks: Sequence[Sink], timers: StageTimers
+        self,
+        model: BundleModel,
+        rules: RuleSet,
+        sinks: Sequence[Sink],
+        timers: StageTimers,
+        *,
+        snapshots: SnapshotWriter | None = None,
     ) -> None:
         self.model = model
+        self.snapshots = snapshots
         self.rules = rules
         self.sinks = list(sinks)
         self.timers = timers
@@ -88,6 +111,9 @@ class Pipeline:
         self.delivery_failures = 0
 
     def process(self, frames: Sequence[Frame]) -> list[Event]:
+        started = time.time()
+        for frame in frames:
+            self.timers.record("frame_age", (started - frame.ts) * 1000.0)
         with self.timers.measure("preprocess"):
             batch = self.model.prepare([frame.image for frame in frames])
         with self.timers.measure("infer"):
@@ -95,10 +121,26 @@ class Pipeline:
         with self.timers.measure("postprocess"):
             predictions = self.model.postprocess(outputs)
         with self.timers.measure("rules"):
-            events = [e for f, p in zip(frames, predictions, strict=True) for e in self.rules.evaluate(f, p)]
+            caused = [self.rules.evaluate(f, p) for f, p in zip(frames, predictions, strict=True)]
+        if self.snapshots is not None:
+            caused = [
+                [self._snapshot(f, p, e) for e in group]
+                for f, p, group in zip(frames, predictions, caused, strict=True)
+            ]
         self.frames += len(frames)
+        events = [event for group in caused for event in group]
         self.deliver(events)
+        committed = time.time()
+        for frame, group in zip(frames, caused, strict=True):
+            if group:
+                self.timers.record("capture_to_event", (committed - frame.ts) * 1000.0)
         return events
+
+    def _snapshot(self, frame: Frame, prediction: Prediction, event: Event) -> Event:
+        if event.phase != "start" or self.snapshots is None:
+            return event
+        name = self.snapshots.write(frame, event, prediction)
+        return event if name is None else replace(event, extra={**event.extra, "snapshot": name})
 
     def finish(self) -> list[Event]:
         """End the events still open (the sources ended or the daemon stops) and deliver the ends."""
@@ -133,8 +175,11 @@ class Pipeline:
         )
 
 
-def run(config: SiteConfig, stop: threading.Event) -> PipelineSummary:
-    """Run every camera until all sources end or ``stop`` is set; then stop capture and close sinks."""
+def run(
+    config: SiteConfig, stop: threading.Event, notifier: SystemdNotifier | None = None
+) -> PipelineSummary:
+    """Run every camera until all sources end or ``stop`` is set; then stop capture and drain the outbox."""
+    notifier = notifier or SystemdNotifier(None)
     bundle = verify_site(config)
     model = load_model(bundle, config.model)
     timers = StageTimers()
@@ -143,30 +188,61 @@ def run(config: SiteConfig, stop: threading.Event) -> PipelineSummary:
         sinks = build_sinks(config.sinks)
         for sink in sinks:
             cleanup.callback(sink.close)
-        threads = []
+        outbox = Outbox(config.outbox, sinks)
+        cleanup.callback(outbox.close)  # drains into the sinks before they close
+        cameras, raised = [], queue.SimpleQueue[Event]()
         for camera in config.cameras:
-            source = open_source(camera)
-            capture = CaptureThread(source, stop, timers, realtime=camera.realtime, ready=ready)
+            source = open_camera(camera, stop)
+            monitor = CameraHealth(camera.name, camera.health, raised.put) if camera.health.enabled else None
+            capture = CaptureThread(
+                source,
+                stop,
+                timers,
+                realtime=camera.realtime,
+                ready=ready,
+                observe=monitor.observe if monitor else None,
+            )
             cleanup.callback(_release, capture)
-            threads.append(capture)
+            cameras.append(CameraView(camera.name, capture, monitor))
         cleanup.callback(stop.set)  # runs first: every capture thread ends, then joins, then sinks close
-        pipeline = Pipeline(model, RuleSet(config.rules), sinks, timers)
+        cleanup.callback(notifier.stopping)
+        snapshots = SnapshotWriter(config.snapshots, config.rules) if config.snapshots.enabled else None
+        pipeline = Pipeline(model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots)
         started = time.monotonic()
-        for capture in threads:
-            capture.start()
-        log.info("running %d camera(s) on %s", len(threads), model.artifact.key)
+        view = DaemonView(config, model.artifact.key, cameras, outbox, timers, started)
+        if config.http.enabled:
+            cleanup.callback(ObserveServer(config.http, view).close)
+        for camera_view in cameras:
+            camera_view.capture.start()
+        log.info("running %d camera(s) on %s", len(cameras), model.artifact.key)
+        notifier.ready()
         try:
             while not stop.is_set():
+                notifier.watchdog()
                 ready.wait(IDLE_WAIT_S)
                 ready.clear()
-                frames = [frame for capture in threads if (frame := capture.take()) is not None]
+                for camera_view in cameras:
+                    if camera_view.health is not None and not camera_view.capture.exhausted:
+                        camera_view.health.tick()
+                pipeline.deliver(_drain(raised))
+                frames = [frame for c in cameras if (frame := c.capture.take()) is not None]
                 if frames:
                     pipeline.process(frames)
-                elif all(capture.exhausted for capture in threads):
+                elif all(c.capture.exhausted for c in cameras):
                     break
         finally:
+            pipeline.deliver(_drain(raised))
             pipeline.finish()
-        return pipeline.summary(time.monotonic() - started, dropped=sum(c.stats.dropped for c in threads))
+        return pipeline.summary(
+            time.monotonic() - started, dropped=sum(c.capture.stats.dropped for c in cameras)
+        )
+
+
+def _drain(events: queue.SimpleQueue[Event]) -> list[Event]:
+    drained = []
+    while not events.empty():
+        drained.append(events.get_nowait())
+    return drained
 
 
 def _release(capture: CaptureThread) -> None:

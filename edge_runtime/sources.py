@@ -9,11 +9,12 @@ so a run over a recorded video is deterministic.
 from __future__ import annotations
 
 import logging
+import random
 import re
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -26,7 +27,8 @@ from edge_runtime.timing import StageTimers
 
 log = logging.getLogger(__name__)
 
-SourceKind = Literal["file", "stream", "device"]
+SourceKind = Literal["file", "folder", "stream", "device"]
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 _STREAM_URL = re.compile(r"^(rtsps?|https?|rtmp|udp|tcp)://", re.IGNORECASE)
 # Without these bounds a hung RTSP server blocks read() for 30 s (measured, see REAL-PARTS.md).
 _STREAM_PARAMS = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 3000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 2000]
@@ -54,10 +56,12 @@ class FrameSource(Protocol):
 
 
 def source_kind(source: str) -> SourceKind:
-    """A URL is a stream, a bare integer a local device index, anything else a file path."""
+    """A URL is a stream, a bare integer a local device index, a directory an image folder, else a file."""
     if _STREAM_URL.match(source):
         return "stream"
-    return "device" if source.isdigit() else "file"
+    if source.isdigit():
+        return "device"
+    return "folder" if Path(source).is_dir() else "file"
 
 
 class VideoCaptureSource:
@@ -78,6 +82,10 @@ class VideoCaptureSource:
     @property
     def fps(self) -> float:
         return float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
+
+    @property
+    def frames_read(self) -> int:
+        return self._index + 1
 
     def read(self) -> Frame | None:
         """The next frame (every ``stride``-th one), or None at the end of the source."""
@@ -113,9 +121,120 @@ class VideoCaptureSource:
         self._capture.release()
 
 
-def open_source(camera: CameraConfig) -> VideoCaptureSource:
+class ImageFolderSource:
+    """The images of a folder in name order, one frame each (optionally looping): stills as a camera."""
+
+    kind: SourceKind = "folder"
+
+    def __init__(self, camera: CameraConfig) -> None:
+        self.camera = camera.name
+        self._paths = sorted(p for p in Path(camera.source).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self._paths:
+            raise SourceError(
+                f"camera {camera.name!r}: {camera.source}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
+            )
+        self._loop = camera.loop
+        self._stride = camera.stride
+        self._index = -1
+        self.fps = 0.0
+
+    def read(self) -> Frame | None:
+        while True:
+            self._index += 1
+            if self._index >= len(self._paths) and not self._loop:
+                return None
+            if self._index % self._stride:
+                continue
+            path = self._paths[self._index % len(self._paths)]
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                log.warning("camera %s: %s is not a readable image; skipped", self.camera, path)
+                continue
+            return Frame(
+                camera=self.camera, index=self._index, ts=time.time(), pts_s=float(self._index), image=image
+            )
+
+    def close(self) -> None:
+        """Nothing held open."""
+
+
+class ReconnectingSource:
+    """A stream or device that reopens itself after a failure, with exponential back-off and jitter.
+
+    ``read`` returns None only once ``stop`` is set: a camera that drops is retried for as long as
+    the daemon runs. The frame index counts on across reconnects; a new resolution is just passed on
+    (preprocessing resizes every frame; health reports the change).
+    """
+
+    def __init__(self, camera: CameraConfig, stop: threading.Event) -> None:
+        self.camera = camera.name
+        self.kind = source_kind(camera.source)
+        self.reconnects = 0
+        self.connected = False
+        self._config = camera
+        self._stop = stop
+        self._source: VideoCaptureSource | None = None
+        self._backoff = camera.reconnect.min_s
+        self._offset = 0  # frames before the current connection
+
+    def read(self) -> Frame | None:
+        while not self._stop.is_set():
+            source = self._source or self._open()
+            if source is None:
+                continue
+            frame = source.read()
+            if frame is not None:
+                self._backoff = self._config.reconnect.min_s
+                self.connected = True
+                return replace(frame, index=frame.index + self._offset)
+            log.warning("camera %s: stream lost; reconnecting", self.camera)
+            self._offset += source.frames_read
+            source.close()
+            self._source, self.connected = None, False
+            self.reconnects += 1
+            self._wait()
+        return None
+
+    def _open(self) -> VideoCaptureSource | None:
+        try:
+            source = open_source(self._config)
+        except SourceError as exc:
+            log.warning("%s; retrying in %.1f s", exc, self._backoff)
+            self._wait()
+            return None
+        if not isinstance(source, VideoCaptureSource):
+            raise SourceError(f"camera {self.camera!r}: {self._config.source} is not a stream or device")
+        log.info("camera %s: connected to %s", self.camera, redact_url(self._config.source))
+        self._source = source
+        return source
+
+    def _wait(self) -> None:
+        self._stop.wait(self._backoff * random.uniform(0.5, 1.0))  # jitter: many cameras, one network
+        self._backoff = min(self._backoff * 2, self._config.reconnect.max_s)
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+
+
+def redact_url(source: str) -> str:
+    """``rtsp://user:secret@host/x`` -> ``rtsp://user:***@host/x``: credentials never reach a log."""
+    return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", source)
+
+
+def open_camera(camera: CameraConfig, stop: threading.Event) -> FrameSource:
+    """The live source of a camera: streams and devices reconnect, files and folders end."""
+    kind = source_kind(camera.source)
+    if kind in ("stream", "device"):
+        return ReconnectingSource(camera, stop)
+    return open_source(camera)
+
+
+def open_source(camera: CameraConfig) -> VideoCaptureSource | ImageFolderSource:
     """Open a camera's source, or raise SourceError naming the camera and its source."""
     kind = source_kind(camera.source)
+    if kind == "folder":
+        return ImageFolderSource(camera)
     if kind == "file" and not Path(camera.source).is_file():
         raise SourceError(f"camera {camera.name!r}: {camera.source}: no such video file")
     if kind == "stream":
@@ -126,7 +245,7 @@ def open_source(camera: CameraConfig) -> VideoCaptureSource:
         capture = cv2.VideoCapture(camera.source)
     if not capture.isOpened():
         raise SourceError(
-            f"camera {camera.name!r}: cannot open {kind} {camera.source} (not a readable video?)"
+            f"camera {camera.name!r}: cannot open {kind} {redact_url(camera.source)} (not a readable video?)"
         )
     return VideoCaptureSource(camera, capture, kind)
 
@@ -164,8 +283,10 @@ class CaptureThread:
         *,
         realtime: bool = False,
         ready: threading.Event | None = None,
+        observe: Callable[[Frame], None] | None = None,
     ) -> None:
         self.source = source
+        self._observe = observe  # camera health sees every captured frame, on this thread
         self.stats = CaptureStats()
         self.error: Exception | None = None
         self._stop = stop
@@ -217,11 +338,14 @@ class CaptureThread:
                     frame = self.source.read()
                 if frame is None:
                     break
+                if self._observe is not None:
+                    self._observe(frame)
                 if self._realtime:
                     pace_origin = pace_origin or (time.monotonic(), frame.pts_s)
                     delay = pace_origin[0] + (frame.pts_s - pace_origin[1]) - time.monotonic()
                     if delay > 0 and self._stop.wait(delay):
                         break
+                    frame = replace(frame, ts=time.time())  # a live camera's frame is captured now
                 self._publish(frame)
         except Exception as exc:  # a camera failure must end this thread, not the daemon
             log.exception("camera %s: capture failed", self.source.camera)

@@ -18,8 +18,14 @@ from typing import Literal, get_args
 
 import numpy as np
 
-Stage = Literal["decode", "preprocess", "infer", "postprocess", "rules", "delivery"]
+# frame_age: capture to the start of inference (how stale the picture the model sees is);
+# capture_to_event: capture to the event committed in the outbox (what a site's alarm waits for).
+Stage = Literal[
+    "decode", "preprocess", "infer", "postprocess", "rules", "delivery", "frame_age", "capture_to_event"
+]
 STAGES: tuple[Stage, ...] = get_args(Stage)
+# Histogram bucket bounds (ms) for /metrics; counted over every sample, like the count and the total.
+BUCKETS_MS: tuple[float, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 # Percentiles come from the most recent samples, so a daemon running for months keeps a bounded
 # memory; the count and the total cover every sample (what a Prometheus summary needs).
 DEFAULT_WINDOW = 10_000
@@ -46,6 +52,9 @@ class StageTimers:
         self._samples: dict[Stage, deque[float]] = {stage: deque(maxlen=window) for stage in STAGES}
         self._count: dict[Stage, int] = dict.fromkeys(STAGES, 0)
         self._total: dict[Stage, float] = dict.fromkeys(STAGES, 0.0)
+        self._buckets: dict[Stage, np.ndarray] = {
+            stage: np.zeros(len(BUCKETS_MS), dtype=np.int64) for stage in STAGES
+        }
 
     def record(self, stage: Stage, milliseconds: float) -> None:
         if stage not in self._samples:
@@ -54,6 +63,7 @@ class StageTimers:
             self._samples[stage].append(milliseconds)
             self._count[stage] += 1
             self._total[stage] += milliseconds
+            self._buckets[stage][np.searchsorted(BUCKETS_MS, milliseconds) :] += 1
 
     @contextmanager
     def measure(self, stage: Stage) -> Iterator[None]:
@@ -81,6 +91,11 @@ class StageTimers:
             p99_ms=_us(p99),
             max_ms=_us(samples.max()),
         )
+
+    def histogram(self, stage: Stage) -> tuple[list[int], int, float]:
+        """Cumulative counts per ``BUCKETS_MS`` bound, the count and the total (ms) of all samples."""
+        with self._lock:
+            return self._buckets[stage].tolist(), self._count[stage], self._total[stage]
 
     def summary(self) -> dict[str, StageStats]:
         """Stats of every stage that has samples, in pipeline order."""

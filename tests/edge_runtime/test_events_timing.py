@@ -9,7 +9,8 @@ import pytest
 
 from edge_runtime.config import SinksConfig
 from edge_runtime.errors import ConfigError
-from edge_runtime.events import Event, JsonlSink, build_sinks, read_events
+from edge_runtime.events import Event, JsonlSink, read_events
+from edge_runtime.sinks import build_sinks
 from edge_runtime.timing import STAGES, StageTimers
 
 

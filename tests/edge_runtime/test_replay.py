@@ -34,6 +34,8 @@ def test_replay_finds_exactly_the_known_events(colour_site, colour_video, artifa
         "postprocess",
         "rules",
         "delivery",
+        "frame_age",
+        "capture_to_event",
     }
     match = compare_events(result.events, read_truth(colour_video.truth_path), replay_tolerance(config))
     assert match.ok and len(match.matched) == 3

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import time
 from pathlib import Path
 
 import yaml
+from daemon_helpers import LogReader
 
 from edge_runtime.config import load_site_config
 from edge_runtime.events import read_events
@@ -48,17 +48,15 @@ def test_sigterm_stops_capture_flushes_sinks_and_exits_0(colour_site):
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     try:
-        deadline, log = time.monotonic() + 60, ""
-        while "running 1 camera" not in log and time.monotonic() < deadline and process.poll() is None:
-            if select.select([process.stderr], [], [], 0.5)[0]:
-                log += process.stderr.readline()
-        assert "running 1 camera" in log, log
+        log = LogReader(process)
+        log.wait_for("running 1 camera")
         time.sleep(1.5)  # the first red interval starts 1.2 s into the video
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=20)
+        out = process.stdout.read()
+        process.wait(20)
     finally:
         process.kill()
-    assert process.returncode == 0, err
+    assert process.returncode == 0, log.rest()
     summary = json.loads(out)
     assert summary["frames"] > 0
     events = read_events(Path(site["sinks"]["jsonl"]["path"]))

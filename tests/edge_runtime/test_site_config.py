@@ -85,3 +85,18 @@ def test_missing_file_and_bad_yaml_are_config_errors(tmp_path):
     bad.write_text(yaml.safe_dump(["a", "list"]))
     with pytest.raises(ConfigError, match="mapping"):
         load_site_config(bad)
+
+
+@pytest.mark.parametrize("path", sorted(DEMO.parent.glob("site-*.yaml")), ids=lambda p: p.name)
+def test_every_example_site_config_validates_and_hides_its_secrets(path):
+    config = load_site_config(path)
+    dumped = str(config.model_dump(mode="json"))
+    # password and header are SecretStr, masked; a camera URL's password is redacted by /status itself
+    urls = sum(camera.source.count("CHANGE-ME") for camera in config.cameras)
+    assert dumped.count("CHANGE-ME") == urls
+
+
+def test_a_zone_on_a_classification_bundle_is_refused(colour_site, capsys):
+    zone = "rules.0.zone=[[0, 0], [1, 0], [1, 1]]"
+    assert main(["run", "--config", str(colour_site), "--validate", zone]) == 2
+    assert "rules[0]: zone and tripwire need a detect bundle" in capsys.readouterr().err

@@ -1,0 +1,180 @@
+"""The durable outbox: every event is committed to SQLite (WAL) before any sink sees it.
+
+One delivery thread per sink reads the events after its own cursor, in order, and advances the
+cursor only once the sink has the event, so a broker outage, a restart or a power cut (``kill -9``)
+loses nothing: on the next start each sink resumes where it stopped (at least once; receivers dedupe
+by event id). A failing sink is retried with exponential back-off on its own thread and never blocks
+inference or the other sinks. Rows every sink has are deleted; beyond ``max_events`` the oldest
+undelivered rows are dropped, counted and logged with their ids, so the disk can never fill up.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_runtime.config import OutboxConfig
+from edge_runtime.errors import ConfigError
+from edge_runtime.events import Event, Sink
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+"""
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # synchronous=FULL: a commit survives a power cut, not only a process crash
+    connection = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    return connection
+
+
+@dataclass
+class SinkState:
+    """What /healthz and /metrics say about one sink."""
+
+    name: str
+    delivered: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    healthy: bool = True
+
+
+class Outbox:
+    """Sink-like (``deliver``/``close``) front of the durable queue; owns the sinks it feeds."""
+
+    name = "outbox"
+
+    def __init__(self, config: OutboxConfig, sinks: Sequence[Sink]) -> None:
+        self.config = config
+        self.sinks = list(sinks)
+        self.dropped = 0
+        self._lock = threading.Lock()
+        self._drain_deadline: float | None = None
+        try:
+            config.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = _connect(config.path)
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"outbox.path: cannot open {config.path} ({exc})") from exc
+        self.states = {sink.name: SinkState(sink.name) for sink in self.sinks}
+        self._wake = {sink.name: threading.Event() for sink in self.sinks}
+        for sink in self.sinks:
+            self._db.execute("INSERT OR IGNORE INTO cursors (sink, seq) VALUES (?, 0)", (sink.name,))
+        self._threads = [
+            threading.Thread(target=self._deliver_loop, args=(sink,), name=f"sink-{sink.name}", daemon=True)
+            for sink in self.sinks
+        ]
+        pending = self.depth()
+        if pending:
+            log.info("outbox %s: %d undelivered event(s) from an earlier run", config.path, pending)
+        for thread in self._threads:
+            thread.start()
+
+    def deliver(self, event: Event) -> None:
+        """Commit ``event`` (durable on return), enforce the bound, wake the sinks."""
+        with self._lock:
+            self._db.execute("INSERT INTO events (id, body) VALUES (?, ?)", (event.id, event.to_json()))
+            self._enforce_bound()
+        for wake in self._wake.values():
+            wake.set()
+
+    def depth(self, sink: str | None = None) -> int:
+        """Events not yet delivered to ``sink`` (or to the slowest sink)."""
+        with self._lock:
+            cursor = self._cursor(sink) if sink else self._min_cursor()
+            return self._db.execute("SELECT COUNT(*) FROM events WHERE seq > ?", (cursor,)).fetchone()[0]
+
+    def close(self) -> None:
+        """Let the sinks catch up for ``drain_timeout_s``, then stop; what is left stays for next time."""
+        self._drain_deadline = time.monotonic() + self.config.drain_timeout_s
+        for wake in self._wake.values():
+            wake.set()
+        for thread in self._threads:
+            thread.join(self.config.drain_timeout_s + self.config.retry_max_s)
+        left = self.depth() if self.sinks else 0
+        if left:
+            log.warning("outbox: %d event(s) not yet delivered everywhere; kept for the next start", left)
+        self._db.close()
+
+    def _deliver_loop(self, sink: Sink) -> None:
+        state, wake = self.states[sink.name], self._wake[sink.name]
+        backoff = self.config.retry_min_s
+        while True:
+            row = self._next(sink.name)
+            if row is None:
+                if self._drain_deadline is not None:
+                    return  # caught up while draining
+                wake.wait(1.0)
+                wake.clear()
+                continue
+            if self._drain_deadline is not None and time.monotonic() > self._drain_deadline:
+                return
+            seq, body = row
+            try:
+                sink.deliver(Event.from_json(body))
+            except OSError as exc:
+                state.failures += 1
+                state.healthy = False
+                state.last_error = str(exc)
+                log.warning("sink %s: delivery failed (%s); retrying in %.1f s", sink.name, exc, backoff)
+                if self._drain_deadline is not None:
+                    return  # no retries once stopping: the event stays in the outbox
+                wake.wait(backoff * random.uniform(0.5, 1.0))  # jitter: many devices, one broker
+                wake.clear()
+                backoff = min(backoff * 2, self.config.retry_max_s)
+                continue
+            backoff = self.config.retry_min_s
+            state.delivered += 1
+            if not state.healthy:
+                log.info("sink %s: delivering again", sink.name)
+            state.healthy, state.last_error = True, None
+            self._advance(sink.name, seq)
+
+    def _next(self, sink: str) -> tuple[int, str] | None:
+        with self._lock:
+            return self._db.execute(
+                "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT 1", (self._cursor(sink),)
+            ).fetchone()
+
+    def _advance(self, sink: str, seq: int) -> None:
+        with self._lock:
+            self._db.execute("UPDATE cursors SET seq = ? WHERE sink = ?", (seq, sink))
+            self._db.execute("DELETE FROM events WHERE seq <= ?", (self._min_cursor(),))
+
+    def _cursor(self, sink: str) -> int:
+        return self._db.execute("SELECT seq FROM cursors WHERE sink = ?", (sink,)).fetchone()[0]
+
+    def _min_cursor(self) -> int:
+        """The slowest configured sink's cursor; rows up to it are delivered everywhere."""
+        names = list(self.states)
+        if not names:
+            return self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        marks = ",".join("?" * len(names))
+        return self._db.execute(f"SELECT MIN(seq) FROM cursors WHERE sink IN ({marks})", names).fetchone()[0]
+
+    def _enforce_bound(self) -> None:
+        count = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        excess = count - self.config.max_events
+        if excess <= 0:
+            return
+        dropped = self._db.execute("SELECT id FROM events ORDER BY seq LIMIT ?", (excess,)).fetchall()
+        self._db.execute(
+            "DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?)", (excess,)
+        )
+        self.dropped += len(dropped)
+        log.error(
+            "outbox full (%d events): dropped the oldest undelivered: %s",
+            self.config.max_events,
+            ", ".join(row[0] for row in dropped),
+        )

@@ -1,0 +1,168 @@
+"""The sinks registry: JSONL file, MQTT broker, HTTP webhook, each enabled by its config section.
+
+A sink's ``deliver`` returns once the receiver has the event, or raises OSError; the outbox calls
+it from the sink's own thread and retries with back-off, so a slow or dead sink never blocks
+inference or the other sinks. Delivery is at least once: receivers dedupe by ``event.id``.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from pydantic import BaseModel
+
+from edge_runtime.config import MqttSinkConfig, SinksConfig, WebhookSinkConfig
+from edge_runtime.errors import ConfigError
+from edge_runtime.events import Event, JsonlSink, Sink
+
+log = logging.getLogger(__name__)
+
+SinkFactory = Callable[[Any], Sink]
+_SINKS: dict[str, SinkFactory] = {}
+
+
+def register_sink(name: str) -> Callable[[SinkFactory], SinkFactory]:
+    """Register a sink factory under the name of its ``sinks:`` section; duplicates are refused."""
+
+    def decorate(factory: SinkFactory) -> SinkFactory:
+        if name in _SINKS:
+            raise ValueError(f"sink {name!r} is already registered")
+        _SINKS[name] = factory
+        return factory
+
+    return decorate
+
+
+def list_sinks() -> list[str]:
+    return sorted(_SINKS)
+
+
+def build_sinks(config: SinksConfig) -> list[Sink]:
+    """Open every sink whose section is present, in the configuration's order."""
+    sinks: list[Sink] = []
+    for name in type(config).model_fields:
+        section = getattr(config, name)
+        if section is None:
+            continue
+        if name not in _SINKS:
+            raise ConfigError(f"sinks.{name}: no such sink; available: {', '.join(list_sinks())}")
+        sinks.append(_SINKS[name](section))
+    return sinks
+
+
+@register_sink("jsonl")
+def _jsonl(config: BaseModel) -> Sink:
+    return JsonlSink(config.path)  # type: ignore[attr-defined]
+
+
+@register_sink("webhook")
+class WebhookSink:
+    """POSTs each event as JSON; a non-2xx answer, a refused connection or a timeout is an OSError."""
+
+    name = "webhook"
+
+    def __init__(self, config: WebhookSinkConfig) -> None:
+        self.config = config
+
+    def deliver(self, event: Event) -> None:
+        headers = {"Content-Type": "application/json", "Idempotency-Key": event.id}
+        headers |= {key: value.get_secret_value() for key, value in self.config.headers.items()}
+        request = urllib.request.Request(
+            self.config.url, data=event.to_json().encode(), headers=headers, method="POST"
+        )
+        # urllib raises HTTPError (an OSError) for 4xx/5xx; 3xx redirects are followed
+        with urllib.request.urlopen(request, timeout=self.config.timeout_s) as response:
+            response.read()
+
+    def close(self) -> None:
+        """Nothing held between deliveries."""
+
+
+@register_sink("mqtt")
+class MqttSink:
+    """Publishes events with QoS 1 and keeps a retained ``online``/``offline`` availability topic.
+
+    paho's network loop runs on its own thread and reconnects with back-off; the client id is fixed
+    and the session persistent (``clean_session=False``), so the broker keeps the daemon's in-flight
+    messages across a reconnect. ``deliver`` waits for the PUBACK and raises OSError if it does not
+    come, leaving the event in the outbox for a retry (a possible duplicate, deduped by id).
+    """
+
+    name = "mqtt"
+
+    def __init__(self, config: MqttSinkConfig) -> None:
+        self.config = config
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=config.client_id, clean_session=False
+        )
+        if config.username is not None:
+            password = config.password.get_secret_value() if config.password is not None else None
+            client.username_pw_set(config.username, password)
+        if config.tls is not None:
+            tls = config.tls
+            try:
+                client.tls_set(
+                    ca_certs=_optional(tls.ca_file),
+                    certfile=_optional(tls.cert_file),
+                    keyfile=_optional(tls.key_file),
+                    cert_reqs=ssl.CERT_REQUIRED,
+                )
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"sinks.mqtt.tls: cannot load certificates ({exc})") from exc
+            client.tls_insecure_set(tls.insecure)
+        client.will_set(config.availability_topic, "offline", qos=1, retain=True)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        self._client = client
+        client.connect_async(config.host, config.port, keepalive=config.keepalive_s)
+        client.loop_start()
+
+    @property
+    def connected(self) -> bool:
+        return self._client.is_connected()
+
+    def deliver(self, event: Event) -> None:
+        if not self._client.is_connected():
+            raise OSError(f"MQTT broker {self.config.host}:{self.config.port} not connected")
+        topic = f"{self.config.topic}/{event.camera}/{event.type}"
+        info = self._client.publish(topic, event.to_json(), qos=1)
+        try:
+            info.wait_for_publish(self.config.publish_timeout_s)
+        except (RuntimeError, ValueError) as exc:  # paho: not queued, or the connection dropped
+            raise OSError(f"MQTT publish of {event.id} failed ({exc})") from exc
+        if not info.is_published():
+            raise OSError(f"MQTT broker sent no PUBACK for {event.id} in {self.config.publish_timeout_s} s")
+
+    def close(self) -> None:
+        if self._client.is_connected():
+            self._client.publish(
+                self.config.availability_topic, "offline", qos=1, retain=True
+            ).wait_for_publish(self.config.publish_timeout_s)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        if reason.is_failure:
+            log.warning(
+                "MQTT broker %s:%d refused the connection: %s", self.config.host, self.config.port, reason
+            )
+            return
+        log.info("MQTT connected to %s:%d", self.config.host, self.config.port)
+        client.publish(self.config.availability_topic, "online", qos=1, retain=True)
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        log.warning("MQTT disconnected from %s:%d (%s)", self.config.host, self.config.port, reason)
+
+
+def _optional(path: Any) -> str | None:
+    return None if path is None else str(path)

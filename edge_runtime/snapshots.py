@@ -1,0 +1,83 @@
+"""Snapshots: the frame that started an event, as a JPEG with what the rule saw drawn on it.
+
+The folder is kept under a disk quota by deleting the oldest snapshots first: on a box that runs
+for months unattended, a full disk would stop the outbox too. The file's name is in the event
+(``extra.snapshot``) so an operator can open the picture of an alarm.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from edge_runtime.config import RuleConfig, SnapshotConfig
+from edge_runtime.errors import ConfigError
+from edge_runtime.events import Event
+from edge_runtime.postprocess import Detections, Prediction
+from edge_runtime.sources import Frame
+
+log = logging.getLogger(__name__)
+
+
+class SnapshotWriter:
+    def __init__(self, config: SnapshotConfig, rules: Sequence[RuleConfig]) -> None:
+        self.config = config
+        self.rules = {rule.name: rule for rule in rules}
+        try:
+            config.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"snapshots.folder: cannot create {config.folder} ({exc.strerror})") from exc
+        self._quota_bytes = int(config.quota_mb * 1024 * 1024)
+
+    def write(self, frame: Frame, event: Event, prediction: Prediction | None = None) -> str | None:
+        """Save the annotated frame; return its file name, or None when the disk refused it."""
+        image = frame.image.copy()
+        height, width = image.shape[:2]
+        scale = np.array([width, height], dtype=np.float32)
+        rule = self.rules.get(event.rule)
+        if rule is not None and rule.zone is not None:
+            polygon = (np.asarray(rule.zone, dtype=np.float32) * scale).astype(np.int32)
+            cv2.polylines(image, [polygon], isClosed=True, color=(0, 165, 255), thickness=2)
+        if isinstance(prediction, Detections):
+            for obj in prediction.objects:
+                x1, y1, x2, y2 = (
+                    (np.asarray(obj.box, dtype=np.float32).reshape(2, 2) * scale).astype(int).ravel()
+                )
+                colour = (0, 0, 255) if obj.label == event.label else (200, 200, 200)
+                cv2.rectangle(image, (x1, y1), (x2, y2), colour, 2)
+                cv2.putText(
+                    image,
+                    f"{obj.label} {obj.score:.2f}",
+                    (x1, max(y1 - 4, 30)),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    0.45,
+                    colour,
+                    1,
+                    cv2.LINE_AA,
+                )
+        text = f"{event.camera} {event.type}: {event.label} {event.score:.2f}  {event.ts}"
+        cv2.rectangle(image, (0, 0), (image.shape[1], 22), (0, 0, 0), thickness=-1)
+        cv2.putText(image, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 255), 1, cv2.LINE_AA)
+        name = f"{event.camera}_{frame.index:08d}_{event.id}.jpg"
+        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.config.jpeg_quality])
+        try:
+            if not ok:
+                raise OSError("JPEG encoding failed")
+            (self.config.folder / name).write_bytes(data.tobytes())
+            self._enforce_quota()
+        except OSError as exc:  # a snapshot is a convenience; the event itself must still go out
+            log.warning("snapshot %s not written: %s", name, exc)
+            return None
+        return name
+
+    def _enforce_quota(self) -> None:
+        files = sorted(self.config.folder.glob("*.jpg"), key=lambda path: path.stat().st_mtime)
+        total = sum(path.stat().st_size for path in files)
+        for path in files:
+            if total <= self._quota_bytes:
+                break
+            total -= path.stat().st_size
+            path.unlink(missing_ok=True)

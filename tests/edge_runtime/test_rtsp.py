@@ -1,0 +1,54 @@
+"""A real RTSP server: frames flow; killed and restarted at a new resolution, the source reconnects."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from edge_runtime.config import CameraConfig, HealthConfig
+from edge_runtime.health import CameraHealth
+from edge_runtime.sources import CaptureThread, open_camera, redact_url
+from edge_runtime.timing import StageTimers
+
+
+def _wait(condition, timeout_s: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def test_frames_flow_and_a_killed_server_is_reconnected_at_its_new_resolution(rtsp_server):
+    camera = CameraConfig(name="rtsp", source=rtsp_server.url, reconnect={"min_s": 0.5, "max_s": 1.0})
+    stop, events, shapes = threading.Event(), [], []
+    health = CameraHealth("rtsp", HealthConfig(check_every_s=0.2, hold_s=0.0, no_frames_s=1.0), events.append)
+    source = open_camera(camera, stop)
+
+    def observe(frame):
+        shapes.append(frame.image.shape)
+        health.observe(frame)
+
+    capture = CaptureThread(source, stop, StageTimers(), observe=observe)
+    capture.start()
+    try:
+        assert _wait(lambda: capture.stats.captured >= 5), "no frames from the RTSP server"
+        assert shapes[0] == (240, 320, 3) and source.connected
+        rtsp_server.kill()
+        assert _wait(lambda: not source.connected, timeout_s=15)
+        time.sleep(1.2)
+        health.tick()
+        assert "no_frames" in health.active
+        rtsp_server.start(width=640, height=480)
+        assert _wait(lambda: shapes[-1] == (480, 640, 3), timeout_s=30), "did not reconnect"
+        assert source.reconnects >= 1 and source.connected and health.active == []
+        labels = [(e.label, e.phase) for e in events]
+        assert ("no_frames", "end") in labels and ("resolution_changed", "start") in labels
+    finally:
+        stop.set()
+        capture.join(10)
+        source.close()
+
+
+def test_credentials_in_a_url_are_redacted():
+    assert redact_url("rtsp://admin:hunter2@10.0.0.5:554/s1") == "rtsp://admin:***@10.0.0.5:554/s1"
+    assert redact_url("rtsp://10.0.0.5/s1") == "rtsp://10.0.0.5/s1"
