@@ -32,11 +32,11 @@ def evaluate_segmenter(model: nn.Module, samples: list[MaskSample], spec: InputS
         frame = read_image(sample.path)
         logits = model(torch.from_numpy(preprocess(frame, spec)).to(device))["out"].cpu().numpy()
         predicted = decode_masks([logits], [frame.shape[:2]], spec, classes)[0].mask
-        accumulate(matrix, _frame_mask(sample, frame.shape[:2]), predicted)
+        accumulate(matrix, frame_mask(sample, frame.shape[:2]), predicted)
     return iou_report(matrix, classes)
 
 
-def _frame_mask(sample: MaskSample, frame_hw: tuple[int, int]) -> np.ndarray:
+def frame_mask(sample: MaskSample, frame_hw: tuple[int, int]) -> np.ndarray:
     import cv2
 
     mask = read_mask(sample.mask)
