@@ -67,6 +67,7 @@ def fit_detector(config: DetectTrainConfig) -> dict[str, Any]:
         num_workers=data.workers,
         collate_fn=collate_detection,
         generator=torch.Generator().manual_seed(config.seed),
+        drop_last=len(train_samples) > config.optim.batch_size,  # BatchNorm cannot train on a batch of one
     )
 
     def loss_fn(net: nn.Module, batch: tuple[list[torch.Tensor], list[dict]]) -> torch.Tensor:
