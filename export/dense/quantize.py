@@ -59,12 +59,15 @@ def quantize_dense_onnx(model_path: Path, calibration: CalibrationSet, output: P
 
 def quantize_dense_openvino(xml_path: Path, calibration: CalibrationSet, output: Path, options: DenseInt8Options, ignored_types: tuple[str, ...]) -> Path:
     model = ov.Core().read_model(str(xml_path))
+    # NNCF's full BiasCorrection refuses models with an If op (torchvision detectors have one):
+    # such models keep the fast variant rather than failing the export.
+    has_if = any(op.get_type_name() == "If" for op in model.get_ops())
     quantized = nncf.quantize(
         model,
         nncf.Dataset(calibration.batches),
         preset=nncf.QuantizationPreset.MIXED if options.nncf_preset == "mixed" else nncf.QuantizationPreset.PERFORMANCE,
         subset_size=len(calibration),
-        fast_bias_correction=options.fast_bias_correction,
+        fast_bias_correction=options.fast_bias_correction or has_if,
         ignored_scope=nncf.IgnoredScope(types=list(ignored_types), validate=False) if ignored_types else None,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
