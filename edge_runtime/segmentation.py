@@ -31,7 +31,7 @@ def mask_to_frame(mask: np.ndarray, frame_hw: tuple[int, int], spec: InputSpec, 
     """Input-size class mask -> frame-size class mask (the inverse of ``preprocess.resize``)."""
     mapping = input_map(frame_hw, spec)
     scaled_h, scaled_w = mapping.scaled_size
-    top, left = int(round(mapping.offset_y)), int(round(mapping.offset_x))
+    top, left = round(mapping.offset_y), round(mapping.offset_x)
     if spec.resize == "letterbox":
         mask = mask[top : top + scaled_h, left : left + scaled_w]
     elif spec.resize == "center_crop":
@@ -52,7 +52,7 @@ def mask_to_input(mask: np.ndarray, spec: InputSpec) -> np.ndarray:
     scaled = cv2.resize(mask, (scaled_w, scaled_h), interpolation=cv2.INTER_NEAREST)
     if spec.resize == "stretch":
         return scaled
-    top, left = int(round(mapping.offset_y)), int(round(mapping.offset_x))
+    top, left = round(mapping.offset_y), round(mapping.offset_x)
     if spec.resize == "letterbox":
         canvas = np.full((height, width), IGNORE_INDEX, dtype=mask.dtype)
         canvas[top : top + scaled_h, left : left + scaled_w] = scaled

@@ -17,7 +17,7 @@ from export.errors import ParityError
 
 
 def _frame(tiny_data, task):
-    return read_image(sorted((tiny_data / task / "images" / "test").glob("*"))[0])
+    return read_image(min((tiny_data / task / "images" / "test").glob("*")))
 
 
 def test_detector_bundle_runs_in_both_runtimes(tiny_detector_bundle, tiny_data):

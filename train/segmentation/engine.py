@@ -16,7 +16,14 @@ from edge_runtime.segmentation import IGNORE_INDEX, decode_masks
 from edge_runtime.yamlconfig import save_config
 from train.dense import files_fingerprint, run_training, select_device
 from train.segmentation.config import SegmentTrainConfig
-from train.segmentation.data import MaskDataset, MaskSample, collate_masks, read_classes, read_mask, read_mask_splits
+from train.segmentation.data import (
+    MaskDataset,
+    MaskSample,
+    collate_masks,
+    read_classes,
+    read_mask,
+    read_mask_splits,
+)
 from train.segmentation.metrics import accumulate, iou_report
 from train.segmentation.models import NORMALISATION, build_segmenter
 
