@@ -6,8 +6,11 @@ PY := $(VENV)/bin/python
 RUN ?= runs/demo
 CONFIG ?= configs/train-demo.yaml
 SITE ?= configs/site-demo.yaml
-CHECKPOINT ?= $(RUN)/train/best.pt
-BUNDLE ?= $(RUN)/bundle
+# The config's task (classify, detect, segment) picks the data folder and the output names.
+TASK := $(or $(shell sed -n 's/^task: *\([a-z]*\).*/\1/p' $(CONFIG) 2>/dev/null),classify)
+TASK_SUFFIX := $(if $(filter classify,$(TASK)),,-$(TASK))
+CHECKPOINT ?= $(RUN)/train$(TASK_SUFFIX)/best.pt
+BUNDLE ?= $(RUN)/bundle$(TASK_SUFFIX)
 PYTEST_ARGS ?=
 
 .PHONY: setup demo data train export bench run test test-all clean
@@ -35,7 +38,7 @@ data: setup
 	$(PY) -m train.synth --out $(RUN)/data --preset demo
 
 train: setup
-	$(PY) -m train fit --config $(CONFIG) out=$(RUN)/train data.root=$(RUN)/data/classify $(ARGS)
+	$(PY) -m train fit --config $(CONFIG) out=$(RUN)/train$(TASK_SUFFIX) data.root=$(RUN)/data/$(TASK) $(ARGS)
 
 export: setup
 	$(PY) -m export build --checkpoint $(CHECKPOINT) --out $(BUNDLE) $(ARGS)

@@ -12,9 +12,11 @@ import numpy as np
 
 from edge_runtime.backends import BackendOptions, backend_for_format, create_backend
 from edge_runtime.bundle import Artifact, Bundle
+from edge_runtime.detection import PixelDetection, decode_boxes
 from edge_runtime.errors import BundleError
 from edge_runtime.postprocess import Classification, Prediction, decoder_for, list_postprocess
-from edge_runtime.preprocess import preprocess
+from edge_runtime.preprocess import preprocess, to_bgr8
+from edge_runtime.segmentation import Segmentation, decode_masks
 
 
 class BundleModel:
@@ -42,21 +44,66 @@ class BundleModel:
     def infer(self, batch: np.ndarray) -> list[np.ndarray]:
         return self.backend.infer(batch)
 
-    def postprocess(self, outputs: list[np.ndarray]) -> list[Prediction]:
-        """Decode the outputs of ``infer`` by the bundle's task; separate so callers can time each stage."""
+    @property
+    def max_batch(self) -> int | None:
+        """Frames one ``infer`` call may take: detectors are exported at batch 1, the rest are dynamic."""
+        return 1 if self.manifest.task == "detect" else None
+
+    def postprocess(self, outputs: list[np.ndarray], frame_shapes: Sequence[tuple[int, int]]) -> list[Prediction]:
+        """Decode the outputs of ``infer`` by the bundle's task; separate so callers can time each stage.
+
+        ``frame_shapes`` are the (height, width) of the frames that went in: boxes and masks are
+        mapped back to them.
+        """
         decoder = decoder_for(self.manifest.task)
         if decoder is None:
             raise BundleError(
                 f"{self.bundle.root}: no post-processing for task {self.manifest.task!r}; "
                 f"known: {', '.join(list_postprocess())}"
             )
-        return decoder(outputs, self.manifest.classes, self.manifest.postprocess)
+        return decoder(outputs, self.manifest, frame_shapes)
 
     def classify(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[Classification]:
         if self.manifest.task not in ("classify", "signal"):
             raise BundleError(f"{self.bundle.root}: task {self.manifest.task!r} is not a classifier")
-        return self.postprocess(self.infer(self.prepare(frames)))  # type: ignore[return-value]
+        frames = _as_frames(frames)
+        return self.postprocess(self.infer(self.prepare(frames)), [f.shape[:2] for f in frames])  # type: ignore[return-value]
+
+    # --- detection and segmentation ---------------------------------------------------------------
+
+    def detect(
+        self, frames: np.ndarray | Sequence[np.ndarray], *, min_score: float | None = None
+    ) -> list[list[PixelDetection]]:
+        """Boxes in frame pixels per frame; detectors are exported at batch 1, so frames run one by one."""
+        if self.manifest.task != "detect":
+            raise BundleError(f"{self.bundle.root}: task {self.manifest.task!r} is not a detector")
+        results = []
+        for frame in _as_frames(frames):
+            frame = to_bgr8(frame)
+            outputs = self.infer(self.prepare(frame))
+            results.append(
+                decode_boxes(
+                    outputs, frame.shape[:2], self.manifest.input, self.manifest.classes,
+                    self.manifest.postprocess, min_score=min_score,
+                )
+            )
+        return results
+
+    def segment(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[Segmentation]:
+        """A class mask in frame pixels and per-class area fractions per frame."""
+        if self.manifest.task != "segment":
+            raise BundleError(f"{self.bundle.root}: task {self.manifest.task!r} is not a segmenter")
+        frames = _as_frames(frames)
+        outputs = self.infer(self.prepare(frames))
+        return decode_masks(outputs, [f.shape[:2] for f in frames], self.manifest.input, self.manifest.classes)
 
     @property
     def runtime_precision(self) -> str:
         return self.backend.runtime_precision
+
+
+def _as_frames(frames: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+    """One frame (H, W[, C]) or a batch/sequence of them -> a list of frames."""
+    if isinstance(frames, np.ndarray) and frames.ndim <= 3:
+        return [frames]
+    return list(frames)

@@ -114,12 +114,10 @@ class Pipeline:
         started = time.time()
         for frame in frames:
             self.timers.record("frame_age", (started - frame.ts) * 1000.0)
-        with self.timers.measure("preprocess"):
-            batch = self.model.prepare([frame.image for frame in frames])
-        with self.timers.measure("infer"):
-            outputs = self.model.infer(batch)
-        with self.timers.measure("postprocess"):
-            predictions = self.model.postprocess(outputs)
+        predictions = []
+        step = self.model.max_batch or len(frames)
+        for first in range(0, len(frames), step):
+            predictions += self._predict(frames[first : first + step])
         with self.timers.measure("rules"):
             caused = [self.rules.evaluate(f, p) for f, p in zip(frames, predictions, strict=True)]
         if self.snapshots is not None:
@@ -135,6 +133,14 @@ class Pipeline:
             if group:
                 self.timers.record("capture_to_event", (committed - frame.ts) * 1000.0)
         return events
+
+    def _predict(self, frames: Sequence[Frame]) -> list[Prediction]:
+        with self.timers.measure("preprocess"):
+            batch = self.model.prepare([frame.image for frame in frames])
+        with self.timers.measure("infer"):
+            outputs = self.model.infer(batch)
+        with self.timers.measure("postprocess"):
+            return self.model.postprocess(outputs, [frame.image.shape[:2] for frame in frames])
 
     def _snapshot(self, frame: Frame, prediction: Prediction, event: Event) -> Event:
         if event.phase != "start" or self.snapshots is None:

@@ -1,18 +1,23 @@
 """Task post-processing: raw model outputs -> predictions the rules and reports understand.
 
-One decoder per bundle task, registered by name; the manifest's ``postprocess`` section carries
-its parameters. Boxes are normalised to 0..1 of the picture (the input is a stretched whole frame),
-so zones and boxes stay valid when a camera comes back at another resolution.
+One decoder per bundle task, registered by name. The exported model's own output contract (boxes
+in input pixels, logits at the input size) is undone by ``edge_runtime.detection`` and
+``edge_runtime.segmentation``; this module turns their frame-pixel results into what the rules
+read. Rule-facing boxes are normalised to 0..1 of the frame, so zones and tripwires stay valid when
+a camera comes back at another resolution.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-import cv2
 import numpy as np
+
+from edge_runtime.bundle import Manifest
+from edge_runtime.detection import decode_boxes
+from edge_runtime.errors import BundleError
+from edge_runtime.segmentation import Segmentation, decode_masks
 
 
 @dataclass(frozen=True)
@@ -49,16 +54,9 @@ class Detections:
     objects: list[Detection]
 
 
-@dataclass(frozen=True)
-class Segmentation:
-    """Per-pixel classes (model resolution) and each class's share of the picture (0..1)."""
-
-    mask: np.ndarray
-    areas: dict[str, float]
-
-
 Prediction = Classification | Detections | Segmentation
-Decoder = Callable[[list[np.ndarray], list[str], Mapping[str, Any]], list[Any]]
+FrameShapes = Sequence[tuple[int, int]]
+Decoder = Callable[[list[np.ndarray], Manifest, FrameShapes], list[Prediction]]
 _DECODERS: dict[str, Decoder] = {}
 
 
@@ -103,51 +101,27 @@ def classify(
 
 @register_postprocess("classify")
 @register_postprocess("signal")
-def _classify(
-    outputs: list[np.ndarray], classes: list[str], params: Mapping[str, Any]
-) -> list[Classification]:
-    return classify(outputs, classes, apply_softmax=params.get("softmax", True))
+def _classify(outputs: list[np.ndarray], manifest: Manifest, frame_shapes: FrameShapes) -> list[Prediction]:
+    return list(classify(outputs, manifest.classes, apply_softmax=manifest.postprocess.get("softmax", True)))
 
 
 @register_postprocess("detect")
-def detect(outputs: list[np.ndarray], classes: list[str], params: Mapping[str, Any]) -> list[Detections]:
-    """Decode ``boxes [N,K,4] xyxy, scores [N,K], labels [N,K]``, then per-class NMS.
-
-    ``params``: ``score_threshold`` (0.25), ``nms_iou`` (0.5), ``input_size`` [w, h] when the boxes
-    are in input pixels rather than 0..1.
-    """
-    boxes, scores, labels = (np.asarray(output) for output in outputs[:3])
-    threshold = float(params.get("score_threshold", 0.25))
-    iou = float(params.get("nms_iou", 0.5))
-    width, height = params.get("input_size", (1, 1))
-    scale = np.array([width, height, width, height], dtype=np.float32)
-    results = []
-    for image_boxes, image_scores, image_labels in zip(boxes, scores, labels, strict=True):
-        keep = image_scores >= threshold
-        xyxy = image_boxes[keep].astype(np.float32) / scale
-        kept_scores, kept_labels = image_scores[keep].astype(np.float32), image_labels[keep].astype(int)
-        xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1) if len(xyxy) else xyxy
-        chosen = cv2.dnn.NMSBoxesBatched(
-            xywh.tolist(), kept_scores.tolist(), kept_labels.tolist(), threshold, iou
+def _detect(outputs: list[np.ndarray], manifest: Manifest, frame_shapes: FrameShapes) -> list[Prediction]:
+    """One frame's boxes (detectors run at batch 1), normalised to the frame for the rules."""
+    if len(frame_shapes) != 1:
+        raise BundleError(f"detectors run one frame at a time; got a batch of {len(frame_shapes)}")
+    height, width = frame_shapes[0]
+    found = decode_boxes(outputs, (height, width), manifest.input, manifest.classes, manifest.postprocess)
+    return [
+        Detections(
+            [
+                Detection(d.label, d.score, (d.box[0] / width, d.box[1] / height, d.box[2] / width, d.box[3] / height))
+                for d in found
+            ]
         )
-        results.append(
-            Detections(
-                [
-                    Detection(classes[kept_labels[i]], float(kept_scores[i]), tuple(map(float, xyxy[i])))
-                    for i in np.asarray(chosen, dtype=int).reshape(-1)
-                ]
-            )
-        )
-    return results
+    ]
 
 
 @register_postprocess("segment")
-def segment(outputs: list[np.ndarray], classes: list[str], params: Mapping[str, Any]) -> list[Segmentation]:
-    """Decode logits ``[N, C, H, W]`` into class masks and each class's share of the picture."""
-    logits = np.asarray(outputs[0])
-    results = []
-    for image in logits:
-        mask = image.argmax(axis=0)
-        counts = np.bincount(mask.ravel(), minlength=len(classes)) / mask.size
-        results.append(Segmentation(mask, {name: float(counts[i]) for i, name in enumerate(classes)}))
-    return results
+def _segment(outputs: list[np.ndarray], manifest: Manifest, frame_shapes: FrameShapes) -> list[Prediction]:
+    return list(decode_masks(outputs, list(frame_shapes), manifest.input, manifest.classes))

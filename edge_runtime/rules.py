@@ -78,7 +78,7 @@ class Rule:
             ok = prediction.label in self._labels and prediction.score >= config.min_score
             return Hit(prediction.label, prediction.score) if ok else None
         if isinstance(prediction, Segmentation):
-            hits = [Hit(label, prediction.areas.get(label, 0.0)) for label in config.labels]
+            hits = [Hit(label, prediction.fractions.get(label, 0.0)) for label in config.labels]
             hits = [hit for hit in hits if hit.score >= max(config.min_area, 1e-9)]
         elif isinstance(prediction, Detections):
             objects = prediction.objects

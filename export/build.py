@@ -132,6 +132,10 @@ class ExportRequest:
 
 
 def export_bundle(request: ExportRequest) -> Bundle:
+    from export.dense.build import checkpoint_task, export_dense_bundle
+
+    if checkpoint_task(request.checkpoint) in ("detect", "segment"):  # their own pipeline, same bundle contract
+        return export_dense_bundle(request)
     specs = resolve_formats(list(request.formats))
     checkpoint = load_checkpoint(request.checkpoint)
     data_root = request.data_root or Path(checkpoint.meta["config"]["data"]["root"])
@@ -209,6 +213,10 @@ def _apply_gate(manifest: Manifest, measured: dict[str, tuple[dict, str]], budge
 
 
 def summary(bundle: Bundle) -> str:
+    if bundle.manifest.task in ("detect", "segment"):
+        from export.dense.build import dense_summary
+
+        return dense_summary(bundle)
     lines = [f"bundle {bundle.root} ({bundle.manifest.task}, {len(bundle.manifest.classes)} classes)"]
     for a in bundle.manifest.artifacts:
         lines.append(f"  {a.key:<15} top-1 {100 * a.metrics.get('top1', float('nan')):6.2f}%  {a.total_bytes / 1e6:6.2f} MB  {a.status}")

@@ -10,6 +10,7 @@ from edge_runtime.errors import AditError
 from edge_runtime.logs import setup_logging
 from edge_runtime.yamlconfig import load_config
 from train.config import TrainConfig
+from train.tasks import DENSE_TASKS, DenseTask, task_of
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
 
     try:
+        task = task_of(args.config, args.overrides)
+        if task in DENSE_TASKS:  # detection / segmentation: their own config and engine
+            return _fit_dense(DENSE_TASKS[task], args.config, args.overrides, validate=args.validate)
         config = load_config(TrainConfig, args.config, args.overrides)
         if args.validate:
             print(json.dumps(config.model_dump(mode="json"), indent=2))
@@ -34,6 +38,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps({k: metrics[k] for k in ("best_epoch", "val_top1", "train_images_per_s")} | {"test_top1": metrics["test"]["top1"]}))
+    return 0
+
+
+def _fit_dense(task: DenseTask, config_path: str | None, overrides: list[str], *, validate: bool) -> int:
+    config = load_config(task.config_class(), config_path, overrides)
+    if validate:
+        print(json.dumps(config.model_dump(mode="json"), indent=2))
+        return 0
+    metrics = task.fit_function()(config)
+    print(json.dumps({"best_epoch": metrics["best_epoch"], f"val_{task.metric}": metrics[f"val_{task.metric}"], f"test_{task.metric}": metrics["test"][task.metric]}))
     return 0
 
 

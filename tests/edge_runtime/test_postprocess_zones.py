@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from edge_runtime.config import RuleConfig
-from edge_runtime.postprocess import Detection, Detections, detect, list_postprocess, segment
+from edge_runtime.bundle import InputSpec, Manifest
+from edge_runtime.errors import BundleError
+from edge_runtime.postprocess import Detection, Detections, decoder_for, list_postprocess
 from edge_runtime.rules import Rule
 from edge_runtime.sources import Frame
 
@@ -17,22 +19,38 @@ def test_every_bundle_task_has_a_decoder():
     assert list_postprocess() == ["classify", "detect", "segment", "signal"]
 
 
-def test_detect_thresholds_scales_and_suppresses_overlaps_per_class():
-    boxes = np.array([[[0, 0, 80, 80], [4, 4, 84, 84], [4, 4, 84, 84], [100, 100, 150, 160]]], np.float32)
-    scores = np.array([[0.9, 0.8, 0.7, 0.1]], np.float32)
-    labels = np.array([[0, 0, 1, 1]])
-    (result,) = detect([boxes, scores, labels], CLASSES, {"input_size": [160, 160], "nms_iou": 0.5})
-    found = sorted((d.label, round(d.score, 2)) for d in result.objects)
-    assert found == [("person", 0.9), ("rock", 0.7)]  # the overlapping person box is suppressed; 0.1 is below
-    person = next(d for d in result.objects if d.label == "person")
-    assert person.box == (0.0, 0.0, 0.5, 0.5) and person.area == 0.25 and person.bottom_centre == (0.25, 0.5)
+def _manifest(task: str, size: tuple[int, int], postprocess: dict | None = None) -> Manifest:
+    artifact = {"file": "m.onnx", "sha256": "0" * 64, "bytes": 0, "format": "onnx", "precision": "fp32"}
+    return Manifest(
+        name="m", task=task, classes=CLASSES, input=InputSpec(size=size), postprocess=postprocess or {},
+        artifacts=[artifact],
+    )
 
 
-def test_segment_gives_class_shares():
+def test_detect_scores_boxes_and_normalises_them_to_the_frame():
+    """The exported detector's input-pixel boxes become 0..1 of the frame the rules look at."""
+    post = {"type": "boxes", "box_format": "xyxy", "coordinates": "input_pixels", "score_threshold": 0.5}
+    boxes = np.array([[0, 0, 80, 80], [100, 100, 150, 160]], np.float32)
+    scores = np.array([0.9, 0.1], np.float32)
+    labels = np.array([0, 1])
+    decoder = decoder_for("detect")
+    (result,) = decoder([boxes, scores, labels], _manifest("detect", (160, 160), post), [(480, 640)])
+    assert [(d.label, round(d.score, 2)) for d in result.objects] == [("person", 0.9)]  # 0.1 is below
+    person = result.objects[0]
+    assert person.box == pytest.approx((0.0, 0.0, 0.5, 0.5))
+    assert person.area == pytest.approx(0.25) and person.bottom_centre == pytest.approx((0.25, 0.5))
+
+
+def test_detect_refuses_a_batch():
+    with pytest.raises(BundleError, match="one frame at a time"):
+        decoder_for("detect")([np.zeros((0, 4)), np.zeros(0), np.zeros(0)], _manifest("detect", (8, 8)), [(8, 8)] * 2)
+
+
+def test_segment_gives_class_shares_in_frame_pixels():
     logits = np.zeros((1, 2, 4, 4), np.float32)
     logits[0, 1, :, :1] = 1.0  # the first column is rock
-    (result,) = segment([logits], CLASSES, {})
-    assert result.areas == {"person": 0.75, "rock": 0.25} and result.mask.shape == (4, 4)
+    (result,) = decoder_for("segment")([logits], _manifest("segment", (4, 4)), [(8, 8)])
+    assert result.fractions == {"person": 0.75, "rock": 0.25} and result.mask.shape == (8, 8)
 
 
 def _frame(index: int, fps: float = 10.0) -> Frame:

@@ -1,0 +1,62 @@
+"""Detection post-processing: the exported detector's (boxes, scores, labels) -> frame-pixel boxes.
+
+Detectors are exported with NMS inside the graph and return boxes in model-input pixels (see the
+manifest's ``postprocess``: ``{"type": "boxes", "box_format": "xyxy", "coordinates":
+"input_pixels", ...}``); this module undoes the manifest's resize and filters by score. The
+score filter also drops the single garbage row OpenVINO returns for an exported Faster R-CNN
+that found nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_runtime.bundle import InputSpec
+from edge_runtime.errors import BundleError
+from edge_runtime.geometry import input_map
+
+
+@dataclass(frozen=True)
+class PixelDetection:
+    """One object in frame pixels."""
+
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2
+    index: int
+    label: str
+    score: float
+
+
+def decode_boxes(
+    outputs: list[np.ndarray],
+    frame_hw: tuple[int, int],
+    spec: InputSpec,
+    classes: list[str],
+    postprocess: dict,
+    *,
+    min_score: float | None = None,
+) -> list[PixelDetection]:
+    """Decode one frame's outputs; ``min_score`` defaults to the manifest's ``score_threshold``."""
+    if postprocess.get("type") != "boxes" or postprocess.get("coordinates") != "input_pixels":
+        raise BundleError(f"postprocess {postprocess!r} is not input-pixel boxes; this runtime decodes only those")
+    threshold = postprocess.get("score_threshold", 0.5) if min_score is None else min_score
+    boxes, scores, labels = (np.asarray(o) for o in outputs[:3])
+    boxes = boxes.reshape(-1, 4).astype(np.float32)
+    scores = scores.reshape(-1).astype(np.float32)
+    labels = labels.reshape(-1).astype(np.int64)
+    keep = (
+        np.isfinite(scores)
+        & (scores >= max(threshold, postprocess.get("min_score", 0.0)))
+        & (labels >= 0)
+        & (labels < len(classes))
+        & np.isfinite(boxes).all(axis=1)
+        & (boxes[:, 2] > boxes[:, 0])
+        & (boxes[:, 3] > boxes[:, 1])
+    )
+    frame_boxes = input_map(frame_hw, spec).to_frame(boxes[keep], frame_hw)
+    return [
+        PixelDetection(box=tuple(float(v) for v in box), index=int(label), label=classes[int(label)], score=float(score))
+        for box, score, label in zip(frame_boxes, scores[keep], labels[keep], strict=True)
+        if box[2] > box[0] and box[3] > box[1]
+    ]

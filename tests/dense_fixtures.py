@@ -1,0 +1,66 @@
+"""Session fixtures for detection and segmentation: tiny checkpoints and bundles on tiny generated data.
+
+The smallest torchvision models at tiny input sizes, from random weights (no download): they
+train in seconds and exercise every stage the demo runs, not accuracy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_detector_checkpoint(tiny_data, tmp_path_factory) -> Path:
+    from train.detection.config import DetectTrainConfig
+    from train.detection.engine import fit_detector
+
+    out = tmp_path_factory.mktemp("train-detect")
+    config = DetectTrainConfig.model_validate(
+        {
+            "out": str(out),
+            "data": {"root": str(tiny_data / "detect"), "image_size": [96, 160], "workers": 0},
+            "model": {"name": "ssdlite320_mobilenet_v3_large", "weights": "none"},
+            "optim": {"epochs": 2, "batch_size": 4, "lr": 0.003},
+        }
+    )
+    fit_detector(config)
+    return out / "best.pt"
+
+
+@pytest.fixture(scope="session")
+def tiny_segmenter_checkpoint(tiny_data, tmp_path_factory) -> Path:
+    from train.segmentation.config import SegmentTrainConfig
+    from train.segmentation.engine import fit_segmenter
+
+    out = tmp_path_factory.mktemp("train-segment")
+    config = SegmentTrainConfig.model_validate(
+        {
+            "out": str(out),
+            "data": {"root": str(tiny_data / "segment"), "image_size": [64, 96], "workers": 0},
+            "model": {"name": "lraspp_mobilenet_v3_large", "weights": "none"},
+            "optim": {"epochs": 2, "batch_size": 3, "lr": 0.005},
+        }
+    )
+    fit_segmenter(config)
+    return out / "best.pt"
+
+
+@pytest.fixture(scope="session")
+def tiny_detector_bundle(tiny_detector_checkpoint, tmp_path_factory) -> Path:
+    from export.build import ExportRequest, export_bundle
+
+    out = tmp_path_factory.mktemp("bundles") / "tiny-detect"
+    formats = ("onnx-fp32", "openvino-fp32", "onnx-int8", "openvino-int8")
+    export_bundle(ExportRequest(checkpoint=tiny_detector_checkpoint, out=out, formats=formats, calibration_size=6))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_segmenter_bundle(tiny_segmenter_checkpoint, tmp_path_factory) -> Path:
+    from export.build import ExportRequest, export_bundle
+
+    out = tmp_path_factory.mktemp("bundles") / "tiny-segment"
+    export_bundle(ExportRequest(checkpoint=tiny_segmenter_checkpoint, out=out, calibration_size=6))
+    return out

@@ -1,0 +1,95 @@
+"""Detection and segmentation export: verified bundles that run in ONNX Runtime and OpenVINO through
+edge_runtime, parity failures, and a planted INT8 accuracy drop that the gate must catch."""
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper, numpy_helper
+
+from edge_runtime.bundle import load_bundle
+from edge_runtime.model import BundleModel
+from edge_runtime.preprocess import preprocess, read_image
+from export.build import ExportRequest, export_bundle
+from export.dense import build as dense_build
+from export.dense.build import judge_dense
+from export.dense.onnx_parity import check_dense_parity
+from export.errors import ParityError
+
+
+def _frame(tiny_data, task):
+    return read_image(min((tiny_data / task / "images" / "test").glob("*")))
+
+
+def test_detector_bundle_runs_in_both_runtimes(tiny_detector_bundle, tiny_data):
+    bundle = load_bundle(tiny_detector_bundle)
+    manifest = bundle.manifest
+    assert manifest.task == "detect" and manifest.postprocess["type"] == "boxes"
+    assert manifest.postprocess["coordinates"] == "input_pixels" and manifest.provenance["onnx_parity"]["agreement"] >= 0.95
+    assert {a.key for a in manifest.artifacts} == {"onnx-fp32", "openvino-fp32", "onnx-int8", "openvino-int8"}
+    frame = _frame(tiny_data, "detect")
+    for artifact in manifest.artifacts:
+        assert 0.0 <= artifact.metrics["map50"] <= 1.0 and "gate" in artifact.note or artifact.precision != "int8"
+        detections = BundleModel(bundle, artifact.key).detect(frame, min_score=0.0)[0]
+        for det in detections:
+            x1, y1, x2, y2 = det.box
+            assert 0 <= x1 < x2 <= frame.shape[1] and 0 <= y1 < y2 <= frame.shape[0]
+            assert det.label in manifest.classes and det.score >= manifest.postprocess["min_score"]
+
+
+def test_segmenter_bundle_runs_in_both_runtimes(tiny_segmenter_bundle, tiny_data):
+    bundle = load_bundle(tiny_segmenter_bundle)
+    assert bundle.manifest.task == "segment" and bundle.manifest.postprocess["type"] == "mask"
+    assert len(bundle.manifest.artifacts) == 5
+    frame = _frame(tiny_data, "segment")
+    masks = []
+    for artifact in bundle.manifest.artifacts:
+        assert 0.0 <= artifact.metrics["miou"] <= 1.0
+        result = BundleModel(bundle, artifact.key).segment(frame)[0]
+        assert result.mask.shape == frame.shape[:2]
+        assert sum(result.fractions.values()) == pytest.approx(1.0)
+        masks.append(result.mask)
+    assert (masks[0] == masks[1]).mean() > 0.99  # ONNX Runtime and OpenVINO FP32 agree
+
+
+def test_parity_check_fails_for_a_different_model(tiny_segmenter_checkpoint, tiny_segmenter_bundle, tiny_data):
+    from train.segmentation.models import SegmenterForExport, build_segmenter
+
+    spec = load_bundle(tiny_segmenter_bundle).manifest.input
+    batch = preprocess(_frame(tiny_data, "segment"), spec)
+    other = SegmenterForExport(build_segmenter("lraspp_mobilenet_v3_large", 3, weights="none")).eval()
+    with pytest.raises(ParityError, match="mask pixel agreement"):
+        check_dense_parity("segment", other, tiny_segmenter_bundle / "model.onnx", [batch], min_agreement=0.999)
+
+
+def test_gate_rejects_a_task_metric_drop_beyond_the_budget():
+    passed, note = judge_dense({"map50": 0.60}, {"map50": 0.594}, "map50", 0.5)
+    assert not passed and "map50" in note and "0.60 pp" in note
+    assert judge_dense({"miou": 0.60}, {"miou": 0.597}, "miou", 0.5)[0]
+
+
+def _planted_drop(real_quantize):
+    """The real ONNX Runtime INT8 model, with +100 added to the last class's logits: every pixel 'coal'."""
+
+    def quantize(model_path, calibration, output, options, op_types):
+        real_quantize(model_path, calibration, output, options, op_types)
+        model = onnx.load(str(output))
+        producer = next(n for n in model.graph.node if "logits" in n.output)
+        producer.output[list(producer.output).index("logits")] = "logits_before_plant"
+        bias = np.zeros((1, 3, 1, 1), np.float32)
+        bias[0, 2] = 100.0
+        model.graph.initializer.append(numpy_helper.from_array(bias, "planted_bias"))
+        model.graph.node.append(helper.make_node("Add", ["logits_before_plant", "planted_bias"], ["logits"]))
+        onnx.save(model, str(output))
+        return output
+
+    return quantize
+
+
+def test_planted_int8_drop_is_rejected_and_fp32_still_ships(tiny_segmenter_checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setattr(dense_build, "quantize_dense_onnx", _planted_drop(dense_build.quantize_dense_onnx))
+    bundle = export_bundle(ExportRequest(checkpoint=tiny_segmenter_checkpoint, out=tmp_path / "b", formats=("onnx-fp32", "onnx-int8"), calibration_size=4))
+    artifacts = {a.key: a for a in bundle.manifest.artifacts}
+    assert artifacts["onnx-int8"].metrics["miou"] < artifacts["onnx-fp32"].metrics["miou"]
+    assert artifacts["onnx-int8"].status == "rejected" and "budget" in artifacts["onnx-int8"].note
+    assert "percentile" in artifacts["onnx-int8"].note  # the fallback attempt ran too
+    assert bundle.artifact().key == "onnx-fp32"

@@ -1,0 +1,1 @@
+"""Semantic segmentation: image + mask folders, torchvision segmenters, mIoU and per-class IoU."""
