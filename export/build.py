@@ -78,11 +78,11 @@ def _openvino(fp16: bool) -> Callable[[ExportContext, Path], None]:
 
 
 def _onnx_int8(ctx: ExportContext, target: Path) -> None:
-    _quantize(ctx, first_rung("onnx-int8", ctx.options["onnx-int8"]), target)
+    _quantize(ctx, first_rung(ctx.options["onnx-int8"]), target)
 
 
 def _openvino_int8(ctx: ExportContext, target: Path) -> None:
-    _quantize(ctx, first_rung("openvino-int8", ctx.options["openvino-int8"]), target)
+    _quantize(ctx, first_rung(ctx.options["openvino-int8"]), target)
 
 
 def _quantize(ctx: ExportContext, rung: Rung, target: Path) -> None:
@@ -242,7 +242,7 @@ def _run_ladders(
         if artifact.precision != "int8":
             continue
         options = ctx.options[artifact.key]
-        first = first_rung(artifact.key, options)
+        first = first_rung(options)
         verdict = _judge_int8(artifact, measured, budget)
         record = QuantAttempt(method=first.method, options=options.model_dump(mode="json"),
                               metrics=_gate_metrics(measured[artifact.key][0], budget), passed=verdict.passed, note=verdict.note)
@@ -258,7 +258,7 @@ def _run_ladders(
             return QuantAttempt(method=rung.method, options=rung.options.model_dump(mode="json") | {"accuracy_control": rung.accuracy_control},
                                 metrics=_gate_metrics(measured[key][0], budget), passed=result.passed, note=result.note)
 
-        attempts[artifact.key] = climb(record, fixes(artifact.key, options), attempt)
+        attempts[artifact.key] = climb(record, fixes(options), attempt)
     return manifest.model_copy(update={"artifacts": artifacts}), attempts
 
 

@@ -21,13 +21,13 @@ class Rung:
     accuracy_control: bool = False  # NNCF's quantize_with_accuracy_control instead of plain PTQ
 
 
-def first_rung(key: str, options: OrtQuantOptions | NncfQuantOptions) -> Rung:
+def first_rung(options: OrtQuantOptions | NncfQuantOptions) -> Rung:
     if isinstance(options, OrtQuantOptions):
         return Rung(f"ort-{options.calibration}", options)
     return Rung(f"nncf-{options.preset}", options)
 
 
-def fixes(key: str, options: OrtQuantOptions | NncfQuantOptions) -> list[Rung]:
+def fixes(options: OrtQuantOptions | NncfQuantOptions) -> list[Rung]:
     """The rungs after the first, cheapest first; none repeats what the first rung already did."""
     if isinstance(options, OrtQuantOptions):
         # Entropy (KL) and percentile clip the outliers that make min/max ranges coarse.

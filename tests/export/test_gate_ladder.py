@@ -68,13 +68,13 @@ def test_ladder_stops_at_the_first_passing_fix():
         tried.append(rung.method)
         return _attempt(rung.method, passed=rung.method == "nncf-full-bias-correction")
 
-    record = climb(_attempt("nncf-performance", False), fixes("openvino-int8", NncfQuantOptions()), attempt)
+    record = climb(_attempt("nncf-performance", False), fixes(NncfQuantOptions()), attempt)
     assert tried == ["nncf-mixed", "nncf-full-bias-correction"]
     assert [a.passed for a in record] == [False, False, True]
-    assert climb(_attempt("ort-minmax", True), fixes("onnx-int8", OrtQuantOptions()), attempt)[-1].method == "ort-minmax"
+    assert climb(_attempt("ort-minmax", True), fixes(OrtQuantOptions()), attempt)[-1].method == "ort-minmax"
 
 
 def test_ladder_skips_what_the_first_rung_already_did():
-    assert [r.method for r in fixes("onnx-int8", OrtQuantOptions(calibration="entropy"))] == ["ort-percentile"]
+    assert [r.method for r in fixes(OrtQuantOptions(calibration="entropy"))] == ["ort-percentile"]
     mixed = NncfQuantOptions(preset="mixed", fast_bias_correction=False)
-    assert [r.method for r in fixes("openvino-int8", mixed)] == ["nncf-accuracy-control"]
+    assert [r.method for r in fixes(mixed)] == ["nncf-accuracy-control"]
