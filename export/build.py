@@ -163,6 +163,11 @@ def export_bundle(request: ExportRequest) -> Bundle:
     from export.dense.build import checkpoint_task, export_dense_bundle
 
     if checkpoint_task(request.checkpoint) in ("detect", "segment"):  # their own pipeline, same bundle contract
+        if request.options:
+            raise ExportError(
+                f"{request.checkpoint}: --option applies to classification exports; detect/segment "
+                f"bundles use their fixed INT8 ladder (got {', '.join(request.options)})"
+            )
         return export_dense_bundle(request)
     specs = resolve_formats(list(request.formats))
     options = parse_options(list(request.options), [spec.key for spec in specs])

@@ -173,7 +173,7 @@ def _judged(artifact: Artifact, task: DenseTask, measured: dict, max_drop_pp: fl
         passed, verdict = judge_dense(measured[artifact.key.replace("int8", "fp32")][0], report, task.metric, max_drop_pp)
         status = "shipped" if passed else "rejected"
         note = f"{note}; INT8 with {attempts.get(artifact.key, 'default options')}; gate: {verdict}"
-    return artifact.model_copy(update={"metrics": metrics, "status": status, "note": note})
+    return artifact.model_copy(update={"metrics": metrics, "status": status, "note": note, "runtime_precision": precision})
 
 
 def _entry(root: Path, key: str, path: Path) -> Artifact:
