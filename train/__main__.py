@@ -18,12 +18,13 @@ def main(argv: list[str] | None = None) -> int:
     fit_parser = commands.add_parser("fit", help="fine-tune on class folders (data.root/{train,val,test}/<class>/)")
     fit_parser.add_argument("--config", help="YAML training configuration (defaults when omitted)")
     fit_parser.add_argument("--validate", action="store_true", help="check the configuration and exit")
+    fit_parser.add_argument("--resume", action="store_true", help="continue from <out>/last.pt (same as resume=true)")
     fit_parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. optim.epochs=3 model.name=resnet18")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     try:
-        config = load_config(TrainConfig, args.config, args.overrides)
+        config = load_config(TrainConfig, args.config, args.overrides + (["resume=true"] if args.resume else []))
         if args.validate:
             print(json.dumps(config.model_dump(mode="json"), indent=2))
             return 0
@@ -33,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     except AditError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps({k: metrics[k] for k in ("best_epoch", "val_top1", "train_images_per_s")} | {"test_top1": metrics["test"]["top1"]}))
+    if metrics:  # under torchrun only rank 0 reports
+        print(json.dumps({k: metrics[k] for k in ("best_epoch", "val_top1", "train_images_per_s")} | {"test_top1": metrics["test"]["top1"]}))
     return 0
 
 
