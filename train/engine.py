@@ -116,6 +116,8 @@ def fit(config: TrainConfig, on_epoch_end: Callable[[EpochResult], None] | None 
     (the others return an empty dict). ``on_epoch_end`` runs after each epoch's checkpoints.
     """
     group = init_process_group(config.device)
+    if not group.is_main:  # one voice in the log: rank 0 speaks for the run
+        logging.getLogger("train").setLevel(logging.WARNING)
     try:
         return _fit(config, group, on_epoch_end)
     finally:
@@ -255,7 +257,11 @@ def _train_epoch(
         loss_sum += loss.item() * count
         bar.set_postfix(loss=f"{loss.item():.3f}")
     seconds = time.perf_counter() - started
-    return EpochResult(epoch + 1, recipe.stage, loss_sum / max(seen, 1), float("nan"), seen * group.world / seconds, skipped, seconds)
+    if group.distributed:  # the log reports the whole run, not rank 0's share
+        totals = torch.tensor([loss_sum, seen, skipped], dtype=torch.float64)
+        dist.all_reduce(totals)
+        loss_sum, seen, skipped = totals[0].item(), int(totals[1]), int(totals[2])
+    return EpochResult(epoch + 1, recipe.stage, loss_sum / max(seen, 1), float("nan"), seen / seconds, skipped, seconds)
 
 
 def _load_resume(config: TrainConfig, model: nn.Module, device: torch.device) -> tuple[Progress, dict[str, Any]]:

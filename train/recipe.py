@@ -20,13 +20,12 @@ from train.models import BuiltModel
 
 
 def backbone_layers(built: BuiltModel) -> list[nn.Module]:
-    """Leaf modules that own parameters, input side first, excluding the new head."""
+    """Modules that own parameters directly, input side first, excluding the new head.
+
+    Not only leaves: timm's BatchNormAct2d owns its affine parameters and has child modules.
+    """
     head = {id(m) for m in built.head.modules()}
-    return [
-        m
-        for m in built.module.modules()
-        if id(m) not in head and next(m.children(), None) is None and next(m.parameters(recurse=False), None) is not None
-    ]
+    return [m for m in built.module.modules() if id(m) not in head and next(m.parameters(recurse=False), None) is not None]
 
 
 class Recipe:
