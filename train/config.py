@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from train.augment import AugmentConfig
 
@@ -75,3 +75,9 @@ class TrainConfig(_Section):
     channels_last: bool = True
     resume: bool = Field(False, description="continue from <out>/last.pt (optimizer, schedule, epoch, RNG, best so far)")
     max_steps_per_epoch: int | None = Field(None, ge=1, description="cap steps per epoch (smoke tests)")
+
+    @field_validator("amp", mode="before")
+    @classmethod
+    def _yaml_off_is_false(cls, value: object) -> object:
+        """YAML 1.1 reads a bare ``off`` as False; ``amp: off`` means what it says."""
+        return "off" if value is False else value

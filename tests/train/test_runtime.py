@@ -27,3 +27,10 @@ def test_off_and_explicit_bf16_on_cpu():
 def test_fp16_on_cpu_is_refused_with_the_alternatives():
     with pytest.raises(RuntimeSetupError, match="amp=bf16"):
         resolve_amp("fp16", torch.device("cpu"))
+
+
+def test_amp_off_survives_yaml(tmp_path):
+    from edge_runtime.yamlconfig import load_config
+    from train.config import TrainConfig
+
+    assert load_config(TrainConfig, None, ["amp=off"]).amp == "off"
