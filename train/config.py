@@ -54,8 +54,8 @@ class OptimConfig(_Section):
     backbone_lr_scale: float = Field(0.1, gt=0, le=1, description="default recipe: backbone lr = lr * this")
     warmup_epochs: int = Field(1, ge=0, description="default recipe: epochs with a frozen backbone")
     freeze_fraction: float = Field(
-        0.0, ge=0, le=1, description="default recipe: share of backbone layers (input side) kept frozen after warm-up"
-    )
+        0.3, ge=0, le=1, description="default recipe: share of backbone layers (input side) kept frozen after warm-up"
+    )  # generic low-level filters; skipping their backward is the costliest part at high resolution
     weight_decay: float = Field(0.01, ge=0)
     label_smoothing: float = Field(0.1, ge=0, lt=1)
     patience: int = Field(5, ge=1, description="early stopping: epochs without a better val top-1")
