@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from benchmarks.models import run_model_benchmark
 from benchmarks.report import build_results, render_markdown, write_report
 from edge_runtime.bundle import load_bundle
 from edge_runtime.errors import AditError
+from edge_runtime.logs import setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seconds", type=float, default=2.0, help="minimum timing per row")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     try:
         bundle = load_bundle(args.bundle)
         data_root = args.data or Path(bundle.manifest.provenance["evaluation_set"]["root"]).parent

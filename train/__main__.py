@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
 from edge_runtime.errors import AditError
+from edge_runtime.logs import setup_logging
 from edge_runtime.yamlconfig import load_config
 from train.config import TrainConfig
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     doctor_parser.add_argument("--json", type=Path, help="also write the report as JSON here")
     doctor_parser.add_argument("thresholds", nargs="*", help="key=value, e.g. near_distance=6 dark_mean=15 blur_variance=10")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     try:
         return _fit(args) if args.command == "fit" else _doctor(args)
     except AditError as exc:
