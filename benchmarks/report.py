@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.models import Row
@@ -18,7 +18,7 @@ def recommend(rows: list[dict]) -> dict | None:
 
 def build_results(host: dict, rows: list[Row], bundle_name: str, synthetic: bool) -> dict:
     data = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "bundle": bundle_name,
         "synthetic_data": synthetic,
         "host": host,

@@ -12,14 +12,22 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.bundle import Artifact, Bundle, Manifest, QuantAttempt, file_digest, load_bundle, write_manifest
-from edge_runtime.model import BundleModel
 from edge_runtime.backends import BackendOptions
+from edge_runtime.bundle import (
+    Artifact,
+    Bundle,
+    Manifest,
+    QuantAttempt,
+    file_digest,
+    load_bundle,
+    write_manifest,
+)
+from edge_runtime.model import BundleModel
 from edge_runtime.preprocess import preprocess, read_image
 from export.calibration import CalibrationSet, build_calibration_set
 from export.checkpoint import LoadedCheckpoint, load_checkpoint
@@ -209,7 +217,7 @@ def export_bundle(request: ExportRequest) -> Bundle:
         postprocess={"softmax": True},
         artifacts=artifacts,
         provenance={
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "code_version": _code_version(),
             "model": checkpoint.model_name,
             "checkpoint": str(request.checkpoint),

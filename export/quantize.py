@@ -10,11 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import nncf
+import numpy as np
 import onnxruntime as ort
 import openvino as ov
-from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
 
 from export.calibration import CalibrationSet
 from export.onnx_export import INPUT_NAME
