@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from dataclasses import asdict
@@ -17,9 +18,12 @@ from benchmarks.pipeline import run_pipeline_benchmark, site_for
 from benchmarks.report import build_results, recommend, render_markdown, write_report
 from benchmarks.select import load_results, select_artifact, write_selection
 from benchmarks.sweep import best_latency, openvino_sweep
+from benchmarks.training import run_training_benchmark
 from edge_runtime.bundle import Bundle, load_bundle
 from edge_runtime.config import load_site_config
 from edge_runtime.preprocess import preprocess, read_image
+from edge_runtime.yamlconfig import load_config
+from train.config import TrainConfig
 from train.data import list_class_folders
 from edge_runtime.errors import AditError
 
@@ -107,10 +111,29 @@ def select(argv: list[str]) -> int:
     return 0
 
 
+def train(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks train", description=(
+        "Train the same model on the same data with the default and the seed recipe; compare images/s and time to target."))
+    parser.add_argument("--config", type=Path, required=True, help="training YAML, e.g. configs/train-demo.yaml")
+    parser.add_argument("--out", type=Path, required=True, help="folder for both runs and training.json")
+    parser.add_argument("--target", type=float, default=0.9, help="validation top-1 to reach (0..1)")
+    parser.add_argument("--results", type=Path, help="results.json to add the training section to (its report is re-rendered)")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides of the training YAML, e.g. optim.epochs=3")
+    args = parser.parse_args(argv)
+    training = run_training_benchmark(load_config(TrainConfig, args.config, args.overrides), args.out, args.target)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "training.json").write_text(json.dumps(training, indent=2) + "\n")
+    if args.results:
+        results = load_results(args.results) | {"training": training}
+        write_report(results, args.results.parent, results.get("settings", {}).get("lang", "en"))
+    print(json.dumps(training, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    commands = {"select": select}
+    commands = {"select": select, "train": train}
     try:
         if argv and argv[0] in commands:
             return commands[argv[0]](argv[1:])
