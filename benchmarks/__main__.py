@@ -14,10 +14,10 @@ from pathlib import Path
 from benchmarks.host import host_info
 from benchmarks.i18n import HEADINGS
 from benchmarks.models import BenchSettings, run_model_benchmark
-from benchmarks.pipeline import run_pipeline_benchmark, site_for
+from benchmarks.pipeline import DEFAULT_CAMERAS, run_pipeline_benchmark, site_for
 from benchmarks.report import build_results, recommend, render_markdown, write_report
 from benchmarks.select import load_results, select_artifact, write_selection
-from benchmarks.sweep import best_latency, openvino_sweep
+from benchmarks.sweep import adit_default, best_latency, openvino_sweep
 from benchmarks.training import run_training_benchmark
 from edge_runtime.bundle import Bundle, load_bundle
 from edge_runtime.config import load_site_config
@@ -44,7 +44,7 @@ def bench_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", type=Path, help="PyTorch checkpoint for the eager FP32 baseline")
     parser.add_argument("--data", type=Path, help="class-folder data root with a test/ split (default: the bundle's)")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--seconds", type=float, default=2.0, help="minimum timing per row and repeat")
+    parser.add_argument("--seconds", type=float, default=1.0, help="minimum timing per row and repeat")
     parser.add_argument("--repeats", type=int, default=1, help="round-robin latency repeats; p50 is their median")
     parser.add_argument("--batch", type=int, default=8, help="throughput-mode batch for ONNX Runtime and PyTorch")
     parser.add_argument("--threads", type=int, help="inference threads for every row (default: each runtime's)")
@@ -53,23 +53,26 @@ def bench_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sweep-streams", type=_counts, default=[], help="hand-tuned OpenVINO INT8 throughput sweep, e.g. 1,2")
     parser.add_argument("--video", type=Path, help="run the pipeline benchmark on this video")
     parser.add_argument("--site", type=Path, help="site YAML for the pipeline benchmark (rules, camera settings)")
-    parser.add_argument("--cameras", type=_counts, default=[1, 2, 4], help="camera counts for the scaling sweep")
-    parser.add_argument("--camera-seconds", type=float, default=5.0, help="seconds per camera count")
+    parser.add_argument("--cameras", type=_counts, default=list(DEFAULT_CAMERAS), help="camera counts for the scaling sweep")
+    parser.add_argument("--camera-seconds", type=float, default=4.0, help="seconds per camera count")
     parser.add_argument("--lang", choices=sorted(HEADINGS), default="en", help="report headings")
     return parser
 
 
 def _tuned(bundle: Bundle, data_root: Path, args: argparse.Namespace) -> tuple[list[dict], dict | None]:
-    """The hand-tuned OpenVINO INT8 sweep and its best latency point (empty without an INT8 IR)."""
+    """The hand-tuned OpenVINO INT8 sweep and its best latency point, with edge_runtime's own figure
+    for the same artifact measured alongside (empty without an INT8 IR)."""
     artifact = next((a for a in bundle.manifest.artifacts if a.key == "openvino-int8"), None)
     if artifact is None:
         return [], None
     _, samples = list_class_folders(data_root / "test", bundle.manifest.classes)
     sample = preprocess(read_image(samples[0].path), bundle.manifest.input)
     threads = args.sweep_threads or list(range(1, min(host_info()["cores"] or 1, 4) + 1))
-    points = openvino_sweep(artifact.key, bundle.path_of(artifact), sample, args.seconds, threads, args.sweep_streams)
-    best = best_latency(points)
-    return [asdict(p) for p in points], asdict(best) if best else None
+    points = openvino_sweep(bundle, artifact, sample, args.seconds, threads, args.sweep_streams, args.repeats)
+    best, ours = best_latency(points), adit_default(points)
+    if best is None or ours is None:
+        return [asdict(p) for p in points], None
+    return [asdict(p) for p in points], asdict(best) | {"adit_p50_ms": ours.p50_ms}
 
 
 def _pipeline(args: argparse.Namespace, bundle_root: Path, artifact: str | None) -> dict | None:

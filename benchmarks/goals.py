@@ -51,8 +51,10 @@ def evaluate_goals(results: dict, budget: GateBudget = GateBudget()) -> list[dic
     ratio = shipped["p50_ms"] / pytorch["p50_ms"] if shipped and pytorch else None
     goals.append(Goal("shipped latency vs PyTorch eager FP32", f"<= {SHIPPED_VS_PYTORCH_MAX}x", _round(ratio),
                       None if ratio is None else ratio <= SHIPPED_VS_PYTORCH_MAX))
-    ratio = shipped["p50_ms"] / tuned["p50_ms"] if shipped and tuned else None
-    goals.append(Goal("shipped latency vs best hand-tuned OpenVINO INT8", f"<= {SHIPPED_VS_TUNED_MAX}x", _round(ratio),
+    # edge_runtime's figure for the INT8 IR timed alongside the sweep; older results: the shipped row
+    ours = (tuned or {}).get("adit_p50_ms") or (shipped or {}).get("p50_ms")
+    ratio = ours / tuned["p50_ms"] if ours and tuned else None
+    goals.append(Goal("edge_runtime OpenVINO INT8 latency vs best hand-tuned", f"<= {SHIPPED_VS_TUNED_MAX}x", _round(ratio),
                       None if ratio is None else ratio <= SHIPPED_VS_TUNED_MAX))
     ratio = pipeline.get("e2e_vs_model_only")
     goals.append(Goal("pipeline end-to-end vs model-only fps", f">= {E2E_VS_MODEL_MIN}x", ratio,

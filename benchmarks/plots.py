@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on a device or in CI
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 
 
 def _png(figure: Figure) -> bytes:
@@ -25,9 +26,10 @@ def latency_bars(rows: list[dict]) -> bytes:
     names = [r["name"] for r in rows]
     p50 = [r["p50_ms"] for r in rows]
     spread = [[0] * len(rows), [r["p99_ms"] - r["p50_ms"] for r in rows]]
-    axes.barh(names, p50, xerr=spread, capsize=3, color="#4c72b0")
+    colours = ["#999999" if r.get("status") == "rejected" else "#dd8452" if r["backend"] == "pytorch" else "#4c72b0" for r in rows]
+    axes.barh(names, p50, xerr=spread, capsize=3, color=colours)
     axes.invert_yaxis()
-    axes.set_xlabel("latency, batch 1 (ms): bar p50, whisker p99")
+    axes.set_xlabel("latency, batch 1 (ms): bar p50, whisker p99; orange PyTorch baseline, grey rejected")
     return _png(figure)
 
 
@@ -38,6 +40,8 @@ def accuracy_vs_latency(rows: list[dict]) -> bytes:
         axes.scatter(r["p50_ms"], 100 * r["top1"], marker=marker)
         axes.annotate(r["name"], (r["p50_ms"], 100 * r["top1"]), fontsize=7, xytext=(4, 2), textcoords="offset points")
     axes.set_xscale("log")
+    axes.xaxis.set_major_formatter(ScalarFormatter())
+    axes.xaxis.set_minor_formatter(NullFormatter())
     axes.set_xlabel("p50 latency (ms, log scale)")
     axes.set_ylabel("top-1 on the held-out split (%)")
     return _png(figure)

@@ -116,7 +116,7 @@ def sections(results: dict, lang: str = "en") -> list[Section]:
         out.append(_training_section(results["training"], text["training"]))
     out.append(Section(text["host"], [
         f"{host['cpu']}, {host['cores']} cores, {host.get('memory_gib', '?')} GiB, {host.get('os', '')}; "
-        f"instruction sets: {', '.join(host['isa'])}.",
+        f"instruction sets: {', '.join(host['isa'])}; load average (1 min) at the start: {_fmt(host.get('load_avg_1m'))}.",
         "Libraries: " + ", ".join(f"{k} {v}" for k, v in host["libraries"].items() if v)]))
     return out
 
