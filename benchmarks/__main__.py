@@ -21,11 +21,11 @@ from benchmarks.sweep import adit_default, best_latency, openvino_sweep
 from benchmarks.training import run_training_benchmark
 from edge_runtime.bundle import Bundle, load_bundle
 from edge_runtime.config import load_site_config
+from edge_runtime.errors import AditError
 from edge_runtime.preprocess import preprocess, read_image
 from edge_runtime.yamlconfig import load_config
 from train.config import TrainConfig
 from train.data import list_class_folders
-from edge_runtime.errors import AditError
 
 
 def _counts(text: str) -> list[int]:

@@ -39,7 +39,8 @@ def int8_drops(rows: list[dict]) -> list[dict]:
     return drops
 
 
-def evaluate_goals(results: dict, budget: GateBudget = GateBudget()) -> list[dict]:
+def evaluate_goals(results: dict, budget: GateBudget | None = None) -> list[dict]:
+    budget = budget or GateBudget()  # the export gate's default budget
     rows = results["rows"]
     by_name = {r["name"]: r for r in rows}
     shipped = by_name.get(results.get("recommended") or "")

@@ -211,9 +211,10 @@ def _to_row(loaded: Loaded) -> Row:
 
 
 def run_model_benchmark(
-    bundle: Bundle, checkpoint: Path | None, data_root: Path, settings: BenchSettings = BenchSettings()
+    bundle: Bundle, checkpoint: Path | None, data_root: Path, settings: BenchSettings | None = None
 ) -> list[Row]:
-    classes, samples = list_class_folders(data_root / "test", bundle.manifest.classes)
+    settings = settings or BenchSettings()
+    _, samples = list_class_folders(data_root / "test", bundle.manifest.classes)
     sample = preprocess(read_image(samples[0].path), bundle.manifest.input)
     loaded: list[Loaded] = []
     if checkpoint is not None:

@@ -7,9 +7,9 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")  # no display on a device or in CI
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 
 def _png(figure: Figure) -> bytes:

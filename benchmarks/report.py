@@ -11,7 +11,7 @@ import html
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import plots
@@ -38,7 +38,7 @@ def recommend(rows: list[dict]) -> dict | None:
 def build_results(host: dict, rows: list[Row], bundle_name: str, synthetic: bool, **extra: object) -> dict:
     """The results.json document; ``extra`` adds optional sections (settings, sweep, pipeline, training)."""
     data = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "bundle": bundle_name,
         "synthetic_data": synthetic,
         "host": host,
@@ -115,8 +115,8 @@ def sections(results: dict, lang: str = "en") -> list[Section]:
     if results.get("training"):
         out.append(_training_section(results["training"], text["training"]))
     out.append(Section(text["host"], [
-        f"{host['cpu']}, {host['cores']} cores, {host.get('memory_gib', '?')} GiB, {host.get('os', '')}; "
-        f"instruction sets: {', '.join(host['isa'])}; load average (1 min) at the start: {_fmt(host.get('load_avg_1m'))}.",
+        (f"{host['cpu']}, {host['cores']} cores, {host.get('memory_gib', '?')} GiB, {host.get('os', '')}; "
+         f"instruction sets: {', '.join(host['isa'])}; load average (1 min) at the start: {_fmt(host.get('load_avg_1m'))}."),
         "Libraries: " + ", ".join(f"{k} {v}" for k, v in host["libraries"].items() if v)]))
     return out
 
@@ -124,12 +124,12 @@ def sections(results: dict, lang: str = "en") -> list[Section]:
 def _pipeline_sections(p: dict, text: dict[str, str]) -> list[Section]:
     event = p["capture_to_event_ms"]
     stages = Section(text["pipeline"], [
-        f"`{p['artifact']}` (ran in {p['runtime_precision']}) replayed over {p['frames']} frames of `{p['video']}`: "
-        f"**{p['e2e_fps']:.1f} fps end to end** against {p['model_only_fps']:.1f} fps for the model alone "
-        f"({_fmt(p['e2e_vs_model_only'], '.2f')}x).",
-        f"Capture to event: p50 {_fmt(event['p50'])} ms, p99 {_fmt(event['p99'])} ms over {event['events']} event(s) "
-        f"with {event['camera_count']} camera(s) live; capture to decision (every frame): "
-        f"p50 {_fmt(p['capture_to_decision_ms']['p50'])} ms, p99 {_fmt(p['capture_to_decision_ms']['p99'])} ms."],
+        (f"`{p['artifact']}` (ran in {p['runtime_precision']}) replayed over {p['frames']} frames of `{p['video']}`: "
+         f"**{p['e2e_fps']:.1f} fps end to end** against {p['model_only_fps']:.1f} fps for the model alone "
+         f"({_fmt(p['e2e_vs_model_only'], '.2f')}x)."),
+        (f"Capture to event: p50 {_fmt(event['p50'])} ms, p99 {_fmt(event['p99'])} ms over {event['events']} event(s) "
+         f"with {event['camera_count']} camera(s) live; capture to decision (every frame): "
+         f"p50 {_fmt(p['capture_to_decision_ms']['p50'])} ms, p99 {_fmt(p['capture_to_decision_ms']['p99'])} ms.")],
         ["stage", "p50 ms", "p99 ms", "mean ms"], right={1, 2, 3})
     for stage, s in p["stages_ms"].items():
         stages.rows.append([stage, f"{s['p50']:.3f}", f"{s['p99']:.3f}", f"{s['mean']:.3f}"])
@@ -169,7 +169,7 @@ def _inline(text: str) -> str:
     escaped = html.escape(text)
     escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
     escaped = re.sub(r"`(.+?)`", r"<code>\1</code>", escaped)
-    return escaped[5:] if escaped.startswith("&gt; ") else escaped
+    return escaped.removeprefix("&gt; ")
 
 
 def _plots(results: dict) -> list[tuple[str, bytes]]:
@@ -183,9 +183,9 @@ def _plots(results: dict) -> list[tuple[str, bytes]]:
 def render_html(results: dict, lang: str = "en") -> str:
     """One self-contained page: tables plus PNG plots inlined as base64, nothing fetched."""
     parts = [f'<!doctype html><html lang="{html.escape(lang)}"><head><meta charset="utf-8">',
-             f"<title>{html.escape(results['bundle'])}</title><style>body{{font-family:sans-serif;max-width:80em;margin:2em auto}}"
-             "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:3px 6px}"
-             "td.n{text-align:right}img{max-width:100%}</style></head><body>"]
+             (f"<title>{html.escape(results['bundle'])}</title><style>body{{font-family:sans-serif;max-width:80em;margin:2em auto}}"
+              "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:3px 6px}"
+              "td.n{text-align:right}img{max-width:100%}</style></head><body>")]
     all_sections = sections(results, lang)
     for index, section in enumerate(all_sections):
         tag = "h1" if index == 0 else "h2"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.goals import evaluate_goals, int8_drops
-from benchmarks.report import render_html, render_markdown, write_report
+from benchmarks.report import render_markdown, write_report
 
 STORED = Path(__file__).with_name("stored_results.json")
 

@@ -6,7 +6,6 @@ import json
 import pytest
 
 from benchmarks.__main__ import main as bench_main
-from benchmarks.report import render_markdown
 from benchmarks.stats import LatencyStats, time_calls
 
 ROW_CONTRACT = {"format", "precision", "backend", "p50_ms", "p90_ms", "p99_ms", "throughput_fps", "size_bytes", "top1", "speedup_vs_pytorch"}
