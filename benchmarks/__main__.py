@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +21,7 @@ from benchmarks.training import run_training_benchmark
 from edge_runtime.bundle import Bundle, load_bundle
 from edge_runtime.config import load_site_config
 from edge_runtime.errors import AditError
+from edge_runtime.logs import setup_logging
 from edge_runtime.preprocess import preprocess, read_image
 from edge_runtime.yamlconfig import load_config
 from train.config import TrainConfig
@@ -135,7 +135,7 @@ def train(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     commands = {"select": select, "train": train}
     try:
         if argv and argv[0] in commands:

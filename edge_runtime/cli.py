@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import signal
 import sys
 import threading
@@ -17,6 +16,7 @@ from pathlib import Path
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.events import JsonlSink, compare_events, read_truth
+from edge_runtime.logs import setup_logging
 from edge_runtime.pipeline import ReplayResult, replay, replay_tolerance, run, verify_site
 from edge_runtime.yamlconfig import save_config
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if stray:
         parser.error(f"unrecognized arguments: {' '.join(stray)}")
     args.overrides += unknown
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     try:
         config = load_site_config(args.config, args.overrides)
         if args.command == "replay":

@@ -174,7 +174,10 @@ class EventMatch:
 
 
 def compare_events(events: Sequence[Event], truth: Sequence[TruthEvent], tolerance: int) -> EventMatch:
-    """Match ``start`` events to truth intervals: same label, frame in [start_frame, end_frame + tolerance].
+    """Match ``start`` events to truth intervals: same label, frame within ``tolerance`` of the interval.
+
+    The window reaches before ``start_frame`` too: the truth counts an object from the frame it is
+    mostly in view, while a model may rightly fire a few frames earlier on a partial view.
 
     Each interval takes at most one event (the earliest); a second start inside an interval that is
     already matched is a false event, as it would be a second alarm for one incident on site.
@@ -189,7 +192,7 @@ def compare_events(events: Sequence[Event], truth: Sequence[TruthEvent], toleran
                 for i, t in ordered
                 if i not in taken
                 and t.label == event.label
-                and t.start_frame <= event.frame <= t.end_frame + tolerance
+                and t.start_frame - tolerance <= event.frame <= t.end_frame + tolerance
             ),
             None,
         )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import tarfile
 from pathlib import Path
 
 from edge_runtime.bundle import load_bundle
 from edge_runtime.errors import AditError
+from edge_runtime.logs import setup_logging
 from export.build import FORMATS, ExportRequest, export_bundle, summary
 from export.gate import GateBudget
 
@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     try:
         if args.command == "verify":
             print(summary(load_bundle(args.bundle)))

@@ -96,9 +96,12 @@ def resolve_formats(requested: list[str]) -> list[FormatSpec]:
     unknown = [key for key in requested if key not in FORMATS]
     if unknown:
         raise ExportError(f"unknown format(s) {unknown}; choose from: {', '.join(FORMATS)}")
-    wanted = set(requested)
-    for key in requested:
-        wanted.update(FORMATS[key].requires)
+    wanted, pending = set(), list(requested)
+    while pending:
+        key = pending.pop()
+        if key not in wanted:
+            wanted.add(key)
+            pending.extend(FORMATS[key].requires)
     return [spec for key, spec in FORMATS.items() if key in wanted]
 
 

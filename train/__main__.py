@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 
 from edge_runtime.errors import AditError
+from edge_runtime.logs import setup_logging
 from edge_runtime.yamlconfig import load_config
 from train.config import TrainConfig
 
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     fit_parser.add_argument("--validate", action="store_true", help="check the configuration and exit")
     fit_parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. optim.epochs=3 model.name=resnet18")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
 
     try:
         config = load_config(TrainConfig, args.config, args.overrides)

@@ -94,6 +94,12 @@ def test_compare_events_tolerance_labels_and_duplicates():
     assert compare_events(events[:1] + events[2:3], truth, tolerance=4).ok
 
 
+def test_compare_events_accepts_an_early_start_within_tolerance():
+    truth = [TruthEvent("t", "red", 10, 20)]
+    assert compare_events([_start("red", 6)], truth, tolerance=4).ok
+    assert not compare_events([_start("red", 5)], truth, tolerance=4).ok
+
+
 def test_unreadable_truth_is_an_error_naming_the_line(colour_site, colour_video, tmp_path, capsys):
     truth = tmp_path / "bad.jsonl"
     truth.write_text('{"type": "t", "label": "red", "start_frame": 1, "end_frame": 2}\n{"label": "red"}\n')

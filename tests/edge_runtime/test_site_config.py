@@ -21,6 +21,7 @@ def test_demo_config_loads_and_overrides_apply_before_validation():
         "foreign_object",
         "person_near_belt",
         "oversized_lump",
+        "empty_belt",
     }
     assert config.sinks.jsonl.path == Path("runs/demo/events/events.jsonl")
 

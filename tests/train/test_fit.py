@@ -16,7 +16,7 @@ def test_fit_writes_checkpoint_log_metrics_and_config(tiny_checkpoint):
     checkpoint = torch.load(tiny_checkpoint, map_location="cpu", weights_only=True)
     assert checkpoint["format"] == CHECKPOINT_FORMAT
     assert checkpoint["classes"] == sorted(checkpoint["classes"]) and len(checkpoint["classes"]) == 5
-    assert checkpoint["input"]["size"] == (64, 64)
+    assert list(checkpoint["input"]["size"]) == [64, 64]
     epochs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [e["stage"] for e in epochs] == ["head", "full"]
     metrics = json.loads((out / "metrics.json").read_text())
