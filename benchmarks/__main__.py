@@ -51,6 +51,7 @@ def bench_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cv2", action="store_true", help="add an OpenCV cv2.dnn row for the FP32 ONNX file")
     parser.add_argument("--sweep-threads", type=_counts, help="hand-tuned OpenVINO INT8 latency sweep (default: 1..cores)")
     parser.add_argument("--sweep-streams", type=_counts, default=[], help="hand-tuned OpenVINO INT8 throughput sweep, e.g. 1,2")
+    parser.add_argument("--sweep-batch", type=_counts, default=[], help="OpenVINO INT8 synchronous batch sweep, e.g. 1,4,8")
     parser.add_argument("--video", type=Path, help="run the pipeline benchmark on this video")
     parser.add_argument("--site", type=Path, help="site YAML for the pipeline benchmark (rules, camera settings)")
     parser.add_argument("--cameras", type=_counts, default=list(DEFAULT_CAMERAS), help="camera counts for the scaling sweep")
@@ -68,7 +69,8 @@ def _tuned(bundle: Bundle, data_root: Path, args: argparse.Namespace) -> tuple[l
     _, samples = list_class_folders(data_root / "test", bundle.manifest.classes)
     sample = preprocess(read_image(samples[0].path), bundle.manifest.input)
     threads = args.sweep_threads or list(range(1, min(host_info()["cores"] or 1, 4) + 1))
-    points = openvino_sweep(bundle, artifact, sample, args.seconds, threads, args.sweep_streams, args.repeats)
+    points = openvino_sweep(bundle, artifact, sample, args.seconds, threads, args.sweep_streams, args.repeats,
+                            args.sweep_batch)
     best, ours = best_latency(points), adit_default(points)
     if best is None or ours is None:
         return [asdict(p) for p in points], None

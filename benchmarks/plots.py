@@ -29,7 +29,10 @@ def latency_bars(rows: list[dict]) -> bytes:
     colours = ["#999999" if r.get("status") == "rejected" else "#dd8452" if r["backend"] == "pytorch" else "#4c72b0" for r in rows]
     axes.barh(names, p50, xerr=spread, capsize=3, color=colours)
     axes.invert_yaxis()
-    axes.set_xlabel("latency, batch 1 (ms): bar p50, whisker p99; orange PyTorch baseline, grey rejected")
+    axes.set_xscale("log")  # the PyTorch baseline is often 10-50x the artifacts
+    axes.xaxis.set_major_formatter(ScalarFormatter())
+    axes.set_xlabel("latency, batch 1, ms (log): bar p50, whisker p99")
+    axes.set_title("orange: PyTorch baseline   blue: artifact   grey: rejected by the gate", fontsize=9)
     return _png(figure)
 
 

@@ -106,9 +106,10 @@ def sections(results: dict, lang: str = "en") -> list[Section]:
         out.append(int8)
     if results.get("sweep"):
         sweep = Section(text["sweep"], ["Plain OpenVINO calls, threads and streams set by hand: the figure adit must match."],
-                        ["artifact", "mode", "threads", "streams", "p50 ms", "fps"], right={2, 3, 4, 5})
+                        ["artifact", "mode", "threads", "streams", "batch", "p50 ms", "fps"], right={2, 3, 4, 5, 6})
         for p in results["sweep"]:
-            sweep.rows.append([p["artifact"], p["mode"], _fmt(p["threads"], "d"), _fmt(p["streams"], "d"), _fmt(p["p50_ms"]), f"{p['fps']:.1f}"])
+            sweep.rows.append([p["artifact"], p["mode"], _fmt(p["threads"], "d"), _fmt(p["streams"], "d"), str(p.get("batch", 1)),
+                               _fmt(p["p50_ms"]), f"{p['fps']:.1f}"])
         out.append(sweep)
     if results.get("pipeline"):
         out += _pipeline_sections(results["pipeline"], text)

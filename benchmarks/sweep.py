@@ -17,7 +17,7 @@ import numpy as np
 import openvino as ov
 
 from benchmarks.stats import LatencyStats, time_calls
-from benchmarks.throughput import openvino_throughput
+from benchmarks.throughput import batched_throughput, openvino_throughput
 from edge_runtime.bundle import Artifact, Bundle
 from edge_runtime.model import BundleModel
 
@@ -32,6 +32,7 @@ class SweepPoint:
     streams: int | None
     p50_ms: float | None
     fps: float
+    batch: int = 1
 
 
 def _hand_tuned(model_path: Path, threads: int) -> Callable[[np.ndarray], object]:
@@ -42,12 +43,14 @@ def _hand_tuned(model_path: Path, threads: int) -> Callable[[np.ndarray], object
 
 def openvino_sweep(
     bundle: Bundle, artifact: Artifact, sample: np.ndarray, seconds: float, threads: list[int], streams: list[int],
-    repeats: int = 1,
+    repeats: int = 1, batches: list[int] | None = None,
 ) -> list[SweepPoint]:
-    """edge_runtime's default against latency over ``threads`` (one stream), then throughput over ``streams``."""
+    """edge_runtime's default against latency over ``threads`` (one stream), then throughput over
+    ``streams`` and, through edge_runtime, over synchronous ``batches``."""
     model_path = bundle.path_of(artifact)
+    ours = BundleModel(bundle, artifact)
     contenders: dict[tuple[str, int | None], Callable[[np.ndarray], object]] = {
-        (ADIT_DEFAULT, None): BundleModel(bundle, artifact).infer,
+        (ADIT_DEFAULT, None): ours.infer,
         **{("latency", count): _hand_tuned(model_path, count) for count in threads},
     }
     samples: dict[tuple[str, int | None], list[float]] = {key: [] for key in contenders}
@@ -61,6 +64,9 @@ def openvino_sweep(
     for count in streams:
         result = openvino_throughput(model_path, sample, seconds, streams=count)
         points.append(SweepPoint(artifact.key, "throughput", None, count, None, round(result.fps, 1)))
+    for size in batches or []:
+        result = batched_throughput(ours.infer, sample, size, seconds)
+        points.append(SweepPoint(artifact.key, "batch", None, None, None, round(result.fps, 1), size))
     return points
 
 

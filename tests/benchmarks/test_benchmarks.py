@@ -40,7 +40,7 @@ PIPELINE_CONTRACT = {"e2e_fps", "model_only_fps", "capture_to_event_ms", "camera
 
 def test_bench_cli_writes_results_and_report(tiny_real_bundle, tiny_checkpoint, tiny_data, tmp_path):
     args = ["--bundle", str(tiny_real_bundle), "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path),
-            "--seconds", "0.05", "--repeats", "2", "--batch", "2", "--sweep-threads", "1",
+            "--seconds", "0.05", "--repeats", "2", "--batch", "2", "--sweep-threads", "1", "--sweep-batch", "2",
             "--video", str(tiny_data / "video" / "belt.avi"), "--site", "configs/site-demo.yaml",
             "--cameras", "1,2", "--camera-seconds", "0.5"]
     assert bench_main(args) == 0
@@ -57,6 +57,7 @@ def test_bench_cli_writes_results_and_report(tiny_real_bundle, tiny_checkpoint, 
     default = next(r for r in results["rows"] if "CPU default" in r["name"])
     assert default["name"].endswith(f"(CPU default: {default['runtime_precision']})")
     assert [p["threads"] for p in results["sweep"] if p["mode"] == "latency"] == [1]
+    assert [p["batch"] for p in results["sweep"] if p["mode"] == "batch"] == [2]
     assert results["tuned_int8"]["p50_ms"] > 0 and results["tuned_int8"]["adit_p50_ms"] > 0
     pipeline = results["pipeline"]
     assert PIPELINE_CONTRACT <= pipeline.keys() and {"p50", "p99"} <= pipeline["capture_to_event_ms"].keys()
