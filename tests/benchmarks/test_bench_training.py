@@ -1,6 +1,7 @@
 """The training benchmark's figures come from the engine's own log: images/s and time to target."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +25,8 @@ def test_time_to_target_sums_training_time_until_the_first_epoch_at_target(tmp_p
 def test_both_recipes_train_the_same_model_on_the_same_data(tiny_data, tmp_path):
     from benchmarks.__main__ import main as bench_main
 
-    args = ["train", "--config", "configs/train-demo.yaml", "--out", str(tmp_path), "--target", "0.5",
+    config = Path(__file__).parents[2] / "configs" / "train-demo.yaml"
+    args = ["train", "--config", str(config), "--out", str(tmp_path), "--target", "0.5",
             f"data.root={tiny_data / 'classify'}", "data.image_size=[64,64]", "data.workers=0", "optim.epochs=2",
             "optim.batch_size=8"]
     assert bench_main(args) == 0

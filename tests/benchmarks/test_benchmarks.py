@@ -2,6 +2,7 @@
 
 import itertools
 import json
+from pathlib import Path
 
 import pytest
 
@@ -35,13 +36,14 @@ def test_empty_samples_are_refused():
         LatencyStats.from_samples([])
 
 
+DEMO_SITE = Path(__file__).parents[2] / "configs" / "site-demo.yaml"
 PIPELINE_CONTRACT = {"e2e_fps", "model_only_fps", "capture_to_event_ms", "cameras"}
 
 
 def test_bench_cli_writes_results_and_report(tiny_real_bundle, tiny_checkpoint, tiny_data, tmp_path):
     args = ["--bundle", str(tiny_real_bundle), "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path),
             "--seconds", "0.05", "--repeats", "2", "--batch", "2", "--sweep-threads", "1", "--sweep-batch", "2",
-            "--video", str(tiny_data / "video" / "belt.avi"), "--site", "configs/site-demo.yaml",
+            "--video", str(tiny_data / "video" / "belt.avi"), "--site", str(DEMO_SITE),
             "--cameras", "1,2", "--camera-seconds", "0.5"]
     assert bench_main(args) == 0
     results = json.loads((tmp_path / "results.json").read_text())
