@@ -28,7 +28,8 @@ demo: setup
 	$(PY) -m train.synth --out $(RUN)/data --preset demo
 	$(PY) -m train fit --config $(CONFIG) out=$(RUN)/train data.root=$(RUN)/data/classify
 	$(PY) -m export build --checkpoint $(RUN)/train/best.pt --out $(RUN)/bundle
-	$(PY) -m benchmarks --bundle $(RUN)/bundle --checkpoint $(RUN)/train/best.pt --out $(RUN)/bench
+	$(PY) -m benchmarks --bundle $(RUN)/bundle --checkpoint $(RUN)/train/best.pt --out $(RUN)/bench \
+		--video $(RUN)/data/video/belt.avi --site $(SITE)
 	rm -f $(RUN)/events/events.jsonl
 	$(PY) -m edge_runtime replay $(RUN)/data/video/belt.avi --config $(SITE) --out $(RUN)/events/events.jsonl \
 		model.bundle=$(RUN)/bundle
@@ -44,7 +45,8 @@ export: setup
 	$(PY) -m export build --checkpoint $(CHECKPOINT) --out $(BUNDLE) $(ARGS)
 
 bench: setup
-	$(PY) -m benchmarks --bundle $(BUNDLE) --checkpoint $(CHECKPOINT) --out $(RUN)/bench $(ARGS)
+	$(PY) -m benchmarks --bundle $(BUNDLE) --checkpoint $(CHECKPOINT) --out $(RUN)/bench \
+		--video $(RUN)/data/video/belt.avi --site $(SITE) $(ARGS)
 
 run: setup
 	$(PY) -m edge_runtime run --config $(SITE) $(ARGS)
