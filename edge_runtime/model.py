@@ -15,6 +15,7 @@ from edge_runtime.bundle import Artifact, Bundle
 from edge_runtime.errors import BundleError
 from edge_runtime.postprocess import Classification, classify
 from edge_runtime.preprocess import preprocess
+from edge_runtime.signal import prepare_windows
 
 
 class BundleModel:
@@ -37,6 +38,9 @@ class BundleModel:
         )
 
     def prepare(self, frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Frames -> tensor; for task signal the "frames" are (N, window) sample windows."""
+        if self.manifest.signal is not None:
+            return prepare_windows(frames, self.manifest.signal)
         return preprocess(frames, self.manifest.input)
 
     def infer(self, batch: np.ndarray) -> list[np.ndarray]:

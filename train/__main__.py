@@ -19,7 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     fit_parser.add_argument("--config", help="YAML training configuration (defaults when omitted)")
     fit_parser.add_argument("--validate", action="store_true", help="check the configuration and exit")
     fit_parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. optim.epochs=3 model.name=resnet18")
+    signal_parser = commands.add_parser("signal", help="vibration fault classifier with cross-load transfer")
+    signal_parser.add_argument("--config", help="YAML signal training configuration (defaults when omitted)")
+    signal_parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. data.source=cwru")
     args = parser.parse_args(argv)
+    if args.command == "signal":
+        from train.signal.cli import run_signal
+
+        return run_signal(args.config, args.overrides)
     setup_logging()
 
     try:
