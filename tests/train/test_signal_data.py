@@ -7,7 +7,6 @@ import pytest
 from scipy.io import savemat
 
 from edge_runtime.signal import SignalError
-from train.signal.config import SignalTrainConfig
 from train.signal.readers import Recording, read_cwru, read_signal
 from train.signal.split import segment_bounds, split_windows, take_per_class
 from train.signal.synth import DEFECT_ORDERS, RPM_BY_LOAD, SynthSettings, bearing_signal
@@ -62,20 +61,11 @@ def test_synthetic_fault_shows_its_defect_frequency(label):
     assert _envelope_peak(bearing_signal(label, 0, seed=1, settings=settings), settings.sampling_rate) == pytest.approx(expected, rel=0.03)
 
 
-def test_fit_signal_writes_checkpoints_and_cross_load_report(tmp_path):
-    from train.signal.engine import fit_signal
-
-    config = SignalTrainConfig.model_validate({
-        "features": {"window": 1024, "hop": 512, "representation": "waveform"},
-        "model": {"name": "signal_cnn1d", "weights": "none"},
-        "optim": {"epochs": 1, "finetune_steps": 2},
-        "shots": [0, 5],
-        "out": str(tmp_path),
-    })
-    report = fit_signal(config)
+def test_fit_signal_writes_checkpoints_and_cross_load_report(signal_run):
+    out, report = signal_run
     assert set(report["cross_load"]) == {"0", "5"}
     assert set(report["within_load"]["per_class"]) == {"normal", "ball", "inner_race", "outer_race"}
-    assert (tmp_path / "source.pt").is_file() and (tmp_path / "target_k5.pt").is_file()
+    assert (out / "source.pt").is_file() and (out / "target_k5.pt").is_file() and (out / "report.json").is_file()
 
 
 @pytest.mark.real_data
