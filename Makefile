@@ -13,7 +13,7 @@ CHECKPOINT ?= $(RUN)/train$(TASK_SUFFIX)/best.pt
 BUNDLE ?= $(RUN)/bundle$(TASK_SUFFIX)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo data train export bench run test test-all clean
+.PHONY: setup demo data train export bench run test test-all clean signal-demo
 
 setup: $(VENV)/.installed
 
@@ -56,6 +56,26 @@ test: setup
 
 test-all: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Vibration fault prediction: train on 0 HP, few-shot fine-tune on 1 HP, export (INT8, gated), then
+# monitor a degrading stream through the rules and sinks. CWRU data when present, generated signals otherwise.
+CWRU ?= ../shared/data/cwru_bearing_12k_de
+SIGNAL_RUN ?= runs/signal/demo
+signal-demo: setup
+	@if [ -f $(CWRU)/manifest.csv ]; then \
+		set -e; echo "signal-demo: CWRU data at $(CWRU)"; \
+		$(PY) -m train signal --config configs/train-signal-cwru-1d.yaml data.root=$(CWRU) out=$(SIGNAL_RUN); \
+		$(PY) -m train.signal.stream --out $(SIGNAL_RUN)/stream.npy --cwru $(CWRU); \
+		SITE_SIGNAL=configs/signal-site-cwru.yaml; \
+	else \
+		set -e; echo "signal-demo: no CWRU data at $(CWRU); using generated signals"; \
+		$(PY) -m train signal model.name=signal_cnn1d model.weights=none features.representation=waveform optim.epochs=10 out=$(SIGNAL_RUN); \
+		$(PY) -m train.signal.stream --out $(SIGNAL_RUN)/stream.npy; \
+		SITE_SIGNAL=configs/signal-site-demo.yaml; \
+	fi; \
+	$(PY) -m export.signal --checkpoint $(SIGNAL_RUN)/target_k20.pt --out $(SIGNAL_RUN)/bundle && \
+	$(PY) -m edge_runtime.signal_monitor --config $$SITE_SIGNAL source=$(SIGNAL_RUN)/stream.npy bundle=$(SIGNAL_RUN)/bundle \
+		sinks.jsonl.path=$(SIGNAL_RUN)/events.jsonl health_log=$(SIGNAL_RUN)/health.jsonl
 
 clean:
 	rm -rf runs

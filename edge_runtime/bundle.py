@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edge_runtime.errors import BundleError
+from edge_runtime.signal import SignalSpec
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -114,6 +115,7 @@ class Manifest(_Strict):
     postprocess: dict[str, Any] = Field(default_factory=dict)
     artifacts: list[Artifact] = Field(min_length=1)
     provenance: dict[str, Any] = Field(default_factory=dict)
+    signal: SignalSpec | None = Field(None, description="task signal: how sample windows become the input")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

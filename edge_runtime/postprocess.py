@@ -55,7 +55,7 @@ class Detections:
 
 
 Prediction = Classification | Detections | Segmentation
-FrameShapes = Sequence[tuple[int, int]]
+FrameShapes = Sequence[tuple[int, int]] | None
 Decoder = Callable[[list[np.ndarray], Manifest, FrameShapes], list[Prediction]]
 _DECODERS: dict[str, Decoder] = {}
 
@@ -108,8 +108,8 @@ def _classify(outputs: list[np.ndarray], manifest: Manifest, frame_shapes: Frame
 @register_postprocess("detect")
 def _detect(outputs: list[np.ndarray], manifest: Manifest, frame_shapes: FrameShapes) -> list[Prediction]:
     """One frame's boxes (detectors run at batch 1), normalised to the frame for the rules."""
-    if len(frame_shapes) != 1:
-        raise BundleError(f"detectors run one frame at a time; got a batch of {len(frame_shapes)}")
+    if frame_shapes is None or len(frame_shapes) != 1:
+        raise BundleError(f"detectors run one frame at a time and need its size; got {frame_shapes!r}")
     height, width = frame_shapes[0]
     found = decode_boxes(outputs, (height, width), manifest.input, manifest.classes, manifest.postprocess)
     return [
@@ -124,4 +124,6 @@ def _detect(outputs: list[np.ndarray], manifest: Manifest, frame_shapes: FrameSh
 
 @register_postprocess("segment")
 def _segment(outputs: list[np.ndarray], manifest: Manifest, frame_shapes: FrameShapes) -> list[Prediction]:
+    if frame_shapes is None:
+        raise BundleError("segmentation needs the size of each frame to map its mask back")
     return list(decode_masks(outputs, list(frame_shapes), manifest.input, manifest.classes))

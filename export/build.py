@@ -8,7 +8,6 @@ then every artifact is evaluated through edge_runtime and the manifest records t
 from __future__ import annotations
 
 import logging
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from export.ladder import Rung, climb, first_rung, fixes
 from export.onnx_export import check_parity, export_onnx
 from export.openvino_export import convert_to_ir
 from export.options import parse_options
+from export.provenance import code_version
 from export.quantize import quantize_onnx, quantize_openvino, quantize_openvino_with_accuracy_control
 from export.validation import accuracy_items, top1_of_compiled
 from train.data import Sample, fingerprint, list_class_folders
@@ -145,15 +145,6 @@ def _redigest(root: Path, artifact: Artifact) -> Artifact:
     return artifact.model_copy(update={"sha256": fresh.sha256, "bytes": fresh.bytes, "weights": fresh.weights})
 
 
-def _code_version() -> str:
-    try:
-        return subprocess.run(
-            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 @dataclass(frozen=True)
 class ExportRequest:
     checkpoint: Path
@@ -218,7 +209,7 @@ def export_bundle(request: ExportRequest) -> Bundle:
         artifacts=artifacts,
         provenance={
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "code_version": _code_version(),
+            "code_version": code_version(),
             "model": checkpoint.model_name,
             "checkpoint": str(request.checkpoint),
             "training_config": checkpoint.meta.get("config", {}),
@@ -236,7 +227,7 @@ def export_bundle(request: ExportRequest) -> Bundle:
     attempts = {}
     if request.fix_ladder:
         manifest, attempts = _run_ladders(ctx, manifest, measured, request.budget, test_samples)
-    write_manifest(out, _apply_gate(manifest, measured, request.budget, attempts))
+    write_manifest(out, apply_gate(manifest, measured, request.budget, attempts))
     return load_bundle(out)
 
 
@@ -291,7 +282,7 @@ def _measure(bundle: Bundle, samples: list[Sample], only: str | None = None) -> 
     return results
 
 
-def _apply_gate(
+def apply_gate(
     manifest: Manifest, measured: dict[str, tuple[dict, str]], budget: GateBudget, attempts: dict[str, list[QuantAttempt]] | None = None
 ) -> Manifest:
     updated = []

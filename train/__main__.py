@@ -28,7 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     doctor_parser.add_argument("--quarantine", type=Path, help="where --fix moves files (default: <data>.quarantine beside it)")
     doctor_parser.add_argument("--json", type=Path, help="also write the report as JSON here")
     doctor_parser.add_argument("thresholds", nargs="*", help="key=value, e.g. near_distance=6 dark_mean=15 blur_variance=10")
+    signal_parser = commands.add_parser("signal", help="vibration fault classifier with cross-load transfer")
+    signal_parser.add_argument("--config", help="YAML signal training configuration (defaults when omitted)")
+    signal_parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. data.source=cwru")
     args = parser.parse_args(argv)
+    if args.command == "signal":
+        from train.signal.cli import run_signal
+
+        return run_signal(args.config, args.overrides)
     setup_logging()
     try:
         return _fit(args) if args.command == "fit" else _doctor(args)
