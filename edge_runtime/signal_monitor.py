@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from edge_runtime.bundle import load_bundle
 from edge_runtime.config import RuleConfig, SinksConfig
 from edge_runtime.errors import AditError
-from edge_runtime.events import Event, Sink, build_sinks
+from edge_runtime.events import Event, Sink
+from edge_runtime.sinks import build_sinks
 from edge_runtime.logs import setup_logging
 from edge_runtime.model import BundleModel
 from edge_runtime.rules import Rule
