@@ -169,6 +169,12 @@ class MqttSinkConfig(_Section):
     tls: MqttTlsConfig | None = None
     keepalive_s: int = Field(default=30, ge=5)
     publish_timeout_s: float = Field(default=5.0, gt=0, description="wait for the broker's PUBACK")
+    resubscribe_grace_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="after connecting to a broker that kept no session (restarted without persistence), "
+        "wait this long before publishing, so subscribers can re-subscribe first",
+    )
 
 
 class WebhookSinkConfig(_Section):
@@ -207,6 +213,17 @@ def _demo_cameras() -> list[CameraConfig]:
     return [CameraConfig(name="belt", source="runs/demo/data/video/belt.avi")]
 
 
+class WatchdogConfig(_Section):
+    """When a stage counts as hung: /healthz turns red and systemd's watchdog is no longer petted."""
+
+    stall_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="a stage (inference, a sink's delivery) busy this long is stalled; keep it above "
+        "the sinks' timeouts and the first inference's warm-up",
+    )
+
+
 class HttpConfig(_Section):
     """The observation endpoint: /healthz, /metrics (Prometheus), /status (JSON)."""
 
@@ -234,6 +251,7 @@ class SiteConfig(_Section):
     outbox: OutboxConfig = OutboxConfig()
     http: HttpConfig = HttpConfig()
     snapshots: SnapshotConfig = SnapshotConfig()
+    watchdog: WatchdogConfig = WatchdogConfig()
 
     @model_validator(mode="after")
     def _consistent_names(self) -> SiteConfig:

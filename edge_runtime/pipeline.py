@@ -22,6 +22,7 @@ from edge_runtime.config import ModelConfig, SiteConfig, check_rule_labels
 from edge_runtime.errors import BundleError, ConfigError, SourceError
 from edge_runtime.events import Event, Sink
 from edge_runtime.health import CameraHealth
+from edge_runtime.liveness import Liveness
 from edge_runtime.model import BundleModel
 from edge_runtime.observe import CameraView, DaemonView, ObserveServer
 from edge_runtime.outbox import Outbox
@@ -194,7 +195,8 @@ def run(
         sinks = build_sinks(config.sinks)
         for sink in sinks:
             cleanup.callback(sink.close)
-        outbox = Outbox(config.outbox, sinks)
+        liveness = Liveness(config.watchdog.stall_s)
+        outbox = Outbox(config.outbox, sinks, liveness)
         cleanup.callback(outbox.close)  # drains into the sinks before they close
         cameras, raised = [], queue.SimpleQueue[Event]()
         for camera in config.cameras:
@@ -215,16 +217,19 @@ def run(
         snapshots = SnapshotWriter(config.snapshots, config.rules) if config.snapshots.enabled else None
         pipeline = Pipeline(model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots)
         started = time.monotonic()
-        view = DaemonView(config, model.artifact.key, cameras, outbox, timers, started)
+        view = DaemonView(
+            config, model.artifact.key, cameras, outbox, timers, started, liveness=liveness, snapshots=snapshots
+        )
         if config.http.enabled:
             cleanup.callback(ObserveServer(config.http, view).close)
         for camera_view in cameras:
             camera_view.capture.start()
         log.info("running %d camera(s) on %s", len(cameras), model.artifact.key)
         notifier.ready()
+        stalled: dict[str, float] = {}
         try:
             while not stop.is_set():
-                notifier.watchdog()
+                stalled = _pet_watchdog(notifier, liveness, stalled)
                 ready.wait(IDLE_WAIT_S)
                 ready.clear()
                 for camera_view in cameras:
@@ -233,7 +238,8 @@ def run(
                 pipeline.deliver(_drain(raised))
                 frames = [frame for c in cameras if (frame := c.capture.take()) is not None]
                 if frames:
-                    pipeline.process(frames)
+                    with liveness.busy("inference"):
+                        pipeline.process(frames)
                 elif all(c.capture.exhausted for c in cameras):
                     break
         finally:
@@ -242,6 +248,23 @@ def run(
         return pipeline.summary(
             time.monotonic() - started, dropped=sum(c.capture.stats.dropped for c in cameras)
         )
+
+
+def _pet_watchdog(
+    notifier: SystemdNotifier, liveness: Liveness, before: dict[str, float]
+) -> dict[str, float]:
+    """Pet systemd's watchdog only while no stage hangs, so systemd restarts a daemon with a stuck sink."""
+    stalled = liveness.stalled()
+    if stalled and stalled.keys() != before.keys():
+        log.error(
+            "stalled: %s; no longer petting the watchdog",
+            ", ".join(f"{stage} busy {seconds:.0f} s" for stage, seconds in stalled.items()),
+        )
+    elif before and not stalled:
+        log.info("no stage stalled any more; petting the watchdog again")
+    if not stalled:
+        notifier.watchdog()
+    return stalled
 
 
 def _drain(events: queue.SimpleQueue[Event]) -> list[Event]:

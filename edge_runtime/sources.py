@@ -56,10 +56,11 @@ class FrameSource(Protocol):
 
 
 def source_kind(source: str) -> SourceKind:
-    """A URL is a stream, a bare integer a local device index, a directory an image folder, else a file."""
+    """A URL is a stream; a bare integer or a /dev/ path (``/dev/v4l/by-id/usb-...``, stable across
+    re-plugging) a local device; a directory an image folder; anything else a file."""
     if _STREAM_URL.match(source):
         return "stream"
-    if source.isdigit():
+    if source.isdigit() or source.startswith("/dev/"):
         return "device"
     return "folder" if Path(source).is_dir() else "file"
 
@@ -240,7 +241,8 @@ def open_source(camera: CameraConfig) -> VideoCaptureSource | ImageFolderSource:
     if kind == "stream":
         capture = cv2.VideoCapture(camera.source, cv2.CAP_FFMPEG, _STREAM_PARAMS)
     elif kind == "device":
-        capture = cv2.VideoCapture(int(camera.source))
+        # a USB camera unplugged and plugged back keeps its by-id path (not its index): reconnect by it
+        capture = cv2.VideoCapture(int(camera.source) if camera.source.isdigit() else camera.source)
     else:
         capture = cv2.VideoCapture(camera.source)
     if not capture.isOpened():
