@@ -27,7 +27,8 @@ from edge_runtime.health import CameraHealth
 from edge_runtime.liveness import Liveness
 from edge_runtime.outbox import Outbox
 from edge_runtime.snapshots import SnapshotWriter
-from edge_runtime.sources import CaptureThread, redact_url
+from edge_runtime.redact import redact
+from edge_runtime.sources import CaptureThread
 from edge_runtime.timing import BUCKETS_MS, STAGES, StageTimers
 
 log = logging.getLogger(__name__)
@@ -100,9 +101,7 @@ class DaemonView:
         return ok, {"ok": ok, "cameras": cameras, "sinks": sinks, "storage": storage, "stalled": stalled}
 
     def status(self) -> dict[str, Any]:
-        config = self.config.model_dump(mode="json")  # SecretStr fields dump as "**********"
-        for camera in config["cameras"]:
-            camera["source"] = redact_url(camera["source"])
+        config = redact(self.config.model_dump(mode="json"))  # SecretStr fields dump as "**********"
         return {
             "uptime_s": round(time.monotonic() - self.started, 1),
             "artifact": self.artifact,

@@ -23,6 +23,7 @@ import numpy as np
 
 from edge_runtime.config import CameraConfig
 from edge_runtime.errors import SourceError
+from edge_runtime.redact import redact_url
 from edge_runtime.timing import StageTimers
 
 log = logging.getLogger(__name__)
@@ -216,11 +217,6 @@ class ReconnectingSource:
     def close(self) -> None:
         if self._source is not None:
             self._source.close()
-
-
-def redact_url(source: str) -> str:
-    """``rtsp://user:secret@host/x`` -> ``rtsp://user:***@host/x``: credentials never reach a log."""
-    return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", source)
 
 
 def open_camera(camera: CameraConfig, stop: threading.Event) -> FrameSource:

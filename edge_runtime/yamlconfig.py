@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from edge_runtime.errors import ConfigError
+from edge_runtime.redact import redact
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -83,6 +84,6 @@ def load_config(model: type[ModelT], path: str | Path | None, overrides: list[st
 
 
 def save_config(config: BaseModel, path: Path) -> None:
-    """Write the resolved configuration next to a run's outputs."""
+    """Write the resolved configuration next to a run's outputs (passwords in URLs redacted)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+    path.write_text(yaml.safe_dump(redact(config.model_dump(mode="json")), sort_keys=False), encoding="utf-8")

@@ -61,12 +61,15 @@ def colour_site(tmp_path: Path, tiny_bundle: Path, colour_video) -> Path:
 class Mosquitto:
     """A real broker as a child process, with persistence, that a test can stop and start again."""
 
-    def __init__(self, root: Path, *, persistence: bool = True, port: int | None = None) -> None:
+    def __init__(
+        self, root: Path, *, persistence: bool = True, port: int | None = None, settings: tuple[str, ...] = ()
+    ) -> None:
         self.port = port or free_port()
         self.root = root
-        (root / "data").mkdir(parents=True)
+        (root / "data").mkdir(parents=True, exist_ok=True)
         self.config = root / "mosquitto.conf"
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true"]
+        # settings: the listener's TLS and password lines (test_mqtt_tls.py); else anonymous
+        lines = [f"listener {self.port} 127.0.0.1", *(settings or ("allow_anonymous true",))]
         if persistence:
             lines += [
                 "persistence true",
