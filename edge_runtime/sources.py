@@ -22,7 +22,8 @@ import cv2
 import numpy as np
 
 from edge_runtime.config import CameraConfig
-from edge_runtime.errors import SourceError
+from edge_runtime.errors import ImageError, SourceError
+from edge_runtime.preprocess import read_image
 from edge_runtime.redact import redact_url
 from edge_runtime.timing import StageTimers
 
@@ -135,12 +136,14 @@ class ImageFolderSource:
             raise SourceError(
                 f"camera {camera.name!r}: {camera.source}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
             )
+        self._folder = camera.source
         self._loop = camera.loop
         self._stride = camera.stride
         self._index = -1
         self.fps = 0.0
 
     def read(self) -> Frame | None:
+        unreadable = 0
         while True:
             self._index += 1
             if self._index >= len(self._paths) and not self._loop:
@@ -148,9 +151,13 @@ class ImageFolderSource:
             if self._index % self._stride:
                 continue
             path = self._paths[self._index % len(self._paths)]
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
-                log.warning("camera %s: %s is not a readable image; skipped", self.camera, path)
+            try:
+                image = read_image(path)
+            except ImageError as exc:  # one bad file must not end the camera
+                log.warning("camera %s: skipped: %s", self.camera, exc)
+                unreadable += 1
+                if unreadable >= len(self._paths):  # looping over nothing readable would spin forever
+                    raise SourceError(f"camera {self.camera!r}: no readable image in {self._folder}") from exc
                 continue
             return Frame(
                 camera=self.camera, index=self._index, ts=time.time(), pts_s=float(self._index), image=image

@@ -1,5 +1,5 @@
-"""No code path unpickles data: every ``torch.load`` passes ``weights_only=True``; no ``pickle``,
-``eval``/``exec``, ``yaml.load`` without a safe loader, or ``numpy.load(allow_pickle=True)``.
+"""No code path unpickles data: every ``torch.load`` passes ``weights_only=True``; nothing reads a
+pickle (``pickle``/``joblib``/``dill``/``shelve``/``marshal``), no ``eval``/``exec``, ``yaml.load`` without a safe loader, or ``numpy.load(allow_pickle=True)``.
 
 A checkpoint, bundle or configuration comes from a site or a download; unpickling one runs
 whatever code it carries. This scans the repository's own sources (not the virtual environment),
@@ -16,6 +16,7 @@ import pytest
 REPO = Path(__file__).parents[2]
 PACKAGES = ("edge_runtime", "train", "export", "benchmarks", "tests", "deploy")
 UNPICKLING_MODULES = {"pickle", "cPickle", "dill", "joblib", "shelve", "marshal"}
+READERS = {"load", "loads", "Unpickler", "open"}  # writing a pickle (a hostile test payload) is allowed
 
 
 def _sources() -> list[Path]:
@@ -34,9 +35,8 @@ def unsafe_calls(source: str) -> list[str]:
     """Every unsafe load in ``source``, as ``line: what``."""
     found = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
-            found += [f"{node.lineno}: import {n}" for n in names if n.split(".")[0] in UNPICKLING_MODULES]
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in UNPICKLING_MODULES:
+            found += [f"{node.lineno}: from {node.module} import {a.name}" for a in node.names if a.name in READERS]
         if not isinstance(node, ast.Call):
             continue
         func = node.func
@@ -45,6 +45,8 @@ def unsafe_calls(source: str) -> list[str]:
         if not isinstance(func, ast.Attribute) or not isinstance(func.value, ast.Name):
             continue
         owner, attr = func.value.id, func.attr
+        if owner in UNPICKLING_MODULES and attr in READERS:
+            found.append(f"{node.lineno}: {owner}.{attr}()")
         if owner == "torch" and attr == "load" and not _is_true(_keyword(node, "weights_only")):
             found.append(f"{node.lineno}: torch.load without weights_only=True")
         if owner in ("np", "numpy") and attr == "load" and _is_true(_keyword(node, "allow_pickle")):
@@ -68,8 +70,10 @@ def test_the_repository_never_unpickles():
     [
         "import torch\ntorch.load('x.pt')",
         "import torch\ntorch.load('x.pt', weights_only=False)",
-        "import pickle",
+        "import pickle\npickle.loads(b'')",
         "from pickle import loads",
+        "import joblib\njoblib.load('m.joblib')",
+        "import shelve\nshelve.open('db')",
         "eval('1+1')",
         "import numpy as np\nnp.load('a.npy', allow_pickle=True)",
         "import yaml\nyaml.load(open('a'))",
@@ -81,7 +85,7 @@ def test_the_scan_catches_each_unsafe_form(code):
 
 def test_the_scan_accepts_the_safe_forms():
     code = (
-        "import torch, yaml, numpy as np\n"
+        "import pickle, torch, yaml, numpy as np\npickle.dumps(1)\n"
         "torch.load('x.pt', map_location='cpu', weights_only=True)\n"
         "model.eval()\nyaml.safe_load('a: 1')\nnp.load('a.npy')\n"
     )
