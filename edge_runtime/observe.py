@@ -26,8 +26,8 @@ from edge_runtime.errors import ConfigError
 from edge_runtime.health import CameraHealth
 from edge_runtime.liveness import Liveness
 from edge_runtime.outbox import Outbox
-from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.redact import redact
+from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.sources import CaptureThread
 from edge_runtime.timing import BUCKETS_MS, STAGES, StageTimers
 

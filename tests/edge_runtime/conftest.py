@@ -151,6 +151,7 @@ def _has_rtsp_server() -> bool:
     probe = subprocess.run(
         [str(SYSTEM_PYTHON), "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"],
         capture_output=True,
+        check=False,
     )
     return probe.returncode == 0
 
@@ -217,7 +218,7 @@ def small_volume(tmp_path: Path):
     path = tmp_path / "volume"
     path.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(path)], capture_output=True, text=True
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(path)], capture_output=True, text=True, check=False
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs (needs root): {mounted.stderr.strip()}")

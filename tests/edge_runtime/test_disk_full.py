@@ -3,7 +3,6 @@ condition is reported, every event accepted while full is committed in order onc
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
