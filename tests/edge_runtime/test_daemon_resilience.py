@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import threading
 import time
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -136,6 +137,10 @@ def test_a_hung_sink_turns_health_red_and_stops_petting_the_systemd_watchdog(col
     assert code == 0, log.rest()
 
 
+def _has_lines(path: Path, count: int) -> bool:
+    return path.exists() and len(path.read_text().splitlines()) >= count
+
+
 def _outbox_ids(path: Path) -> tuple[str, list[str]]:
     with sqlite3.connect(path) as db:
         check = db.execute("PRAGMA integrity_check").fetchone()[0]
@@ -170,7 +175,7 @@ def test_kill_9_at_random_moments_loses_and_corrupts_nothing_in_the_outbox(colou
     for number in range(rounds):
         process = start_daemon(colour_site, REPO)
         if number == rounds - 1:  # the last round surely has events in flight: kill mid-delivery
-            wait_until(lambda n=len(kept) + 3: jsonl.exists() and len(jsonl.read_text().splitlines()) >= n, 60, 0.05)
+            wait_until(partial(_has_lines, jsonl, len(kept) + 3), 60, 0.05)
         time.sleep(rng.uniform(0.5, 7.0) if number < rounds - 1 else rng.uniform(0.0, 1.0))
         process.kill()
         process.communicate(timeout=30)
