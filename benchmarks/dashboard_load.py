@@ -53,7 +53,7 @@ def one_round(config: SiteConfig, viewers: int, seconds: float) -> dict[str, Any
     def daemon_main() -> None:
         try:
             summary.append(run(config, stop))
-        except BaseException as exc:  # re-raised on the main thread below
+        except BaseException as exc:  # noqa: BLE001 (re-raised on the main thread below)
             summary.append(exc)
 
     daemon = threading.Thread(target=daemon_main, daemon=True)
@@ -82,7 +82,9 @@ def one_round(config: SiteConfig, viewers: int, seconds: float) -> dict[str, Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.dashboard_load", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.dashboard_load", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--config", type=Path, help="site YAML (demo defaults when omitted)")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each round")
     parser.add_argument("--out", type=Path, help="write the rounds as JSON here")
@@ -95,7 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_site_config(
             args.config,
-            [*args.overrides, "cameras.0.loop=true", "cameras.0.realtime=false", "http.host=127.0.0.1", f"http.port={port}"],
+            [
+                *args.overrides,
+                "cameras.0.loop=true",
+                "cameras.0.realtime=false",
+                "http.host=127.0.0.1",
+                f"http.port={port}",
+            ],
         )
         rounds = [one_round(config, viewers, args.seconds) for viewers in ROUNDS]
     except AditError as exc:
@@ -103,10 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{'viewers':>7}  {'inference fps':>13}  {'infer p50 ms':>12}  {'frames/viewer/s':>15}")
     for row in rounds:
-        print(f"{row['viewers']:>7}  {row['inference_fps']:>13.2f}  {row['infer_p50_ms']:>12.2f}  {row['viewer_fps']:>15.2f}")
+        print(
+            f"{row['viewers']:>7}  {row['inference_fps']:>13.2f}  {row['infer_p50_ms']:>12.2f}  {row['viewer_fps']:>15.2f}"
+        )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"config": str(args.config), "seconds": args.seconds, "rounds": rounds}, indent=2))
+        args.out.write_text(
+            json.dumps({"config": str(args.config), "seconds": args.seconds, "rounds": rounds}, indent=2)
+        )
     return 0
 
 

@@ -22,8 +22,8 @@ from edge_runtime.config import ModelConfig, SiteConfig, check_rule_labels
 from edge_runtime.errors import BundleError, ConfigError, SourceError
 from edge_runtime.events import Event, Sink
 from edge_runtime.health import CameraHealth
-from edge_runtime.model import BundleModel
 from edge_runtime.live import LatestFrames
+from edge_runtime.model import BundleModel
 from edge_runtime.observe import CameraView, DaemonView
 from edge_runtime.outbox import Outbox
 from edge_runtime.postprocess import Prediction, decoder_for, list_postprocess
@@ -229,8 +229,15 @@ def run(
         pipeline = Pipeline(model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots, live=live)
         started = time.monotonic()
         view = DaemonView(
-            config, model.artifact.key, model.runtime_precision, model.manifest, cameras, outbox, timers,
-            live, started,
+            config,
+            model.artifact.key,
+            model.runtime_precision,
+            model.manifest,
+            cameras,
+            outbox,
+            timers,
+            live,
+            started,
         )
         if config.http.enabled:
             cleanup.callback(WebServer(config.http, view).close)

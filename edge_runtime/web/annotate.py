@@ -69,7 +69,9 @@ def _draw_mask(image: np.ndarray, segmentation: Segmentation) -> None:
     if mask.shape[:2] != image.shape[:2]:
         mask = cv2.resize(mask, image.shape[1::-1], interpolation=cv2.INTER_NEAREST)
     hues = (mask.astype(np.uint16) * 47 % 180).astype(np.uint8)  # one hue per class, neighbours far apart
-    colours = cv2.cvtColor(cv2.merge([hues, np.full_like(hues, 200), np.full_like(hues, 255)]), cv2.COLOR_HSV2BGR)
+    colours = cv2.cvtColor(
+        cv2.merge([hues, np.full_like(hues, 200), np.full_like(hues, 255)]), cv2.COLOR_HSV2BGR
+    )
     painted = mask != IGNORE_INDEX
     image[painted] = (0.65 * image[painted] + 0.35 * colours[painted]).astype(np.uint8)
 

@@ -66,11 +66,11 @@ def build_app(view: DaemonView, closing: threading.Event) -> Starlette:
         view, JpegCache(view.live, view.config.rules, http), RateMeter(), registry, closing, templates
     )
     routes = [
-        Route("/", _page(board, "overview")),
-        Route("/live/{camera}", _page(board, "live")),
-        Route("/events", _page(board, "events")),
-        Route("/model", _page(board, "model")),
-        Route("/zones", _page(board, "zones")),
+        Route("/", partial(_page, board, "overview")),
+        Route("/live/{camera}", partial(_page, board, "live")),
+        Route("/events", partial(_page, board, "events")),
+        Route("/model", partial(_page, board, "model")),
+        Route("/zones", partial(_page, board, "zones")),
         Route("/healthz", partial(_healthz, board)),
         Route("/metrics", partial(_metrics, board)),
         Route("/status", partial(_status, board)),
@@ -109,33 +109,30 @@ def _overview(board: Dashboard, request: Request) -> JSONResponse:
     return _json(overview(board.view, board.meter))
 
 
-def _page(board: Dashboard, page: str):  # noqa: ANN202 (a Starlette endpoint)
-    def render(request: Request) -> Response:
-        view = board.view
-        camera = request.path_params.get("camera")
-        if page == "live" and view.camera(camera) is None:
-            return HTMLResponse(f"no camera {camera!r}", status_code=404)
-        lang = pick_language(request)
-        context = {
-            "page": page,
-            "lang": lang,
-            "messages": messages(lang),
-            "t": messages(lang).get,
-            "cameras": [c.name for c in view.cameras],
-            "camera": camera,
-            "classes": view.manifest.classes,
-        }
-        if page == "model":
-            context["model"] = model_info(
-                view.manifest, view.artifact, view.runtime_precision, view.config.http.benchmark
-            )
-        html = board.templates.get_template(f"{page}.html").render(context)
-        response = HTMLResponse(html)
-        if "lang" in request.query_params:
-            response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict")
-        return response
-
-    return render
+def _page(board: Dashboard, page: str, request: Request) -> Response:
+    view = board.view
+    camera = request.path_params.get("camera")
+    if page == "live" and view.camera(camera) is None:
+        return HTMLResponse(f"no camera {camera!r}", status_code=404)
+    lang = pick_language(request)
+    context = {
+        "page": page,
+        "lang": lang,
+        "messages": messages(lang),
+        "t": messages(lang).get,
+        "cameras": [c.name for c in view.cameras],
+        "camera": camera,
+        "classes": view.manifest.classes,
+    }
+    if page == "model":
+        context["model"] = model_info(
+            view.manifest, view.artifact, view.runtime_precision, view.config.http.benchmark
+        )
+    html = board.templates.get_template(f"{page}.html").render(context)
+    response = HTMLResponse(html)
+    if "lang" in request.query_params:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict")
+    return response
 
 
 def _events(board: Dashboard, request: Request) -> JSONResponse:

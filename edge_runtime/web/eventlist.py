@@ -18,7 +18,9 @@ class EventFilter:
     camera: str | None = None
     type: str | None = None
     label: str | None = None
-    since: str | None = None  # ISO 8601 UTC; events carry ``ts`` in the same form, so text order is time order
+    since: str | None = (
+        None  # ISO 8601 UTC; events carry ``ts`` in the same form, so text order is time order
+    )
     until: str | None = None
     limit: int = 200
 

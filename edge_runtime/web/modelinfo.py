@@ -14,7 +14,9 @@ log = logging.getLogger(__name__)
 BENCH_COLUMNS = ("p50_ms", "p90_ms", "throughput_fps", "top1", "mAP50", "mIoU")
 
 
-def model_info(manifest: Manifest, in_use: str, runtime_precision: str, benchmark: Path | None) -> dict[str, Any]:
+def model_info(
+    manifest: Manifest, in_use: str, runtime_precision: str, benchmark: Path | None
+) -> dict[str, Any]:
     metric_names: list[str] = []
     for artifact in manifest.artifacts:
         metric_names += [name for name in artifact.metrics if name not in metric_names]

@@ -40,7 +40,12 @@ def overview(view: DaemonView, meter: RateMeter) -> dict[str, Any]:
     recent = view.outbox.recent_events()
     last_event: dict[str, Any] = {}
     for _, event in recent:  # oldest first: the last one written wins
-        last_event[event.camera] = {"ts": event.ts, "type": event.type, "label": event.label, "phase": event.phase}
+        last_event[event.camera] = {
+            "ts": event.ts,
+            "type": event.type,
+            "label": event.label,
+            "phase": event.phase,
+        }
     return {
         "uptime_s": round(time.monotonic() - view.started, 1),
         "model": {

@@ -201,7 +201,7 @@ class RunningDaemon:
         def main() -> None:
             try:
                 run(config, self.stop)
-            except BaseException as exc:  # surfaced by wait_ready and close
+            except BaseException as exc:  # noqa: BLE001 (raised again by close)
                 self.error = exc
 
         self._thread = threading.Thread(target=main, name="daemon-under-test", daemon=True)
@@ -237,7 +237,9 @@ def start_daemon(tmp_path: Path, tiny_bundle: Path, colour_video):
     started: list[RunningDaemon] = []
 
     def start(**http: object) -> RunningDaemon:
-        site = write_site(tmp_path / "site.yaml", tiny_bundle, colour_video.path, tmp_path / "events" / "events.jsonl")
+        site = write_site(
+            tmp_path / "site.yaml", tiny_bundle, colour_video.path, tmp_path / "events" / "events.jsonl"
+        )
         data = yaml.safe_load(site.read_text())
         data["cameras"][0].update(loop=True, realtime=True)
         data["snapshots"] = {"enabled": True, "folder": str(tmp_path / "snapshots")}

@@ -80,7 +80,9 @@ def test_every_page_shows_the_running_daemon_and_updates(start_daemon, browser):
     _until(browser, lambda d: _text(d, f"{card} .processed").isdigit(), "overview shows no camera")
     processed = int(_text(browser, f"{card} .processed"))
     assert _text(browser, f"{card} .state") == "online"
-    _until(browser, lambda d: int(_text(d, f"{card} .processed") or 0) > processed, "overview does not update")
+    _until(
+        browser, lambda d: int(_text(d, f"{card} .processed") or 0) > processed, "overview does not update"
+    )
     _until(browser, lambda d: _loaded(d, f"{card} img"), "no camera thumbnail")
     _until(browser, lambda d: _text(d, "#sinks tbody td") == "jsonl", "no sink")
     browser.save_screenshot(str(SHOTS / "overview.png"))
@@ -99,8 +101,13 @@ def test_every_page_shows_the_running_daemon_and_updates(start_daemon, browser):
     Select(browser.find_element(By.NAME, "type")).select_by_value("red_seen")
     _until(
         browser,
-        lambda d: {row.text.split("\n")[0] for row in d.find_elements(By.CSS_SELECTOR, "#events tbody td:nth-child(4)")}
-        == {"red_seen"},
+        lambda d: (
+            {
+                row.text.split("\n")[0]
+                for row in d.find_elements(By.CSS_SELECTOR, "#events tbody td:nth-child(4)")
+            }
+            == {"red_seen"}
+        ),
         "the type filter does not filter",
     )
     browser.save_screenshot(str(SHOTS / "events.png"))
@@ -116,7 +123,9 @@ def test_every_page_shows_the_running_daemon_and_updates(start_daemon, browser):
     canvas = browser.find_element(By.ID, "zone-canvas")
     width, height = canvas.size["width"], canvas.size["height"]
     for fx, fy in ((0.2, 0.2), (0.8, 0.25), (0.6, 0.9)):  # offsets are from the element's centre
-        ActionChains(browser).move_to_element_with_offset(canvas, int((fx - 0.5) * width), int((fy - 0.5) * height)).click().perform()
+        ActionChains(browser).move_to_element_with_offset(
+            canvas, int((fx - 0.5) * width), int((fy - 0.5) * height)
+        ).click().perform()
     _until(browser, lambda d: "zone:" in _text(d, "#yaml"), "the zone editor gives no YAML")
     rule = yaml.safe_load(_text(browser, "#yaml"))["rules"][0]
     assert len(rule["zone"]) == 3 and all(0 <= v <= 1 for point in rule["zone"] for v in point)
@@ -124,7 +133,9 @@ def test_every_page_shows_the_running_daemon_and_updates(start_daemon, browser):
     browser.save_screenshot(str(SHOTS / "zones.png"))
     browser.find_element(By.CSS_SELECTOR, "input[name=kind][value=tripwire]").click()
     for fx in (0.1, 0.9):
-        ActionChains(browser).move_to_element_with_offset(canvas, int((fx - 0.5) * width), 0).click().perform()
+        ActionChains(browser).move_to_element_with_offset(
+            canvas, int((fx - 0.5) * width), 0
+        ).click().perform()
     _until(browser, lambda d: "tripwire:" in _text(d, "#yaml"), "no tripwire YAML")
     wire = yaml.safe_load(_text(browser, "#yaml"))["rules"][0]
 
