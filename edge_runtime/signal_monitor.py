@@ -26,12 +26,12 @@ from edge_runtime.bundle import load_bundle
 from edge_runtime.config import RuleConfig, SinksConfig
 from edge_runtime.errors import AditError
 from edge_runtime.events import Event, Sink
-from edge_runtime.sinks import build_sinks
 from edge_runtime.logs import setup_logging
 from edge_runtime.model import BundleModel
 from edge_runtime.rules import Rule
 from edge_runtime.signal import SignalError, Windower
 from edge_runtime.signal_source import SampleChunk, replay_file, stream_tcp
+from edge_runtime.sinks import build_sinks
 from edge_runtime.sources import Frame
 from edge_runtime.yamlconfig import load_config
 
