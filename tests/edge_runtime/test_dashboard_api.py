@@ -96,13 +96,13 @@ def test_pages_and_json_show_the_running_cameras_events_and_model(start_daemon):
     )
     assert later["cameras"][0]["processed"] > camera["processed"]
 
-    events = _wait(
-        lambda: [
-            e for e in json.loads(_get(daemon.url + "/api/events")[2])["events"] if e["phase"] == "start"
-        ]
-    )
-    newest = events[0]
-    assert newest["delivered"] == {"jsonl": True} and not newest["in_outbox"]
+    def delivered_starts():
+        listed = json.loads(_get(daemon.url + "/api/events")[2])["events"]
+        assert all(e["delivered"].keys() == {"jsonl"} for e in listed)
+        return [e for e in listed if e["phase"] == "start" and e["delivered"]["jsonl"]]
+
+    newest = _wait(delivered_starts)[0]
+    assert not newest["in_outbox"]
     code, headers, body = _get(f"{daemon.url}/snapshots/{newest['extra']['snapshot']}")
     assert code == 200 and headers["content-type"] == "image/jpeg" and body[:2] == b"\xff\xd8"
     assert _get(f"{daemon.url}/snapshots/..%2Fsite.yaml")[0] == 404
