@@ -99,6 +99,7 @@ class DaemonView:
         return {
             "uptime_s": round(time.monotonic() - self.started, 1),
             "artifact": self.artifact,
+            "runtime_precision": self.runtime_precision,
             "cameras": {camera.name: camera.state() for camera in self.cameras},
             "outbox": {"depth": self.outbox.depth(), "dropped": self.outbox.dropped},
             "sinks": {name: vars(state) for name, state in self.outbox.states.items()},
