@@ -154,3 +154,15 @@ def test_every_page_shows_the_running_daemon_and_updates(start_daemon, browser):
     browser.get(daemon.url + "/")
     _until(browser, lambda d: _text(d, f"{card} .state") == "在线", "the language choice is not kept")
     browser.save_screenshot(str(SHOTS / "overview-zh.png"))
+
+    browser.set_window_size(800, 1200)  # a tablet held upright
+    for name, path in (
+        ("overview", "/?lang=en"),
+        ("live", "/live/cam1"),
+        ("events", "/events"),
+        ("zones", "/zones"),
+    ):
+        browser.get(daemon.url + path)
+        width = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth];")
+        assert width[0] <= width[1], f"{path} is wider than a tablet: {width}"
+        browser.save_screenshot(str(SHOTS / f"tablet-{name}.png"))
