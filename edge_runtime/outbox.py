@@ -81,7 +81,9 @@ class Outbox:
         # The newest events with their outbox sequence, for the dashboard (delivered rows leave the table).
         self.recent: deque[tuple[int, Event]] = deque(maxlen=RECENT_EVENTS)
         for seq, body in reversed(
-            self._db.execute("SELECT seq, body FROM events ORDER BY seq DESC LIMIT ?", (RECENT_EVENTS,)).fetchall()
+            self._db.execute(
+                "SELECT seq, body FROM events ORDER BY seq DESC LIMIT ?", (RECENT_EVENTS,)
+            ).fetchall()
         ):
             self.recent.append((seq, Event.from_json(body)))
         pending = self.depth()
