@@ -32,6 +32,7 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the pages' console, checked at the end
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,860"):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)  # no driver download
@@ -166,3 +167,6 @@ def test_every_page_shows_the_running_daemon_and_updates(start_daemon, browser):
         width = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth];")
         assert width[0] <= width[1], f"{path} is wider than a tablet: {width}"
         browser.save_screenshot(str(SHOTS / f"tablet-{name}.png"))
+
+    errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors, errors
