@@ -49,6 +49,7 @@ bench: setup
 		--video $(RUN)/data/video/belt.avi --site $(SITE) $(ARGS)
 
 run: setup
+	@echo "dashboard: http://$$(sed -n '/^http:/,/^[a-z]/s/^  host: *\([^ #]*\).*/\1/p' $(SITE) | head -1):$$(sed -n '/^http:/,/^[a-z]/s/^  port: *\([0-9]*\).*/\1/p' $(SITE) | head -1)/ (the daemon logs the address it bound)"
 	$(PY) -m edge_runtime run --config $(SITE) $(ARGS)
 
 test: setup

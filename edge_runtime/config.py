@@ -8,6 +8,7 @@ Relative paths are resolved from the working directory the daemon is started in.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -208,11 +209,45 @@ def _demo_cameras() -> list[CameraConfig]:
 
 
 class HttpConfig(_Section):
-    """The observation endpoint: /healthz, /metrics (Prometheus), /status (JSON)."""
+    """The daemon's one HTTP endpoint: the dashboard, /healthz, /metrics (Prometheus), /status (JSON)."""
 
     enabled: bool = True
     host: str = Field(default="127.0.0.1", description="localhost only unless you mean it")
     port: int = Field(default=8390, ge=0, lt=65536, description="0 = any free port (logged)")
+    token: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="required unless host is a loopback address; browsers open /?token=..., "
+        "scrapers send 'Authorization: Bearer ...'",
+    )
+    live_fps: float = Field(
+        default=5.0, gt=0, le=30, description="most frames per second a live view is sent and encoded"
+    )
+    live_width: int = Field(default=960, ge=160, description="live frames are scaled down to this width")
+    benchmark: Path | None = Field(
+        default=Path("runs/demo/bench/results.json"),
+        description="benchmark results.json shown on the model page when the file exists",
+    )
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> HttpConfig:
+        # Cameras and alarms of a mine are not for anyone on the network to watch.
+        if self.enabled and self.token is None and not is_loopback(self.host):
+            raise ValueError(
+                f"http.token is required when http.host is {self.host!r} (not a loopback address): "
+                "set a long random token, or host: 127.0.0.1"
+            )
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and 127.0.0.0/8, ::1; False for a wildcard, a LAN address or any other name."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class SnapshotConfig(_Section):

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from edge_runtime.backends import BackendOptions
-from edge_runtime.bundle import Bundle, load_bundle
+from edge_runtime.bundle import Bundle, Manifest, load_bundle
 from edge_runtime.config import ModelConfig, SiteConfig, check_rule_labels
 from edge_runtime.errors import BundleError, ConfigError, SourceError
 from edge_runtime.events import Event, Sink
 from edge_runtime.health import CameraHealth
+from edge_runtime.live import LatestFrames
 from edge_runtime.model import BundleModel
-from edge_runtime.observe import CameraView, DaemonView, ObserveServer
+from edge_runtime.observe import CameraView, DaemonView
 from edge_runtime.outbox import Outbox
 from edge_runtime.postprocess import Prediction, decoder_for, list_postprocess
 from edge_runtime.rules import RuleSet
@@ -32,6 +33,7 @@ from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_camera, open_source
 from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.timing import StageStats, StageTimers
+from edge_runtime.web.server import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -72,15 +74,20 @@ def verify_site(config: SiteConfig) -> Bundle:
             f"known: {', '.join(list_postprocess())}"
         )
     bundle.artifact(config.model.artifact)
-    check_rule_labels(config, bundle.manifest.classes)
-    if bundle.manifest.task != "detect":
+    check_rules(config, bundle.manifest, bundle.root)
+    return bundle
+
+
+def check_rules(config: SiteConfig, manifest: Manifest, bundle: Path | str) -> None:
+    """Rules the bundle can serve: labels among its classes, zones and tripwires only on detections."""
+    check_rule_labels(config, manifest.classes)
+    if manifest.task != "detect":
         for index, rule in enumerate(config.rules):
             if rule.zone is not None or rule.tripwire is not None:
                 raise ConfigError(
-                    f"rules[{index}]: zone and tripwire need a detect bundle; {bundle.root} is "
-                    f"{bundle.manifest.task!r} (which looks at the whole frame)"
+                    f"rules[{index}]: zone and tripwire need a detect bundle; {bundle} is "
+                    f"{manifest.task!r} (which looks at the whole frame)"
                 )
-    return bundle
 
 
 def load_model(bundle: Bundle, config: ModelConfig) -> BundleModel:
@@ -100,8 +107,10 @@ class Pipeline:
         timers: StageTimers,
         *,
         snapshots: SnapshotWriter | None = None,
+        live: LatestFrames | None = None,
     ) -> None:
         self.model = model
+        self.live = live
         self.snapshots = snapshots
         self.rules = rules
         self.sinks = list(sinks)
@@ -118,6 +127,9 @@ class Pipeline:
         step = self.model.max_batch or len(frames)
         for first in range(0, len(frames), step):
             predictions += self._predict(frames[first : first + step])
+        if self.live is not None:
+            for frame, prediction in zip(frames, predictions, strict=True):
+                self.live.publish(frame, prediction)
         with self.timers.measure("rules"):
             caused = [self.rules.evaluate(f, p) for f, p in zip(frames, predictions, strict=True)]
         if self.snapshots is not None:
@@ -213,11 +225,22 @@ def run(
         cleanup.callback(stop.set)  # runs first: every capture thread ends, then joins, then sinks close
         cleanup.callback(notifier.stopping)
         snapshots = SnapshotWriter(config.snapshots, config.rules) if config.snapshots.enabled else None
-        pipeline = Pipeline(model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots)
+        live = LatestFrames()
+        pipeline = Pipeline(model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots, live=live)
         started = time.monotonic()
-        view = DaemonView(config, model.artifact.key, cameras, outbox, timers, started)
+        view = DaemonView(
+            config,
+            model.artifact.key,
+            model.runtime_precision,
+            model.manifest,
+            cameras,
+            outbox,
+            timers,
+            live,
+            started,
+        )
         if config.http.enabled:
-            cleanup.callback(ObserveServer(config.http, view).close)
+            cleanup.callback(WebServer(config.http, view).close)
         for camera_view in cameras:
             camera_view.capture.start()
         log.info("running %d camera(s) on %s", len(cameras), model.artifact.key)
