@@ -85,7 +85,10 @@ class BeltLoadMonitor:
         shape = prediction.mask.shape[:2]
         if shape not in self._regions:
             self._regions[shape] = region_mask(self.config.region, shape)
-        raw = load_fraction(prediction.mask, self._regions[shape], self._class)
+        return self.feed(frame, load_fraction(prediction.mask, self._regions[shape], self._class))
+
+    def feed(self, frame: Frame, raw: float) -> list[Event]:
+        """Feed one frame's measured load (0..1); the benchmark also feeds the generator's truth here."""
         state = self.states.get(frame.camera)
         speed = self.config.speed
         if state is None:  # the belt is assumed to run at full speed until the first frame says otherwise
