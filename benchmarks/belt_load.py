@@ -152,11 +152,11 @@ def plot(result: dict, path: Path) -> None:
 
 
 def report(results: list[dict]) -> str:
-    lines = [
+    header = (
         "| artifact | load MAE | load p95 abs err | bias | smoothed MAE | overloads (matched/truth, false) "
-        "| energy saving (true load) |",
-        "|---|---|---|---|---|---|---|",
-    ]
+        "| energy saving (true load) |"
+    )
+    lines = [header, "|---|---|---|---|---|---|---|"]
     for r in results:
         o, e = r["overloads"], r["energy"]
         lines.append(

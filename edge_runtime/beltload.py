@@ -63,8 +63,16 @@ class BeltState:
     reported_mps: float | None = None  # the speed of the last belt_speed event
 
     def view(self) -> dict[str, object]:
-        shown = ("load", "raw_load", "setpoint_mps", "speed_mps", "overloaded", "frame", "pts_s")
-        return {key: round(value, 4) if isinstance(value, float) else value for key in shown if (value := getattr(self, key)) is not None}
+        """What /status shows and /metrics exports."""
+        return {
+            "load": round(self.load, 4),
+            "raw_load": round(self.raw_load, 4),
+            "setpoint_mps": round(self.setpoint_mps, 3),
+            "speed_mps": round(self.speed_mps, 3),
+            "overloaded": self.overloaded,
+            "frame": self.frame,
+            "pts_s": round(self.pts_s, 3),
+        }
 
 
 class BeltLoadMonitor:
