@@ -151,9 +151,13 @@ class BeltLoadMonitor:
         return self._event(camera, OVERLOAD_TYPE, "end", state, extra)
 
     def _speed(self, state: BeltState, camera: str) -> Event | None:
-        """A belt_speed event on the first frame and whenever the recommendation moved ``report_step_mps``."""
+        """A belt_speed event on the first frame, whenever the recommendation moved ``report_step_mps``, and
+        when a ramp reaches its set point (so the drive is told the final speed, not the last step's)."""
         last = state.reported_mps
-        if last is not None and abs(state.speed_mps - last) < self.config.speed.report_step_mps:
+        settled = abs(state.speed_mps - state.setpoint_mps) < 1e-9
+        if last is not None and (
+            abs(state.speed_mps - last) < self.config.speed.report_step_mps and not (settled and last != state.speed_mps)
+        ):
             return None
         state.reported_mps = state.speed_mps
         return self._event(camera, SPEED_TYPE, "update", state, {})

@@ -22,6 +22,7 @@ from edge_runtime.timing import StageTimers
 CLASSES = ["background", "belt", "coal"]
 HW = (40, 100)
 FPS = 10.0
+SPEED = {"min_mps": 1.0, "max_mps": 2.0, "full_load": 0.8, "deadband_mps": 0.1, "max_accel_mps2": 0.5}
 REGION = [(0.0, 0.25), (1.0, 0.25), (1.0, 0.75), (0.0, 0.75)]  # rows 10..30 of 40 (fillPoly includes both edges)
 
 
@@ -29,7 +30,7 @@ def config(**changes: object) -> BeltLoadConfig:
     settings = {
         "region": REGION,
         "smoothing_s": 0.0,
-        "speed": {"min_mps": 1.0, "max_mps": 2.0, "full_load": 0.8, "deadband_mps": 0.1, "max_accel_mps2": 0.5},
+        "speed": SPEED,
         "overload": {"above": 0.9, "below": 0.8, "hold_s": 0.5},
     }
     return BeltLoadConfig.model_validate({**settings, **changes})
@@ -114,11 +115,14 @@ def test_overload_starts_after_the_hold_and_ends_below_the_lower_threshold() -> 
 
 
 def test_speed_events_report_each_step_of_the_recommendation() -> None:
-    monitor = BeltLoadMonitor(config(speed={"min_mps": 1.0, "max_mps": 2.0, "report_step_mps": 0.25}), CLASSES)
+    monitor = BeltLoadMonitor(config(speed={**SPEED, "report_step_mps": 0.25}), CLASSES)
     events = feed(monitor, [0.4] * 40)
     speeds = [e.extra["recommended_speed_mps"] for e in events if e.type == SPEED_TYPE]
-    assert speeds[0] == 2.0
-    assert np.diff(speeds) == pytest.approx([-0.25] * 3, abs=0.06)
+    assert speeds[0] == 2.0 and speeds[-1] == pytest.approx(1.0)  # the ramp's end is reported too
+    assert np.diff(speeds) == pytest.approx([-0.25] * 4, abs=0.06)
+    feed(monitor, [0.9] * 3 + [0.7] * 37, first=40)  # up to 1.75 (a step of 0.75, then settles)
+    later = [e.extra["recommended_speed_mps"] for e in feed(monitor, [0.7] * 5, first=80) if e.type == SPEED_TYPE]
+    assert later == []  # nothing new once settled
 
 
 def test_cameras_keep_their_own_belt() -> None:
