@@ -6,10 +6,19 @@ The bundle and site come from ``tests/belt_fixtures.py`` (a hand-set dark-pixel 
 from __future__ import annotations
 
 import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
 from contextlib import closing
 from pathlib import Path
 
 import numpy as np
+import yaml
+from daemon_helpers import LogReader, free_port
 
 from edge_runtime.beltload import OVERLOAD_TYPE, SPEED_TYPE
 from edge_runtime.cli import main
@@ -18,6 +27,8 @@ from edge_runtime.events import compare_events, read_events, read_truth
 from edge_runtime.pipeline import belt_monitor, load_model, replay, verify_site
 from edge_runtime.sources import iter_frames, open_source
 from edge_runtime.timing import StageTimers
+
+REPO = Path(__file__).parents[2]
 
 
 def _truth_loads(tiny_data: Path) -> np.ndarray:
@@ -82,3 +93,37 @@ def test_a_classify_bundle_cannot_measure_belt_load(belt_site: Path, tiny_bundle
     code = main(["run", "--validate", "--config", str(belt_site), f"model.bundle={tiny_bundle}"])
     assert code == 2
     assert "belt_load: needs a segment bundle" in capsys.readouterr().err
+
+
+def test_the_live_daemon_publishes_load_and_speed(belt_site: Path, tmp_path: Path) -> None:
+    port = free_port()
+    site = yaml.safe_load(belt_site.read_text())
+    site["cameras"][0].update(loop=True, realtime=True, health={"enabled": False})
+    site["http"] = {"port": port}
+    belt_site.write_text(yaml.safe_dump(site))
+    events = Path(site["sinks"]["jsonl"]["path"])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "edge_runtime", "run", "--config", str(belt_site)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        LogReader(process).wait_for("running 1 camera")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (events.exists() and read_events(events)):
+            time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            metrics = response.read().decode()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5) as response:
+            status = json.loads(response.read())
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+    assert process.returncode == 0
+    assert 'adit_belt_load{camera="belt"}' in metrics and 'adit_belt_speed_recommended_mps{camera="belt"}' in metrics
+    belt = status["belt_load"]["belt"]
+    assert 0 <= belt["load"] <= 1 and 1.0 <= belt["speed_mps"] <= 2.5
+    assert read_events(events)[0].type == SPEED_TYPE
