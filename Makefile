@@ -13,7 +13,7 @@ CHECKPOINT ?= $(RUN)/train$(TASK_SUFFIX)/best.pt
 BUNDLE ?= $(RUN)/bundle$(TASK_SUFFIX)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo belt-demo data train export bench run test test-all clean
+.PHONY: setup demo belt-demo data train export bench run test test-all clean signal-demo
 
 setup: $(VENV)/.installed
 
@@ -28,7 +28,8 @@ demo: setup
 	$(PY) -m train.synth --out $(RUN)/data --preset demo
 	$(PY) -m train fit --config $(CONFIG) out=$(RUN)/train data.root=$(RUN)/data/classify
 	$(PY) -m export build --checkpoint $(RUN)/train/best.pt --out $(RUN)/bundle
-	$(PY) -m benchmarks --bundle $(RUN)/bundle --checkpoint $(RUN)/train/best.pt --out $(RUN)/bench
+	$(PY) -m benchmarks --bundle $(RUN)/bundle --checkpoint $(RUN)/train/best.pt --out $(RUN)/bench \
+		--video $(RUN)/data/video/belt.avi --site $(SITE)
 	rm -f $(RUN)/events/events.jsonl
 	$(PY) -m edge_runtime replay $(RUN)/data/video/belt.avi --config $(SITE) --out $(RUN)/events/events.jsonl \
 		model.bundle=$(RUN)/bundle
@@ -55,7 +56,8 @@ export: setup
 	$(PY) -m export build --checkpoint $(CHECKPOINT) --out $(BUNDLE) $(ARGS)
 
 bench: setup
-	$(PY) -m benchmarks --bundle $(BUNDLE) --checkpoint $(CHECKPOINT) --out $(RUN)/bench $(ARGS)
+	$(PY) -m benchmarks --bundle $(BUNDLE) --checkpoint $(CHECKPOINT) --out $(RUN)/bench \
+		--video $(RUN)/data/video/belt.avi --site $(SITE) $(ARGS)
 
 run: setup
 	$(PY) -m edge_runtime run --config $(SITE) $(ARGS)
@@ -65,6 +67,26 @@ test: setup
 
 test-all: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Vibration fault prediction: train on 0 HP, few-shot fine-tune on 1 HP, export (INT8, gated), then
+# monitor a degrading stream through the rules and sinks. CWRU data when present, generated signals otherwise.
+CWRU ?= ../shared/data/cwru_bearing_12k_de
+SIGNAL_RUN ?= runs/signal/demo
+signal-demo: setup
+	@if [ -f $(CWRU)/manifest.csv ]; then \
+		set -e; echo "signal-demo: CWRU data at $(CWRU)"; \
+		$(PY) -m train signal --config configs/train-signal-cwru-1d.yaml data.root=$(CWRU) out=$(SIGNAL_RUN); \
+		$(PY) -m train.signal.stream --out $(SIGNAL_RUN)/stream.npy --cwru $(CWRU); \
+		SITE_SIGNAL=configs/signal-site-cwru.yaml; \
+	else \
+		set -e; echo "signal-demo: no CWRU data at $(CWRU); using generated signals"; \
+		$(PY) -m train signal model.name=signal_cnn1d model.weights=none features.representation=waveform optim.epochs=10 out=$(SIGNAL_RUN); \
+		$(PY) -m train.signal.stream --out $(SIGNAL_RUN)/stream.npy; \
+		SITE_SIGNAL=configs/signal-site-demo.yaml; \
+	fi; \
+	$(PY) -m export.signal --checkpoint $(SIGNAL_RUN)/target_k20.pt --out $(SIGNAL_RUN)/bundle && \
+	$(PY) -m edge_runtime.signal_monitor --config $$SITE_SIGNAL source=$(SIGNAL_RUN)/stream.npy bundle=$(SIGNAL_RUN)/bundle \
+		sinks.jsonl.path=$(SIGNAL_RUN)/events.jsonl health_log=$(SIGNAL_RUN)/health.jsonl
 
 clean:
 	rm -rf runs

@@ -44,4 +44,6 @@ def host_info() -> dict:
         "os": platform.platform(),
         "python": platform.python_version(),
         "libraries": {name: _version(name) for name in LIBRARIES},
+        # other work on the box skews every figure; a reader should see how busy it was
+        "load_avg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }

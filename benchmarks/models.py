@@ -2,19 +2,25 @@
 
 Every row is measured in the same process and run, on the same real preprocessed image, and its
 accuracy is measured on the held-out split through edge_runtime, so rows compare like for like.
+Latency repeats go round-robin over the loaded rows, so a noisy minute on the box smears over all
+of them instead of flattering one.
 """
 
 from __future__ import annotations
 
 import logging
+import statistics
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from benchmarks.memory import peak_rss_delta
 from benchmarks.stats import LatencyStats, time_calls
+from benchmarks.throughput import Throughput, batched_throughput, openvino_throughput
 from edge_runtime.backends import BackendOptions
 from edge_runtime.bundle import Artifact, Bundle
 from edge_runtime.model import BundleModel
@@ -25,6 +31,19 @@ from train.data import Sample, list_class_folders
 from train.metrics import classification_report
 
 log = logging.getLogger(__name__)
+
+ACCURACY_BATCH = 16  # as export.evaluate: accuracy is a property of the weights, not of the batch size
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """How hard to measure: seconds per timing, round-robin repeats, throughput batch, extra rows."""
+
+    seconds: float = 1.0
+    repeats: int = 1
+    batch: int = 8  # throughput-mode batch for the runtimes without streams
+    threads: int | None = None  # None = each runtime's default (all cores)
+    cv2: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,8 +63,15 @@ class Row:
     mean_ms: float
     min_ms: float
     max_ms: float
-    throughput_fps: float
+    throughput_fps: float  # throughput mode, see throughput_setting
     speedup_vs_pytorch: float = 1.0
+    throughput_setting: str = ""
+    peak_rss_mb: float | None = None  # peak RSS growth while loading and first running the row
+    repeats: int = 1
+    p50_min_ms: float = 0.0  # spread of the per-repeat medians
+    p50_max_ms: float = 0.0
+    recall: dict[str, float] = field(default_factory=dict)
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,6 +81,26 @@ class Variant:
     artifact: Artifact
     precision_hint: str | None
     label: str
+
+
+@dataclass
+class Loaded:
+    """A row's model, loaded once; latency is timed later, round-robin with the other rows."""
+
+    name: str
+    format: str
+    precision: str
+    runtime_precision: str
+    backend: str
+    status: str
+    size_bytes: int
+    load_s: float
+    peak_rss_mb: float | None
+    infer: Callable[[np.ndarray], object]
+    report: dict
+    throughput: Throughput
+    note: str = ""
+    latency: list[list[float]] = field(default_factory=list)  # ms samples, one list per repeat
 
 
 def variants(bundle: Bundle) -> list[Variant]:
@@ -69,49 +115,121 @@ def variants(bundle: Bundle) -> list[Variant]:
     return rows
 
 
-def _row(name: str, fmt: str, precision: str, runtime_precision: str, backend: str, status: str, size: int,
-         load_s: float, top1: float, stats: LatencyStats) -> Row:
-    return Row(name, fmt, precision, runtime_precision, backend, status, size, round(load_s, 3), top1,
-               stats.p50_ms, stats.p90_ms, stats.p99_ms, stats.mean_ms, stats.min_ms, stats.max_ms, 1000.0 / stats.mean_ms)
+def _report(predictions: list[int], samples: list[Sample], classes: list[str]) -> dict:
+    return classification_report(np.array([s.label for s in samples]), np.array(predictions), classes)
 
 
-def bench_pytorch(checkpoint_path: Path, sample: np.ndarray, samples: list[Sample], min_seconds: float) -> Row:
-    started = time.perf_counter()
-    checkpoint = load_checkpoint(checkpoint_path)
-    model = checkpoint.model.eval()
-    load_s = time.perf_counter() - started
-    tensor = torch.from_numpy(sample)
-    with torch.inference_mode():
-        stats = LatencyStats.from_samples(time_calls(lambda: model(tensor), min_seconds=min_seconds))
-        predictions = [int(model(torch.from_numpy(preprocess(read_image(s.path), checkpoint.input))).argmax()) for s in samples]
-    top1 = classification_report(np.array([s.label for s in samples]), np.array(predictions), checkpoint.classes)["top1"]
-    size = checkpoint_path.stat().st_size
-    return _row("pytorch-fp32 (eager)", "pytorch", "fp32", "fp32", "pytorch", "baseline", size, load_s, top1, stats)
+def load_pytorch(checkpoint_path: Path, sample: np.ndarray, samples: list[Sample], settings: BenchSettings) -> Loaded:
+    with peak_rss_delta() as memory:
+        started = time.perf_counter()
+        checkpoint = load_checkpoint(checkpoint_path)
+        model = checkpoint.model.eval()
+        with torch.inference_mode():
+            model(torch.from_numpy(sample))
+        load_s = time.perf_counter() - started
+
+    def infer(batch: np.ndarray) -> object:
+        with torch.inference_mode():
+            return model(torch.from_numpy(batch))
+
+    predictions: list[int] = []
+    for start in range(0, len(samples), ACCURACY_BATCH):
+        batch = preprocess([read_image(s.path) for s in samples[start : start + ACCURACY_BATCH]], checkpoint.input)
+        predictions += infer(batch).argmax(dim=1).tolist()
+    return Loaded(
+        "pytorch-fp32 (eager)", "pytorch", "fp32", "fp32", "pytorch", "baseline", checkpoint_path.stat().st_size,
+        load_s, memory.delta_mb, infer, _report(predictions, samples, checkpoint.classes),
+        batched_throughput(infer, sample, settings.batch, settings.seconds),
+    )
 
 
-def bench_variant(bundle: Bundle, variant: Variant, sample: np.ndarray, samples: list[Sample], min_seconds: float) -> Row:
-    started = time.perf_counter()
-    model = BundleModel(bundle, variant.artifact, options=BackendOptions(precision_hint=variant.precision_hint))
-    model.infer(sample)
-    load_s = time.perf_counter() - started
-    stats = LatencyStats.from_samples(time_calls(lambda: model.infer(sample), min_seconds=min_seconds))
-    top1 = evaluate_classifier(model, samples)["top1"]
+def load_variant(bundle: Bundle, variant: Variant, sample: np.ndarray, samples: list[Sample], settings: BenchSettings) -> Loaded:
     artifact = variant.artifact
-    return _row(variant.label, artifact.format, artifact.precision, model.runtime_precision, model.backend_name,
-                artifact.status, artifact.total_bytes, load_s, top1, stats)
+    options = BackendOptions(precision_hint=variant.precision_hint, threads=settings.threads)
+    with peak_rss_delta() as memory:
+        started = time.perf_counter()
+        model = BundleModel(bundle, artifact, options=options)
+        model.infer(sample)
+        load_s = time.perf_counter() - started
+    name, note = variant.label, ""
+    if artifact.format == "openvino" and variant.precision_hint is None and artifact.precision == "fp32":
+        bf16 = model.runtime_precision == "bf16"
+        name = f"{artifact.key} (CPU default: {model.runtime_precision})"
+        note = "bf16 where the CPU has it" if bf16 else "this CPU has no bf16, so OpenVINO's default is f32"
+    if model.backend_name == "openvino":
+        throughput = openvino_throughput(bundle.path_of(artifact), sample, settings.seconds,
+                                         precision_hint=variant.precision_hint, threads=settings.threads)
+    else:
+        throughput = batched_throughput(model.infer, sample, settings.batch, settings.seconds)
+    return Loaded(
+        name, artifact.format, artifact.precision, model.runtime_precision, model.backend_name, artifact.status,
+        artifact.total_bytes, load_s, memory.delta_mb, model.infer, evaluate_classifier(model, samples), throughput, note,
+    )
 
 
-def run_model_benchmark(bundle: Bundle, checkpoint: Path | None, data_root: Path, min_seconds: float = 2.0) -> list[Row]:
-    classes, samples = list_class_folders(data_root / "test", bundle.manifest.classes)
+def load_cv2(bundle: Bundle, sample: np.ndarray, samples: list[Sample], settings: BenchSettings) -> Loaded | None:
+    """OpenCV's own DNN module on the FP32 ONNX file: a fallback runtime some sites already have."""
+    import cv2
+
+    artifact = next((a for a in bundle.manifest.artifacts if a.key == "onnx-fp32"), None)
+    if artifact is None:
+        return None
+    try:
+        with peak_rss_delta() as memory:
+            started = time.perf_counter()
+            net = cv2.dnn.readNetFromONNX(str(bundle.path_of(artifact)))
+
+            def infer(batch: np.ndarray) -> object:
+                net.setInput(batch)
+                return net.forward()
+
+            infer(sample)
+            load_s = time.perf_counter() - started
+    except cv2.error as exc:  # OpenCV's importer lags behind ONNX opsets; a missing row is not an error
+        log.warning("cv2.dnn cannot run %s: %s", artifact.key, exc)
+        return None
+    predictions = [int(np.argmax(infer(preprocess(read_image(s.path), bundle.manifest.input)))) for s in samples]
+    return Loaded(
+        "onnx-fp32 (cv2.dnn)", "onnx", "fp32", "fp32", "cv2.dnn", artifact.status, artifact.total_bytes, load_s,
+        memory.delta_mb, infer, _report(predictions, samples, bundle.manifest.classes),
+        batched_throughput(infer, sample, 1, settings.seconds),
+    )
+
+
+def _to_row(loaded: Loaded) -> Row:
+    pooled = LatencyStats.from_samples(np.concatenate(loaded.latency))
+    medians = [float(np.median(samples)) for samples in loaded.latency]
+    return Row(
+        name=loaded.name, format=loaded.format, precision=loaded.precision, runtime_precision=loaded.runtime_precision,
+        backend=loaded.backend, status=loaded.status, size_bytes=loaded.size_bytes, load_s=round(loaded.load_s, 3),
+        top1=loaded.report["top1"], p50_ms=statistics.median(medians), p90_ms=pooled.p90_ms, p99_ms=pooled.p99_ms,
+        mean_ms=pooled.mean_ms, min_ms=pooled.min_ms, max_ms=pooled.max_ms, throughput_fps=round(loaded.throughput.fps, 1),
+        throughput_setting=loaded.throughput.setting, peak_rss_mb=loaded.peak_rss_mb, repeats=len(medians),
+        p50_min_ms=min(medians), p50_max_ms=max(medians),
+        recall={name: values["recall"] for name, values in loaded.report["per_class"].items()}, note=loaded.note,
+    )
+
+
+def run_model_benchmark(
+    bundle: Bundle, checkpoint: Path | None, data_root: Path, settings: BenchSettings | None = None
+) -> list[Row]:
+    settings = settings or BenchSettings()
+    _, samples = list_class_folders(data_root / "test", bundle.manifest.classes)
     sample = preprocess(read_image(samples[0].path), bundle.manifest.input)
-    rows = []
+    loaded: list[Loaded] = []
     if checkpoint is not None:
-        rows.append(bench_pytorch(checkpoint, sample, samples, min_seconds))
-        log.info("%s: p50 %.2f ms", rows[-1].name, rows[-1].p50_ms)
-    for variant in variants(bundle):
-        rows.append(bench_variant(bundle, variant, sample, samples, min_seconds))
-        log.info("%s: p50 %.2f ms, top-1 %.4f", rows[-1].name, rows[-1].p50_ms, rows[-1].top1)
-    baseline = rows[0].p50_ms if checkpoint is not None else None
-    if baseline:
-        rows = [Row(**{**asdict(r), "speedup_vs_pytorch": baseline / r.p50_ms}) for r in rows]
+        loaded.append(load_pytorch(checkpoint, sample, samples, settings))
+    loaded += [load_variant(bundle, variant, sample, samples, settings) for variant in variants(bundle)]
+    if settings.cv2 and (row := load_cv2(bundle, sample, samples, settings)) is not None:
+        loaded.append(row)
+    for repeat in range(settings.repeats):
+        for item in loaded:
+            item.latency.append(time_calls(lambda i=item: i.infer(sample), min_seconds=settings.seconds))
+            log.info("repeat %d/%d %s: p50 %.2f ms", repeat + 1, settings.repeats, item.name, np.median(item.latency[-1]))
+    rows = [_to_row(item) for item in loaded]
+    if checkpoint is not None:
+        baseline = rows[0].p50_ms
+        rows = [replace(r, speedup_vs_pytorch=baseline / r.p50_ms) for r in rows]
+    for r in rows:
+        log.info("%s: p50 %.2f ms, %s fps (%s), top-1 %.4f", r.name, r.p50_ms, r.throughput_fps, r.throughput_setting, r.top1)
     return rows

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edge_runtime.errors import BundleError
+from edge_runtime.signal import SignalSpec
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -64,6 +65,16 @@ class FileDigest(_Strict):
     bytes: int = Field(ge=0)
 
 
+class QuantAttempt(_Strict):
+    """One try at an INT8 artifact: how it was made and what it scored against the gate."""
+
+    method: str = Field(description="e.g. ort-minmax, nncf-mixed, nncf-accuracy-control")
+    options: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    passed: bool
+    note: str = ""
+
+
 class Artifact(FileDigest):
     """One runnable model file (plus OpenVINO's weights file) and its measured metrics."""
 
@@ -73,6 +84,11 @@ class Artifact(FileDigest):
     metrics: dict[str, float] = Field(default_factory=dict)
     status: Literal["shipped", "rejected"] = "shipped"
     note: str = ""
+    # Added within schema 1 (defaults keep older manifests valid): the compute precision the
+    # runtime really used when it was measured (OpenVINO picks bf16 on CPUs that have it), and
+    # for INT8 every quantization attempt the gate judged, in the order they were tried.
+    runtime_precision: str | None = None
+    attempts: list[QuantAttempt] = Field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -99,6 +115,7 @@ class Manifest(_Strict):
     postprocess: dict[str, Any] = Field(default_factory=dict)
     artifacts: list[Artifact] = Field(min_length=1)
     provenance: dict[str, Any] = Field(default_factory=dict)
+    signal: SignalSpec | None = Field(None, description="task signal: how sample windows become the input")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -191,6 +208,7 @@ def load_bundle(path: str | Path, *, verify: Literal["all", "none"] = "all") -> 
         root = _unpack(root)
     if not root.is_dir():
         raise BundleError(f"{root}: bundle directory not found")
+    _refuse_pickles(root)
     manifest = read_manifest(root)
     bundle = Bundle(root=root, manifest=manifest)
     for artifact in manifest.artifacts:
@@ -199,6 +217,16 @@ def load_bundle(path: str | Path, *, verify: Literal["all", "none"] = "all") -> 
             if verify == "all":
                 verify_file(root, entry)
     return bundle
+
+
+# Files that unpickle on load can run code; a bundle carries ONNX/IR and JSON only.
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".joblib")
+
+
+def _refuse_pickles(root: Path) -> None:
+    found = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
+    if found:
+        raise BundleError(f"{root}: bundle holds pickle-bearing file(s) {found}; a bundle must not carry them")
 
 
 def _unpack(archive: Path) -> Path:

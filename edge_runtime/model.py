@@ -17,6 +17,7 @@ from edge_runtime.errors import BundleError
 from edge_runtime.postprocess import Classification, Prediction, decoder_for, list_postprocess
 from edge_runtime.preprocess import preprocess, to_bgr8
 from edge_runtime.segmentation import Segmentation, decode_masks
+from edge_runtime.signal import prepare_windows
 
 
 class BundleModel:
@@ -39,6 +40,9 @@ class BundleModel:
         )
 
     def prepare(self, frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Frames -> tensor; for task signal the "frames" are (N, window) sample windows."""
+        if self.manifest.signal is not None:
+            return prepare_windows(frames, self.manifest.signal)
         return preprocess(frames, self.manifest.input)
 
     def infer(self, batch: np.ndarray) -> list[np.ndarray]:
@@ -49,11 +53,13 @@ class BundleModel:
         """Frames one ``infer`` call may take: detectors are exported at batch 1, the rest are dynamic."""
         return 1 if self.manifest.task == "detect" else None
 
-    def postprocess(self, outputs: list[np.ndarray], frame_shapes: Sequence[tuple[int, int]]) -> list[Prediction]:
+    def postprocess(
+        self, outputs: list[np.ndarray], frame_shapes: Sequence[tuple[int, int]] | None = None
+    ) -> list[Prediction]:
         """Decode the outputs of ``infer`` by the bundle's task; separate so callers can time each stage.
 
         ``frame_shapes`` are the (height, width) of the frames that went in: boxes and masks are
-        mapped back to them.
+        mapped back to them (classifiers do not need them).
         """
         decoder = decoder_for(self.manifest.task)
         if decoder is None:
@@ -66,8 +72,7 @@ class BundleModel:
     def classify(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[Classification]:
         if self.manifest.task not in ("classify", "signal"):
             raise BundleError(f"{self.bundle.root}: task {self.manifest.task!r} is not a classifier")
-        frames = _as_frames(frames)
-        return self.postprocess(self.infer(self.prepare(frames)), [f.shape[:2] for f in frames])  # type: ignore[return-value]
+        return self.postprocess(self.infer(self.prepare(frames)))  # type: ignore[return-value]
 
     # --- detection and segmentation ---------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import numpy as np
 from edge_runtime.bundle import Manifest
 from edge_runtime.detection import decode_boxes
 from edge_runtime.errors import BundleError
+from edge_runtime.registry import Registry
 from edge_runtime.segmentation import Segmentation, decode_masks
 
 
@@ -55,29 +56,12 @@ class Detections:
 
 
 Prediction = Classification | Detections | Segmentation
-FrameShapes = Sequence[tuple[int, int]]
+FrameShapes = Sequence[tuple[int, int]] | None
 Decoder = Callable[[list[np.ndarray], Manifest, FrameShapes], list[Prediction]]
-_DECODERS: dict[str, Decoder] = {}
-
-
-def register_postprocess(task: str) -> Callable[[Decoder], Decoder]:
-    """Register the decoder of a bundle task; duplicates are refused."""
-
-    def decorate(decoder: Decoder) -> Decoder:
-        if task in _DECODERS:
-            raise ValueError(f"post-processing for task {task!r} is already registered")
-        _DECODERS[task] = decoder
-        return decoder
-
-    return decorate
-
-
-def list_postprocess() -> list[str]:
-    return sorted(_DECODERS)
-
-
-def decoder_for(task: str) -> Decoder | None:
-    return _DECODERS.get(task)
+_DECODERS: Registry[Decoder] = Registry("post-processing for task")
+register_postprocess = _DECODERS.register
+list_postprocess = _DECODERS.names
+decoder_for = _DECODERS.get
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -108,8 +92,8 @@ def _classify(outputs: list[np.ndarray], manifest: Manifest, frame_shapes: Frame
 @register_postprocess("detect")
 def _detect(outputs: list[np.ndarray], manifest: Manifest, frame_shapes: FrameShapes) -> list[Prediction]:
     """One frame's boxes (detectors run at batch 1), normalised to the frame for the rules."""
-    if len(frame_shapes) != 1:
-        raise BundleError(f"detectors run one frame at a time; got a batch of {len(frame_shapes)}")
+    if frame_shapes is None or len(frame_shapes) != 1:
+        raise BundleError(f"detectors run one frame at a time and need its size; got {frame_shapes!r}")
     height, width = frame_shapes[0]
     found = decode_boxes(outputs, (height, width), manifest.input, manifest.classes, manifest.postprocess)
     return [
@@ -124,4 +108,6 @@ def _detect(outputs: list[np.ndarray], manifest: Manifest, frame_shapes: FrameSh
 
 @register_postprocess("segment")
 def _segment(outputs: list[np.ndarray], manifest: Manifest, frame_shapes: FrameShapes) -> list[Prediction]:
+    if frame_shapes is None:
+        raise BundleError("segmentation needs the size of each frame to map its mask back")
     return list(decode_masks(outputs, list(frame_shapes), manifest.input, manifest.classes))

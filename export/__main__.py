@@ -12,6 +12,8 @@ from edge_runtime.errors import AditError
 from edge_runtime.logs import setup_logging
 from export.build import FORMATS, ExportRequest, export_bundle, summary
 from export.gate import GateBudget
+from export.options import FORMAT_OPTIONS, describe
+from export.smoke import smoke_run
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,8 +28,13 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--calibration-size", type=int, default=100)
     build.add_argument("--max-drop", type=float, default=0.5, help="INT8 top-1 budget in percentage points")
     build.add_argument("--safety-classes", nargs="*", default=[], help="classes whose recall INT8 may not lose")
+    build.add_argument("--max-recall-drop", type=float, default=0.0, help="recall budget of safety classes, in pp")
+    build.add_argument("--option", action="append", default=[], metavar="FORMAT.OPTION=VALUE",
+                       help="per-format option, e.g. onnx-int8.calibration=entropy (repeatable); "
+                       + "; ".join(f"{key}: {describe(key)}" for key in FORMAT_OPTIONS))
+    build.add_argument("--no-fix-ladder", action="store_true", help="reject INT8 that misses the budget without trying fixes")
     build.add_argument("--tar", action="store_true", help="also pack BUNDLE.tar.gz for shipping")
-    verify = commands.add_parser("verify", help="check a bundle's manifest and every artifact's sha256")
+    verify = commands.add_parser("verify", help="check a bundle's manifest and every artifact's sha256, then run each once")
     verify.add_argument("bundle", type=Path)
     return parser
 
@@ -37,13 +44,19 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     try:
         if args.command == "verify":
-            print(summary(load_bundle(args.bundle)))
+            bundle = load_bundle(args.bundle)
+            print(summary(bundle))
             print("OK: every artifact matches the manifest")
+            for key, outcome in smoke_run(bundle).items():
+                print(f"  {key:<15} {outcome}")
+            print("OK: every artifact loads and runs on a zero input")
             return 0
-        budget = GateBudget(max_top1_drop_pp=args.max_drop, safety_classes=tuple(args.safety_classes))
+        budget = GateBudget(max_top1_drop_pp=args.max_drop, max_recall_drop_pp=args.max_recall_drop,
+                            safety_classes=tuple(args.safety_classes))
         request = ExportRequest(
             checkpoint=args.checkpoint, out=args.out, data_root=args.data, formats=tuple(args.formats),
-            calibration_size=args.calibration_size, budget=budget,
+            calibration_size=args.calibration_size, budget=budget, options=tuple(args.option),
+            fix_ladder=not args.no_fix_ladder,
         )
         bundle = export_bundle(request)
         print(summary(bundle))

@@ -11,6 +11,10 @@ class GateBudget:
     max_recall_drop_pp: float = 0.0  # for classes marked safety-critical
     safety_classes: tuple[str, ...] = ()
 
+    def as_dict(self) -> dict:
+        return {"max_top1_drop_pp": self.max_top1_drop_pp, "max_recall_drop_pp": self.max_recall_drop_pp,
+                "safety_classes": list(self.safety_classes)}
+
 
 @dataclass(frozen=True)
 class GateResult:

@@ -12,18 +12,18 @@ import torch
 from torch import nn
 
 from export.errors import ParityError
+from export.options import OnnxOptions
 
-# 17 is the newest opset both ONNX Runtime 1.32 and OpenVINO 2026.4 run every op of our zoo in,
-# and the TorchScript exporter (dynamo=False) emits it reliably for detectors too.
-OPSET = 17
 INPUT_NAME = "images"
 OUTPUT_NAME = "logits"
 
 
-def export_onnx(model: nn.Module, example: np.ndarray, path: Path) -> Path:
-    """Export with a dynamic batch axis; the TorchScript exporter handles every torchvision model."""
+def export_onnx(model: nn.Module, example: np.ndarray, path: Path, options: OnnxOptions = OnnxOptions()) -> Path:
+    """Export (dynamic batch by default); the TorchScript exporter (dynamo=False) handles every
+    torchvision model, detectors included. Simplification runs before the checker and parity."""
     path.parent.mkdir(parents=True, exist_ok=True)
     model.eval()
+    dynamic = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if options.dynamic_batch else None
     with torch.no_grad():
         torch.onnx.export(
             model,
@@ -31,10 +31,14 @@ def export_onnx(model: nn.Module, example: np.ndarray, path: Path) -> Path:
             str(path),
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-            opset_version=OPSET,
+            dynamic_axes=dynamic,
+            opset_version=options.opset,
             dynamo=False,
         )
+    if options.simplify:
+        import onnxslim  # workstation extra; imported here so a plain export does not need it
+
+        onnx.save(onnxslim.slim(onnx.load(str(path))), str(path))
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     return path
 

@@ -7,31 +7,24 @@ The signature follows NNCF's: the model, the data, then keyword options.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
 
-import numpy as np
 import nncf
+import numpy as np
 import onnxruntime as ort
 import openvino as ov
-from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
 
 from export.calibration import CalibrationSet
 from export.onnx_export import INPUT_NAME
-
-
-@dataclass(frozen=True)
-class OrtQuantOptions:
-    calibration: Literal["minmax", "entropy", "percentile"] = "minmax"
-    per_channel: bool = True
-
-
-@dataclass(frozen=True)
-class NncfQuantOptions:
-    preset: Literal["performance", "mixed"] = "performance"
-    subset_size: int = 300
-    fast_bias_correction: bool = True
+from export.options import NncfQuantOptions, OrtQuantOptions
 
 
 class _Reader(CalibrationDataReader):
@@ -55,7 +48,7 @@ def quantize_onnx(model_path: Path, calibration: CalibrationSet, output: Path, o
     quantize_static(
         str(model_path),
         str(output),
-        _Reader(calibration.batches),
+        _Reader(calibration.batches[: options.subset_size]),
         quant_format=QuantFormat.QDQ,
         per_channel=options.per_channel,
         activation_type=QuantType.QInt8,
@@ -65,16 +58,51 @@ def quantize_onnx(model_path: Path, calibration: CalibrationSet, output: Path, o
     return output
 
 
+def _nncf_kwargs(options: NncfQuantOptions, calibration: CalibrationSet) -> dict:
+    return {
+        "preset": nncf.QuantizationPreset.MIXED if options.preset == "mixed" else nncf.QuantizationPreset.PERFORMANCE,
+        "subset_size": min(options.subset_size, len(calibration)),
+        "fast_bias_correction": options.fast_bias_correction,
+        "model_type": nncf.ModelType.TRANSFORMER if options.model_type == "transformer" else None,
+        "ignored_scope": nncf.IgnoredScope(names=list(options.ignored_scope)) if options.ignored_scope else None,
+    }
+
+
+def _save(model: ov.Model, output: Path) -> Path:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    ov.save_model(model, str(output), compress_to_fp16=False)
+    return output
+
+
 def quantize_openvino(xml_path: Path, calibration: CalibrationSet, output: Path, options: NncfQuantOptions = NncfQuantOptions()) -> Path:
     model = ov.Core().read_model(str(xml_path))
-    dataset = nncf.Dataset(calibration.batches)
-    quantized = nncf.quantize(
+    quantized = nncf.quantize(model, nncf.Dataset(calibration.batches), **_nncf_kwargs(options, calibration))
+    return _save(quantized, output)
+
+
+# validation_fn(compiled_model, items) -> metric (higher is better), as NNCF's accuracy control calls it.
+ValidationFn = Callable[[ov.CompiledModel, list], float]
+
+
+def quantize_openvino_with_accuracy_control(
+    xml_path: Path,
+    calibration: CalibrationSet,
+    validation_items: list,
+    validation_fn: ValidationFn,
+    output: Path,
+    *,
+    max_drop: float,
+    options: NncfQuantOptions = NncfQuantOptions(),
+) -> Path:
+    """NNCF's accuracy-controlled PTQ: layers that cost the most metric are reverted to floating point
+    until the drop (absolute, metric units) is within ``max_drop``."""
+    model = ov.Core().read_model(str(xml_path))
+    quantized = nncf.quantize_with_accuracy_control(
         model,
-        dataset,
-        preset=nncf.QuantizationPreset.MIXED if options.preset == "mixed" else nncf.QuantizationPreset.PERFORMANCE,
-        subset_size=min(options.subset_size, len(calibration)),
-        fast_bias_correction=options.fast_bias_correction,
+        nncf.Dataset(calibration.batches),
+        nncf.Dataset(validation_items),
+        validation_fn=lambda compiled, items: (validation_fn(compiled, list(items)), None),
+        max_drop=max_drop,
+        **_nncf_kwargs(options, calibration),
     )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    ov.save_model(quantized, str(output), compress_to_fp16=False)
-    return output
+    return _save(quantized, output)

@@ -42,5 +42,7 @@ def tiny_real_bundle(tiny_checkpoint, tmp_path_factory) -> Path:
     from export.build import ExportRequest, export_bundle
 
     out = tmp_path_factory.mktemp("bundles") / "tiny"
-    export_bundle(ExportRequest(checkpoint=tiny_checkpoint, out=out, calibration_size=20))
+    # The tiny model's INT8 often misses the budget; the fix ladder (minutes) is tested on its own in
+    # tests/export/test_gate_ladder.py, so the shared bundle rejects at the first miss.
+    export_bundle(ExportRequest(checkpoint=tiny_checkpoint, out=out, calibration_size=20, fix_ladder=False))
     return out

@@ -1,7 +1,10 @@
 """Underground augmentations on BGR uint8 frames, applied before the shared preprocessing.
 
-They imitate what the mine does to a camera: low and uneven light, dust haze, sensor noise,
-motion blur along the belt, cap-lamp glare and water drops on the lens, plus flips.
+They imitate what the mine does to a camera: low and uneven light, gamma (auto-exposure swings),
+dust haze, sensor noise, motion blur along the belt, cap-lamp glare and water drops on the lens,
+plus the usual geometric ones: flips, a random crop (the model input is resized from it by the
+shared preprocessing) and a small rotation (a camera bolted slightly askew). The geometric ones
+are mild by default: a foreign object near the frame edge must not be cropped out of its label.
 """
 
 from __future__ import annotations
@@ -20,13 +23,36 @@ class AugmentConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    resized_crop: float = Field(0.3, ge=0, le=1, description="keep 75-100% of the area, aspect 3:4-4:3")
+    rotate: float = Field(0.2, ge=0, le=1, description="up to 8 degrees either way, edges reflected")
     hflip: float = Field(0.5, ge=0, le=1)
+    gamma: float = Field(0.3, ge=0, le=1, description="gamma 0.6-1.6: over- and under-exposure")
     low_light: float = Field(0.3, ge=0, le=1)
     haze: float = Field(0.2, ge=0, le=1)
     noise: float = Field(0.3, ge=0, le=1)
     motion_blur: float = Field(0.2, ge=0, le=1)
     glare: float = Field(0.15, ge=0, le=1)
     water_drops: float = Field(0.1, ge=0, le=1)
+
+
+def resized_crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    h, w = image.shape[:2]
+    area = rng.uniform(0.75, 1.0) * h * w
+    aspect = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
+    ch, cw = min(h, round(np.sqrt(area / aspect))), min(w, round(np.sqrt(area * aspect)))
+    top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    return image[top : top + ch, left : left + cw].copy()
+
+
+def rotate(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    h, w = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-8, 8), 1.0)
+    return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+
+def gamma(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    table = ((np.arange(256) / 255.0) ** rng.uniform(0.6, 1.6) * 255).round().astype(np.uint8)
+    return cv2.LUT(image, table)
 
 
 def hflip(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -82,8 +108,11 @@ def water_drops(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.where(mask[..., None] > 0, blurred, image)
 
 
-_AUGMENTS: dict[str, Augment] = {
+_AUGMENTS: dict[str, Augment] = {  # geometric first, then light, then what sits on the lens
+    "resized_crop": resized_crop,
+    "rotate": rotate,
     "hflip": hflip,
+    "gamma": gamma,
     "low_light": low_light,
     "haze": haze,
     "noise": noise,

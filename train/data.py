@@ -76,7 +76,6 @@ class ClassFolderDataset(Dataset):
         self.spec = spec
         self.augment_config = augment_config
         self.seed = seed
-        self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -84,7 +83,11 @@ class ClassFolderDataset(Dataset):
     def targets(self) -> list[int]:
         return [s.label for s in self.samples]
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int]:
+        """``key`` is an index, or (epoch, index) from ``EpochSampler``: the epoch seeds the
+        augmentation, and travels with the key because persistent workers hold their own copy
+        of the dataset."""
+        epoch, index = key if isinstance(key, tuple) else (0, key)
         sample = self.samples[index]
         try:
             image = read_image(sample.path)
@@ -92,7 +95,7 @@ class ClassFolderDataset(Dataset):
             log.warning("skipping unreadable image: %s", exc)
             return torch.zeros(3, *self.spec.size), -1  # filtered out by ``collate_skipping``
         if self.augment_config is not None:
-            rng = np.random.default_rng([self.seed, self.epoch, index])
+            rng = np.random.default_rng([self.seed, epoch, index])
             image = augment(image, self.augment_config, rng)
         return torch.from_numpy(preprocess(image, self.spec)[0]), sample.label
 

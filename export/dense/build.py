@@ -26,6 +26,7 @@ from export.dense.quantize import ATTEMPTS, DenseInt8Options, quantize_dense_onn
 from export.dense.tasks import TASKS, DenseTask
 from export.errors import ExportError
 from export.openvino_export import convert_to_ir
+from export.provenance import code_version
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def export_dense_bundle(request: Any) -> Bundle:
         artifacts=[_entry(out, key, produced[key]) for key in produced],
         provenance={
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "code_version": _code_version(),
+            "code_version": code_version(),
             "model": meta["model"],
             "checkpoint": str(request.checkpoint),
             "training_config": meta.get("config", {}),
@@ -173,7 +174,7 @@ def _judged(artifact: Artifact, task: DenseTask, measured: dict, max_drop_pp: fl
         passed, verdict = judge_dense(measured[artifact.key.replace("int8", "fp32")][0], report, task.metric, max_drop_pp)
         status = "shipped" if passed else "rejected"
         note = f"{note}; INT8 with {attempts.get(artifact.key, 'default options')}; gate: {verdict}"
-    return artifact.model_copy(update={"metrics": metrics, "status": status, "note": note})
+    return artifact.model_copy(update={"metrics": metrics, "status": status, "note": note, "runtime_precision": precision})
 
 
 def _entry(root: Path, key: str, path: Path) -> Artifact:
@@ -184,12 +185,6 @@ def _entry(root: Path, key: str, path: Path) -> Artifact:
 
 def _paths_digest(paths: list[Path]) -> str:
     return hashlib.sha256("\n".join(f"{p.parent.name}/{p.name}" for p in paths).encode()).hexdigest()[:16]
-
-
-def _code_version() -> str:
-    from export.build import _code_version as version
-
-    return version()
 
 
 def dense_summary(bundle: Bundle) -> str:

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from export.errors import ParityError
-from export.onnx_export import INPUT_NAME, OPSET
+from export.onnx_export import INPUT_NAME
+from export.options import OnnxOptions
 
 
 def export_dense_onnx(model: nn.Module, example: np.ndarray, path: Path, output_names: tuple[str, ...], *, dynamic_batch: bool) -> Path:
@@ -30,7 +31,7 @@ def export_dense_onnx(model: nn.Module, example: np.ndarray, path: Path, output_
     with torch.no_grad():
         torch.onnx.export(
             model.eval(), (torch.from_numpy(example),), str(path), input_names=[INPUT_NAME], output_names=list(output_names),
-            dynamic_axes=axes, opset_version=OPSET, dynamo=False,
+            dynamic_axes=axes, opset_version=OnnxOptions().opset, dynamo=False,
         )
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     return path

@@ -2,11 +2,11 @@
 
 import itertools
 import json
+from pathlib import Path
 
 import pytest
 
 from benchmarks.__main__ import main as bench_main
-from benchmarks.report import render_markdown
 from benchmarks.stats import LatencyStats, time_calls
 
 ROW_CONTRACT = {"format", "precision", "backend", "p50_ms", "p90_ms", "p99_ms", "throughput_fps", "size_bytes", "top1", "speedup_vs_pytorch"}
@@ -36,29 +36,40 @@ def test_empty_samples_are_refused():
         LatencyStats.from_samples([])
 
 
-def test_bench_cli_writes_results_and_report(tiny_real_bundle, tiny_checkpoint, tmp_path):
-    assert bench_main(["--bundle", str(tiny_real_bundle), "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path), "--seconds", "0.05"]) == 0
+DEMO_SITE = Path(__file__).parents[2] / "configs" / "site-demo.yaml"
+PIPELINE_CONTRACT = {"e2e_fps", "model_only_fps", "capture_to_event_ms", "cameras"}
+
+
+def test_bench_cli_writes_results_and_report(tiny_real_bundle, tiny_checkpoint, tiny_data, tmp_path):
+    args = ["--bundle", str(tiny_real_bundle), "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path),
+            "--seconds", "0.05", "--repeats", "2", "--batch", "2", "--sweep-threads", "1", "--sweep-batch", "2",
+            "--video", str(tiny_data / "video" / "belt.avi"), "--site", str(DEMO_SITE),
+            "--cameras", "1,2", "--camera-seconds", "0.5"]
+    assert bench_main(args) == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert {"cpu", "cores", "isa", "libraries"} <= results["host"].keys()
     assert results["rows"][0]["backend"] == "pytorch"
     assert {r["format"] + "-" + r["precision"] for r in results["rows"]} >= {"onnx-fp32", "openvino-int8", "pytorch-fp32"}
     for row in results["rows"]:
         assert ROW_CONTRACT <= row.keys()
-        assert row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"]
+        assert row["min_ms"] <= row["p90_ms"] <= row["p99_ms"] <= row["max_ms"]
+        assert row["repeats"] == 2 and row["p50_min_ms"] <= row["p50_ms"] <= row["p50_max_ms"]
+        assert row["throughput_fps"] > 0 and row["throughput_setting"]
     assert results["rows"][0]["speedup_vs_pytorch"] == pytest.approx(1.0)
+    default = next(r for r in results["rows"] if "CPU default" in r["name"])
+    assert default["name"].endswith(f"(CPU default: {default['runtime_precision']})")
+    assert [p["threads"] for p in results["sweep"] if p["mode"] == "latency"] == [1]
+    assert [p["batch"] for p in results["sweep"] if p["mode"] == "batch"] == [2]
+    assert results["tuned_int8"]["p50_ms"] > 0 and results["tuned_int8"]["adit_p50_ms"] > 0
+    pipeline = results["pipeline"]
+    assert PIPELINE_CONTRACT <= pipeline.keys() and {"p50", "p99"} <= pipeline["capture_to_event_ms"].keys()
+    assert pipeline["artifact"] == next(r["format"] + "-" + r["precision"] for r in results["rows"] if r["name"] == results["recommended"])
+    assert [c["count"] for c in pipeline["cameras"]] == [1, 2]
+    for camera in pipeline["cameras"]:
+        assert {"count", "fps_per_camera", "frame_age_p99_ms", "dropped"} <= camera.keys() and camera["fps_per_camera"] > 0
+    assert {"decode", "preprocess", "infer", "postprocess", "rules"} <= pipeline["stages_ms"].keys()
+    assert pipeline["frames"] == 120  # the tiny video: 8 s at 15 fps, every frame replayed
+    assert len(results["goals"]) == 4
     report = (tmp_path / "report.md").read_text()
-    assert "synthetic" in report and "| onnx-int8 |" in report
-
-
-def test_report_renders_from_a_stored_results_file(tiny_real_bundle, tiny_checkpoint, tmp_path):
-    stored = {
-        "created": "2026-01-01T00:00:00+00:00", "bundle": "b", "synthetic_data": False, "latency_mode": "batch 1",
-        "host": {"cpu": "Test CPU", "cores": 2, "isa": ["avx2"], "libraries": {"openvino": "1"}},
-        "rows": [{"name": "openvino-int8", "backend": "openvino", "runtime_precision": "int8+fp32", "p50_ms": 1.0,
-                  "p90_ms": 1.5, "p99_ms": 2.0, "throughput_fps": 900.0, "size_bytes": 4_000_000, "top1": 0.95,
-                  "speedup_vs_pytorch": 7.5, "status": "shipped"}],
-        "recommended": "openvino-int8",
-    }
-    text = render_markdown(stored)
-    assert "Test CPU" in text and "7.50x" in text and "**Ship:** `openvino-int8`" in text
-    assert "synthetic" not in text
+    assert "synthetic" in report and "| onnx-int8 |" in report and "## Cameras on this box" in report
+    assert (tmp_path / "report.html").read_text().count("data:image/png;base64,") == 3

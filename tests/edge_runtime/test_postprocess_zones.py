@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_runtime.config import RuleConfig
 from edge_runtime.bundle import InputSpec, Manifest
+from edge_runtime.config import RuleConfig
 from edge_runtime.errors import BundleError
 from edge_runtime.postprocess import Detection, Detections, decoder_for, list_postprocess
 from edge_runtime.rules import Rule

@@ -9,7 +9,7 @@ from onnx import numpy_helper
 
 from edge_runtime.bundle import load_bundle
 from export.__main__ import main as export_main
-from export.build import _apply_gate, resolve_formats
+from export.build import apply_gate, resolve_formats
 from export.checkpoint import CheckpointError, load_checkpoint
 from export.errors import ExportError, ParityError
 from export.gate import GateBudget, judge
@@ -68,7 +68,7 @@ def test_rejected_int8_is_marked_in_the_manifest(tiny_real_bundle):
     manifest = load_bundle(tiny_real_bundle).manifest
     measured = {a.key: (_report(0.9, 1.0), "fp32") for a in manifest.artifacts}
     measured["openvino-int8"] = (_report(0.7, 1.0), "int8+fp32")
-    gated = {a.key: a for a in _apply_gate(manifest, measured, GateBudget()).artifacts}
+    gated = {a.key: a for a in apply_gate(manifest, measured, GateBudget()).artifacts}
     assert gated["openvino-int8"].status == "rejected"
     assert "20.00 pp" in gated["openvino-int8"].note
     assert gated["onnx-int8"].status == "shipped"

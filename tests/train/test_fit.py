@@ -3,7 +3,6 @@
 import json
 import shutil
 
-import pytest
 import torch
 
 from train.__main__ import main as train_main

@@ -1,0 +1,181 @@
+"""The pipeline benchmark: the daemon's own pipeline on a video, alone and with 1..N cameras.
+
+End-to-end throughput comes from ``replay`` (every frame, as fast as the box goes) and is set
+against model-only throughput of the same artifact measured in the same run. The camera sweep
+plays the video live (paced at its frame rate, newest frame wins) through ``CaptureThread`` and
+``Pipeline``, as ``run`` does, and records what a site sees: fps per camera, how old a frame is
+when the model gets it, how many frames were dropped, and capture-to-event latency.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.stats import LatencyStats, time_calls
+from edge_runtime.backends import BackendOptions
+from edge_runtime.bundle import load_bundle
+from edge_runtime.config import SiteConfig
+from edge_runtime.errors import SourceError
+from edge_runtime.model import BundleModel
+from edge_runtime.pipeline import Pipeline, replay
+from edge_runtime.rules import RuleSet
+from edge_runtime.sources import CaptureThread, Frame, open_source
+from edge_runtime.timing import StageTimers
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CAMERAS = (1, 2, 4, 8)
+JOIN_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class CameraPoint:
+    count: int
+    fps_per_camera: float
+    frame_age_p50_ms: float
+    frame_age_p99_ms: float
+    dropped: int
+    captured: int
+
+
+@dataclass
+class _LiveRun:
+    point: CameraPoint
+    event_latency_ms: list[float]
+    decision_latency_ms: list[float]
+
+
+def site_for(config: SiteConfig, bundle: Path, artifact: str | None) -> SiteConfig:
+    """The site configuration with the benchmarked bundle and artifact in place of its own."""
+    return config.model_copy(update={"model": config.model.model_copy(update={"bundle": bundle, "artifact": artifact})})
+
+
+def _load(config: SiteConfig) -> BundleModel:
+    options = BackendOptions(device=config.model.device, threads=config.model.threads)
+    return BundleModel(load_bundle(config.model.bundle), config.model.artifact, options=options)
+
+
+def _first_frame(config: SiteConfig, video: Path) -> np.ndarray:
+    source = open_source(config.camera().model_copy(update={"source": str(video), "loop": False}))
+    try:
+        frame = source.read()
+    finally:
+        source.close()
+    if frame is None:
+        raise SourceError(f"{video}: no frame could be decoded")
+    return frame.image
+
+
+def model_only_fps(model: BundleModel, image: np.ndarray, seconds: float) -> float:
+    """Batch-1 synchronous inference of the artifact on a real frame of the video, nothing else."""
+    batch = model.prepare([image])
+    stats = LatencyStats.from_samples(time_calls(lambda: model.infer(batch), min_seconds=seconds))
+    return 1000.0 / stats.mean_ms
+
+
+def live_run(model: BundleModel, config: SiteConfig, video: Path, count: int, seconds: float) -> _LiveRun:
+    """``count`` cameras playing ``video`` at its frame rate into one shared inference stage, as ``run`` does."""
+    first = config.camera()
+    cameras = [
+        first.model_copy(update={"name": first.name if i == 0 else f"{first.name}-{i}", "source": str(video),
+                                 "loop": True, "realtime": True})
+        for i in range(count)
+    ]
+    stop, ready, timers = threading.Event(), threading.Event(), StageTimers()
+    pipeline = Pipeline(model, RuleSet(config.rules), [], timers)
+    arrivals = _Arrivals()
+    ages: list[float] = []
+    event_latency: list[float] = []
+    decision_latency: list[float] = []
+    with ExitStack() as cleanup:
+        captures = []
+        for camera in cameras:
+            source = open_source(camera)
+            cleanup.callback(source.close)
+            capture = CaptureThread(source, stop, timers, realtime=True, ready=ready)
+            cleanup.callback(capture.join, JOIN_TIMEOUT_S)
+            captures.append(capture)
+        cleanup.callback(stop.set)  # runs first: threads end, are joined, then sources close
+        for capture in captures:
+            capture.start()
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            ready.wait(0.5)
+            ready.clear()
+            frames = [frame for capture in captures if (frame := capture.take()) is not None]
+            if not frames:
+                continue
+            taken = time.time()
+            arrived = {frame.camera: arrivals.arrival(frame) for frame in frames}
+            ages += [(taken - arrived[frame.camera]) * 1000.0 for frame in frames]
+            events = pipeline.process(frames)
+            done = time.time()
+            decision_latency += [(done - arrived[frame.camera]) * 1000.0 for frame in frames]
+            event_latency += [(done - arrived[event.camera]) * 1000.0 for event in events]
+        duration = time.monotonic() - started
+    point = CameraPoint(
+        count=count,
+        fps_per_camera=round(pipeline.frames / duration / count, 2),
+        frame_age_p50_ms=round(float(np.percentile(ages, 50)), 2) if ages else 0.0,
+        frame_age_p99_ms=round(float(np.percentile(ages, 99)), 2) if ages else 0.0,
+        dropped=sum(capture.stats.dropped for capture in captures),
+        captured=sum(capture.stats.captured for capture in captures),
+    )
+    log.info("%d camera(s): %.1f fps per camera, frame age p99 %.1f ms, %d dropped", count, point.fps_per_camera,
+             point.frame_age_p99_ms, point.dropped)
+    return _LiveRun(point, event_latency, decision_latency)
+
+
+class _Arrivals:
+    """When each frame would have arrived from a live camera.
+
+    A file played in real time is decoded ahead and held until its time is due, and ``Frame.ts``
+    is the decode time; counting from there would add up to one frame period of waiting that a live
+    camera never has. A frame is due at the first frame's decode time plus its offset in the video.
+    """
+
+    def __init__(self) -> None:
+        self._origin: dict[str, float] = {}  # camera -> decode time minus video position of its first frame
+
+    def arrival(self, frame: Frame) -> float:
+        origin = self._origin.setdefault(frame.camera, frame.ts - frame.pts_s)
+        return max(frame.ts, origin + frame.pts_s)
+
+
+def _percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p99": None}
+    p50, p99 = np.percentile(values, [50, 99])
+    return {"p50": round(float(p50), 2), "p99": round(float(p99), 2)}
+
+
+def run_pipeline_benchmark(
+    config: SiteConfig, video: Path, *, cameras: tuple[int, ...] = DEFAULT_CAMERAS, seconds: float = 4.0
+) -> dict:
+    """The ``pipeline`` object of results.json (see benchmarks/README.md for each key)."""
+    replayed = replay(config, video).summary
+    model = _load(config)
+    model_fps = model_only_fps(model, _first_frame(config, video), min(seconds, 2.0))
+    runs = [live_run(model, config, video, count, seconds) for count in cameras]
+    single = next((run for run in runs if run.point.count == 1), runs[0])
+    events = single.event_latency_ms
+    return {
+        "artifact": replayed.artifact,
+        "runtime_precision": replayed.runtime_precision,
+        "video": str(video),
+        "frames": replayed.frames,
+        "e2e_fps": replayed.fps,
+        "model_only_fps": round(model_fps, 2),
+        "e2e_vs_model_only": round(replayed.fps / model_fps, 3) if model_fps else None,
+        "stages_ms": {stage: {"p50": s.p50_ms, "p99": s.p99_ms, "mean": s.mean_ms} for stage, s in replayed.timing_ms.items()},
+        "capture_to_event_ms": {**_percentiles(events), "events": len(events), "camera_count": single.point.count},
+        "capture_to_decision_ms": _percentiles(single.decision_latency_ms),
+        "cameras": [asdict(run.point) for run in runs],
+    }

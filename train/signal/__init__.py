@@ -1,0 +1,1 @@
+"""Equipment fault prediction from vibration: readers, splits, synthetic signals, training."""

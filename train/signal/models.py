@@ -1,0 +1,37 @@
+"""The 1-D CNN alternative: reads the standardised waveform directly, no spectrogram.
+
+Wide first kernel (as in WDCNN) so the first layer sees a few resonance cycles and can learn its
+own band-pass filters; small enough to train in seconds on a CPU. Registered in train.models's
+registry beside the ImageNet backbones, so configs name it like any other model.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from train.models import BuiltModel, register_model
+
+
+def _block(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv1d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
+        nn.BatchNorm1d(c_out),
+        nn.ReLU(inplace=True),
+        nn.MaxPool1d(2),
+    )
+
+
+@register_model("signal_cnn1d")
+def build_signal_cnn1d(num_classes: int, weights: str = "none") -> BuiltModel:
+    """Input (N, 1, window). ``weights`` is ignored: there is no pretrained 1-D backbone."""
+    head = nn.Linear(64, num_classes)
+    module = nn.Sequential(
+        _block(1, 16, 64, stride=8),
+        _block(16, 32, 3),
+        _block(32, 64, 3),
+        _block(64, 64, 3),
+        nn.AdaptiveAvgPool1d(1),
+        nn.Flatten(),
+        head,
+    )
+    return BuiltModel(module=module, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), head=head)
