@@ -17,6 +17,7 @@ from contextlib import closing
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 from daemon_helpers import LogReader, free_port
 
@@ -127,3 +128,15 @@ def test_the_live_daemon_publishes_load_and_speed(belt_site: Path, tmp_path: Pat
     belt = status["belt_load"]["belt"]
     assert 0 <= belt["load"] <= 1 and 1.0 <= belt["speed_mps"] <= 2.5
     assert read_events(events)[0].type == SPEED_TYPE
+
+
+@pytest.mark.slow
+def test_a_trained_and_exported_segmenter_drives_the_belt_monitor(belt_site: Path, tiny_segmenter_bundle: Path, tiny_data: Path) -> None:
+    """The torch-trained, exported path (2 epochs on 6 images: it runs, it is not accurate)."""
+    config = load_site_config(belt_site, [f"model.bundle={tiny_segmenter_bundle}"])
+    result = replay(config, tiny_data / "video" / "belt.avi")
+    speeds = [e for e in result.events if e.type == SPEED_TYPE]
+    assert result.summary.frames == 120 and speeds[0].frame == 0
+    for event in result.events:
+        assert 0 <= event.extra["raw_load"] <= 1
+        assert config.belt_load.speed.min_mps <= event.extra["recommended_speed_mps"] <= config.belt_load.speed.max_mps
