@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from edge_runtime.beltload import BeltLoadMonitor
 from edge_runtime.bundle import Manifest
 from edge_runtime.config import SiteConfig
 from edge_runtime.health import CameraHealth
@@ -74,6 +75,12 @@ class DaemonView:
     timers: StageTimers
     live: LatestFrames
     started: float
+    belt: BeltLoadMonitor | None = None
+
+    def belt_states(self) -> dict[str, dict[str, object]]:
+        """Each belt camera's load, speed recommendation and overload state (empty without belt_load)."""
+        states = list(self.belt.states.items()) if self.belt is not None else []  # copy: the pipeline adds
+        return {camera: state.view() for camera, state in states}
 
     def camera(self, name: str) -> CameraView | None:
         return next((camera for camera in self.cameras if camera.name == name), None)
@@ -104,6 +111,7 @@ class DaemonView:
             "outbox": {"depth": self.outbox.depth(), "dropped": self.outbox.dropped},
             "sinks": {name: vars(state) for name, state in self.outbox.states.items()},
             "timing_ms": {stage: vars(stats) for stage, stats in self.timers.summary().items()},
+            "belt_load": self.belt_states(),
             "config": config,
         }
 
@@ -160,3 +168,21 @@ class DaemonCollector:
                 buckets = [(str(bound / 1000.0), n) for bound, n in zip(BUCKETS_MS, cumulative, strict=True)]
                 latency.add_metric([stage], buckets + [("+Inf", count)], total_ms / 1000.0)
         yield latency
+        yield from _belt_metrics(view.belt_states())
+
+
+def _belt_metrics(states: dict[str, dict[str, Any]]) -> Iterator[Metric]:
+    """Gauges of the belt-load monitor: what it measured and what it recommends, per camera."""
+    gauges = {
+        "load": GaugeMetricFamily("adit_belt_load", "Smoothed coal share of the belt region (0..1)", labels=["camera"]),
+        "raw_load": GaugeMetricFamily("adit_belt_load_raw", "This frame's coal share of the belt region", labels=["camera"]),
+        "speed_mps": GaugeMetricFamily(
+            "adit_belt_speed_recommended_mps", "Recommended belt speed (m/s)", labels=["camera"]
+        ),
+        "overloaded": GaugeMetricFamily("adit_belt_overloaded", "1 while an overload event is open", labels=["camera"]),
+    }
+    for camera, state in states.items():
+        for key, gauge in gauges.items():
+            gauge.add_metric([camera], float(state[key]))
+    yield from gauges.values()
+

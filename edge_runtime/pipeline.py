@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_runtime.backends import BackendOptions
+from edge_runtime.beltload import BeltLoadMonitor
 from edge_runtime.bundle import Bundle, Manifest, load_bundle
 from edge_runtime.config import ModelConfig, SiteConfig, check_rule_labels
 from edge_runtime.errors import BundleError, ConfigError, SourceError
@@ -26,7 +27,7 @@ from edge_runtime.live import LatestFrames
 from edge_runtime.model import BundleModel
 from edge_runtime.observe import CameraView, DaemonView
 from edge_runtime.outbox import Outbox
-from edge_runtime.postprocess import Prediction, decoder_for, list_postprocess
+from edge_runtime.postprocess import Prediction, Segmentation, decoder_for, list_postprocess
 from edge_runtime.rules import RuleSet
 from edge_runtime.sinks import build_sinks
 from edge_runtime.snapshots import SnapshotWriter
@@ -75,6 +76,7 @@ def verify_site(config: SiteConfig) -> Bundle:
         )
     bundle.artifact(config.model.artifact)
     check_rules(config, bundle.manifest, bundle.root)
+    belt_monitor(config, bundle)
     return bundle
 
 
@@ -88,6 +90,15 @@ def check_rules(config: SiteConfig, manifest: Manifest, bundle: Path | str) -> N
                     f"rules[{index}]: zone and tripwire need a detect bundle; {bundle} is "
                     f"{manifest.task!r} (which looks at the whole frame)"
                 )
+
+
+def belt_monitor(config: SiteConfig, bundle: Bundle) -> BeltLoadMonitor | None:
+    """The site's belt-load monitor, or None; belt load is measured on a segment bundle's masks."""
+    if config.belt_load is None:
+        return None
+    if bundle.manifest.task != "segment":
+        raise ConfigError(f"belt_load: needs a segment bundle; {bundle.root} is {bundle.manifest.task!r}")
+    return BeltLoadMonitor(config.belt_load, bundle.manifest.classes)
 
 
 def load_model(bundle: Bundle, config: ModelConfig) -> BundleModel:
@@ -108,10 +119,12 @@ class Pipeline:
         *,
         snapshots: SnapshotWriter | None = None,
         live: LatestFrames | None = None,
+        belt: BeltLoadMonitor | None = None,
     ) -> None:
         self.model = model
         self.live = live
         self.snapshots = snapshots
+        self.belt = belt
         self.rules = rules
         self.sinks = list(sinks)
         self.timers = timers
@@ -131,7 +144,9 @@ class Pipeline:
             for frame, prediction in zip(frames, predictions, strict=True):
                 self.live.publish(frame, prediction)
         with self.timers.measure("rules"):
-            caused = [self.rules.evaluate(f, p) for f, p in zip(frames, predictions, strict=True)]
+            caused = [
+                self.rules.evaluate(f, p) + self._belt(f, p) for f, p in zip(frames, predictions, strict=True)
+            ]
         if self.snapshots is not None:
             caused = [
                 [self._snapshot(f, p, e) for e in group]
@@ -154,6 +169,12 @@ class Pipeline:
         with self.timers.measure("postprocess"):
             return self.model.postprocess(outputs, [frame.image.shape[:2] for frame in frames])
 
+    def _belt(self, frame: Frame, prediction: Prediction) -> list[Event]:
+        belt = self.belt
+        if belt is None or not belt.config.watches(frame.camera) or not isinstance(prediction, Segmentation):
+            return []
+        return belt.update(frame, prediction)
+
     def _snapshot(self, frame: Frame, prediction: Prediction, event: Event) -> Event:
         if event.phase != "start" or self.snapshots is None:
             return event
@@ -162,7 +183,7 @@ class Pipeline:
 
     def finish(self) -> list[Event]:
         """End the events still open (the sources ended or the daemon stops) and deliver the ends."""
-        events = self.rules.close()
+        events = self.rules.close() + (self.belt.close() if self.belt is not None else [])
         self.deliver(events)
         return events
 
@@ -226,7 +247,10 @@ def run(
         cleanup.callback(notifier.stopping)
         snapshots = SnapshotWriter(config.snapshots, config.rules) if config.snapshots.enabled else None
         live = LatestFrames()
-        pipeline = Pipeline(model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots, live=live)
+        belt = belt_monitor(config, bundle)
+        pipeline = Pipeline(
+            model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots, live=live, belt=belt
+        )
         started = time.monotonic()
         view = DaemonView(
             config,
@@ -238,6 +262,7 @@ def run(
             timers,
             live,
             started,
+            belt=belt,
         )
         if config.http.enabled:
             cleanup.callback(WebServer(config.http, view).close)
@@ -293,7 +318,9 @@ def replay(
         update={"source": str(video), "loop": False, "realtime": False}
     )
     timers = StageTimers()
-    pipeline = Pipeline(load_model(bundle, config.model), RuleSet(config.rules), sinks, timers)
+    pipeline = Pipeline(
+        load_model(bundle, config.model), RuleSet(config.rules), sinks, timers, belt=belt_monitor(config, bundle)
+    )
     events: list[Event] = []
     started = time.monotonic()
     with closing(open_source(settings)) as source:
