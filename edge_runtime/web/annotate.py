@@ -6,6 +6,7 @@ Runs on the web thread for a viewer, never on the inference path. Colours are BG
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -19,10 +20,22 @@ ZONE = (0, 165, 255)
 TRIPWIRE = (255, 0, 255)
 BOX = (0, 220, 0)
 TEXT = (0, 255, 255)
+BELT = (255, 200, 0)
+OVERLOAD = (0, 0, 255)
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def annotate(seen: Seen, rules: Sequence[RuleConfig], width: int) -> np.ndarray:
+@dataclass(frozen=True)
+class BeltOverlay:
+    """The belt region and the monitor's latest state (``BeltState.view()``) for one camera."""
+
+    region: Sequence[tuple[float, float]]
+    state: dict[str, object] | None
+
+
+def annotate(
+    seen: Seen, rules: Sequence[RuleConfig], width: int, belt: BeltOverlay | None = None
+) -> np.ndarray:
     """The frame scaled to at most ``width`` pixels wide, with the prediction and the camera's rules drawn."""
     image = seen.frame.image
     height, frame_width = image.shape[:2]
@@ -49,7 +62,15 @@ def annotate(seen: Seen, rules: Sequence[RuleConfig], width: int) -> np.ndarray:
             x1, y1, x2, y2 = (np.asarray(obj.box, dtype=np.float32).reshape(2, 2) * size).astype(int).ravel()
             cv2.rectangle(image, (x1, y1), (x2, y2), BOX, 2)
             _label(image, f"{obj.label} {obj.score:.2f}", (x1, y1), BOX)
-    _banner(image, _headline(seen))
+    headline = _headline(seen)
+    if belt is not None:
+        points = (np.asarray(belt.region, dtype=np.float32) * size).astype(np.int32)
+        overloaded = bool(belt.state and belt.state["overloaded"])
+        cv2.polylines(image, [points], isClosed=True, color=OVERLOAD if overloaded else BELT, thickness=2)
+        if belt.state is not None:
+            headline += f"  belt {float(belt.state['load']):.0%} -> {float(belt.state['speed_mps']):.2f} m/s"
+            headline += "  OVERLOAD" if overloaded else ""
+    _banner(image, headline)
     return image
 
 

@@ -63,7 +63,7 @@ def build_app(view: DaemonView, closing: threading.Event) -> Starlette:
         loader=PackageLoader("edge_runtime.web", "templates"), autoescape=select_autoescape(["html"])
     )
     board = Dashboard(
-        view, JpegCache(view.live, view.config.rules, http), RateMeter(), registry, closing, templates
+        view, JpegCache(view.live, view.config.rules, http, view.config.belt_load, view.belt_states), RateMeter(), registry, closing, templates
     )
     routes = [
         Route("/", partial(_page, board, "overview")),

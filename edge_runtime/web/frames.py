@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
 
-from edge_runtime.config import HttpConfig, RuleConfig
+from edge_runtime.config import BeltLoadConfig, HttpConfig, RuleConfig
 from edge_runtime.live import LatestFrames
-from edge_runtime.web.annotate import annotate
+from edge_runtime.web.annotate import BeltOverlay, annotate
 
 JPEG_QUALITY = 80
 
@@ -28,9 +28,18 @@ class Jpeg:
 
 
 class JpegCache:
-    def __init__(self, live: LatestFrames, rules: Sequence[RuleConfig], config: HttpConfig) -> None:
+    def __init__(
+        self,
+        live: LatestFrames,
+        rules: Sequence[RuleConfig],
+        config: HttpConfig,
+        belt: BeltLoadConfig | None = None,
+        belt_states: Callable[[], dict[str, dict[str, object]]] = dict,
+    ) -> None:
         self.live = live
         self.rules = list(rules)
+        self.belt = belt
+        self.belt_states = belt_states
         self.width = config.live_width
         self.interval_s = 1.0 / config.live_fps
         self.encoded = 0  # how many JPEGs were made, for the benchmark and tests
@@ -50,7 +59,7 @@ class JpegCache:
                 return None
             if cached is not None and cached[1].index == seen.frame.index:
                 return cached[1]
-            image = annotate(seen, self.rules, self.width) if annotated else seen.frame.image
+            image = annotate(seen, self.rules, self.width, self._belt(camera)) if annotated else seen.frame.image
             ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
             if not ok:
                 return None
@@ -58,3 +67,8 @@ class JpegCache:
             jpeg = Jpeg(seen.frame.index, seen.frame.ts, data.tobytes())
             self._cache[key] = (now, jpeg)
             return jpeg
+
+    def _belt(self, camera: str) -> BeltOverlay | None:
+        if self.belt is None or not self.belt.watches(camera):
+            return None
+        return BeltOverlay(self.belt.region, self.belt_states().get(camera))

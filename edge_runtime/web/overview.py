@@ -79,6 +79,7 @@ def _camera(view: DaemonView, camera: CameraView, meter: RateMeter, last_event: 
         "dropped": state["dropped"],
         "reconnects": state["reconnects"],
         "last_event": last_event,
+        "belt": view.belt_states().get(camera.name),  # load and speed recommendation, with belt_load
     }
 
 

@@ -12,7 +12,7 @@ from edge_runtime.live import LatestFrames, Seen
 from edge_runtime.postprocess import Classification, Detection, Detections
 from edge_runtime.segmentation import Segmentation
 from edge_runtime.sources import Frame
-from edge_runtime.web.annotate import BOX, TRIPWIRE, ZONE, annotate
+from edge_runtime.web.annotate import BELT, BOX, OVERLOAD, TRIPWIRE, ZONE, BeltOverlay, annotate
 from edge_runtime.web.frames import JpegCache
 
 GREY = np.full((240, 320, 3), 90, np.uint8)
@@ -61,3 +61,13 @@ def test_each_frame_is_encoded_once_however_many_viewers_and_no_faster_than_live
     assert decoded.shape == GREY.shape
     raw = cache.get("cam1", annotated=False)
     assert cache.encoded == 3 and raw.data != newer.data  # the zone editor's still has no banner
+
+
+def test_the_belt_region_turns_red_on_overload():
+    segmentation = Segmentation(np.zeros((240, 320), np.uint8), {"belt": 0.4, "coal": 0.6})
+    region = [(0.2, 0.3), (0.8, 0.3), (0.8, 0.9), (0.2, 0.9)]
+    calm = {"load": 0.5, "speed_mps": 2.5, "overloaded": False}
+    image = annotate(Seen(_frame(1), segmentation), [], 320, BeltOverlay(region, calm))
+    assert _has(image, BELT) and not _has(image, OVERLOAD)
+    image = annotate(Seen(_frame(2), segmentation), [], 320, BeltOverlay(region, calm | {"overloaded": True}))
+    assert _has(image, OVERLOAD) and not _has(image, BELT)

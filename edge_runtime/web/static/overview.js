@@ -22,6 +22,10 @@ function cameraCard(camera) {
     ["reconnects", camera.reconnects],
     ["last_event", last ? `${last.type} · ${t("phase." + last.phase)} · ${fmtTime(last.ts)}` : t("cam.none")],
   ];
+  if (camera.belt) {
+    facts.push(["belt_load", `${(100 * camera.belt.load).toFixed(0)} %` + (camera.belt.overloaded ? ` · ${t("cam.overloaded")}` : "")]);
+    facts.push(["belt_speed", `${camera.belt.speed_mps.toFixed(2)} m/s`]);
+  }
   card.querySelector("dl").replaceChildren(
     ...facts.flatMap(([key, value]) => [el("dt", {}, t(`cam.${key}`)), el("dd", { class: key }, value)]));
 }
