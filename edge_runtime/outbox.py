@@ -32,6 +32,8 @@ from edge_runtime.liveness import Liveness
 
 log = logging.getLogger(__name__)
 
+RECENT_EVENTS = 1000  # kept in memory for the dashboard's events page
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL);
@@ -86,6 +88,14 @@ class Outbox:
             threading.Thread(target=self._deliver_loop, args=(sink,), name=f"sink-{sink.name}", daemon=True)
             for sink in self.sinks
         ]
+        # The newest events with their outbox sequence, for the dashboard (delivered rows leave the table).
+        self.recent: deque[tuple[int, Event]] = deque(maxlen=RECENT_EVENTS)
+        for seq, body in reversed(
+            self._db.execute(
+                "SELECT seq, body FROM events ORDER BY seq DESC LIMIT ?", (RECENT_EVENTS,)
+            ).fetchall()
+        ):
+            self.recent.append((seq, Event.from_json(body)))
         pending = self.depth()
         if pending:
             log.info("outbox %s: %d undelivered event(s) from an earlier run", config.path, pending)
@@ -115,9 +125,10 @@ class Outbox:
     def _commit_held(self) -> None:
         try:
             with self._transaction():
-                self._db.executemany(
-                    "INSERT INTO events (id, body) VALUES (?, ?)", [(e.id, e.to_json()) for e in self._held]
-                )
+                committed = [
+                    (self._db.execute("INSERT INTO events (id, body) VALUES (?, ?)", (e.id, e.to_json())).lastrowid, e)
+                    for e in self._held
+                ]
                 self._enforce_bound()
         except sqlite3.Error as exc:  # SQLITE_FULL, an I/O error: keep the events, report, retry later
             self.storage_failures += 1
@@ -128,6 +139,7 @@ class Outbox:
             return
         if self.storage_error is not None:
             log.info("outbox %s: committing again (%d held event(s) written)", self.config.path, len(self._held))
+        self.recent.extend(committed)
         self._held.clear()
         self.storage_error = None
 
@@ -153,6 +165,16 @@ class Outbox:
         with self._lock:
             cursor = self._cursor(sink) if sink else self._min_cursor()
             return self._db.execute("SELECT COUNT(*) FROM events WHERE seq > ?", (cursor,)).fetchone()[0]
+
+    def recent_events(self) -> list[tuple[int, Event]]:
+        """The newest events (oldest first) with their sequence numbers, this run's and any left undelivered."""
+        with self._lock:
+            return list(self.recent)
+
+    def cursors(self) -> dict[str, int]:
+        """Each sink's cursor: it has every event up to this sequence number."""
+        with self._lock:
+            return {name: self._cursor(name) for name in self.states}
 
     def close(self) -> None:
         """Let the sinks catch up for ``drain_timeout_s``, then stop; what is left stays for next time."""

@@ -17,22 +17,25 @@ from pathlib import Path
 from typing import Any
 
 from edge_runtime.backends import BackendOptions
-from edge_runtime.bundle import Bundle, load_bundle
+from edge_runtime.beltload import BeltLoadMonitor
+from edge_runtime.bundle import Bundle, Manifest, load_bundle
 from edge_runtime.config import ModelConfig, SiteConfig, check_rule_labels
 from edge_runtime.errors import BundleError, ConfigError, SourceError
 from edge_runtime.events import Event, Sink
 from edge_runtime.health import CameraHealth
+from edge_runtime.live import LatestFrames
 from edge_runtime.liveness import Liveness
 from edge_runtime.model import BundleModel
-from edge_runtime.observe import CameraView, DaemonView, ObserveServer
+from edge_runtime.observe import CameraView, DaemonView
 from edge_runtime.outbox import Outbox
-from edge_runtime.postprocess import Prediction, decoder_for, list_postprocess
+from edge_runtime.postprocess import Prediction, Segmentation, decoder_for, list_postprocess
 from edge_runtime.rules import RuleSet
 from edge_runtime.sinks import build_sinks
 from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_camera, open_source
 from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.timing import StageStats, StageTimers
+from edge_runtime.web.server import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +76,30 @@ def verify_site(config: SiteConfig) -> Bundle:
             f"known: {', '.join(list_postprocess())}"
         )
     bundle.artifact(config.model.artifact)
-    check_rule_labels(config, bundle.manifest.classes)
-    if bundle.manifest.task != "detect":
+    check_rules(config, bundle.manifest, bundle.root)
+    belt_monitor(config, bundle)
+    return bundle
+
+
+def check_rules(config: SiteConfig, manifest: Manifest, bundle: Path | str) -> None:
+    """Rules the bundle can serve: labels among its classes, zones and tripwires only on detections."""
+    check_rule_labels(config, manifest.classes)
+    if manifest.task != "detect":
         for index, rule in enumerate(config.rules):
             if rule.zone is not None or rule.tripwire is not None:
                 raise ConfigError(
-                    f"rules[{index}]: zone and tripwire need a detect bundle; {bundle.root} is "
-                    f"{bundle.manifest.task!r} (which looks at the whole frame)"
+                    f"rules[{index}]: zone and tripwire need a detect bundle; {bundle} is "
+                    f"{manifest.task!r} (which looks at the whole frame)"
                 )
-    return bundle
+
+
+def belt_monitor(config: SiteConfig, bundle: Bundle) -> BeltLoadMonitor | None:
+    """The site's belt-load monitor, or None; belt load is measured on a segment bundle's masks."""
+    if config.belt_load is None:
+        return None
+    if bundle.manifest.task != "segment":
+        raise ConfigError(f"belt_load: needs a segment bundle; {bundle.root} is {bundle.manifest.task!r}")
+    return BeltLoadMonitor(config.belt_load, bundle.manifest.classes)
 
 
 def load_model(bundle: Bundle, config: ModelConfig) -> BundleModel:
@@ -101,9 +119,13 @@ class Pipeline:
         timers: StageTimers,
         *,
         snapshots: SnapshotWriter | None = None,
+        live: LatestFrames | None = None,
+        belt: BeltLoadMonitor | None = None,
     ) -> None:
         self.model = model
+        self.live = live
         self.snapshots = snapshots
+        self.belt = belt
         self.rules = rules
         self.sinks = list(sinks)
         self.timers = timers
@@ -119,8 +141,13 @@ class Pipeline:
         step = self.model.max_batch or len(frames)
         for first in range(0, len(frames), step):
             predictions += self._predict(frames[first : first + step])
+        if self.live is not None:
+            for frame, prediction in zip(frames, predictions, strict=True):
+                self.live.publish(frame, prediction)
         with self.timers.measure("rules"):
-            caused = [self.rules.evaluate(f, p) for f, p in zip(frames, predictions, strict=True)]
+            caused = [
+                self.rules.evaluate(f, p) + self._belt(f, p) for f, p in zip(frames, predictions, strict=True)
+            ]
         if self.snapshots is not None:
             caused = [
                 [self._snapshot(f, p, e) for e in group]
@@ -143,6 +170,12 @@ class Pipeline:
         with self.timers.measure("postprocess"):
             return self.model.postprocess(outputs, [frame.image.shape[:2] for frame in frames])
 
+    def _belt(self, frame: Frame, prediction: Prediction) -> list[Event]:
+        belt = self.belt
+        if belt is None or not belt.config.watches(frame.camera) or not isinstance(prediction, Segmentation):
+            return []
+        return belt.update(frame, prediction)
+
     def _snapshot(self, frame: Frame, prediction: Prediction, event: Event) -> Event:
         if event.phase != "start" or self.snapshots is None:
             return event
@@ -151,7 +184,7 @@ class Pipeline:
 
     def finish(self) -> list[Event]:
         """End the events still open (the sources ended or the daemon stops) and deliver the ends."""
-        events = self.rules.close()
+        events = self.rules.close() + (self.belt.close() if self.belt is not None else [])
         self.deliver(events)
         return events
 
@@ -215,13 +248,28 @@ def run(
         cleanup.callback(stop.set)  # runs first: every capture thread ends, then joins, then sinks close
         cleanup.callback(notifier.stopping)
         snapshots = SnapshotWriter(config.snapshots, config.rules) if config.snapshots.enabled else None
-        pipeline = Pipeline(model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots)
+        live = LatestFrames()
+        belt = belt_monitor(config, bundle)
+        pipeline = Pipeline(
+            model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots, live=live, belt=belt
+        )
         started = time.monotonic()
         view = DaemonView(
-            config, model.artifact.key, cameras, outbox, timers, started, liveness=liveness, snapshots=snapshots
+            config,
+            model.artifact.key,
+            model.runtime_precision,
+            model.manifest,
+            cameras,
+            outbox,
+            timers,
+            live,
+            started,
+            belt=belt,
+            liveness=liveness,
+            snapshots=snapshots,
         )
         if config.http.enabled:
-            cleanup.callback(ObserveServer(config.http, view).close)
+            cleanup.callback(WebServer(config.http, view).close)
         for camera_view in cameras:
             camera_view.capture.start()
         log.info("running %d camera(s) on %s", len(cameras), model.artifact.key)
@@ -293,7 +341,9 @@ def replay(
         update={"source": str(video), "loop": False, "realtime": False}
     )
     timers = StageTimers()
-    pipeline = Pipeline(load_model(bundle, config.model), RuleSet(config.rules), sinks, timers)
+    pipeline = Pipeline(
+        load_model(bundle, config.model), RuleSet(config.rules), sinks, timers, belt=belt_monitor(config, bundle)
+    )
     events: list[Event] = []
     started = time.monotonic()
     with closing(open_source(settings)) as source:

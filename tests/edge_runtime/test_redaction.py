@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from edge_runtime.config import OutboxConfig, SiteConfig
+from edge_runtime.live import LatestFrames
 from edge_runtime.observe import DaemonView
 from edge_runtime.outbox import Outbox
 from edge_runtime.redact import redact, redact_url
@@ -54,7 +55,18 @@ def test_status_and_the_saved_configuration_hide_every_secret(tmp_path):
     config = _site(tmp_path)
     outbox = Outbox(OutboxConfig(path=tmp_path / "outbox.sqlite"), [])
     try:
-        status = json.dumps(DaemonView(config, "onnx-fp32", [], outbox, StageTimers(), time.monotonic()).status())
+        view = DaemonView(
+            config=config,
+            artifact="onnx-fp32",
+            runtime_precision="fp32",
+            manifest=None,  # /status does not read it
+            cameras=[],
+            outbox=outbox,
+            timers=StageTimers(),
+            live=LatestFrames(),
+            started=time.monotonic(),
+        )
+        status = json.dumps(view.status())
     finally:
         outbox.close()
     save_config(config, tmp_path / "saved.yaml")
