@@ -60,9 +60,13 @@ def test_a_full_disk_keeps_inference_going_is_reported_and_recovers(colour_site,
         events = _events_path(colour_site)
         assert wait_until(lambda: events.exists() and len(read_events(events)) >= 2)
         small_volume.fill()
-        assert wait_until(lambda: not _health(port)[1]["storage"]["ok"], timeout_s=30)
+        assert wait_until(
+            lambda: None not in (_health(port)[1]["storage"]["outbox_error"], _health(port)[1]["storage"]["snapshot_error"]),
+            timeout_s=30,
+        )
         code, health = _health(port)
-        assert code == 503 and "full" in (health["storage"]["outbox_error"] or health["storage"]["snapshot_error"])
+        assert code == 503 and "full" in health["storage"]["outbox_error"]
+        assert "No space left" in health["storage"]["snapshot_error"]
         processed = json.loads(http_get(f"http://127.0.0.1:{port}/status")[1])["cameras"]["cam1"]["processed"]
         assert wait_until(
             lambda: json.loads(http_get(f"http://127.0.0.1:{port}/status")[1])["cameras"]["cam1"]["processed"]
