@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -184,6 +185,8 @@ def read_manifest(root: Path) -> Manifest:
         return Manifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except json.JSONDecodeError as exc:
         raise BundleError(f"{path}: not valid JSON ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except ValidationError as exc:
         raise BundleError(f"{path}: invalid manifest:\n{exc}") from exc
 
@@ -232,8 +235,11 @@ def _refuse_pickles(root: Path) -> None:
 def _unpack(archive: Path) -> Path:
     """Unpack a shipped ``.tar.gz`` beside itself, refusing members that escape the target."""
     target = archive.with_name(archive.name.removesuffix(".tar.gz").removesuffix(".tgz"))
-    with tarfile.open(archive, "r:gz") as tar:
-        tar.extractall(target, filter="data")
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(target, filter="data")
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:  # FilterError: a member escapes
+        raise BundleError(f"{archive}: cannot unpack the bundle archive ({exc})") from exc
     inner = [p for p in target.iterdir() if p.is_dir()]
     return inner[0] if len(inner) == 1 and not (target / MANIFEST_NAME).exists() else target
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -19,6 +19,8 @@ from edge_runtime.errors import ConfigError
 from edge_runtime.yamlconfig import load_config
 
 ANY_CAMERA = "*"
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Point = tuple[Fraction, Fraction]  # (x, y) in 0..1 of the frame: a point outside it can never be reached
 
 
 class _Section(BaseModel):
@@ -91,11 +93,17 @@ class DebounceConfig(_Section):
 class TripwireConfig(_Section):
     """A directed line a->b in 0..1 of the frame; detections count when their bottom-centre crosses it."""
 
-    line: tuple[tuple[float, float], tuple[float, float]]
+    line: tuple[Point, Point]
     direction: Literal["left_to_right", "right_to_left", "any"] = Field(
         default="any", description="seen walking from a towards b: from its left-hand side to its right"
     )
     max_jump: float = Field(default=0.2, gt=0, le=1, description="how far an object may move between frames")
+
+    @model_validator(mode="after")
+    def _has_length(self) -> TripwireConfig:
+        if self.line[0] == self.line[1]:
+            raise ValueError(f"line: both ends are {list(self.line[0])}; a tripwire needs two distinct points")
+        return self
 
 
 class RuleConfig(_Section):
@@ -112,7 +120,7 @@ class RuleConfig(_Section):
     dwell_s: float = Field(
         default=0.0, ge=0.0, description="the condition must have held this long (video seconds) to start"
     )
-    zone: list[tuple[float, float]] | None = Field(
+    zone: list[Point] | None = Field(
         default=None,
         min_length=3,
         description="polygon [[x, y], ...] in 0..1 of the frame; a detection counts when its bottom-centre "
@@ -131,6 +139,12 @@ class RuleConfig(_Section):
     event_type: str | None = Field(
         default=None, min_length=1, description="the events' type; None = the rule's name"
     )
+
+    @model_validator(mode="after")
+    def _zone_has_area(self) -> RuleConfig:
+        if self.zone is not None and _polygon_area(self.zone) < 1e-6:
+            raise ValueError("zone: its points lie on one line (no area); nothing could ever be inside it")
+        return self
 
     @property
     def type(self) -> str:
@@ -236,6 +250,12 @@ class MqttSinkConfig(_Section):
     tls: MqttTlsConfig | None = None
     keepalive_s: int = Field(default=30, ge=5)
     publish_timeout_s: float = Field(default=5.0, gt=0, description="wait for the broker's PUBACK")
+    resubscribe_grace_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="after connecting to a broker that kept no session (restarted without persistence), "
+        "wait this long before publishing, so subscribers can re-subscribe first",
+    )
 
 
 class WebhookSinkConfig(_Section):
@@ -272,6 +292,17 @@ class OutboxConfig(_Section):
 
 def _demo_cameras() -> list[CameraConfig]:
     return [CameraConfig(name="belt", source="runs/demo/data/video/belt.avi")]
+
+
+class WatchdogConfig(_Section):
+    """When a stage counts as hung: /healthz turns red and systemd's watchdog is no longer petted."""
+
+    stall_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="a stage (inference, a sink's delivery) busy this long is stalled; keep it above "
+        "the sinks' timeouts and the first inference's warm-up",
+    )
 
 
 class HttpConfig(_Section):
@@ -336,6 +367,7 @@ class SiteConfig(_Section):
     outbox: OutboxConfig = OutboxConfig()
     http: HttpConfig = HttpConfig()
     snapshots: SnapshotConfig = SnapshotConfig()
+    watchdog: WatchdogConfig = WatchdogConfig()
 
     @model_validator(mode="after")
     def _consistent_names(self) -> SiteConfig:
@@ -366,6 +398,12 @@ class SiteConfig(_Section):
         raise ConfigError(
             f"no camera {name!r} in the configuration; it has: {', '.join(c.name for c in self.cameras)}"
         )
+
+
+def _polygon_area(points: Sequence[tuple[float, float]]) -> float:
+    """The shoelace formula: the area of a simple polygon, in frame fractions squared."""
+    twice = sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in zip(points, [*points[1:], points[0]], strict=True))
+    return abs(twice) / 2.0
 
 
 def _refuse_duplicates(section: str, names: list[str]) -> None:

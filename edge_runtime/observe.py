@@ -20,8 +20,11 @@ from edge_runtime.bundle import Manifest
 from edge_runtime.config import SiteConfig
 from edge_runtime.health import CameraHealth
 from edge_runtime.live import LatestFrames
+from edge_runtime.liveness import Liveness
 from edge_runtime.outbox import Outbox
-from edge_runtime.sources import CaptureThread, redact_url
+from edge_runtime.redact import redact
+from edge_runtime.snapshots import SnapshotWriter
+from edge_runtime.sources import CaptureThread
 from edge_runtime.timing import BUCKETS_MS, STAGES, StageTimers
 
 CameraState = Literal["online", "reconnecting", "offline", "blind", "ended"]
@@ -76,6 +79,8 @@ class DaemonView:
     live: LatestFrames
     started: float
     belt: BeltLoadMonitor | None = None
+    liveness: Liveness | None = None
+    snapshots: SnapshotWriter | None = None
 
     def belt_states(self) -> dict[str, dict[str, object]]:
         """Each belt camera's load, speed recommendation and overload state (empty without belt_load)."""
@@ -84,6 +89,17 @@ class DaemonView:
 
     def camera(self, name: str) -> CameraView | None:
         return next((camera for camera in self.cameras if camera.name == name), None)
+
+    def storage(self) -> dict[str, Any]:
+        """The outbox's and the snapshots' volume: a full disk is reported here, not as a crash."""
+        outbox = self.outbox.storage_error
+        snapshots = self.snapshots.last_error if self.snapshots else None
+        return {
+            "ok": outbox is None and snapshots is None,
+            "outbox_error": outbox,
+            "outbox_held": self.outbox.held,
+            "snapshot_error": snapshots,
+        }
 
     def healthz(self) -> tuple[bool, dict[str, Any]]:
         """Healthy when every camera delivers (or has ended) with no raised condition and every sink works."""
@@ -96,19 +112,26 @@ class DaemonView:
             name: {"ok": sink.healthy, "pending": self.outbox.depth(name), "last_error": sink.last_error}
             for name, sink in self.outbox.states.items()
         }
-        ok = all(c["ok"] for c in cameras.values()) and all(s["ok"] for s in sinks.values())
-        return ok, {"ok": ok, "cameras": cameras, "sinks": sinks}
+        storage = self.storage()
+        stalled = self.liveness.stalled() if self.liveness else {}
+        ok = (
+            all(c["ok"] for c in cameras.values())
+            and all(s["ok"] for s in sinks.values())
+            and storage["ok"]
+            and not stalled
+        )
+        return ok, {"ok": ok, "cameras": cameras, "sinks": sinks, "storage": storage, "stalled": stalled}
 
     def status(self) -> dict[str, Any]:
-        config = self.config.model_dump(mode="json")  # SecretStr fields dump as "**********"
-        for camera in config["cameras"]:
-            camera["source"] = redact_url(camera["source"])
+        config = redact(self.config.model_dump(mode="json"))  # SecretStr fields dump as "**********"
         return {
             "uptime_s": round(time.monotonic() - self.started, 1),
             "artifact": self.artifact,
             "runtime_precision": self.runtime_precision,
             "cameras": {camera.name: camera.state() for camera in self.cameras},
             "outbox": {"depth": self.outbox.depth(), "dropped": self.outbox.dropped},
+            "storage": self.storage(),
+            "stalled": self.liveness.stalled() if self.liveness else {},
             "sinks": {name: vars(state) for name, state in self.outbox.states.items()},
             "timing_ms": {stage: vars(stats) for stage, stats in self.timers.summary().items()},
             "belt_load": self.belt_states(),
@@ -157,6 +180,25 @@ class DaemonCollector:
         yield CounterMetricFamily(
             "adit_outbox_dropped", "Events dropped because the outbox was full", value=view.outbox.dropped
         )
+        yield GaugeMetricFamily(
+            "adit_outbox_held", "Events held in memory because the disk refused them", value=view.outbox.held
+        )
+        yield CounterMetricFamily(
+            "adit_outbox_write_failures",
+            "Outbox commits the disk refused (full, I/O error)",
+            value=view.outbox.storage_failures,
+        )
+        yield CounterMetricFamily(
+            "adit_snapshot_failures",
+            "Snapshots not written (disk full, I/O error)",
+            value=view.snapshots.failures if view.snapshots else 0,
+        )
+        stalled = GaugeMetricFamily(
+            "adit_stage_stalled_seconds", "How long a hung stage has been busy", labels=["stage"]
+        )
+        for stage, seconds in (view.liveness.stalled() if view.liveness else {}).items():
+            stalled.add_metric([stage], seconds)
+        yield stalled
         latency = HistogramMetricFamily(
             "adit_stage_latency_seconds",
             "Per-stage latency (frame_age: capture to inference)",

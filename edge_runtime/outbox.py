@@ -6,6 +6,10 @@ loses nothing: on the next start each sink resumes where it stopped (at least on
 by event id). A failing sink is retried with exponential back-off on its own thread and never blocks
 inference or the other sinks. Rows every sink has are deleted; beyond ``max_events`` the oldest
 undelivered rows are dropped, counted and logged with their ids, so the disk can never fill up.
+
+When the volume is full anyway (other files, a small partition) SQLite refuses the commit: the
+event is then held in memory, in order, the condition is reported (``storage_error``, in /healthz
+and /metrics) and inference goes on; the held events are committed as soon as space returns.
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge_runtime.config import OutboxConfig
 from edge_runtime.errors import ConfigError
 from edge_runtime.events import Event, Sink
+from edge_runtime.liveness import Liveness
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +64,14 @@ class Outbox:
 
     name = "outbox"
 
-    def __init__(self, config: OutboxConfig, sinks: Sequence[Sink]) -> None:
+    def __init__(self, config: OutboxConfig, sinks: Sequence[Sink], liveness: Liveness | None = None) -> None:
         self.config = config
         self.sinks = list(sinks)
         self.dropped = 0
+        self.storage_error: str | None = None  # why the last commit failed; None once commits work
+        self.storage_failures = 0
+        self._held: deque[Event] = deque()  # accepted but not yet committed (the disk refused them)
+        self._liveness = liveness
         self._lock = threading.Lock()
         self._drain_deadline: float | None = None
         try:
@@ -93,13 +103,62 @@ class Outbox:
             thread.start()
 
     def deliver(self, event: Event) -> None:
-        """Commit ``event`` (durable on return), enforce the bound, wake the sinks."""
+        """Commit ``event`` (durable on return unless the disk refuses: then held), wake the sinks."""
         with self._lock:
-            row = self._db.execute("INSERT INTO events (id, body) VALUES (?, ?)", (event.id, event.to_json()))
-            self.recent.append((row.lastrowid, event))
-            self._enforce_bound()
+            self._held.append(event)
+            self._commit_held()
         for wake in self._wake.values():
             wake.set()
+
+    @property
+    def held(self) -> int:
+        """Events accepted while the disk refused them, waiting in memory for space."""
+        with self._lock:
+            return len(self._held)
+
+    def retry_held(self) -> None:
+        """Try again to commit what the disk refused (called while the sinks are idle)."""
+        with self._lock:
+            if self._held:
+                self._commit_held()
+
+    def _commit_held(self) -> None:
+        try:
+            with self._transaction():
+                committed = [
+                    (self._db.execute("INSERT INTO events (id, body) VALUES (?, ?)", (e.id, e.to_json())).lastrowid, e)
+                    for e in self._held
+                ]
+                self._enforce_bound()
+        except sqlite3.Error as exc:  # SQLITE_FULL, an I/O error: keep the events, report, retry later
+            self.storage_failures += 1
+            if self.storage_error is None:
+                log.error("outbox %s: cannot commit (%s); holding events in memory", self.config.path, exc)
+            self.storage_error = str(exc)
+            self._bound_held()
+            return
+        if self.storage_error is not None:
+            log.info("outbox %s: committing again (%d held event(s) written)", self.config.path, len(self._held))
+        self.recent.extend(committed)
+        self._held.clear()
+        self.storage_error = None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _bound_held(self) -> None:
+        excess = len(self._held) - self.config.max_events
+        if excess > 0:
+            dropped = [self._held.popleft().id for _ in range(excess)]
+            self.dropped += excess
+            log.error("outbox full in memory too: dropped the oldest held event(s): %s", ", ".join(dropped))
 
     def depth(self, sink: str | None = None) -> int:
         """Events not yet delivered to ``sink`` (or to the slowest sink)."""
@@ -124,6 +183,12 @@ class Outbox:
             wake.set()
         for thread in self._threads:
             thread.join(self.config.drain_timeout_s + self.config.retry_max_s)
+        self.retry_held()
+        if self._held:
+            log.error(
+                "outbox %s: still cannot commit (%s); %d event(s) lost at exit: %s",
+                self.config.path, self.storage_error, len(self._held), ", ".join(e.id for e in self._held),
+            )
         left = self.depth() if self.sinks else 0
         if left:
             log.warning("outbox: %d event(s) not yet delivered everywhere; kept for the next start", left)
@@ -139,12 +204,14 @@ class Outbox:
                     return  # caught up while draining
                 wake.wait(1.0)
                 wake.clear()
+                self.retry_held()
                 continue
             if self._drain_deadline is not None and time.monotonic() > self._drain_deadline:
                 return
             seq, body = row
             try:
-                sink.deliver(Event.from_json(body))
+                with self._liveness.busy(f"sink:{sink.name}") if self._liveness else nullcontext():
+                    sink.deliver(Event.from_json(body))
             except OSError as exc:
                 state.failures += 1
                 state.healthy = False
@@ -161,7 +228,21 @@ class Outbox:
             if not state.healthy:
                 log.info("sink %s: delivering again", sink.name)
             state.healthy, state.last_error = True, None
-            self._advance(sink.name, seq)
+            self._advance_until_recorded(sink.name, seq)
+
+    def _advance_until_recorded(self, sink: str, seq: int) -> None:
+        """Move the cursor past ``seq``; while the disk refuses, retry rather than send the event again."""
+        while True:
+            try:
+                self._advance(sink, seq)
+                return
+            except sqlite3.Error as exc:
+                if self.storage_error is None:
+                    log.error("outbox %s: cannot record delivery to %s (%s)", self.config.path, sink, exc)
+                self.storage_error = str(exc)
+                if self._drain_deadline is not None:
+                    return  # stopping: the event stays and is sent again next start (deduped by id)
+                time.sleep(self.config.retry_max_s)
 
     def _next(self, sink: str) -> tuple[int, str] | None:
         with self._lock:
@@ -170,9 +251,11 @@ class Outbox:
             ).fetchone()
 
     def _advance(self, sink: str, seq: int) -> None:
-        with self._lock:
+        with self._lock, self._transaction():
             self._db.execute("UPDATE cursors SET seq = ? WHERE sink = ?", (seq, sink))
             self._db.execute("DELETE FROM events WHERE seq <= ?", (self._min_cursor(),))
+        if self.storage_error is not None and not self._held:
+            self.storage_error = None  # the disk took a write again and nothing waits in memory
 
     def _cursor(self, sink: str) -> int:
         return self._db.execute("SELECT seq FROM cursors WHERE sink = ?", (sink,)).fetchone()[0]

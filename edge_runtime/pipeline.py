@@ -24,6 +24,7 @@ from edge_runtime.errors import BundleError, ConfigError, SourceError
 from edge_runtime.events import Event, Sink
 from edge_runtime.health import CameraHealth
 from edge_runtime.live import LatestFrames
+from edge_runtime.liveness import Liveness
 from edge_runtime.model import BundleModel
 from edge_runtime.observe import CameraView, DaemonView
 from edge_runtime.outbox import Outbox
@@ -227,7 +228,8 @@ def run(
         sinks = build_sinks(config.sinks)
         for sink in sinks:
             cleanup.callback(sink.close)
-        outbox = Outbox(config.outbox, sinks)
+        liveness = Liveness(config.watchdog.stall_s)
+        outbox = Outbox(config.outbox, sinks, liveness)
         cleanup.callback(outbox.close)  # drains into the sinks before they close
         cameras, raised = [], queue.SimpleQueue[Event]()
         for camera in config.cameras:
@@ -263,6 +265,8 @@ def run(
             live,
             started,
             belt=belt,
+            liveness=liveness,
+            snapshots=snapshots,
         )
         if config.http.enabled:
             cleanup.callback(WebServer(config.http, view).close)
@@ -270,9 +274,10 @@ def run(
             camera_view.capture.start()
         log.info("running %d camera(s) on %s", len(cameras), model.artifact.key)
         notifier.ready()
+        stalled: dict[str, float] = {}
         try:
             while not stop.is_set():
-                notifier.watchdog()
+                stalled = _pet_watchdog(notifier, liveness, stalled)
                 ready.wait(IDLE_WAIT_S)
                 ready.clear()
                 for camera_view in cameras:
@@ -281,7 +286,8 @@ def run(
                 pipeline.deliver(_drain(raised))
                 frames = [frame for c in cameras if (frame := c.capture.take()) is not None]
                 if frames:
-                    pipeline.process(frames)
+                    with liveness.busy("inference"):
+                        pipeline.process(frames)
                 elif all(c.capture.exhausted for c in cameras):
                     break
         finally:
@@ -290,6 +296,23 @@ def run(
         return pipeline.summary(
             time.monotonic() - started, dropped=sum(c.capture.stats.dropped for c in cameras)
         )
+
+
+def _pet_watchdog(
+    notifier: SystemdNotifier, liveness: Liveness, before: dict[str, float]
+) -> dict[str, float]:
+    """Pet systemd's watchdog only while no stage hangs, so systemd restarts a daemon with a stuck sink."""
+    stalled = liveness.stalled()
+    if stalled and stalled.keys() != before.keys():
+        log.error(
+            "stalled: %s; no longer petting the watchdog",
+            ", ".join(f"{stage} busy {seconds:.0f} s" for stage, seconds in stalled.items()),
+        )
+    elif before and not stalled:
+        log.info("no stage stalled any more; petting the watchdog again")
+    if not stalled:
+        notifier.watchdog()
+    return stalled
 
 
 def _drain(events: queue.SimpleQueue[Event]) -> list[Event]:

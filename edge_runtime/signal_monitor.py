@@ -54,6 +54,9 @@ class SignalSiteConfig(BaseModel):
     machine: str = Field("pump-1", pattern=r"^[A-Za-z0-9_.-]+$")
     source: str = Field(description="a .npy/.csv file to replay, or tcp://host:port")
     realtime: bool = Field(True, description="files: pace the replay at the sampling rate")
+    sampling_rate: float | None = Field(
+        None, gt=0, description="the sensor's rate in Hz, checked against the bundle's (files carry none)"
+    )
     bundle: Path
     artifact: str | None = None
     rules: list[RuleConfig] = Field(default_factory=list)
@@ -99,6 +102,11 @@ class SignalMonitor:
         self.config = config
         self.model = BundleModel(bundle, config.artifact)
         self.spec = bundle.manifest.signal
+        if config.sampling_rate is not None and not np.isclose(config.sampling_rate, self.spec.sampling_rate):
+            raise SignalError(
+                f"sampling_rate: the sensor gives {config.sampling_rate:g} Hz but {config.bundle} was trained at "
+                f"{self.spec.sampling_rate:g} Hz; resample the signal or use a bundle trained at that rate"
+            )
         self.rules = [Rule(rule) for rule in config.rules]
         self.sinks = build_sinks(config.sinks) if sinks is None else sinks
         self.health = HealthTracker(config.health, bundle.manifest.classes)
@@ -176,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(SignalSiteConfig, args.config, args.overrides)
         monitor = SignalMonitor(config)
         events = monitor.run(open_source(config, monitor.spec.sampling_rate))
+        if not monitor.readings:
+            raise SignalError(
+                f"{config.source}: shorter than one window ({monitor.spec.window} samples, "
+                f"{monitor.spec.window / monitor.spec.sampling_rate:g} s); nothing was classified"
+            )
     except AditError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

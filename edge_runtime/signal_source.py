@@ -31,7 +31,10 @@ def read_samples(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise SignalError(f"{path}: signal file not found")
     if path.suffix.lower() == ".npy":
-        samples = np.load(path, allow_pickle=False)
+        try:
+            samples = np.load(path, allow_pickle=False)  # an object array would need unpickling: refused
+        except (ValueError, OSError, EOFError) as exc:
+            raise SignalError(f"{path}: not a numeric .npy array ({exc})") from exc
     elif path.suffix.lower() == ".csv":
         try:
             samples = np.loadtxt(path, delimiter=",", ndmin=1, skiprows=_header_rows(path))
@@ -39,9 +42,20 @@ def read_samples(path: str | Path) -> np.ndarray:
             raise SignalError(f"{path}: expected one numeric column ({exc})") from exc
     else:
         raise SignalError(f"{path}: unsupported signal file {path.suffix!r} on the device (use .npy or .csv)")
-    samples = np.asarray(samples, dtype=np.float32)
+    try:
+        samples = np.asarray(samples, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise SignalError(f"{path}: samples are not numbers ({exc})") from exc
     if samples.ndim != 1:
         raise SignalError(f"{path}: expected a 1-D signal, got shape {samples.shape}")
+    if samples.size == 0:
+        raise SignalError(f"{path}: no samples (expected one numeric column)")
+    bad = np.flatnonzero(~np.isfinite(samples))
+    if bad.size:  # a NaN would turn every window it touches into a NaN prediction
+        raise SignalError(
+            f"{path}: {bad.size} of {samples.size} samples are NaN or infinite (first at sample {bad[0]}); "
+            "a sensor dropout or a bad export"
+        )
     return samples
 
 

@@ -31,6 +31,8 @@ class SnapshotWriter:
         except OSError as exc:
             raise ConfigError(f"snapshots.folder: cannot create {config.folder} ({exc.strerror})") from exc
         self._quota_bytes = int(config.quota_mb * 1024 * 1024)
+        self.failures = 0
+        self.last_error: str | None = None  # None once a snapshot is written again (/healthz)
 
     def write(self, frame: Frame, event: Event, prediction: Prediction | None = None) -> str | None:
         """Save the annotated frame; return its file name, or None when the disk refused it."""
@@ -69,8 +71,12 @@ class SnapshotWriter:
             (self.config.folder / name).write_bytes(data.tobytes())
             self._enforce_quota()
         except OSError as exc:  # a snapshot is a convenience; the event itself must still go out
+            (self.config.folder / name).unlink(missing_ok=True)  # no half-written JPEG left behind
+            self.failures += 1
+            self.last_error = str(exc)
             log.warning("snapshot %s not written: %s", name, exc)
             return None
+        self.last_error = None
         return name
 
     def _enforce_quota(self) -> None:

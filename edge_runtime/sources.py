@@ -22,7 +22,9 @@ import cv2
 import numpy as np
 
 from edge_runtime.config import CameraConfig
-from edge_runtime.errors import SourceError
+from edge_runtime.errors import ImageError, SourceError
+from edge_runtime.preprocess import read_image
+from edge_runtime.redact import redact_url
 from edge_runtime.timing import StageTimers
 
 log = logging.getLogger(__name__)
@@ -56,10 +58,11 @@ class FrameSource(Protocol):
 
 
 def source_kind(source: str) -> SourceKind:
-    """A URL is a stream, a bare integer a local device index, a directory an image folder, else a file."""
+    """A URL is a stream; a bare integer or a /dev/ path (``/dev/v4l/by-id/usb-...``, stable across
+    re-plugging) a local device; a directory an image folder; anything else a file."""
     if _STREAM_URL.match(source):
         return "stream"
-    if source.isdigit():
+    if source.isdigit() or source.startswith("/dev/"):
         return "device"
     return "folder" if Path(source).is_dir() else "file"
 
@@ -133,12 +136,14 @@ class ImageFolderSource:
             raise SourceError(
                 f"camera {camera.name!r}: {camera.source}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
             )
+        self._folder = camera.source
         self._loop = camera.loop
         self._stride = camera.stride
         self._index = -1
         self.fps = 0.0
 
     def read(self) -> Frame | None:
+        unreadable = 0
         while True:
             self._index += 1
             if self._index >= len(self._paths) and not self._loop:
@@ -146,9 +151,13 @@ class ImageFolderSource:
             if self._index % self._stride:
                 continue
             path = self._paths[self._index % len(self._paths)]
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
-                log.warning("camera %s: %s is not a readable image; skipped", self.camera, path)
+            try:
+                image = read_image(path)
+            except ImageError as exc:  # one bad file must not end the camera
+                log.warning("camera %s: skipped: %s", self.camera, exc)
+                unreadable += 1
+                if unreadable >= len(self._paths):  # looping over nothing readable would spin forever
+                    raise SourceError(f"camera {self.camera!r}: no readable image in {self._folder}") from exc
                 continue
             return Frame(
                 camera=self.camera, index=self._index, ts=time.time(), pts_s=float(self._index), image=image
@@ -217,11 +226,6 @@ class ReconnectingSource:
             self._source.close()
 
 
-def redact_url(source: str) -> str:
-    """``rtsp://user:secret@host/x`` -> ``rtsp://user:***@host/x``: credentials never reach a log."""
-    return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", source)
-
-
 def open_camera(camera: CameraConfig, stop: threading.Event) -> FrameSource:
     """The live source of a camera: streams and devices reconnect, files and folders end."""
     kind = source_kind(camera.source)
@@ -240,7 +244,8 @@ def open_source(camera: CameraConfig) -> VideoCaptureSource | ImageFolderSource:
     if kind == "stream":
         capture = cv2.VideoCapture(camera.source, cv2.CAP_FFMPEG, _STREAM_PARAMS)
     elif kind == "device":
-        capture = cv2.VideoCapture(int(camera.source))
+        # a USB camera unplugged and plugged back keeps its by-id path (not its index): reconnect by it
+        capture = cv2.VideoCapture(int(camera.source) if camera.source.isdigit() else camera.source)
     else:
         capture = cv2.VideoCapture(camera.source)
     if not capture.isOpened():

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from edge_runtime.errors import ConfigError
+from edge_runtime.redact import redact
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -37,7 +38,10 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
                 node = node.setdefault(part, {})
             else:
                 raise ConfigError(f"override {item!r}: {'.'.join(parents[:depth])!r} is not a section")
-        value = yaml.safe_load(text) if text else ""
+        try:
+            value = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {item!r}: the value is not valid YAML ({' '.join(str(exc).split())})") from exc
         if isinstance(node, list):
             node[_list_index(node, leaf, item)] = value
         elif isinstance(node, dict):
@@ -74,6 +78,8 @@ def load_config(model: type[ModelT], path: str | Path | None, overrides: list[st
             raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{file}: not valid YAML ({exc})") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
         if not isinstance(raw, dict):
             raise ConfigError(f"{file}: the top level must be a mapping of settings")
     try:
@@ -83,6 +89,6 @@ def load_config(model: type[ModelT], path: str | Path | None, overrides: list[st
 
 
 def save_config(config: BaseModel, path: Path) -> None:
-    """Write the resolved configuration next to a run's outputs."""
+    """Write the resolved configuration next to a run's outputs (passwords in URLs redacted)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+    path.write_text(yaml.safe_dump(redact(config.model_dump(mode="json")), sort_keys=False), encoding="utf-8")

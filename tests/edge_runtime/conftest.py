@@ -68,18 +68,21 @@ def colour_site(tmp_path: Path, tiny_bundle: Path, colour_video) -> Path:
 class Mosquitto:
     """A real broker as a child process, with persistence, that a test can stop and start again."""
 
-    def __init__(self, root: Path) -> None:
-        self.port = free_port()
+    def __init__(
+        self, root: Path, *, persistence: bool = True, port: int | None = None, settings: tuple[str, ...] = ()
+    ) -> None:
+        self.port = port or free_port()
         self.root = root
-        (root / "data").mkdir(parents=True)
+        (root / "data").mkdir(parents=True, exist_ok=True)
         self.config = root / "mosquitto.conf"
-        lines = [
-            f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
-            "persistence true",
-            f"persistence_location {root / 'data'}/",
-            "autosave_interval 1",  # sessions survive even a SIGKILL (REAL-PARTS.md)
-        ]
+        # settings: the listener's TLS and password lines (test_mqtt_tls.py); else anonymous
+        lines = [f"listener {self.port} 127.0.0.1", *(settings or ("allow_anonymous true",))]
+        if persistence:
+            lines += [
+                "persistence true",
+                f"persistence_location {root / 'data'}/",
+                "autosave_interval 1",  # sessions survive even a SIGKILL (REAL-PARTS.md)
+            ]
         if os.geteuid() == 0:
             lines.append("user root")  # else it drops to `mosquitto` and cannot write the tmp folder
         self.config.write_text("\n".join(lines) + "\n")
@@ -100,6 +103,13 @@ class Mosquitto:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
+            self.process.wait(10)
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye to clients, nothing saved that was not saved already."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
             self.process.wait(10)
         self.process = None
 
@@ -148,6 +158,7 @@ def _has_rtsp_server() -> bool:
     probe = subprocess.run(
         [str(SYSTEM_PYTHON), "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"],
         capture_output=True,
+        check=False,
     )
     return probe.returncode == 0
 
@@ -253,3 +264,39 @@ def start_daemon(tmp_path: Path, tiny_bundle: Path, colour_video):
     yield start
     for daemon in started:
         daemon.close()
+
+
+class SmallVolume:
+    """A real tmpfs of a few hundred KiB that a test fills to ENOSPC and then frees again."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.filler = path / "filler.bin"
+
+    def fill(self) -> None:
+        """Write zeros until the kernel answers ENOSPC: the volume is then full for real."""
+        with self.filler.open("ab", buffering=0) as handle:
+            try:
+                while True:
+                    handle.write(b"\0" * 4096)
+            except OSError:
+                pass
+
+    def free(self) -> None:
+        self.filler.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def small_volume(tmp_path: Path):
+    """Mounting needs root (CAP_SYS_ADMIN); elsewhere the disk-full tests skip with that reason."""
+    path = tmp_path / "volume"
+    path.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(path)], capture_output=True, text=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs (needs root): {mounted.stderr.strip()}")
+    try:
+        yield SmallVolume(path)
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)

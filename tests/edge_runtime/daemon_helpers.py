@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
+
+import yaml
 
 
 def free_port() -> int:
@@ -36,3 +42,36 @@ class LogReader:
     def rest(self) -> str:
         self._thread.join(20)
         return self.text
+
+
+def start_daemon(site, repo, **env: str) -> subprocess.Popen:
+    """``python -m edge_runtime run --config SITE`` as a child, with stdout and stderr piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge_runtime", "run", "--config", str(site)],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(repo), **env},
+    )
+
+
+def http_get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def edit_site(site, change) -> None:
+    data = yaml.safe_load(site.read_text())
+    change(data)
+    site.write_text(yaml.safe_dump(data))
+
+
+def wait_until(condition, timeout_s: float = 30.0, every_s: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(every_s)
+    return bool(condition())

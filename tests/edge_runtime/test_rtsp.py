@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from edge_runtime.config import CameraConfig, HealthConfig
 from edge_runtime.health import CameraHealth
 from edge_runtime.sources import CaptureThread, open_camera, redact_url
@@ -52,3 +54,27 @@ def test_frames_flow_and_a_killed_server_is_reconnected_at_its_new_resolution(rt
 def test_credentials_in_a_url_are_redacted():
     assert redact_url("rtsp://admin:hunter2@10.0.0.5:554/s1") == "rtsp://admin:***@10.0.0.5:554/s1"
     assert redact_url("rtsp://10.0.0.5/s1") == "rtsp://10.0.0.5/s1"
+
+
+@pytest.mark.slow
+def test_a_server_killed_again_and_again_is_reconnected_every_time(rtsp_server):
+    """Five SIGKILL/restart cycles, alternating resolutions: frames flow after each, indices keep rising."""
+    camera = CameraConfig(name="rtsp", source=rtsp_server.url, reconnect={"min_s": 0.5, "max_s": 1.0})
+    stop, frames = threading.Event(), []
+    source = open_camera(camera, stop)
+    capture = CaptureThread(source, stop, StageTimers(), observe=frames.append)
+    capture.start()
+    try:
+        assert _wait(lambda: len(frames) >= 5), "no frames from the RTSP server"
+        for cycle, size in enumerate([(640, 480), (320, 240)] * 2 + [(640, 480)], start=1):
+            rtsp_server.kill()
+            assert _wait(lambda: not source.connected, timeout_s=15)
+            rtsp_server.start(*size)
+            assert _wait(lambda size=size: frames[-1].image.shape[:2] == size[::-1], timeout_s=30), cycle
+            assert source.reconnects >= cycle
+        indices = [frame.index for frame in frames]
+        assert indices == sorted(indices) and len(set(indices)) == len(indices)
+    finally:
+        stop.set()
+        capture.join(10)
+        source.close()
