@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -25,6 +25,7 @@ from edge_runtime.config import HttpConfig, SiteConfig
 from edge_runtime.errors import ConfigError
 from edge_runtime.health import CameraHealth
 from edge_runtime.outbox import Outbox
+from edge_runtime.signal_monitor import SignalMonitor
 from edge_runtime.sources import CaptureThread, redact_url
 from edge_runtime.timing import BUCKETS_MS, STAGES, StageTimers
 
@@ -62,6 +63,7 @@ class DaemonView:
     outbox: Outbox
     timers: StageTimers
     started: float
+    machines: list[SignalMonitor] = field(default_factory=list)
 
     def healthz(self) -> tuple[bool, dict[str, Any]]:
         """Healthy when every camera delivers (or has ended) with no raised condition and every sink works."""
@@ -74,8 +76,9 @@ class DaemonView:
             name: {"ok": sink.healthy, "pending": self.outbox.depth(name), "last_error": sink.last_error}
             for name, sink in self.outbox.states.items()
         }
-        ok = all(c["ok"] for c in cameras.values()) and all(s["ok"] for s in sinks.values())
-        return ok, {"ok": ok, "cameras": cameras, "sinks": sinks}
+        machines = {m.config.name: {"ok": m.error is None, "error": m.error} for m in self.machines}
+        ok = all(part["ok"] for group in (cameras, machines, sinks) for part in group.values())
+        return ok, {"ok": ok, "cameras": cameras, "machines": machines, "sinks": sinks}
 
     def status(self) -> dict[str, Any]:
         config = self.config.model_dump(mode="json")  # SecretStr fields dump as "**********"
@@ -85,6 +88,7 @@ class DaemonView:
             "uptime_s": round(time.monotonic() - self.started, 1),
             "artifact": self.artifact,
             "cameras": {camera.name: camera.state() for camera in self.cameras},
+            "machines": {machine.config.name: machine.state() for machine in self.machines},
             "outbox": {"depth": self.outbox.depth(), "dropped": self.outbox.dropped},
             "sinks": {name: vars(state) for name, state in self.outbox.states.items()},
             "timing_ms": {stage: vars(stats) for stage, stats in self.timers.summary().items()},
@@ -122,6 +126,7 @@ class DaemonCollector:
             for name in state["conditions"]:
                 condition.add_metric([camera.name, name], 1.0)
         yield from (captured, processed, dropped, reconnects, fps, condition)
+        yield from _machine_metrics(view.machines)
         depth = GaugeMetricFamily("adit_outbox_depth", "Events not yet delivered to a sink", labels=["sink"])
         delivered = CounterMetricFamily("adit_events_delivered", "Events delivered", labels=["sink"])
         failures = CounterMetricFamily("adit_delivery_failures", "Failed delivery attempts", labels=["sink"])
@@ -144,6 +149,28 @@ class DaemonCollector:
                 buckets = [(str(bound / 1000.0), n) for bound, n in zip(BUCKETS_MS, cumulative, strict=True)]
                 latency.add_metric([stage], buckets + [("+Inf", count)], total_ms / 1000.0)
         yield latency
+
+
+def _machine_metrics(machines: list[SignalMonitor]) -> Iterator[Metric]:
+    """Per monitored machine: windows classified and skipped, the health index and its trend."""
+    windows = CounterMetricFamily("adit_machine_windows", "Signal windows classified", labels=["machine"])
+    invalid = CounterMetricFamily(
+        "adit_machine_windows_invalid", "Windows skipped for NaN/inf samples", labels=["machine"]
+    )
+    index = GaugeMetricFamily(
+        "adit_machine_health_index", "Smoothed P(not normal): 0 healthy, 1 faulty", labels=["machine"]
+    )
+    trend = GaugeMetricFamily(
+        "adit_machine_health_trend_per_hour", "Slope of the health index per hour of signal", labels=["machine"]
+    )
+    for machine in machines:
+        state = machine.state()
+        windows.add_metric([machine.config.name], state["windows"])
+        invalid.add_metric([machine.config.name], state["invalid_windows"])
+        if state["health_index"] is not None:
+            index.add_metric([machine.config.name], state["health_index"])
+            trend.add_metric([machine.config.name], state["health_trend_per_h"])
+    yield from (windows, invalid, index, trend)
 
 
 class ObserveServer:
