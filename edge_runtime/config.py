@@ -280,6 +280,8 @@ class SiteConfig(_Section):
         if not self.cameras and not self.machines:
             raise ValueError("a site needs at least one camera or machine")
         names = self.sources
+        _refuse_duplicates("cameras", [camera.name for camera in self.cameras])
+        _refuse_duplicates("machines", [machine.name for machine in self.machines])
         _refuse_duplicates("cameras and machines", names)
         _refuse_duplicates("rules", [rule.name for rule in self.rules])
         for index, rule in enumerate(self.rules):

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 from daemon_helpers import LogReader, free_port
 
@@ -108,3 +109,17 @@ def test_cameras_and_machines_share_one_outbox(colour_site, signal_bundle, tmp_p
     assert {e.camera for e in events} == {"cam1", "drive-1"}
     assert len(events) == summary.events and summary.machines["drive-1"]["ended"]
     assert [e.label in FAULTS for e in events if e.camera == "drive-1"] == [True, True]
+
+
+def test_rules_watching_a_machine_are_checked_against_its_bundle(signal_bundle, tmp_path):
+    from edge_runtime.config import SiteConfig
+    from edge_runtime.errors import ConfigError
+    from edge_runtime.pipeline import verify_site
+
+    site = _machine_site(tmp_path, signal_bundle, _fault_file(tmp_path / "drive.npy"))
+    site["rules"][0]["labels"] = ["inner_race", "smoke"]
+    with pytest.raises(ConfigError, match="rules\\[0\\].labels: 'smoke' not among the bundle's classes; valid: ball, inner_race"):
+        verify_site(SiteConfig.model_validate(site))
+    site["rules"][0].update(labels=FAULTS, zone=[[0, 0], [1, 0], [1, 1]])
+    with pytest.raises(ConfigError, match="rules\\[0\\]: zone and tripwire need a detect bundle; 'drive-1' runs 'signal'"):
+        verify_site(SiteConfig.model_validate(site))
