@@ -13,7 +13,7 @@ CHECKPOINT ?= $(RUN)/train$(TASK_SUFFIX)/best.pt
 BUNDLE ?= $(RUN)/bundle$(TASK_SUFFIX)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo data train export bench run test test-all clean signal-demo
+.PHONY: setup demo belt-demo data train export bench run test test-all clean signal-demo
 
 setup: $(VENV)/.installed
 
@@ -35,6 +35,17 @@ demo: setup
 		model.bundle=$(RUN)/bundle
 	$(PY) -m benchmarks.demo_summary --run $(RUN) --site $(SITE)
 
+# Belt load and speed: generated video with known load -> segment model -> bundle -> figures -> replay
+# checked against the video's overload truth (configs/site-belt-demo.yaml; README "Belt load and speed").
+belt-demo: setup
+	$(PY) -m train.synth --out $(RUN)/data --preset demo
+	$(PY) -m train fit --config configs/train-segment-demo.yaml out=$(RUN)/train-segment data.root=$(RUN)/data/segment
+	$(PY) -m export build --checkpoint $(RUN)/train-segment/best.pt --out $(RUN)/bundle-segment
+	$(PY) -m benchmarks.belt_load --bundle $(RUN)/bundle-segment --video-dir $(RUN)/data/video --out $(RUN)/bench-belt
+	$(PY) -m edge_runtime replay $(RUN)/data/video/belt.avi --config configs/site-belt-demo.yaml \
+		--expect $(RUN)/data/video/belt_truth.jsonl --tolerance 15 --out $(RUN)/events/belt-events.jsonl \
+		model.bundle=$(RUN)/bundle-segment
+
 data: setup
 	$(PY) -m train.synth --out $(RUN)/data --preset demo
 
@@ -49,6 +60,7 @@ bench: setup
 		--video $(RUN)/data/video/belt.avi --site $(SITE) $(ARGS)
 
 run: setup
+	@echo "dashboard: http://$$(sed -n '/^http:/,/^[a-z]/s/^  host: *\([^ #]*\).*/\1/p' $(SITE) | head -1):$$(sed -n '/^http:/,/^[a-z]/s/^  port: *\([0-9]*\).*/\1/p' $(SITE) | head -1)/ (the daemon logs the address it bound)"
 	$(PY) -m edge_runtime run --config $(SITE) $(ARGS)
 
 test: setup

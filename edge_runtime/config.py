@@ -8,6 +8,7 @@ Relative paths are resolved from the working directory the daemon is started in.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
@@ -170,6 +171,72 @@ class RuleConfig(_Section):
         return self.camera in (ANY_CAMERA, camera)
 
 
+class SpeedConfig(_Section):
+    """The recommended belt speed: proportional to the load, within limits, with a dead band and a ramp."""
+
+    min_mps: float = Field(default=1.0, gt=0, description="slowest speed the drive may run (m/s)")
+    max_mps: float = Field(default=2.5, gt=0, description="full (design) speed, m/s")
+    full_load: float = Field(
+        default=0.7,
+        gt=0,
+        le=1,
+        description="smoothed load at which the belt needs full speed; below it the speed scales with the load, "
+        "so the coal per metre stays at this design level",
+    )
+    deadband_mps: float = Field(
+        default=0.1, ge=0, description="hysteresis: the set point moves only when the target differs by this much"
+    )
+    max_accel_mps2: float = Field(default=0.2, gt=0, description="rate limit of the recommendation (m/s per s)")
+    report_step_mps: float = Field(
+        default=0.25, gt=0, description="a belt_speed event each time the recommendation moved this far"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SpeedConfig:
+        if self.min_mps > self.max_mps:
+            raise ValueError(f"min_mps ({self.min_mps}) cannot exceed max_mps ({self.max_mps})")
+        return self
+
+
+class OverloadConfig(_Section):
+    """An overload event starts when the smoothed load stays at or above ``above`` for ``hold_s``."""
+
+    above: float = Field(default=0.8, gt=0, le=1, description="smoothed load that starts an overload")
+    below: float = Field(default=0.72, ge=0, le=1, description="smoothed load that ends it (hysteresis)")
+    hold_s: float = Field(default=1.0, ge=0, description="video seconds the load must stay above to start")
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> OverloadConfig:
+        if self.below >= self.above:
+            raise ValueError(f"below ({self.below}) must be less than above ({self.above})")
+        return self
+
+
+class BeltLoadConfig(_Section):
+    """Belt load from a segment bundle: the coal class's share of a belt region, smoothed, and a speed."""
+
+    camera: str = Field(default=ANY_CAMERA, description='the camera that sees the belt, or "*" for every camera')
+    region: list[tuple[float, float]] = Field(
+        min_length=3, description="belt polygon [[x, y], ...] in 0..1 of the frame: where load is measured"
+    )
+    label: str = Field(default="coal", min_length=1, description="the bundle class that is load")
+    smoothing_s: float = Field(
+        default=2.0, ge=0, description="time constant of the load's exponential smoothing (video seconds)"
+    )
+    speed: SpeedConfig = SpeedConfig()
+    overload: OverloadConfig = OverloadConfig()
+
+    @model_validator(mode="after")
+    def _region_inside_frame(self) -> BeltLoadConfig:
+        outside = [point for point in self.region if not all(0.0 <= v <= 1.0 for v in point)]
+        if outside:
+            raise ValueError(f"region: points must lie in 0..1 of the frame; outside: {outside}")
+        return self
+
+    def watches(self, camera: str) -> bool:
+        return self.camera in (ANY_CAMERA, camera)
+
+
 class JsonlSinkConfig(_Section):
     path: Path = Path("runs/demo/events/events.jsonl")
 
@@ -239,11 +306,45 @@ def _demo_cameras() -> list[CameraConfig]:
 
 
 class HttpConfig(_Section):
-    """The observation endpoint: /healthz, /metrics (Prometheus), /status (JSON)."""
+    """The daemon's one HTTP endpoint: the dashboard, /healthz, /metrics (Prometheus), /status (JSON)."""
 
     enabled: bool = True
     host: str = Field(default="127.0.0.1", description="localhost only unless you mean it")
     port: int = Field(default=8390, ge=0, lt=65536, description="0 = any free port (logged)")
+    token: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="required unless host is a loopback address; browsers open /?token=..., "
+        "scrapers send 'Authorization: Bearer ...'",
+    )
+    live_fps: float = Field(
+        default=5.0, gt=0, le=30, description="most frames per second a live view is sent and encoded"
+    )
+    live_width: int = Field(default=960, ge=160, description="live frames are scaled down to this width")
+    benchmark: Path | None = Field(
+        default=Path("runs/demo/bench/results.json"),
+        description="benchmark results.json shown on the model page when the file exists",
+    )
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> HttpConfig:
+        # Cameras and alarms of a mine are not for anyone on the network to watch.
+        if self.enabled and self.token is None and not is_loopback(self.host):
+            raise ValueError(
+                f"http.token is required when http.host is {self.host!r} (not a loopback address): "
+                "set a long random token, or host: 127.0.0.1"
+            )
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and 127.0.0.0/8, ::1; False for a wildcard, a LAN address or any other name."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class SnapshotConfig(_Section):
@@ -262,6 +363,7 @@ class SiteConfig(_Section):
     cameras: list[CameraConfig] = Field(default_factory=list, description="default: the demo camera")
     machines: list[MachineConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
+    belt_load: BeltLoadConfig | None = Field(default=None, description="needs a segment bundle")
     sinks: SinksConfig = SinksConfig()
     outbox: OutboxConfig = OutboxConfig()
     http: HttpConfig = HttpConfig()
@@ -291,6 +393,13 @@ class SiteConfig(_Section):
                     f"rules[{index}].camera: no camera {rule.camera!r}; the cameras are: "
                     f'{", ".join(c.name for c in self.cameras) or "none"}{machines} (or "{ANY_CAMERA}" for all)'
                 )
+        cameras = [camera.name for camera in self.cameras]
+        belt = self.belt_load
+        if belt is not None and belt.camera != ANY_CAMERA and belt.camera not in cameras:
+            raise ValueError(
+                f"belt_load.camera: no camera {belt.camera!r}; the cameras are: "
+                f'{", ".join(cameras)} (or "{ANY_CAMERA}" for all)'
+            )
         return self
 
     @property
@@ -323,13 +432,21 @@ def load_site_config(path: str | Path | None, overrides: Sequence[str] = ()) -> 
     return load_config(SiteConfig, path, list(overrides))
 
 
-def check_rule_labels(config: SiteConfig, classes: Mapping[str, Sequence[str]]) -> None:
+def check_rule_labels(
+    config: SiteConfig, classes: Sequence[str], machines: Mapping[str, Sequence[str]] | None = None
+) -> None:
     """Refuse rules naming labels no bundle they watch can predict (a typo would never fire).
 
-    ``classes`` maps each camera and machine name to the classes of the bundle it runs.
+    ``classes``: the cameras' bundle; ``machines``: each machine's bundle classes (None leaves the
+    rules that watch a machine unchecked, e.g. a rule drawn on the dashboard).
     """
+    cameras = [camera.name for camera in config.cameras]
     for index, rule in enumerate(config.rules):
-        known = dict.fromkeys(label for name, names in classes.items() if rule.watches(name) for label in names)
+        watched = [machine.name for machine in config.machines if rule.watches(machine.name)]
+        if watched and machines is None:
+            continue
+        on_cameras = classes if any(rule.watches(camera) for camera in cameras) else []
+        known = dict.fromkeys([*on_cameras, *(label for name in watched for label in (machines or {})[name])])
         unknown = [label for label in rule.labels if label not in known]
         if unknown:
             raise ConfigError(

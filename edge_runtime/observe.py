@@ -1,35 +1,32 @@
 """What a running daemon says about itself: /healthz, /metrics (Prometheus) and /status (JSON).
 
 Everything is read on request from the live objects (capture threads, health monitors, outbox,
-stage timers), so the hot path pays nothing for observation. The server is stdlib ``http.server``
-on its own thread, bound to 127.0.0.1 by default. Configuration shown in /status has its secrets
-redacted by pydantic (``SecretStr``) and URLs stripped of passwords.
+stage timers, the latest frames), so the hot path pays nothing for observation. ``edge_runtime.web``
+serves these and the dashboard. Configuration shown in /status has its secrets redacted by pydantic
+(``SecretStr``) and URLs stripped of passwords.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from edge_runtime.config import HttpConfig, SiteConfig
-from edge_runtime.errors import ConfigError
+from edge_runtime.beltload import BeltLoadMonitor
+from edge_runtime.bundle import Manifest
+from edge_runtime.config import SiteConfig
 from edge_runtime.health import CameraHealth
+from edge_runtime.live import LatestFrames
 from edge_runtime.outbox import Outbox
 from edge_runtime.signal_monitor import SignalMonitor
 from edge_runtime.sources import CaptureThread, redact_url
 from edge_runtime.timing import BUCKETS_MS, STAGES, StageTimers
 
-log = logging.getLogger(__name__)
+CameraState = Literal["online", "reconnecting", "offline", "blind", "ended"]
+BLIND = frozenset({"frozen", "dark", "obscured"})  # frames arrive, but show nothing usable
 
 
 @dataclass
@@ -52,6 +49,19 @@ class CameraView:
             "measures": dict(self.health.measures) if self.health else {},
         }
 
+    def summary_state(self) -> CameraState:
+        """One word for the overview: what a technician must act on first."""
+        state = self.state()
+        if state["ended"]:
+            return "ended"
+        if not state["connected"]:
+            return "reconnecting"
+        if "no_frames" in state["conditions"]:
+            return "offline"
+        if set(state["conditions"]) & BLIND:
+            return "blind"
+        return "online"
+
 
 @dataclass
 class DaemonView:
@@ -59,11 +69,23 @@ class DaemonView:
 
     config: SiteConfig
     artifact: str
+    runtime_precision: str
+    manifest: Manifest | None  # None: no model at all (cannot happen with a camera or machine)
     cameras: list[CameraView]
     outbox: Outbox
     timers: StageTimers
+    live: LatestFrames
     started: float
+    belt: BeltLoadMonitor | None = None
     machines: list[SignalMonitor] = field(default_factory=list)
+
+    def belt_states(self) -> dict[str, dict[str, object]]:
+        """Each belt camera's load, speed recommendation and overload state (empty without belt_load)."""
+        states = list(self.belt.states.items()) if self.belt is not None else []  # copy: the pipeline adds
+        return {camera: state.view() for camera, state in states}
+
+    def camera(self, name: str) -> CameraView | None:
+        return next((camera for camera in self.cameras if camera.name == name), None)
 
     def healthz(self) -> tuple[bool, dict[str, Any]]:
         """Healthy when every camera delivers (or has ended) with no raised condition and every sink works."""
@@ -87,11 +109,13 @@ class DaemonView:
         return {
             "uptime_s": round(time.monotonic() - self.started, 1),
             "artifact": self.artifact,
+            "runtime_precision": self.runtime_precision,
             "cameras": {camera.name: camera.state() for camera in self.cameras},
             "machines": {machine.config.name: machine.state() for machine in self.machines},
             "outbox": {"depth": self.outbox.depth(), "dropped": self.outbox.dropped},
             "sinks": {name: vars(state) for name, state in self.outbox.states.items()},
             "timing_ms": {stage: vars(stats) for stage, stats in self.timers.summary().items()},
+            "belt_load": self.belt_states(),
             "config": config,
         }
 
@@ -149,6 +173,7 @@ class DaemonCollector:
                 buckets = [(str(bound / 1000.0), n) for bound, n in zip(BUCKETS_MS, cumulative, strict=True)]
                 latency.add_metric([stage], buckets + [("+Inf", count)], total_ms / 1000.0)
         yield latency
+        yield from _belt_metrics(view.belt_states())
 
 
 def _machine_metrics(machines: list[SignalMonitor]) -> Iterator[Metric]:
@@ -173,50 +198,18 @@ def _machine_metrics(machines: list[SignalMonitor]) -> Iterator[Metric]:
     yield from (windows, invalid, index, trend)
 
 
-class ObserveServer:
-    """The HTTP endpoint on its own thread; ``close`` stops it."""
+def _belt_metrics(states: dict[str, dict[str, Any]]) -> Iterator[Metric]:
+    """Gauges of the belt-load monitor: what it measured and what it recommends, per camera."""
+    gauges = {
+        "load": GaugeMetricFamily("adit_belt_load", "Smoothed coal share of the belt region (0..1)", labels=["camera"]),
+        "raw_load": GaugeMetricFamily("adit_belt_load_raw", "This frame's coal share of the belt region", labels=["camera"]),
+        "speed_mps": GaugeMetricFamily(
+            "adit_belt_speed_recommended_mps", "Recommended belt speed (m/s)", labels=["camera"]
+        ),
+        "overloaded": GaugeMetricFamily("adit_belt_overloaded", "1 while an overload event is open", labels=["camera"]),
+    }
+    for camera, state in states.items():
+        for key, gauge in gauges.items():
+            gauge.add_metric([camera], float(state[key]))
+    yield from gauges.values()
 
-    def __init__(self, config: HttpConfig, view: DaemonView) -> None:
-        registry = CollectorRegistry()
-        registry.register(DaemonCollector(view))
-        handler = _handler(view, registry)
-        try:
-            self._server = ThreadingHTTPServer((config.host, config.port), handler)
-        except OSError as exc:
-            raise ConfigError(f"http: cannot listen on {config.host}:{config.port} ({exc.strerror})") from exc
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
-        self._thread.start()
-        log.info("observing on http://%s:%d (/healthz /metrics /status)", config.host, self.port)
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5.0)
-
-
-def _handler(view: DaemonView, registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/healthz":
-                ok, body = view.healthz()
-                self._send(200 if ok else 503, "application/json", json.dumps(body).encode())
-            elif path == "/metrics":
-                self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
-            elif path == "/status":
-                self._send(200, "application/json", json.dumps(view.status(), indent=2).encode())
-            else:
-                self._send(404, "text/plain", b"try /healthz, /metrics or /status\n")
-
-        def _send(self, code: int, content_type: str, body: bytes) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("http: " + format, *args)
-
-    return Handler

@@ -15,6 +15,7 @@ import random
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from edge_runtime.errors import ConfigError
 from edge_runtime.events import Event, Sink
 
 log = logging.getLogger(__name__)
+
+RECENT_EVENTS = 1000  # kept in memory for the dashboard's events page
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, body TEXT NOT NULL);
@@ -75,6 +78,14 @@ class Outbox:
             threading.Thread(target=self._deliver_loop, args=(sink,), name=f"sink-{sink.name}", daemon=True)
             for sink in self.sinks
         ]
+        # The newest events with their outbox sequence, for the dashboard (delivered rows leave the table).
+        self.recent: deque[tuple[int, Event]] = deque(maxlen=RECENT_EVENTS)
+        for seq, body in reversed(
+            self._db.execute(
+                "SELECT seq, body FROM events ORDER BY seq DESC LIMIT ?", (RECENT_EVENTS,)
+            ).fetchall()
+        ):
+            self.recent.append((seq, Event.from_json(body)))
         pending = self.depth()
         if pending:
             log.info("outbox %s: %d undelivered event(s) from an earlier run", config.path, pending)
@@ -84,7 +95,8 @@ class Outbox:
     def deliver(self, event: Event) -> None:
         """Commit ``event`` (durable on return), enforce the bound, wake the sinks."""
         with self._lock:
-            self._db.execute("INSERT INTO events (id, body) VALUES (?, ?)", (event.id, event.to_json()))
+            row = self._db.execute("INSERT INTO events (id, body) VALUES (?, ?)", (event.id, event.to_json()))
+            self.recent.append((row.lastrowid, event))
             self._enforce_bound()
         for wake in self._wake.values():
             wake.set()
@@ -94,6 +106,16 @@ class Outbox:
         with self._lock:
             cursor = self._cursor(sink) if sink else self._min_cursor()
             return self._db.execute("SELECT COUNT(*) FROM events WHERE seq > ?", (cursor,)).fetchone()[0]
+
+    def recent_events(self) -> list[tuple[int, Event]]:
+        """The newest events (oldest first) with their sequence numbers, this run's and any left undelivered."""
+        with self._lock:
+            return list(self.recent)
+
+    def cursors(self) -> dict[str, int]:
+        """Each sink's cursor: it has every event up to this sequence number."""
+        with self._lock:
+            return {name: self._cursor(name) for name in self.states}
 
     def close(self) -> None:
         """Let the sinks catch up for ``drain_timeout_s``, then stop; what is left stays for next time."""

@@ -11,22 +11,24 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack, closing
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from edge_runtime.backends import BackendOptions
-from edge_runtime.bundle import Bundle, load_bundle
+from edge_runtime.beltload import BeltLoadMonitor
+from edge_runtime.bundle import Bundle, Manifest, load_bundle
 from edge_runtime.config import ModelConfig, SiteConfig, check_rule_labels
 from edge_runtime.errors import BundleError, ConfigError, SourceError
 from edge_runtime.events import Event, Sink
 from edge_runtime.health import CameraHealth
+from edge_runtime.live import LatestFrames
 from edge_runtime.model import BundleModel
-from edge_runtime.observe import CameraView, DaemonView, ObserveServer
+from edge_runtime.observe import CameraView, DaemonView
 from edge_runtime.outbox import Outbox
-from edge_runtime.postprocess import Prediction, decoder_for, list_postprocess
+from edge_runtime.postprocess import Prediction, Segmentation, decoder_for, list_postprocess
 from edge_runtime.rules import RuleSet
 from edge_runtime.signal_monitor import MachineThread, SignalMonitor, verify_machine
 from edge_runtime.sinks import build_sinks
@@ -34,6 +36,7 @@ from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_camera, open_source
 from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.timing import StageStats, StageTimers
+from edge_runtime.web.server import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -80,26 +83,27 @@ class SiteBundles:
         return self.cameras
 
 
-def verify_site(config: SiteConfig) -> SiteBundles:
-    """Start-up checks needing no camera: bundle digests, artifacts, rule labels among the classes."""
-    bundle = _verify_camera_bundle(config) if config.cameras else None
+def verify_site(config: SiteConfig) -> Bundle:
+    """Start-up checks of a camera site (see ``verify_daemon``); the cameras' bundle."""
+    return verify_daemon(config).camera_bundle
+
+
+def verify_daemon(config: SiteConfig) -> SiteBundles:
+    """Start-up checks needing no camera: bundle digests, artifacts, rule labels among the classes,
+    each machine's bundle and recording."""
     machines = {machine.name: verify_machine(machine, i) for i, machine in enumerate(config.machines)}
-    classes = {camera.name: bundle.manifest.classes for camera in config.cameras if bundle is not None}
-    classes |= {name: machine.manifest.classes for name, machine in machines.items()}
-    check_rule_labels(config, classes)
-    machine_names = set(machines)
+    classes = {name: bundle.manifest.classes for name, bundle in machines.items()}
     for index, rule in enumerate(config.rules):
-        on_detections = bundle is not None and bundle.manifest.task == "detect" and rule.camera not in machine_names
-        if (rule.zone is not None or rule.tripwire is not None) and not on_detections:
-            task = "signal" if rule.camera in machine_names or bundle is None else bundle.manifest.task
+        if rule.camera in machines and (rule.zone is not None or rule.tripwire is not None):
             raise ConfigError(
-                f"rules[{index}]: zone and tripwire need a detect bundle; {rule.camera!r} runs "
-                f"{task!r} (which looks at the whole frame or window)"
+                f"rules[{index}]: zone and tripwire need a detect bundle; {rule.camera!r} runs 'signal' "
+                "(which looks at a whole window)"
             )
-    return SiteBundles(bundle, machines)
-
-
-def _verify_camera_bundle(config: SiteConfig) -> Bundle:
+    if not config.cameras:
+        check_rule_labels(config, [], classes)
+        if config.belt_load is not None:
+            raise ConfigError("belt_load: needs a camera with a segment bundle; this site has only machines")
+        return SiteBundles(None, machines)
     bundle = load_bundle(config.model.bundle)
     if decoder_for(bundle.manifest.task) is None:
         raise BundleError(
@@ -107,7 +111,35 @@ def _verify_camera_bundle(config: SiteConfig) -> Bundle:
             f"known: {', '.join(list_postprocess())}"
         )
     bundle.artifact(config.model.artifact)
-    return bundle
+    check_rules(config, bundle.manifest, bundle.root, classes)
+    belt_monitor(config, bundle)
+    return SiteBundles(bundle, machines)
+
+
+def check_rules(
+    config: SiteConfig, manifest: Manifest, bundle: Path | str, machines: Mapping[str, Sequence[str]] | None = None
+) -> None:
+    """Rules the bundle can serve: labels among its classes, zones and tripwires only on detections.
+
+    ``machines``: each machine's classes; None leaves the rules that watch a machine unchecked.
+    """
+    check_rule_labels(config, manifest.classes, machines)
+    if manifest.task != "detect":
+        for index, rule in enumerate(config.rules):
+            if (rule.zone is not None or rule.tripwire is not None) and rule.camera not in (machines or {}):
+                raise ConfigError(
+                    f"rules[{index}]: zone and tripwire need a detect bundle; {bundle} is "
+                    f"{manifest.task!r} (which looks at the whole frame)"
+                )
+
+
+def belt_monitor(config: SiteConfig, bundle: Bundle) -> BeltLoadMonitor | None:
+    """The site's belt-load monitor, or None; belt load is measured on a segment bundle's masks."""
+    if config.belt_load is None:
+        return None
+    if bundle.manifest.task != "segment":
+        raise ConfigError(f"belt_load: needs a segment bundle; {bundle.root} is {bundle.manifest.task!r}")
+    return BeltLoadMonitor(config.belt_load, bundle.manifest.classes)
 
 
 def load_model(bundle: Bundle, config: ModelConfig) -> BundleModel:
@@ -127,9 +159,13 @@ class Pipeline:
         timers: StageTimers,
         *,
         snapshots: SnapshotWriter | None = None,
+        live: LatestFrames | None = None,
+        belt: BeltLoadMonitor | None = None,
     ) -> None:
         self.model = model
+        self.live = live
         self.snapshots = snapshots
+        self.belt = belt
         self.rules = rules
         self.sinks = list(sinks)
         self.timers = timers
@@ -145,8 +181,13 @@ class Pipeline:
         step = (self.model.max_batch if self.model else None) or len(frames)
         for first in range(0, len(frames), step):
             predictions += self._predict(frames[first : first + step])
+        if self.live is not None:
+            for frame, prediction in zip(frames, predictions, strict=True):
+                self.live.publish(frame, prediction)
         with self.timers.measure("rules"):
-            caused = [self.rules.evaluate(f, p) for f, p in zip(frames, predictions, strict=True)]
+            caused = [
+                self.rules.evaluate(f, p) + self._belt(f, p) for f, p in zip(frames, predictions, strict=True)
+            ]
         if self.snapshots is not None:
             caused = [
                 [self._snapshot(f, p, e) for e in group]
@@ -171,6 +212,12 @@ class Pipeline:
         with self.timers.measure("postprocess"):
             return self.model.postprocess(outputs, [frame.image.shape[:2] for frame in frames])
 
+    def _belt(self, frame: Frame, prediction: Prediction) -> list[Event]:
+        belt = self.belt
+        if belt is None or not belt.config.watches(frame.camera) or not isinstance(prediction, Segmentation):
+            return []
+        return belt.update(frame, prediction)
+
     def _snapshot(self, frame: Frame, prediction: Prediction, event: Event) -> Event:
         if event.phase != "start" or self.snapshots is None:
             return event
@@ -179,7 +226,7 @@ class Pipeline:
 
     def finish(self) -> list[Event]:
         """End the events still open (the sources ended or the daemon stops) and deliver the ends."""
-        events = self.rules.close()
+        events = self.rules.close() + (self.belt.close() if self.belt is not None else [])
         self.deliver(events)
         return events
 
@@ -215,8 +262,9 @@ def run(
 ) -> PipelineSummary:
     """Run every camera and machine until all sources end or ``stop`` is set; then stop and drain the outbox."""
     notifier = notifier or SystemdNotifier(None)
-    bundles = verify_site(config)
-    model = load_model(bundles.cameras, config.model) if bundles.cameras is not None else None
+    bundles = verify_daemon(config)
+    bundle = bundles.cameras
+    model = load_model(bundle, config.model) if bundle is not None else None
     timers = StageTimers()
     ready = threading.Event()
     with ExitStack() as cleanup:
@@ -246,12 +294,30 @@ def run(
         cleanup.callback(stop.set)  # runs first: every capture thread ends, then joins, then sinks close
         cleanup.callback(notifier.stopping)
         snapshots = SnapshotWriter(config.snapshots, config.rules) if config.snapshots.enabled else None
-        pipeline = Pipeline(model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots)
+        live = LatestFrames()
+        belt = belt_monitor(config, bundle) if bundle is not None else None
+        pipeline = Pipeline(
+            model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots, live=live, belt=belt
+        )
         started = time.monotonic()
+        # the dashboard's model card: the cameras' model, or the first machine's on a machines-only site
+        shown = model or (machines[0].monitor.model if machines else None)
         artifact = model.artifact.key if model is not None else ""
-        view = DaemonView(config, artifact, cameras, outbox, timers, started, [m.monitor for m in machines])
+        view = DaemonView(
+            config,
+            shown.artifact.key if shown else "",
+            shown.runtime_precision if shown else "",
+            shown.manifest if shown else None,
+            cameras,
+            outbox,
+            timers,
+            live,
+            started,
+            belt=belt,
+            machines=[m.monitor for m in machines],
+        )
         if config.http.enabled:
-            cleanup.callback(ObserveServer(config.http, view).close)
+            cleanup.callback(WebServer(config.http, view).close)
         for camera_view in cameras:
             camera_view.capture.start()
         for machine in machines:
@@ -320,12 +386,14 @@ def replay(
     The camera's name and stride apply; loop and realtime pacing do not. Deterministic: the same
     video and configuration give the same events (ids and wall-clock times aside).
     """
-    bundle = verify_site(config).camera_bundle
+    bundle = verify_site(config)
     settings = config.camera(camera).model_copy(
         update={"source": str(video), "loop": False, "realtime": False}
     )
     timers = StageTimers()
-    pipeline = Pipeline(load_model(bundle, config.model), RuleSet(config.rules), sinks, timers)
+    pipeline = Pipeline(
+        load_model(bundle, config.model), RuleSet(config.rules), sinks, timers, belt=belt_monitor(config, bundle)
+    )
     events: list[Event] = []
     started = time.monotonic()
     with closing(open_source(settings)) as source:

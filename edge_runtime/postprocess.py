@@ -17,6 +17,7 @@ import numpy as np
 from edge_runtime.bundle import Manifest
 from edge_runtime.detection import decode_boxes
 from edge_runtime.errors import BundleError
+from edge_runtime.registry import Registry
 from edge_runtime.segmentation import Segmentation, decode_masks
 
 
@@ -57,27 +58,10 @@ class Detections:
 Prediction = Classification | Detections | Segmentation
 FrameShapes = Sequence[tuple[int, int]] | None
 Decoder = Callable[[list[np.ndarray], Manifest, FrameShapes], list[Prediction]]
-_DECODERS: dict[str, Decoder] = {}
-
-
-def register_postprocess(task: str) -> Callable[[Decoder], Decoder]:
-    """Register the decoder of a bundle task; duplicates are refused."""
-
-    def decorate(decoder: Decoder) -> Decoder:
-        if task in _DECODERS:
-            raise ValueError(f"post-processing for task {task!r} is already registered")
-        _DECODERS[task] = decoder
-        return decoder
-
-    return decorate
-
-
-def list_postprocess() -> list[str]:
-    return sorted(_DECODERS)
-
-
-def decoder_for(task: str) -> Decoder | None:
-    return _DECODERS.get(task)
+_DECODERS: Registry[Decoder] = Registry("post-processing for task")
+register_postprocess = _DECODERS.register
+list_postprocess = _DECODERS.names
+decoder_for = _DECODERS.get
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -19,27 +19,14 @@ from pydantic import BaseModel
 from edge_runtime.config import MqttSinkConfig, SinksConfig, WebhookSinkConfig
 from edge_runtime.errors import ConfigError
 from edge_runtime.events import Event, JsonlSink, Sink
+from edge_runtime.registry import Registry
 
 log = logging.getLogger(__name__)
 
 SinkFactory = Callable[[Any], Sink]
-_SINKS: dict[str, SinkFactory] = {}
-
-
-def register_sink(name: str) -> Callable[[SinkFactory], SinkFactory]:
-    """Register a sink factory under the name of its ``sinks:`` section; duplicates are refused."""
-
-    def decorate(factory: SinkFactory) -> SinkFactory:
-        if name in _SINKS:
-            raise ValueError(f"sink {name!r} is already registered")
-        _SINKS[name] = factory
-        return factory
-
-    return decorate
-
-
-def list_sinks() -> list[str]:
-    return sorted(_SINKS)
+_SINKS: Registry[SinkFactory] = Registry("sink")
+register_sink = _SINKS.register  # a factory registers under the name of its ``sinks:`` section
+list_sinks = _SINKS.names
 
 
 def build_sinks(config: SinksConfig) -> list[Sink]:
@@ -51,7 +38,7 @@ def build_sinks(config: SinksConfig) -> list[Sink]:
             continue
         if name not in _SINKS:
             raise ConfigError(f"sinks.{name}: no such sink; available: {', '.join(list_sinks())}")
-        sinks.append(_SINKS[name](section))
+        sinks.append(_SINKS.get(name)(section))
     return sinks
 
 

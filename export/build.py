@@ -161,6 +161,8 @@ class ExportRequest:
 def export_bundle(request: ExportRequest) -> Bundle:
     from export.dense.build import checkpoint_task, export_dense_bundle
 
+    specs = resolve_formats(list(request.formats))
+    options = parse_options(list(request.options), [spec.key for spec in specs])  # refused before any work
     if checkpoint_task(request.checkpoint) in ("detect", "segment"):  # their own pipeline, same bundle contract
         if request.options:
             raise ExportError(
@@ -168,8 +170,6 @@ def export_bundle(request: ExportRequest) -> Bundle:
                 f"bundles use their fixed INT8 ladder (got {', '.join(request.options)})"
             )
         return export_dense_bundle(request)
-    specs = resolve_formats(list(request.formats))
-    options = parse_options(list(request.options), [spec.key for spec in specs])
     checkpoint = load_checkpoint(request.checkpoint)
     data_root = request.data_root or Path(checkpoint.meta["config"]["data"]["root"])
     classes, train_samples = list_class_folders(data_root / "train", checkpoint.classes)

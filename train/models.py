@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from edge_runtime.errors import AditError
+from edge_runtime.registry import Registry
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -33,29 +34,20 @@ class BuiltModel:
     head: nn.Module  # the new classifier, trained from scratch (the rest is the backbone)
 
 
-_BUILDERS: dict[str, Callable[[int, str], BuiltModel]] = {}
-
-
-def register_model(name: str) -> Callable[[Callable[[int, str], BuiltModel]], Callable[[int, str], BuiltModel]]:
-    def decorator(builder: Callable[[int, str], BuiltModel]) -> Callable[[int, str], BuiltModel]:
-        if name in _BUILDERS:
-            raise ValueError(f"model {name!r} is registered twice")
-        _BUILDERS[name] = builder
-        return builder
-
-    return decorator
+_BUILDERS: Registry[Callable[[int, str], BuiltModel]] = Registry("model")
+register_model = _BUILDERS.register
 
 
 def list_models() -> list[str]:
     import torchvision
 
-    return sorted(_BUILDERS) + sorted(torchvision.models.list_models(module=torchvision.models))
+    return _BUILDERS.names() + sorted(torchvision.models.list_models(module=torchvision.models))
 
 
 def build_model(name: str, num_classes: int, weights: str = "DEFAULT") -> BuiltModel:
     """Build ``name`` with ``weights`` ('DEFAULT', a weights enum name, a file path, or 'none')."""
     if name in _BUILDERS:
-        return _BUILDERS[name](num_classes, weights)
+        return _BUILDERS.get(name)(num_classes, weights)
     if name.startswith("timm:"):
         return _build_timm(name.removeprefix("timm:"), num_classes, weights)
     return _build_torchvision(name, num_classes, weights)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.errors import BackendUnavailableError
+from edge_runtime.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -43,15 +44,13 @@ class Backend(ABC):
         """The precision the runtime really computes in (OpenVINO may run an FP32 IR in bf16)."""
 
 
-_REGISTRY: dict[str, type[Backend]] = {}
+_REGISTRY: Registry[type[Backend]] = Registry("backend")
 _UNAVAILABLE: dict[str, str] = {}
 
 
 def register_backend(cls: type[Backend]) -> type[Backend]:
-    if cls.name in _REGISTRY:
-        raise ValueError(f"backend {cls.name!r} is registered twice")
-    _REGISTRY[cls.name] = cls
-    return cls
+    """Class decorator: a backend registers under its own ``name``."""
+    return _REGISTRY.register(cls.name)(cls)
 
 
 def mark_unavailable(name: str, reason: str) -> None:
@@ -60,12 +59,12 @@ def mark_unavailable(name: str, reason: str) -> None:
 
 
 def list_backends() -> list[str]:
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def backend_for_format(artifact_format: str) -> str:
-    for name, cls in sorted(_REGISTRY.items()):
-        if artifact_format in cls.formats:
+    for name in _REGISTRY.names():
+        if artifact_format in _REGISTRY.get(name).formats:
             return name
     reasons = "; ".join(f"{n}: {r}" for n, r in _UNAVAILABLE.items()) or "none registered"
     raise BackendUnavailableError(f"no available backend runs {artifact_format!r} artifacts ({reasons})")

@@ -1,4 +1,5 @@
-"""The edge runtime's fixtures: a site for the tiny colour bundle and video; a real Mosquitto broker."""
+"""The edge runtime's fixtures: a site for the tiny colour bundle and video; a real Mosquitto broker; a
+running daemon with its dashboard."""
 
 from __future__ import annotations
 
@@ -6,13 +7,19 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 import yaml
 from daemon_helpers import free_port
+
+from edge_runtime.config import SiteConfig, load_site_config
+from edge_runtime.pipeline import run
 
 MOSQUITTO = shutil.which("mosquitto") or next(
     (path for path in ("/usr/sbin/mosquitto",) if Path(path).is_file()), None
@@ -179,3 +186,70 @@ def rtsp_server():
     server.start()
     yield server
     server.kill()
+
+
+class RunningDaemon:
+    """``pipeline.run`` on a thread (the whole daemon but the signal handling), stopped at teardown."""
+
+    def __init__(self, config: SiteConfig, site: Path) -> None:
+        self.config = config
+        self.site = site
+        self.url = f"http://127.0.0.1:{config.http.port}"
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+
+        def main() -> None:
+            try:
+                run(config, self.stop)
+            except BaseException as exc:  # noqa: BLE001 (raised again by close)
+                self.error = exc
+
+        self._thread = threading.Thread(target=main, name="daemon-under-test", daemon=True)
+        self._thread.start()
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        """Until the HTTP endpoint answers and the model has seen a frame of the first camera."""
+        camera = self.config.cameras[0].name
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.error is None:
+            request = urllib.request.Request(f"{self.url}/api/cameras/{camera}/frame.jpg")
+            token = self.config.http.token
+            if token is not None:
+                request.add_header("Authorization", f"Bearer {token.get_secret_value()}")
+            try:
+                with urllib.request.urlopen(request, timeout=5):
+                    return
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+        raise RuntimeError(f"the daemon did not become ready: {self.error!r}")
+
+    def close(self) -> None:
+        self.stop.set()
+        self._thread.join(30)
+        assert not self._thread.is_alive(), "the daemon did not stop"
+        if self.error is not None:
+            raise self.error
+
+
+@pytest.fixture
+def start_daemon(tmp_path: Path, tiny_bundle: Path, colour_video):
+    """Start the real daemon on the looping colour video, live paced, with snapshots and the dashboard."""
+    started: list[RunningDaemon] = []
+
+    def start(**http: object) -> RunningDaemon:
+        site = write_site(
+            tmp_path / "site.yaml", tiny_bundle, colour_video.path, tmp_path / "events" / "events.jsonl"
+        )
+        data = yaml.safe_load(site.read_text())
+        data["cameras"][0].update(loop=True, realtime=True)
+        data["snapshots"] = {"enabled": True, "folder": str(tmp_path / "snapshots")}
+        data["http"] = {"port": free_port(), "benchmark": str(tmp_path / "no-bench" / "results.json"), **http}
+        site.write_text(yaml.safe_dump(data, sort_keys=False))
+        daemon = RunningDaemon(load_site_config(site), site)
+        started.append(daemon)
+        daemon.wait_ready()
+        return daemon
+
+    yield start
+    for daemon in started:
+        daemon.close()

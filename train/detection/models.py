@@ -19,27 +19,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from edge_runtime.registry import Registry
 from train.models import IMAGENET_MEAN, IMAGENET_STD, WeightsError
 
 GRAPH_MIN_SCORE = 0.05  # detections below this never leave the graph (the COCO evaluation floor)
 
-_DETECTORS: dict[str, Callable[[nn.Module, int], None]] = {}
-
-
-def register_detector(name: str) -> Callable[[Callable[[nn.Module, int], None]], Callable[[nn.Module, int], None]]:
-    """Register how to replace the class head of torchvision detector ``name``."""
-
-    def decorator(replace_head: Callable[[nn.Module, int], None]) -> Callable[[nn.Module, int], None]:
-        if name in _DETECTORS:
-            raise ValueError(f"detector {name!r} is registered twice")
-        _DETECTORS[name] = replace_head
-        return replace_head
-
-    return decorator
-
-
-def list_detectors() -> list[str]:
-    return sorted(_DETECTORS)
+_DETECTORS: Registry[Callable[[nn.Module, int], None]] = Registry("detector")  # how to replace each model's class head
+register_detector = _DETECTORS.register
+list_detectors = _DETECTORS.names
 
 
 @register_detector("fasterrcnn_mobilenet_v3_large_320_fpn")
@@ -97,7 +84,7 @@ def build_detector(
             f"cache into {torch.hub.get_dir()}/checkpoints/, pass weights=/path/to/detector.pth, or use "
             f"weights=none weights_backbone=none to train from scratch"
         ) from exc
-    _DETECTORS[name](model, num_classes + 1)
+    _DETECTORS.get(name)(model, num_classes + 1)
     if local:
         if not Path(weights).is_file():
             raise WeightsError(f"weights file {weights} not found (weights= takes DEFAULT, none or a .pth path)")

@@ -13,27 +13,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from edge_runtime.registry import Registry
 from train.models import IMAGENET_MEAN, IMAGENET_STD, WeightsError
 
 NORMALISATION = (IMAGENET_MEAN, IMAGENET_STD)
 
-_SEGMENTERS: dict[str, Callable[[nn.Module, int], None]] = {}
-
-
-def register_segmenter(name: str) -> Callable[[Callable[[nn.Module, int], None]], Callable[[nn.Module, int], None]]:
-    """Register how to replace the classifier head of torchvision segmenter ``name``."""
-
-    def decorator(replace_head: Callable[[nn.Module, int], None]) -> Callable[[nn.Module, int], None]:
-        if name in _SEGMENTERS:
-            raise ValueError(f"segmenter {name!r} is registered twice")
-        _SEGMENTERS[name] = replace_head
-        return replace_head
-
-    return decorator
-
-
-def list_segmenters() -> list[str]:
-    return sorted(_SEGMENTERS)
+_SEGMENTERS: Registry[Callable[[nn.Module, int], None]] = Registry("segmenter")  # how to replace each model's class head
+register_segmenter = _SEGMENTERS.register
+list_segmenters = _SEGMENTERS.names
 
 
 def _new_conv(old: nn.Conv2d, num_classes: int) -> nn.Conv2d:
@@ -71,7 +58,7 @@ def build_segmenter(name: str, num_classes: int, weights: str = "DEFAULT", weigh
             f"cache into {torch.hub.get_dir()}/checkpoints/, pass weights=/path/to/segmenter.pth, or use "
             f"weights=none weights_backbone=none to train from scratch"
         ) from exc
-    _SEGMENTERS[name](model, num_classes)
+    _SEGMENTERS.get(name)(model, num_classes)
     if local:
         if not Path(weights).is_file():
             raise WeightsError(f"weights file {weights} not found (weights= takes DEFAULT, none or a .pth path)")

@@ -93,6 +93,8 @@ seed {seed}). {NOTE}
   `helmet` boxes a head wearing a hard hat, `head` one without.
 - `segment/` — 320x180 frames with PNG masks of class indices ({", ".join(SEGMENT_CLASSES)}).
 - `video/belt.avi` — 640x360 MJPG at 15 fps of a running belt; `truth.jsonl` lists each event
-  (`start_frame`..`end_frame`, inclusive) and `frames.csv` gives every frame's belt state and the
-  share of the belt's pixels covered by coal.
+  (`start_frame`..`end_frame`, inclusive) and `frames.csv` gives every frame's belt state, the
+  share of the belt's pixels covered by coal, and `belt_load`: coal's share of the belt region in
+  `belt_region.json` (0..1 of the frame), the belt-load monitor's ground truth. The load runs through
+  light, normal and overloaded stretches; `belt_truth.jsonl` lists the overloaded intervals.
 """

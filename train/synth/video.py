@@ -3,6 +3,11 @@
 One long stretch of coal (a tape) scrolls past a fixed camera at belt speed while the script's
 events happen. Whether something counts as seen in a frame is measured from its position (at
 least ``VISIBLE_ENOUGH`` of its extent in frame), and load from the drawn coal mask.
+
+The belt's load follows ``loadplan`` (light, normal and overloaded stretches). Its truth for the
+belt-load monitor is the coal share of the visible belt region (``belt_region.json``, 0..1 of the
+frame) in each frame's final mask, written as ``frames.csv``'s ``belt_load`` column; runs of at least
+``OVERLOAD_MIN_S`` above ``OVERLOAD_AT`` are the intervals of ``belt_truth.jsonl``.
 """
 
 from __future__ import annotations
@@ -14,11 +19,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge_runtime.beltload import load_fraction, region_mask
 from train.synth.backdrop import Backdrop, sample_backdrop
 from train.synth.camera import Camera, sample_camera
 from train.synth.errors import SynthError
 from train.synth.geometry import BeltView, sample_view
+from train.synth.labels import COAL
 from train.synth.load import BED_STEP_M, BeltLoad, sample_load
+from train.synth.loadplan import DRIFT, planned_level
 from train.synth.objects import BeltObject, sample_object
 from train.synth.render import Renderer
 from train.synth.seeding import item_rng
@@ -32,6 +40,9 @@ VISIBLE_ENOUGH = 0.6  # share of a thing's extent that must be in frame for it t
 EMPTY_BELOW = 0.03  # a frame whose coal covers less of the belt than this shows an empty belt
 # The frame label when several things are seen at once: the most urgent wins.
 PRIORITY = ("person_near_belt", "foreign_object", "oversized_lump")
+REGION_INSET = 0.05  # share of the belt's width left out of the load region at either edge
+OVERLOAD_AT = 0.8  # belt_truth.jsonl: the belt is overloaded where the region's coal share reaches this
+OVERLOAD_MIN_S = 1.0  # ... for at least this long
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,7 +96,9 @@ def write_video(folder: Path, seed: int, seconds: float) -> dict[str, object]:
     script = video_script(seed, seconds)
     view, tape = script.view, script.tape
     renderer = Renderer(view, script.backdrop, script.camera, seg=True)
-    load = np.zeros(script.frames)
+    load, belt_load = np.zeros(script.frames), np.zeros(script.frames)
+    region = belt_region(view)
+    region_pixels = region_mask(region, (view.height, view.width))
     folder.mkdir(parents=True)
     path = folder / "belt.avi"
     writer = cv2.VideoWriter(
@@ -104,6 +117,7 @@ def write_video(folder: Path, seed: int, seconds: float) -> dict[str, object]:
             shot = renderer.render(tape.load, carried, people, noise_seed=noise_seed, shift=shift)
             writer.write(shot.image)
             load[frame] = shot.load_fraction
+            belt_load[frame] = load_fraction(shot.seg, region_pixels, COAL)
     finally:
         writer.release()
     _check_video(path, script.frames)
@@ -114,17 +128,53 @@ def write_video(folder: Path, seed: int, seconds: float) -> dict[str, object]:
     truth = _truth(script.events, seen, labels)
     (folder / "truth.jsonl").write_text("".join(json.dumps(item) + "\n" for item in truth))
     rows = "".join(
-        f"{frame},{label},{fraction:.4f}\n"
-        for frame, (label, fraction) in enumerate(zip(labels, load, strict=True))
+        f"{frame},{label},{fraction:.4f},{belt:.4f}\n"
+        for frame, (label, fraction, belt) in enumerate(zip(labels, load, belt_load, strict=True))
     )
-    (folder / "frames.csv").write_text("frame,label,load_fraction\n" + rows)
-    return {"frames": script.frames, "fps": FPS, "size": list(VIDEO_SIZE), "events": len(truth)}
+    (folder / "frames.csv").write_text("frame,label,load_fraction,belt_load\n" + rows)
+    (folder / "belt_region.json").write_text(json.dumps({"region": region}) + "\n")
+    overloads = _overloads(belt_load)
+    (folder / "belt_truth.jsonl").write_text("".join(json.dumps(item) + "\n" for item in overloads))
+    return {
+        "frames": script.frames,
+        "fps": FPS,
+        "size": list(VIDEO_SIZE),
+        "events": len(truth),
+        "overloads": len(overloads),
+    }
+
+
+def belt_region(view: BeltView) -> list[tuple[float, float]]:
+    """The belt's carrying width as a 0..1 polygon (far-left, far-right, near-right, near-left).
+
+    Inset ``REGION_INSET`` of the belt's width from either edge, where a site would draw it: between
+    the skirt boards, not on the belt's bare rims that even a full load leaves uncovered.
+    """
+    corners = []
+    for x, near in ((0.0, False), (view.width, False), (view.width, True), (0.0, True)):
+        far_y, near_y = float(view.edge_y(x, near=False)), float(view.edge_y(x, near=True))
+        inset = REGION_INSET * (near_y - far_y)
+        y = (near_y - inset if near else far_y + inset) / view.height
+        corners.append((round(x / view.width, 3), round(min(max(y, 0.0), 1.0), 3)))
+    return corners
+
+
+def _overloads(belt_load: np.ndarray) -> list[dict[str, object]]:
+    """Runs of frames at or above ``OVERLOAD_AT`` lasting ``OVERLOAD_MIN_S``, as truth intervals."""
+    above = np.concatenate([[0], (belt_load >= OVERLOAD_AT).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(above))
+    return [
+        {"type": "belt_overload", "label": "overload", "start_frame": int(start), "end_frame": int(stop - 1)}
+        for start, stop in zip(edges[::2], edges[1::2], strict=True)
+        if stop - start >= OVERLOAD_MIN_S * FPS
+    ]
 
 
 def _build_tape(rng: np.random.Generator, view: BeltView, events: tuple[Event, ...], seconds: float) -> Tape:
-    """Coal whose level drifts over a few seconds, gaps for empty stretches, and the carried things."""
+    """Coal at the plan's level (drifting a little), gaps for empty stretches, and the carried things."""
     xs = np.arange(-BELT_SPEED_MPS * seconds - 1.0, view.length_m + 1.0, BED_STEP_M)
-    level = np.clip(0.6 + 0.25 * smooth_series(rng, len(xs), 10.0 / BED_STEP_M), 0.2, 0.95)
+    drift = DRIFT * smooth_series(rng, len(xs), 10.0 / BED_STEP_M)
+    level = np.clip(planned_level(xs, view, seconds) + drift, 0.15, 1.0)
     for event in events:
         if isinstance(event, EmptyStretch):
             lo, hi = event.tape_range(view)

@@ -1,0 +1,215 @@
+"""The dashboard's routes: pages (server-rendered, refreshed by small scripts) and the JSON they read.
+
+Pages: overview, live view per camera, events, model, zone editor. Alongside: /healthz, /metrics,
+/status, as before. Handlers are plain functions run on Starlette's thread pool, so a slow encode
+or query never stalls the event loop, and none of them touches the capture or inference threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from edge_runtime.errors import ConfigError
+from edge_runtime.events import utc_iso
+from edge_runtime.observe import DaemonCollector, DaemonView
+from edge_runtime.web.auth import TokenGate
+from edge_runtime.web.eventlist import EventFilter, list_events
+from edge_runtime.web.frames import JpegCache
+from edge_runtime.web.i18n import LANG_COOKIE, messages, pick_language
+from edge_runtime.web.modelinfo import model_info
+from edge_runtime.web.overview import RateMeter, overview
+from edge_runtime.web.zones import rule_yaml
+
+_SNAPSHOT_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.jpg$")
+_JSON_HEADERS = {"Cache-Control": "no-store"}
+
+
+@dataclass
+class Dashboard:
+    """What the handlers share: the daemon's live objects and the web side's own small state."""
+
+    view: DaemonView
+    jpegs: JpegCache
+    meter: RateMeter
+    registry: CollectorRegistry
+    closing: threading.Event  # set when the server stops: ends the live streams
+    templates: Environment
+
+
+def build_app(view: DaemonView, closing: threading.Event) -> Starlette:
+    http = view.config.http
+    registry = CollectorRegistry()
+    registry.register(DaemonCollector(view))
+    templates = Environment(
+        loader=PackageLoader("edge_runtime.web", "templates"), autoescape=select_autoescape(["html"])
+    )
+    board = Dashboard(
+        view, JpegCache(view.live, view.config.rules, http, view.config.belt_load, view.belt_states), RateMeter(), registry, closing, templates
+    )
+    routes = [
+        Route("/", partial(_page, board, "overview")),
+        Route("/live/{camera}", partial(_page, board, "live")),
+        Route("/events", partial(_page, board, "events")),
+        Route("/model", partial(_page, board, "model")),
+        Route("/zones", partial(_page, board, "zones")),
+        Route("/healthz", partial(_healthz, board)),
+        Route("/metrics", partial(_metrics, board)),
+        Route("/status", partial(_status, board)),
+        Route("/api/overview", partial(_overview, board)),
+        Route("/api/events", partial(_events, board)),
+        Route("/api/cameras/{camera}/frame.jpg", partial(_frame, board)),
+        Route("/api/cameras/{camera}/stream.mjpg", partial(_stream, board)),
+        Route("/api/rules/yaml", partial(_rule_yaml, board), methods=["POST"]),
+        Route("/snapshots/{name}", partial(_snapshot, board)),
+        Mount("/static", StaticFiles(packages=[("edge_runtime.web", "static")]), name="static"),
+    ]
+    token = http.token.get_secret_value() if http.token is not None else None
+    app = Starlette(routes=routes, middleware=[Middleware(TokenGate, token=token)])
+    app.state.dashboard = board
+    return app
+
+
+def _json(body: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=_JSON_HEADERS)
+
+
+def _healthz(board: Dashboard, request: Request) -> JSONResponse:
+    ok, body = board.view.healthz()
+    return _json(body if request.state.authorised else {"ok": ok}, 200 if ok else 503)
+
+
+def _metrics(board: Dashboard, request: Request) -> Response:
+    return Response(generate_latest(board.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _status(board: Dashboard, request: Request) -> JSONResponse:
+    return _json(board.view.status())
+
+
+def _overview(board: Dashboard, request: Request) -> JSONResponse:
+    return _json(overview(board.view, board.meter))
+
+
+def _page(board: Dashboard, page: str, request: Request) -> Response:
+    view = board.view
+    camera = request.path_params.get("camera")
+    if page == "live" and view.camera(camera) is None:
+        return HTMLResponse(f"no camera {camera!r}", status_code=404)
+    lang = pick_language(request)
+    context = {
+        "page": page,
+        "lang": lang,
+        "messages": messages(lang),
+        "t": messages(lang).get,
+        "cameras": [c.name for c in view.cameras],
+        "camera": camera,
+        "classes": view.manifest.classes,
+    }
+    if page == "model":
+        context["model"] = model_info(
+            view.manifest, view.artifact, view.runtime_precision, view.config.http.benchmark
+        )
+    html = board.templates.get_template(f"{page}.html").render(context)
+    response = HTMLResponse(html)
+    if "lang" in request.query_params:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict")
+    return response
+
+
+def _events(board: Dashboard, request: Request) -> JSONResponse:
+    query = request.query_params
+    try:
+        wanted = EventFilter(
+            camera=query.get("camera") or None,
+            type=query.get("type") or None,
+            label=query.get("label") or None,
+            since=_iso(query.get("since")),
+            until=_iso(query.get("until")),
+            limit=min(int(query.get("limit") or 200), 1000),
+        )
+    except ValueError as exc:
+        return _json({"error": str(exc)}, 400)
+    return _json(list_events(board.view.outbox, wanted))
+
+
+def _iso(value: str | None) -> str | None:
+    """Any ISO 8601 time -> the events' own UTC form, so comparing the text compares the times."""
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return utc_iso(moment.timestamp())
+
+
+def _frame(board: Dashboard, request: Request) -> Response:
+    camera = request.path_params["camera"]
+    if board.view.camera(camera) is None:
+        return _json({"error": f"no camera {camera!r}"}, 404)
+    jpeg = board.jpegs.get(camera, annotated=request.query_params.get("raw") != "1")
+    if jpeg is None:
+        return _json({"error": f"camera {camera!r} has no frame yet"}, 404)
+    headers = {**_JSON_HEADERS, "X-Frame-Index": str(jpeg.index), "X-Frame-Time": f"{jpeg.ts:.3f}"}
+    return Response(jpeg.data, media_type="image/jpeg", headers=headers)
+
+
+async def _stream(board: Dashboard, request: Request) -> Response:
+    """MJPEG: each new frame once, at most ``live_fps``; ends when the viewer leaves or the server stops."""
+    camera = request.path_params["camera"]
+    if board.view.camera(camera) is None:
+        return _json({"error": f"no camera {camera!r}"}, 404)
+
+    async def parts() -> AsyncIterator[bytes]:
+        last = None
+        while not board.closing.is_set():
+            jpeg = await run_in_threadpool(board.jpegs.get, camera)
+            if jpeg is not None and jpeg.index != last:
+                last = jpeg.index
+                head = f"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg.data)}\r\n\r\n"
+                yield head.encode() + jpeg.data + b"\r\n"
+            await asyncio.sleep(board.jpegs.interval_s)
+
+    return StreamingResponse(
+        parts(), media_type="multipart/x-mixed-replace; boundary=frame", headers=_JSON_HEADERS
+    )
+
+
+async def _rule_yaml(board: Dashboard, request: Request) -> JSONResponse:
+    try:
+        draft = await request.json()
+    except json.JSONDecodeError:
+        return _json({"error": "expected a JSON rule"}, 400)
+    if not isinstance(draft, dict):
+        return _json({"error": "expected a JSON object"}, 400)
+    try:
+        text, warning = rule_yaml(board.view.config, board.view.manifest, draft)
+    except ConfigError as exc:
+        return _json({"error": str(exc)}, 422)
+    return _json({"yaml": text, "warning": warning})
+
+
+def _snapshot(board: Dashboard, request: Request) -> Response:
+    name = request.path_params["name"]
+    path = board.view.config.snapshots.folder / name
+    if not _SNAPSHOT_NAME.match(name) or not path.is_file():
+        return _json({"error": f"no snapshot {name!r}"}, 404)
+    return FileResponse(path, media_type="image/jpeg")
