@@ -271,7 +271,9 @@ def main(argv: list[str] | None = None) -> int:
 def _replay(config: SiteConfig, args: argparse.Namespace) -> int:
     chosen = [(i, m) for i, m in enumerate(config.machines) if args.machine in (None, m.name)]
     if not chosen:
-        raise SignalError(f"{args.config}: no machine {args.machine or ''!r} (machines: {', '.join(m.name for m in config.machines)})")
+        names = ", ".join(m.name for m in config.machines) or "none"
+        wanted = f"no machine {args.machine!r}" if args.machine else "no machines section"
+        raise SignalError(f"{args.config}: {wanted} (machines: {names})")
     readings: list[dict[str, Any]] = []
     sinks: list[Sink] = []
     if args.out:

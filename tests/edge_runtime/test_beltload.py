@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from edge_runtime.beltload import OVERLOAD_TYPE, SPEED_TYPE, BeltLoadMonitor, load_fraction, region_mask
 from edge_runtime.config import BeltLoadConfig, OutboxConfig, SiteConfig
 from edge_runtime.errors import ConfigError
+from edge_runtime.live import LatestFrames
 from edge_runtime.observe import DaemonCollector, DaemonView
 from edge_runtime.outbox import Outbox
 from edge_runtime.segmentation import Segmentation
@@ -136,7 +137,9 @@ def test_metrics_and_status_show_load_and_speed(tmp_path: Path) -> None:
     monitor = BeltLoadMonitor(config(), CLASSES)
     feed(monitor, [0.95] * 10)
     with closing(Outbox(OutboxConfig(path=tmp_path / "outbox.sqlite"), [])) as outbox:
-        view = DaemonView(SiteConfig(), "onnx-fp32", [], outbox, StageTimers(), 0.0, belt=monitor)
+        view = DaemonView(
+            SiteConfig(), "onnx-fp32", "fp32", None, [], outbox, StageTimers(), LatestFrames(), 0.0, belt=monitor
+        )
         registry = CollectorRegistry()
         registry.register(DaemonCollector(view))
         text = generate_latest(registry).decode()
