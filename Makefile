@@ -86,8 +86,11 @@ signal-demo: setup
 		SITE_SIGNAL=configs/signal-site-demo.yaml; \
 	fi; \
 	$(PY) -m export.signal --checkpoint $(SIGNAL_RUN)/target_k20.pt --out $(SIGNAL_RUN)/bundle && \
-	$(PY) -m edge_runtime.signal_monitor --config $$SITE_SIGNAL source=$(SIGNAL_RUN)/stream.npy bundle=$(SIGNAL_RUN)/bundle \
-		sinks.jsonl.path=$(SIGNAL_RUN)/events.jsonl health_log=$(SIGNAL_RUN)/health.jsonl
+	rm -f $(SIGNAL_RUN)/events.jsonl $(SIGNAL_RUN)/outbox.sqlite* && \
+	SIGNAL_SITE_ARGS="machines.0.source=$(SIGNAL_RUN)/stream.npy machines.0.bundle=$(SIGNAL_RUN)/bundle" && \
+	$(PY) -m edge_runtime run --config $$SITE_SIGNAL $$SIGNAL_SITE_ARGS sinks.jsonl.path=$(SIGNAL_RUN)/events.jsonl \
+		outbox.path=$(SIGNAL_RUN)/outbox.sqlite && \
+	$(PY) -m edge_runtime.signal_monitor --config $$SITE_SIGNAL $$SIGNAL_SITE_ARGS --health-log $(SIGNAL_RUN)/health.jsonl
 
 clean:
 	rm -rf runs

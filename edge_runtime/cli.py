@@ -17,15 +17,15 @@ from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.events import JsonlSink, compare_events, read_truth
 from edge_runtime.logs import setup_logging
-from edge_runtime.pipeline import ReplayResult, replay, replay_tolerance, run, verify_site
+from edge_runtime.pipeline import ReplayResult, replay, replay_tolerance, run, verify_daemon
 from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.yamlconfig import save_config
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m edge_runtime", description="adit's edge camera daemon.")
+    parser = argparse.ArgumentParser(prog="python -m edge_runtime", description="adit's edge daemon: cameras and monitored machines.")
     commands = parser.add_subparsers(dest="command", required=True)
-    run_parser = commands.add_parser("run", help="run the site's cameras until they end or SIGINT/SIGTERM")
+    run_parser = commands.add_parser("run", help="run the site's cameras and machines until they end or SIGINT/SIGTERM")
     run_parser.add_argument("--config", type=Path, help="site YAML (demo defaults when omitted)")
     run_parser.add_argument(
         "--validate", action="store_true", help="check configuration and bundle, then exit"
@@ -72,10 +72,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(config: SiteConfig, *, validate_only: bool) -> int:
     if validate_only:
-        bundle = verify_site(config)
+        bundles = verify_daemon(config)
         print(json.dumps(config.model_dump(mode="json"), indent=2))
-        artifact = bundle.artifact(config.model.artifact).key
-        print(f"OK: {bundle.root} ({artifact}), {len(config.cameras)} camera(s), {len(config.rules)} rule(s)")
+        used = [f"{b.root} ({b.artifact(config.model.artifact).key})" for b in [bundles.cameras] if b is not None]
+        used += [f"{b.root} ({b.artifact(m.artifact).key})" for m in config.machines for b in [bundles.machines[m.name]]]
+        print(
+            f"OK: {', '.join(used)}; {len(config.cameras)} camera(s), {len(config.machines)} machine(s), "
+            f"{len(config.rules)} rule(s)"
+        )
         return 0
     if config.sinks.jsonl is not None:
         save_config(config, config.sinks.jsonl.path.with_suffix(".config.yaml"))

@@ -1,7 +1,7 @@
-"""The site configuration of the camera daemon: typed, validated once at start-up, then read-only.
+"""The site configuration of the daemon: typed, validated once at start-up, then read-only.
 
-A site YAML names the bundle to run, the cameras, the rules that turn predictions into events and
-where events go. Unknown keys are refused and every error names the field's YAML path and the file,
+A site YAML names the bundle to run, the cameras, the monitored machines (vibration), the rules that
+turn predictions into events and where events go. Unknown keys are refused and every error names the field's YAML path and the file,
 so a typo stops the daemon before it opens a camera rather than silently running with a default.
 Relative paths are resolved from the working directory the daemon is started in.
 """
@@ -9,7 +9,7 @@ Relative paths are resolved from the working directory the daemon is started in.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -77,6 +77,35 @@ class CameraConfig(_Section):
     reconnect: ReconnectConfig = ReconnectConfig()
 
 
+class MachineHealthConfig(_Section):
+    """The health index: an EMA of P(not normal) per window, and its least-squares trend."""
+
+    normal_label: str = Field(default="normal", min_length=1, description="the bundle's healthy class")
+    smoothing: float = Field(default=0.1, gt=0, le=1, description="EMA weight of the newest window")
+    trend_windows: int = Field(default=50, ge=2, description="windows the trend slope is fitted over")
+
+
+class MachineConfig(_Section):
+    """A monitored machine: vibration samples classified window by window by a ``signal`` bundle.
+
+    Its name is the "camera" of its events and rules, so rules watch a machine as they watch a camera.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="used in events and metrics")
+    source: str = Field(
+        min_length=1, description="a .npy/.csv file to replay, or tcp://host:port (little-endian float32)"
+    )
+    sampling_rate: float | None = Field(
+        default=None, gt=0, description="the sensor's rate in Hz, refused unless it is the bundle's; None = the bundle's"
+    )
+    realtime: bool = Field(default=True, description="files: pace the replay at the sampling rate")
+    bundle: Path = Field(description="a bundle of task signal")
+    artifact: str | None = Field(default=None, pattern=r"^[a-z]+-[a-z0-9]+$")
+    threads: int | None = Field(default=1, gt=0, description="inference threads; a window is cheap")
+    health: MachineHealthConfig = MachineHealthConfig()
+    reconnect: ReconnectConfig = ReconnectConfig()
+
+
 class DebounceConfig(_Section):
     """An event starts when ``hits`` of the last ``window`` frames match."""
 
@@ -110,7 +139,9 @@ class RuleConfig(_Section):
     """A class/score rule with N-of-M debounce and a cool-down between starts."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    camera: str = Field(default=ANY_CAMERA, description='a camera name, or "*" for every camera')
+    camera: str = Field(
+        default=ANY_CAMERA, description='a camera or machine name, or "*" for every camera and machine'
+    )
     labels: list[str] = Field(min_length=1, description="bundle class names that trigger the rule")
     min_score: float = Field(default=0.5, ge=0.0, le=1.0)
     debounce: DebounceConfig = DebounceConfig()
@@ -360,7 +391,8 @@ class SiteConfig(_Section):
     """Everything one daemon process runs."""
 
     model: ModelConfig = ModelConfig()
-    cameras: list[CameraConfig] = Field(default_factory=_demo_cameras, min_length=1)
+    cameras: list[CameraConfig] = Field(default_factory=list, description="default: the demo camera")
+    machines: list[MachineConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
     belt_load: BeltLoadConfig | None = Field(default=None, description="needs a segment bundle")
     sinks: SinksConfig = SinksConfig()
@@ -369,17 +401,31 @@ class SiteConfig(_Section):
     snapshots: SnapshotConfig = SnapshotConfig()
     watchdog: WatchdogConfig = WatchdogConfig()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _demo_camera_unless_machines(cls, data: object) -> object:
+        """No cameras and no machines configured: the demo camera (a machines-only site has none)."""
+        if isinstance(data, dict) and "cameras" not in data and not data.get("machines"):
+            return {**data, "cameras": _demo_cameras()}
+        return data
+
     @model_validator(mode="after")
     def _consistent_names(self) -> SiteConfig:
-        cameras = [camera.name for camera in self.cameras]
-        _refuse_duplicates("cameras", cameras)
+        if not self.cameras and not self.machines:
+            raise ValueError("a site needs at least one camera or machine")
+        names = self.sources
+        _refuse_duplicates("cameras", [camera.name for camera in self.cameras])
+        _refuse_duplicates("machines", [machine.name for machine in self.machines])
+        _refuse_duplicates("cameras and machines", names)
         _refuse_duplicates("rules", [rule.name for rule in self.rules])
         for index, rule in enumerate(self.rules):
-            if rule.camera != ANY_CAMERA and rule.camera not in cameras:
+            if rule.camera != ANY_CAMERA and rule.camera not in names:
+                machines = f"; the machines: {', '.join(m.name for m in self.machines)}" if self.machines else ""
                 raise ValueError(
                     f"rules[{index}].camera: no camera {rule.camera!r}; the cameras are: "
-                    f'{", ".join(cameras)} (or "{ANY_CAMERA}" for all)'
+                    f'{", ".join(c.name for c in self.cameras) or "none"}{machines} (or "{ANY_CAMERA}" for all)'
                 )
+        cameras = [camera.name for camera in self.cameras]
         belt = self.belt_load
         if belt is not None and belt.camera != ANY_CAMERA and belt.camera not in cameras:
             raise ValueError(
@@ -388,8 +434,15 @@ class SiteConfig(_Section):
             )
         return self
 
+    @property
+    def sources(self) -> list[str]:
+        """The names events can come from: the cameras, then the machines."""
+        return [camera.name for camera in self.cameras] + [machine.name for machine in self.machines]
+
     def camera(self, name: str | None = None) -> CameraConfig:
         """The camera called ``name``, or the first one when ``name`` is None."""
+        if not self.cameras:
+            raise ConfigError("the configuration has no cameras (only machines)")
         if name is None:
             return self.cameras[0]
         for camera in self.cameras:
@@ -417,12 +470,24 @@ def load_site_config(path: str | Path | None, overrides: Sequence[str] = ()) -> 
     return load_config(SiteConfig, path, list(overrides))
 
 
-def check_rule_labels(config: SiteConfig, classes: Sequence[str]) -> None:
-    """Refuse rules naming labels the bundle cannot predict (a typo would never fire)."""
+def check_rule_labels(
+    config: SiteConfig, classes: Sequence[str], machines: Mapping[str, Sequence[str]] | None = None
+) -> None:
+    """Refuse rules naming labels no bundle they watch can predict (a typo would never fire).
+
+    ``classes``: the cameras' bundle; ``machines``: each machine's bundle classes (None leaves the
+    rules that watch a machine unchecked, e.g. a rule drawn on the dashboard).
+    """
+    cameras = [camera.name for camera in config.cameras]
     for index, rule in enumerate(config.rules):
-        unknown = [label for label in rule.labels if label not in classes]
+        watched = [machine.name for machine in config.machines if rule.watches(machine.name)]
+        if watched and machines is None:
+            continue
+        on_cameras = classes if any(rule.watches(camera) for camera in cameras) else []
+        known = dict.fromkeys([*on_cameras, *(label for name in watched for label in (machines or {})[name])])
+        unknown = [label for label in rule.labels if label not in known]
         if unknown:
             raise ConfigError(
                 f"rules[{index}].labels: {', '.join(map(repr, unknown))} not among the bundle's classes; "
-                f"valid: {', '.join(classes)}"
+                f"valid: {', '.join(known)}"
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -23,6 +23,7 @@ from edge_runtime.live import LatestFrames
 from edge_runtime.liveness import Liveness
 from edge_runtime.outbox import Outbox
 from edge_runtime.redact import redact
+from edge_runtime.signal_monitor import SignalMonitor
 from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.sources import CaptureThread
 from edge_runtime.timing import BUCKETS_MS, STAGES, StageTimers
@@ -72,7 +73,7 @@ class DaemonView:
     config: SiteConfig
     artifact: str
     runtime_precision: str
-    manifest: Manifest
+    manifest: Manifest | None  # None: no model at all (cannot happen with a camera or machine)
     cameras: list[CameraView]
     outbox: Outbox
     timers: StageTimers
@@ -81,6 +82,7 @@ class DaemonView:
     belt: BeltLoadMonitor | None = None
     liveness: Liveness | None = None
     snapshots: SnapshotWriter | None = None
+    machines: list[SignalMonitor] = field(default_factory=list)
 
     def belt_states(self) -> dict[str, dict[str, object]]:
         """Each belt camera's load, speed recommendation and overload state (empty without belt_load)."""
@@ -112,15 +114,16 @@ class DaemonView:
             name: {"ok": sink.healthy, "pending": self.outbox.depth(name), "last_error": sink.last_error}
             for name, sink in self.outbox.states.items()
         }
+        machines = {m.config.name: {"ok": m.error is None, "error": m.error} for m in self.machines}
         storage = self.storage()
         stalled = self.liveness.stalled() if self.liveness else {}
         ok = (
-            all(c["ok"] for c in cameras.values())
-            and all(s["ok"] for s in sinks.values())
+            all(part["ok"] for group in (cameras, machines, sinks) for part in group.values())
             and storage["ok"]
             and not stalled
         )
-        return ok, {"ok": ok, "cameras": cameras, "sinks": sinks, "storage": storage, "stalled": stalled}
+        body = {"ok": ok, "cameras": cameras, "machines": machines, "sinks": sinks, "storage": storage}
+        return ok, body | {"stalled": stalled}
 
     def status(self) -> dict[str, Any]:
         config = redact(self.config.model_dump(mode="json"))  # SecretStr fields dump as "**********"
@@ -129,6 +132,7 @@ class DaemonView:
             "artifact": self.artifact,
             "runtime_precision": self.runtime_precision,
             "cameras": {camera.name: camera.state() for camera in self.cameras},
+            "machines": {machine.config.name: machine.state() for machine in self.machines},
             "outbox": {"depth": self.outbox.depth(), "dropped": self.outbox.dropped},
             "storage": self.storage(),
             "stalled": self.liveness.stalled() if self.liveness else {},
@@ -169,6 +173,7 @@ class DaemonCollector:
             for name in state["conditions"]:
                 condition.add_metric([camera.name, name], 1.0)
         yield from (captured, processed, dropped, reconnects, fps, condition)
+        yield from _machine_metrics(view.machines)
         depth = GaugeMetricFamily("adit_outbox_depth", "Events not yet delivered to a sink", labels=["sink"])
         delivered = CounterMetricFamily("adit_events_delivered", "Events delivered", labels=["sink"])
         failures = CounterMetricFamily("adit_delivery_failures", "Failed delivery attempts", labels=["sink"])
@@ -211,6 +216,28 @@ class DaemonCollector:
                 latency.add_metric([stage], buckets + [("+Inf", count)], total_ms / 1000.0)
         yield latency
         yield from _belt_metrics(view.belt_states())
+
+
+def _machine_metrics(machines: list[SignalMonitor]) -> Iterator[Metric]:
+    """Per monitored machine: windows classified and skipped, the health index and its trend."""
+    windows = CounterMetricFamily("adit_machine_windows", "Signal windows classified", labels=["machine"])
+    invalid = CounterMetricFamily(
+        "adit_machine_windows_invalid", "Windows skipped for NaN/inf samples", labels=["machine"]
+    )
+    index = GaugeMetricFamily(
+        "adit_machine_health_index", "Smoothed P(not normal): 0 healthy, 1 faulty", labels=["machine"]
+    )
+    trend = GaugeMetricFamily(
+        "adit_machine_health_trend_per_hour", "Slope of the health index per hour of signal", labels=["machine"]
+    )
+    for machine in machines:
+        state = machine.state()
+        windows.add_metric([machine.config.name], state["windows"])
+        invalid.add_metric([machine.config.name], state["invalid_windows"])
+        if state["health_index"] is not None:
+            index.add_metric([machine.config.name], state["health_index"])
+            trend.add_metric([machine.config.name], state["health_trend_per_h"])
+    yield from (windows, invalid, index, trend)
 
 
 def _belt_metrics(states: dict[str, dict[str, Any]]) -> Iterator[Metric]:

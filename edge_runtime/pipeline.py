@@ -1,7 +1,8 @@
 """The daemon's pipeline: sources -> model -> rules -> sinks, live (``run``) or deterministic (``replay``).
 
 One shared inference stage serves every camera: each pass takes the newest frame of every camera
-that has one and classifies them as one batch. Every stage is timed into ``StageTimers``.
+that has one and classifies them as one batch. Every stage is timed into ``StageTimers``. Each
+monitored machine runs on its own thread (``signal_monitor``) and commits to the same outbox.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack, closing
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from edge_runtime.observe import CameraView, DaemonView
 from edge_runtime.outbox import Outbox
 from edge_runtime.postprocess import Prediction, Segmentation, decoder_for, list_postprocess
 from edge_runtime.rules import RuleSet
+from edge_runtime.signal_monitor import MachineThread, SignalMonitor, verify_machine
 from edge_runtime.sinks import build_sinks
 from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_camera, open_source
@@ -56,6 +58,7 @@ class PipelineSummary:
     duration_s: float
     fps: float
     timing_ms: dict[str, StageStats]
+    machines: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,8 +70,41 @@ class ReplayResult:
     summary: PipelineSummary
 
 
+@dataclass(frozen=True)
+class SiteBundles:
+    """The verified bundles of a site: the cameras' (None without cameras) and each machine's."""
+
+    cameras: Bundle | None
+    machines: dict[str, Bundle]
+
+    @property
+    def camera_bundle(self) -> Bundle:
+        if self.cameras is None:
+            raise ConfigError("the configuration has no cameras (only machines)")
+        return self.cameras
+
+
 def verify_site(config: SiteConfig) -> Bundle:
-    """Start-up checks needing no camera: bundle digests, the artifact, rule labels among the classes."""
+    """Start-up checks of a camera site (see ``verify_daemon``); the cameras' bundle."""
+    return verify_daemon(config).camera_bundle
+
+
+def verify_daemon(config: SiteConfig) -> SiteBundles:
+    """Start-up checks needing no camera: bundle digests, artifacts, rule labels among the classes,
+    each machine's bundle and recording."""
+    machines = {machine.name: verify_machine(machine, i) for i, machine in enumerate(config.machines)}
+    classes = {name: bundle.manifest.classes for name, bundle in machines.items()}
+    for index, rule in enumerate(config.rules):
+        if rule.camera in machines and (rule.zone is not None or rule.tripwire is not None):
+            raise ConfigError(
+                f"rules[{index}]: zone and tripwire need a detect bundle; {rule.camera!r} runs 'signal' "
+                "(which looks at a whole window)"
+            )
+    if not config.cameras:
+        check_rule_labels(config, [], classes)
+        if config.belt_load is not None:
+            raise ConfigError("belt_load: needs a camera with a segment bundle; this site has only machines")
+        return SiteBundles(None, machines)
     bundle = load_bundle(config.model.bundle)
     if decoder_for(bundle.manifest.task) is None:
         raise BundleError(
@@ -76,17 +112,22 @@ def verify_site(config: SiteConfig) -> Bundle:
             f"known: {', '.join(list_postprocess())}"
         )
     bundle.artifact(config.model.artifact)
-    check_rules(config, bundle.manifest, bundle.root)
+    check_rules(config, bundle.manifest, bundle.root, classes)
     belt_monitor(config, bundle)
-    return bundle
+    return SiteBundles(bundle, machines)
 
 
-def check_rules(config: SiteConfig, manifest: Manifest, bundle: Path | str) -> None:
-    """Rules the bundle can serve: labels among its classes, zones and tripwires only on detections."""
-    check_rule_labels(config, manifest.classes)
+def check_rules(
+    config: SiteConfig, manifest: Manifest, bundle: Path | str, machines: Mapping[str, Sequence[str]] | None = None
+) -> None:
+    """Rules the bundle can serve: labels among its classes, zones and tripwires only on detections.
+
+    ``machines``: each machine's classes; None leaves the rules that watch a machine unchecked.
+    """
+    check_rule_labels(config, manifest.classes, machines)
     if manifest.task != "detect":
         for index, rule in enumerate(config.rules):
-            if rule.zone is not None or rule.tripwire is not None:
+            if (rule.zone is not None or rule.tripwire is not None) and rule.camera not in (machines or {}):
                 raise ConfigError(
                     f"rules[{index}]: zone and tripwire need a detect bundle; {bundle} is "
                     f"{manifest.task!r} (which looks at the whole frame)"
@@ -113,7 +154,7 @@ class Pipeline:
 
     def __init__(
         self,
-        model: BundleModel,
+        model: BundleModel | None,
         rules: RuleSet,
         sinks: Sequence[Sink],
         timers: StageTimers,
@@ -138,7 +179,7 @@ class Pipeline:
         for frame in frames:
             self.timers.record("frame_age", (started - frame.ts) * 1000.0)
         predictions = []
-        step = self.model.max_batch or len(frames)
+        step = (self.model.max_batch if self.model else None) or len(frames)
         for first in range(0, len(frames), step):
             predictions += self._predict(frames[first : first + step])
         if self.live is not None:
@@ -163,6 +204,8 @@ class Pipeline:
         return events
 
     def _predict(self, frames: Sequence[Frame]) -> list[Prediction]:
+        if self.model is None:
+            raise ConfigError("frames to classify but no camera model (a machines-only site)")
         with self.timers.measure("preprocess"):
             batch = self.model.prepare([frame.image for frame in frames])
         with self.timers.measure("infer"):
@@ -203,8 +246,8 @@ class Pipeline:
 
     def summary(self, duration_s: float, dropped: int = 0) -> PipelineSummary:
         return PipelineSummary(
-            artifact=self.model.artifact.key,
-            runtime_precision=self.model.runtime_precision,
+            artifact=self.model.artifact.key if self.model else "",
+            runtime_precision=self.model.runtime_precision if self.model else "",
             frames=self.frames,
             events=self.events,
             dropped=dropped,
@@ -218,10 +261,11 @@ class Pipeline:
 def run(
     config: SiteConfig, stop: threading.Event, notifier: SystemdNotifier | None = None
 ) -> PipelineSummary:
-    """Run every camera until all sources end or ``stop`` is set; then stop capture and drain the outbox."""
+    """Run every camera and machine until all sources end or ``stop`` is set; then stop and drain the outbox."""
     notifier = notifier or SystemdNotifier(None)
-    bundle = verify_site(config)
-    model = load_model(bundle, config.model)
+    bundles = verify_daemon(config)
+    bundle = bundles.cameras
+    model = load_model(bundle, config.model) if bundle is not None else None
     timers = StageTimers()
     ready = threading.Event()
     with ExitStack() as cleanup:
@@ -245,20 +289,27 @@ def run(
             )
             cleanup.callback(_release, capture)
             cameras.append(CameraView(camera.name, capture, monitor))
+        machines = [
+            MachineThread(SignalMonitor(m, bundles.machines[m.name], config.rules, _committer(outbox)), stop, ready)
+            for m in config.machines
+        ]
         cleanup.callback(stop.set)  # runs first: every capture thread ends, then joins, then sinks close
         cleanup.callback(notifier.stopping)
         snapshots = SnapshotWriter(config.snapshots, config.rules) if config.snapshots.enabled else None
         live = LatestFrames()
-        belt = belt_monitor(config, bundle)
+        belt = belt_monitor(config, bundle) if bundle is not None else None
         pipeline = Pipeline(
             model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots, live=live, belt=belt
         )
         started = time.monotonic()
+        # the dashboard's model card: the cameras' model, or the first machine's on a machines-only site
+        shown = model or (machines[0].monitor.model if machines else None)
+        artifact = model.artifact.key if model is not None else ""
         view = DaemonView(
             config,
-            model.artifact.key,
-            model.runtime_precision,
-            model.manifest,
+            shown.artifact.key if shown else "",
+            shown.runtime_precision if shown else "",
+            shown.manifest if shown else None,
             cameras,
             outbox,
             timers,
@@ -267,12 +318,15 @@ def run(
             belt=belt,
             liveness=liveness,
             snapshots=snapshots,
+            machines=[m.monitor for m in machines],
         )
         if config.http.enabled:
             cleanup.callback(WebServer(config.http, view).close)
         for camera_view in cameras:
             camera_view.capture.start()
-        log.info("running %d camera(s) on %s", len(cameras), model.artifact.key)
+        for machine in machines:
+            machine.start()
+        log.info("running %d camera(s) on %s and %d machine(s)", len(cameras), artifact or "-", len(machines))
         notifier.ready()
         stalled: dict[str, float] = {}
         try:
@@ -288,14 +342,33 @@ def run(
                 if frames:
                     with liveness.busy("inference"):
                         pipeline.process(frames)
-                elif all(c.capture.exhausted for c in cameras):
+                elif all(c.capture.exhausted for c in cameras) and not any(m.is_alive() for m in machines):
                     break
         finally:
             pipeline.deliver(_drain(raised))
             pipeline.finish()
-        return pipeline.summary(
+            stop.set()  # machines stop between chunks; their open events end after their last window
+            for machine in machines:
+                machine.join(JOIN_TIMEOUT_S)
+                machine.monitor.finish()
+        summary = pipeline.summary(
             time.monotonic() - started, dropped=sum(c.capture.stats.dropped for c in cameras)
         )
+        return replace(
+            summary,
+            events=summary.events + sum(m.monitor.events for m in machines),
+            machines={m.monitor.config.name: m.monitor.state() for m in machines},
+        )
+
+
+def _committer(outbox: Outbox) -> Callable[[Sequence[Event]], None]:
+    """A machine's events go to the durable outbox, like the cameras' (it is thread-safe)."""
+
+    def commit(events: Sequence[Event]) -> None:
+        for event in events:
+            outbox.deliver(event)
+
+    return commit
 
 
 def _pet_watchdog(

@@ -1,68 +1,48 @@
-"""Condition monitoring on the edge: sample windows -> bundle -> the same rules and sinks as cameras.
+"""Condition monitoring: a machine's sample windows -> its signal bundle -> the site's rules.
 
 Each classified window becomes a ``Frame`` of the machine (its "camera" name) at the window's
 end time, so the configured rules debounce fault classes exactly as they debounce camera
-detections, and events go to the same sinks. Alongside, a health index (exponentially smoothed
+detections, and events go where the caller sends them: the daemon's durable outbox
+(``MachineThread``), or a replay's sinks. Alongside, a health index (exponentially smoothed
 probability of "not normal") and its trend (least-squares slope over the recent windows, per
 hour) say whether a machine is degrading before a rule fires.
 
-``python -m edge_runtime.signal_monitor --config configs/signal-site-demo.yaml [key=value ...]``
+``python -m edge_runtime.signal_monitor --config SITE.yaml [--machine NAME] [--out events.jsonl]
+[--health-log health.jsonl] [key=value ...]`` replays a site's machines deterministically, as
+``python -m edge_runtime replay`` does for a camera; ``python -m edge_runtime run`` runs them live.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import random
 import sys
+import threading
 from collections import deque
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-from edge_runtime.bundle import load_bundle
-from edge_runtime.config import RuleConfig, SinksConfig
+from edge_runtime.backends import BackendOptions
+from edge_runtime.bundle import Bundle, load_bundle
+from edge_runtime.config import MachineConfig, MachineHealthConfig, RuleConfig, SiteConfig, load_site_config
 from edge_runtime.errors import AditError
-from edge_runtime.events import Event, Sink
+from edge_runtime.events import Event, JsonlSink, Sink
 from edge_runtime.logs import setup_logging
 from edge_runtime.model import BundleModel
-from edge_runtime.rules import Rule
+from edge_runtime.rules import RuleSet
 from edge_runtime.signal import SignalError, Windower
-from edge_runtime.signal_source import SampleChunk, replay_file, stream_tcp
-from edge_runtime.sinks import build_sinks
+from edge_runtime.signal_source import SampleChunk, check_rate, load_recording, open_samples
 from edge_runtime.sources import Frame
-from edge_runtime.yamlconfig import load_config
+
+log = logging.getLogger(__name__)
 
 _NO_IMAGE = np.zeros((1, 1, 3), np.uint8)
-
-
-class HealthConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    normal_label: str = "normal"
-    smoothing: float = Field(0.1, gt=0, le=1, description="EMA weight of the newest window")
-    trend_windows: int = Field(50, ge=2, description="windows the trend slope is fitted over")
-
-
-class SignalSiteConfig(BaseModel):
-    """One monitored machine: where its samples come from, the bundle, rules and sinks."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    machine: str = Field("pump-1", pattern=r"^[A-Za-z0-9_.-]+$")
-    source: str = Field(description="a .npy/.csv file to replay, or tcp://host:port")
-    realtime: bool = Field(True, description="files: pace the replay at the sampling rate")
-    sampling_rate: float | None = Field(
-        None, gt=0, description="the sensor's rate in Hz, checked against the bundle's (files carry none)"
-    )
-    bundle: Path
-    artifact: str | None = None
-    rules: list[RuleConfig] = Field(default_factory=list)
-    sinks: SinksConfig = SinksConfig()
-    health: HealthConfig = HealthConfig()
-    health_log: Path | None = Field(None, description="JSONL of every window's prediction and health")
 
 
 @dataclass(frozen=True)
@@ -75,9 +55,7 @@ class HealthReading:
 
 
 class HealthTracker:
-    def __init__(self, config: HealthConfig, classes: list[str]) -> None:
-        if config.normal_label not in classes:
-            raise SignalError(f"health.normal_label {config.normal_label!r} is not a bundle class ({classes})")
+    def __init__(self, config: MachineHealthConfig, classes: list[str]) -> None:
         self._normal = classes.index(config.normal_label)
         self._alpha = config.smoothing
         self._index: float | None = None
@@ -92,109 +70,230 @@ class HealthTracker:
         return self._index, slope
 
 
-class SignalMonitor:
-    """Windows a sample stream, classifies each window, and feeds rules, sinks and the health index."""
+def verify_machine(machine: MachineConfig, index: int) -> Bundle:
+    """Start-up checks of ``machines[index]``: a signal bundle, its artifact and classes, the source's rate and file."""
+    where = f"machines[{index}] ({machine.name})"
+    bundle = load_bundle(machine.bundle)
+    spec = bundle.manifest.signal
+    if spec is None:
+        raise SignalError(f"{where}.bundle: {bundle.root} has no signal section (task {bundle.manifest.task!r})")
+    bundle.artifact(machine.artifact)
+    if machine.health.normal_label not in bundle.manifest.classes:
+        raise SignalError(
+            f"{where}.health.normal_label: {machine.health.normal_label!r} is not a class of {bundle.root} "
+            f"({', '.join(bundle.manifest.classes)})"
+        )
+    check_rate(f"{where}.source {machine.source}", machine.sampling_rate, spec)
+    if not machine.source.startswith("tcp://"):
+        load_recording(machine.source, spec)  # a bad file stops the start, before any event
+    return bundle
 
-    def __init__(self, config: SignalSiteConfig, sinks: list[Sink] | None = None) -> None:
-        bundle = load_bundle(config.bundle)
-        if bundle.manifest.signal is None:
-            raise SignalError(f"{config.bundle}: the bundle has no signal section (task {bundle.manifest.task!r})")
+
+class SignalMonitor:
+    """One machine: windows a sample stream, classifies each window, feeds its rules and health index.
+
+    ``emit`` receives the events each call causes; calls are serialised, so the daemon may end the
+    monitor from its main thread while the machine's thread is still between chunks.
+    """
+
+    def __init__(
+        self,
+        config: MachineConfig,
+        bundle: Bundle,
+        rules: Sequence[RuleConfig],
+        emit: Callable[[Sequence[Event]], None],
+        *,
+        observe: Callable[[HealthReading], None] | None = None,
+    ) -> None:
         self.config = config
-        self.model = BundleModel(bundle, config.artifact)
+        if bundle.manifest.signal is None:
+            raise SignalError(f"{config.name}: {bundle.root} has no signal section (task {bundle.manifest.task!r})")
         self.spec = bundle.manifest.signal
-        if config.sampling_rate is not None and not np.isclose(config.sampling_rate, self.spec.sampling_rate):
-            raise SignalError(
-                f"sampling_rate: the sensor gives {config.sampling_rate:g} Hz but {config.bundle} was trained at "
-                f"{self.spec.sampling_rate:g} Hz; resample the signal or use a bundle trained at that rate"
-            )
-        self.rules = [Rule(rule) for rule in config.rules]
-        self.sinks = build_sinks(config.sinks) if sinks is None else sinks
+        self.model = BundleModel(bundle, config.artifact, options=BackendOptions(threads=config.threads))
+        self.rules = RuleSet(rules)
         self.health = HealthTracker(config.health, bundle.manifest.classes)
-        self.readings: list[HealthReading] = []
-        self.events: list[Event] = []
+        self.windows = 0
+        self.invalid = 0  # windows skipped for NaN/inf samples (a stream's sensor dropout)
+        self.events = 0
+        self.last: HealthReading | None = None
+        self.error: str | None = None
+        self.ended = False
+        self._emit, self._observe = emit, observe
+        self._lock = threading.Lock()
         self._windower = Windower(self.spec)
-        self._count = 0
+        self._offset = 0  # samples of earlier connections, so signal time never runs backwards
+        self._seen = 0
 
     def process(self, chunk: SampleChunk) -> list[Event]:
-        windows = list(self._windower.push(chunk.samples))
-        if not windows:
-            return []
-        events: list[Event] = []
-        predictions = self.model.classify(np.stack([w for _, w in windows]))
-        for (end, _), prediction in zip(windows, predictions, strict=True):
-            pts_s = round(end / self.spec.sampling_rate, 6)  # signal time of the window's last sample
-            frame = Frame(camera=self.config.machine, index=self._count, ts=chunk.ts, pts_s=pts_s, image=_NO_IMAGE)
-            self._count += 1
-            index, trend = self.health.update(frame.pts_s, prediction.probabilities)
-            self.readings.append(HealthReading(frame.pts_s, prediction.label, prediction.score, index, trend))
-            for rule in self.rules:
-                event = rule.update(frame, prediction)
-                if event is not None:
-                    events.append(_with_health(event, index, trend))
-        self._deliver(events)
-        return events
+        with self._lock:
+            if self.ended:
+                return []
+            self._seen += len(chunk.samples)
+            windows = [(self._offset + end, w) for end, w in self._windower.push(chunk.samples)]
+            valid = [(end, w) for end, w in windows if np.isfinite(w).all()]
+            if len(valid) < len(windows):
+                if self.invalid == 0:
+                    log.warning("%s: windows with NaN/inf samples are skipped (counted in /metrics)", self.config.name)
+                self.invalid += len(windows) - len(valid)
+            if not valid:
+                return []
+            events: list[Event] = []
+            predictions = self.model.classify(np.stack([w for _, w in valid]))
+            for (end, _), prediction in zip(valid, predictions, strict=True):
+                pts_s = round(end / self.spec.sampling_rate, 6)  # signal time of the window's last sample
+                frame = Frame(camera=self.config.name, index=self.windows, ts=chunk.ts, pts_s=pts_s, image=_NO_IMAGE)
+                self.windows += 1
+                index, trend = self.health.update(pts_s, prediction.probabilities)
+                self.last = HealthReading(pts_s, prediction.label, prediction.score, index, trend)
+                if self._observe is not None:
+                    self._observe(self.last)
+                events += [_with_health(e, self.last) for e in self.rules.evaluate(frame, prediction)]
+            self._send(events)
+            return events
+
+    def restart(self) -> None:
+        """A new connection: windows never straddle the gap, signal time continues."""
+        with self._lock:
+            self._windower = Windower(self.spec)
+            self._offset = self._seen
 
     def finish(self) -> list[Event]:
-        last = self.readings[-1] if self.readings else None
-        events = [_with_health(e, last.index, last.trend_per_h) if last else e for rule in self.rules for e in rule.close()]
-        self._deliver(events)
-        for sink in self.sinks:
-            sink.close()
-        if self.config.health_log is not None:
-            self.config.health_log.parent.mkdir(parents=True, exist_ok=True)
-            with self.config.health_log.open("w", encoding="utf-8") as handle:
-                for reading in self.readings:
-                    handle.write(json.dumps(reading.__dict__) + "\n")
-        return events
+        """End the open events (the source ended or the daemon stops); later chunks are ignored."""
+        with self._lock:
+            if self.ended:
+                return []
+            self.ended = True
+            events = [_with_health(e, self.last) for e in self.rules.close()]
+            self._send(events)
+            return events
 
-    def _deliver(self, events: list[Event]) -> None:
-        self.events.extend(events)
-        for event in events:
-            for sink in self.sinks:
+    def state(self) -> dict[str, Any]:
+        """What /status shows and /metrics exports."""
+        last = self.last
+        return {
+            "source": self.config.source,
+            "ended": self.ended,
+            "error": self.error,
+            "windows": self.windows,
+            "invalid_windows": self.invalid,
+            "events": self.events,
+            "label": last and last.label,
+            "health_index": last and round(last.index, 4),
+            "health_trend_per_h": last and round(last.trend_per_h, 4),
+        }
+
+    def _send(self, events: list[Event]) -> None:
+        if events:
+            self.events += len(events)
+            self._emit(events)
+
+
+def _with_health(event: Event, reading: HealthReading | None) -> Event:
+    if reading is None:
+        return event
+    extra = {"health_index": round(reading.index, 4), "health_trend_per_h": round(reading.trend_per_h, 4)}
+    return replace(event, extra=event.extra | extra)
+
+
+class MachineThread(threading.Thread):
+    """Feeds one machine's samples to its monitor until the source ends or ``stop`` is set.
+
+    A file ends the machine; a stream that drops or fails is reopened with back-off (a sensor
+    gateway restarting must not stop monitoring). Errors are logged and shown in /status.
+    """
+
+    def __init__(self, monitor: SignalMonitor, stop: threading.Event, wake: threading.Event) -> None:
+        super().__init__(name=f"machine-{monitor.config.name}", daemon=True)
+        self.monitor, self.stop, self.wake = monitor, stop, wake
+
+    def run(self) -> None:
+        config, monitor = self.monitor.config, self.monitor
+        backoff = config.reconnect.min_s
+        try:
+            while not self.stop.is_set():
+                try:
+                    for chunk in open_samples(config.source, monitor.spec, realtime=config.realtime):
+                        monitor.process(chunk)
+                        monitor.error, backoff = None, config.reconnect.min_s
+                        if self.stop.is_set():
+                            return
+                except (SignalError, OSError) as exc:
+                    monitor.error = str(exc)
+                    log.error("%s: %s", config.name, exc)
+                if not config.source.startswith("tcp://"):
+                    return
+                self.stop.wait(backoff * random.uniform(0.5, 1.0))
+                backoff = min(backoff * 2, config.reconnect.max_s)
+                monitor.restart()
+        finally:
+            self.wake.set()  # the daemon's loop notices that this machine has ended
+
+
+def replay_machine(
+    machine: MachineConfig, rules: Sequence[RuleConfig], sinks: Sequence[Sink] = (), *,
+    observe: Callable[[HealthReading], None] | None = None, index: int = 0,
+) -> tuple[SignalMonitor, list[Event]]:
+    """Every window of a machine's source on the caller's thread, as fast as the CPU allows."""
+    events: list[Event] = []
+
+    def deliver(batch: Sequence[Event]) -> None:
+        events.extend(batch)
+        for event in batch:
+            for sink in sinks:
                 sink.deliver(event)
 
-    def run(self, chunks: Iterable[SampleChunk]) -> list[Event]:
-        for chunk in chunks:
-            self.process(chunk)
-        self.finish()
-        return self.events
-
-
-def _with_health(event: Event, index: float, trend: float) -> Event:
-    extra = event.extra | {"health_index": round(index, 4), "health_trend_per_h": round(trend, 4)}
-    return Event(**{**event.__dict__, "extra": extra})
-
-
-def open_source(config: SignalSiteConfig, sampling_rate: float) -> Iterable[SampleChunk]:
-    if config.source.startswith("tcp://"):
-        host, _, port = config.source.removeprefix("tcp://").rpartition(":")
-        if not port.isdigit():
-            raise SignalError(f"{config.source}: expected tcp://host:port")
-        return stream_tcp(host, int(port), sampling_rate)
-    return replay_file(config.source, sampling_rate, realtime=config.realtime)
+    monitor = SignalMonitor(machine, verify_machine(machine, index), rules, deliver, observe=observe)
+    for chunk in open_samples(machine.source, monitor.spec, realtime=False):
+        monitor.process(chunk)
+    monitor.finish()
+    return monitor, events
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge_runtime.signal_monitor", description="Monitor a machine's vibration.")
-    parser.add_argument("--config", required=True, help="YAML SignalSiteConfig")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. source=run.npy realtime=false")
+    parser = argparse.ArgumentParser(
+        prog="python -m edge_runtime.signal_monitor", description="Replay a site's monitored machines."
+    )
+    parser.add_argument("--config", type=Path, required=True, help="site YAML with a machines section")
+    parser.add_argument("--machine", help="replay only this machine")
+    parser.add_argument("--out", type=Path, help="write the events to this JSONL file (replaced)")
+    parser.add_argument("--health-log", type=Path, help="JSONL of every window's prediction and health index")
+    parser.add_argument("overrides", nargs="*", help="key=value, e.g. machines.0.source=run.npy")
     args = parser.parse_args(argv)
     setup_logging()
     try:
-        config = load_config(SignalSiteConfig, args.config, args.overrides)
-        monitor = SignalMonitor(config)
-        events = monitor.run(open_source(config, monitor.spec.sampling_rate))
-        if not monitor.readings:
-            raise SignalError(
-                f"{config.source}: shorter than one window ({monitor.spec.window} samples, "
-                f"{monitor.spec.window / monitor.spec.sampling_rate:g} s); nothing was classified"
-            )
+        config = load_site_config(args.config, args.overrides)
+        return _replay(config, args)
     except AditError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    last = monitor.readings[-1] if monitor.readings else None
-    print(json.dumps({"windows": len(monitor.readings), "events": len(events),
-                      "health_index": last and round(last.index, 4), "health_trend_per_h": last and round(last.trend_per_h, 4)}))
+
+
+def _replay(config: SiteConfig, args: argparse.Namespace) -> int:
+    chosen = [(i, m) for i, m in enumerate(config.machines) if args.machine in (None, m.name)]
+    if not chosen:
+        names = ", ".join(m.name for m in config.machines) or "none"
+        wanted = f"no machine {args.machine!r}" if args.machine else "no machines section"
+        raise SignalError(f"{args.config}: {wanted} (machines: {names})")
+    readings: list[dict[str, Any]] = []
+    sinks: list[Sink] = []
+    if args.out:
+        args.out.unlink(missing_ok=True)  # a replay's output is its own, not appended to an older one
+        sinks.append(JsonlSink(args.out))
+    summary = {}
+    try:
+        for index, machine in chosen:
+            monitor, _ = replay_machine(
+                machine, config.rules, sinks, index=index,
+                observe=lambda r, name=machine.name: readings.append({"machine": name, **asdict(r)}),
+            )
+            summary[machine.name] = monitor.state()
+    finally:
+        for sink in sinks:
+            sink.close()
+    if args.health_log:
+        args.health_log.parent.mkdir(parents=True, exist_ok=True)
+        args.health_log.write_text("".join(json.dumps(r) + "\n" for r in readings), encoding="utf-8")
+    print(json.dumps(summary, indent=2))
     return 0
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.signal import SignalError
+from edge_runtime.signal import SignalError, SignalSpec
 
 
 @dataclass(frozen=True)
@@ -25,21 +25,32 @@ class SampleChunk:
     samples: np.ndarray  # float32, 1-D
 
 
-def read_samples(path: str | Path) -> np.ndarray:
-    """A recorded signal on the device: ``.npy`` (1-D) or ``.csv`` with one numeric column."""
+def read_samples(path: str | Path) -> tuple[np.ndarray, float | None]:
+    """A recorded signal on the device and its rate when the file says it.
+
+    ``.npy``: a 1-D array (rate unknown); ``.csv``: one numeric column (rate unknown) or
+    ``time,value`` columns whose mean spacing gives the rate; an optional header row.
+    """
     path = Path(path)
     if not path.is_file():
         raise SignalError(f"{path}: signal file not found")
-    if path.suffix.lower() == ".npy":
+    suffix = path.suffix.lower()
+    rate = None
+    if suffix == ".npy":
         try:
-            samples = np.load(path, allow_pickle=False)  # an object array would need unpickling: refused
-        except (ValueError, OSError, EOFError) as exc:
-            raise SignalError(f"{path}: not a numeric .npy array ({exc})") from exc
-    elif path.suffix.lower() == ".csv":
-        try:
-            samples = np.loadtxt(path, delimiter=",", ndmin=1, skiprows=_header_rows(path))
+            samples = np.load(path, allow_pickle=False)
         except ValueError as exc:
-            raise SignalError(f"{path}: expected one numeric column ({exc})") from exc
+            raise SignalError(f"{path}: not a numeric .npy array ({exc})") from exc
+    elif suffix == ".csv":
+        try:
+            table = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=_header_rows(path))
+        except ValueError as exc:
+            raise SignalError(f"{path}: expected one value column or time,value columns ({exc})") from exc
+        if table.shape[1] == 2:
+            rate = _rate_of(path, table[:, 0])
+        elif table.shape[1] != 1:
+            raise SignalError(f"{path}: expected one value column or time,value columns, got {table.shape[1]}")
+        samples = table[:, -1]
     else:
         raise SignalError(f"{path}: unsupported signal file {path.suffix!r} on the device (use .npy or .csv)")
     try:
@@ -50,31 +61,63 @@ def read_samples(path: str | Path) -> np.ndarray:
         raise SignalError(f"{path}: expected a 1-D signal, got shape {samples.shape}")
     if samples.size == 0:
         raise SignalError(f"{path}: no samples (expected one numeric column)")
-    bad = np.flatnonzero(~np.isfinite(samples))
-    if bad.size:  # a NaN would turn every window it touches into a NaN prediction
-        raise SignalError(
-            f"{path}: {bad.size} of {samples.size} samples are NaN or infinite (first at sample {bad[0]}); "
-            "a sensor dropout or a bad export"
-        )
-    return samples
+    return samples, rate
+
+
+def _rate_of(path: Path, times: np.ndarray) -> float:
+    spacing = np.diff(times)
+    if len(spacing) == 0 or spacing.min() <= 0:
+        raise SignalError(f"{path}: the time column must increase")
+    return float(1.0 / spacing.mean())
 
 
 def _header_rows(path: Path) -> int:
     with path.open(encoding="utf-8") as handle:
         first = handle.readline().strip()
     try:
-        float(first)
+        [float(cell) for cell in first.split(",")]
     except ValueError:
         return 1
     return 0
 
 
-def replay_file(path: str | Path, sampling_rate: float, chunk: int = 1024, *, realtime: bool = True) -> Iterator[SampleChunk]:
-    """Chunks of a recorded file; ``realtime`` paces them at ``sampling_rate``, as a sensor would."""
-    samples = read_samples(path)
+def load_recording(path: str | Path, spec: SignalSpec) -> np.ndarray:
+    """A recorded file checked against the bundle: its rate, finite samples, at least one window.
+
+    Refusing the whole file (rather than skipping bad stretches) keeps a replay's events
+    meaningful: a recording at the wrong rate or with gaps would be classified as something else.
+    """
+    samples, rate = read_samples(path)
+    check_rate(str(path), rate, spec)
+    bad = np.flatnonzero(~np.isfinite(samples))
+    if len(bad):
+        raise SignalError(
+            f"{path}: {len(bad)} of {len(samples)} samples are NaN or infinite "
+            f"(the first at sample {bad[0]}, {bad[0] / spec.sampling_rate:.3f} s); repair or cut the recording"
+        )
+    if len(samples) < spec.window:
+        raise SignalError(
+            f"{path}: {len(samples)} samples ({len(samples) / spec.sampling_rate:.3f} s) is shorter than "
+            f"one window of {spec.window} samples ({spec.window / spec.sampling_rate:.3f} s)"
+        )
+    return samples
+
+
+def check_rate(source: str, rate: float | None, spec: SignalSpec) -> None:
+    """Refuse a source whose known rate is not the bundle's (1% tolerance for clock jitter)."""
+    if rate is not None and abs(rate - spec.sampling_rate) > 0.01 * spec.sampling_rate:
+        raise SignalError(
+            f"{source}: sampled at {rate:g} Hz, but the bundle was trained at {spec.sampling_rate:g} Hz; "
+            "resample the signal or use a bundle trained at its rate"
+        )
+
+
+def replay_file(path: str | Path, spec: SignalSpec, chunk: int = 1024, *, realtime: bool = True) -> Iterator[SampleChunk]:
+    """Chunks of a checked recording; ``realtime`` paces them at the sampling rate, as a sensor would."""
+    samples = load_recording(path, spec)
     started = time.monotonic()
     for start in range(0, len(samples), chunk):
-        t0 = start / sampling_rate
+        t0 = start / spec.sampling_rate
         if realtime:
             time.sleep(max(0.0, t0 - (time.monotonic() - started)))
         yield SampleChunk(t0_s=t0, ts=time.time(), samples=samples[start : start + chunk])
@@ -105,3 +148,13 @@ def stream_tcp(host: str, port: int, sampling_rate: float, chunk: int = 1024, ti
             pending = pending[usable:]
             yield SampleChunk(t0_s=received / sampling_rate, ts=time.time(), samples=samples)
             received += len(samples)
+
+
+def open_samples(source: str, spec: SignalSpec, *, realtime: bool = True) -> Iterator[SampleChunk]:
+    """The chunks of a source: ``tcp://host:port`` streams, anything else is a file to replay."""
+    if source.startswith("tcp://"):
+        host, _, port = source.removeprefix("tcp://").rpartition(":")
+        if not host or not port.isdigit():
+            raise SignalError(f"{source}: expected tcp://host:port")
+        return stream_tcp(host, int(port), spec.sampling_rate)
+    return replay_file(source, spec, realtime=realtime)

@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def signal_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    """A 1-D CNN trained briefly on synthetic 0 HP signals and fine-tuned with 0 and 5 shots at 1 HP."""
+    """A 1-D CNN trained (about 20 s) on synthetic 0 HP signals and fine-tuned with 0 and 5 shots at 1 HP."""
     from train.signal.config import SignalTrainConfig
     from train.signal.engine import fit_signal
 
@@ -17,7 +17,7 @@ def signal_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     config = SignalTrainConfig.model_validate({
         "features": {"window": 1024, "hop": 512, "representation": "waveform"},
         "model": {"name": "signal_cnn1d", "weights": "none"},
-        "optim": {"epochs": 1, "finetune_steps": 2},
+        "optim": {"epochs": 8, "finetune_steps": 10},  # enough to tell normal from faulty
         "shots": [0, 5],
         "out": str(out),
     })

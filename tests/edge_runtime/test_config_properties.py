@@ -31,7 +31,7 @@ BASE = {
         ({"outbox": {"max_events": 0}}, "outbox.max_events: Input should be greater than 0"),
         ({"snapshots": {"quota_mb": -1}}, "snapshots.quota_mb: Input should be greater than 0"),
         ({"watchdog": {"stall_s": 0}}, "watchdog.stall_s: Input should be greater than 0"),
-        ({"cameras": []}, "cameras: List should have at least 1 item"),
+        ({"cameras": []}, "a site needs at least one camera or machine"),
         ({"rules": [{"name": "r", "labels": ["p"], "zone": [[0.1, 0.1], [1.4, 0.1], [0.9, 0.9]]}]},
          "rules[0].zone[1][0]: Input should be less than or equal to 1"),
         ({"rules": [{"name": "r", "labels": ["p"], "zone": [[0.1, 0.1], [0.5, 0.5], [0.9, 0.9]]}]},

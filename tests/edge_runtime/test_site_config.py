@@ -100,3 +100,15 @@ def test_a_zone_on_a_classification_bundle_is_refused(colour_site, capsys):
     zone = "rules.0.zone=[[0, 0], [1, 0], [1, 1]]"
     assert main(["run", "--config", str(colour_site), "--validate", zone]) == 2
     assert "rules[0]: zone and tripwire need a detect bundle" in capsys.readouterr().err
+
+
+def test_a_site_may_have_only_machines_and_rules_may_watch_them():
+    machine = "machines=[{name: drive-1, source: d.npy, bundle: b}]"
+    config = load_site_config(None, [machine, "rules=[{name: r, camera: drive-1, labels: [ball]}]"])
+    assert config.cameras == [] and config.sources == ["drive-1"]
+    with pytest.raises(ConfigError, match="cameras and machines: names must be unique; repeated: belt"):
+        load_site_config(None, ["cameras=[{name: belt, source: v.avi}]", machine.replace("drive-1", "belt")])
+    with pytest.raises(ConfigError, match="a site needs at least one camera or machine"):
+        load_site_config(None, ["cameras=[]"])
+    with pytest.raises(ConfigError, match="no camera 'drive-2'; the cameras are: none; the machines: drive-1"):
+        load_site_config(None, [machine, "rules=[{name: r, camera: drive-2, labels: [ball]}]"])
