@@ -9,11 +9,13 @@ so a run over a recorded video is deterministic.
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, Protocol
@@ -263,6 +265,50 @@ def iter_frames(source: FrameSource, timers: StageTimers) -> Iterator[Frame]:
         if frame is None:
             return
         yield frame
+
+
+@contextmanager
+def read_ahead(frames: Iterator[Frame], depth: int = 4) -> Iterator[Iterator[Frame]]:
+    """``frames`` decoded on a thread up to ``depth`` ahead, in order, nothing dropped.
+
+    Replay then overlaps decoding with inference as a live camera's capture thread does. Leaving the
+    block stops the thread and waits for it, so the caller may close the source afterwards; an
+    error while decoding is raised in the caller.
+    """
+    slots: queue.Queue[Frame | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Frame | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                if not put(frame):
+                    return
+            put(None)
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            put(exc)
+
+    def consume() -> Iterator[Frame]:
+        while (item := slots.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    thread.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        thread.join()
 
 
 @dataclass

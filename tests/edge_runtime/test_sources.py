@@ -10,7 +10,7 @@ import pytest
 
 from edge_runtime.config import CameraConfig
 from edge_runtime.errors import SourceError
-from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_source, source_kind
+from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_source, read_ahead, source_kind
 from edge_runtime.timing import StageTimers
 
 
@@ -130,3 +130,31 @@ def test_missing_and_unreadable_sources_name_the_camera_and_source(tmp_path):
 )
 def test_source_kind(text, kind):
     assert source_kind(text) == kind
+
+
+def test_read_ahead_keeps_every_frame_in_order_and_raises_a_decoding_error(colour_video):
+    timers = StageTimers()
+    source = open_source(CameraConfig(name="cam", source=str(colour_video.path)))
+    try:
+        with read_ahead(iter_frames(source, timers), depth=2) as frames:
+            indices = [frame.index for frame in frames]
+    finally:
+        source.close()
+    assert indices == list(range(colour_video.frames))
+
+    def broken():
+        yield from ()
+        raise SourceError("cam: decoder died")
+
+    with pytest.raises(SourceError, match="decoder died"), read_ahead(broken()) as frames:
+        list(frames)
+
+
+def test_leaving_read_ahead_early_stops_its_thread(colour_video):
+    source = open_source(CameraConfig(name="cam", source=str(colour_video.path)))
+    try:
+        with read_ahead(iter_frames(source, StageTimers()), depth=1) as frames:
+            next(frames)
+        assert not any(t.name == "read-ahead" for t in threading.enumerate())
+    finally:
+        source.close()
