@@ -47,6 +47,7 @@ class Frame:
     ts: float  # wall-clock capture time, seconds since the epoch
     pts_s: float  # files: position in the video (monotonic across loops); live: seconds since opened
     image: np.ndarray  # BGR uint8, H x W x 3
+    tensor: np.ndarray | None = None  # the model's input for this frame, when prepared ahead (replay)
 
 
 class FrameSource(Protocol):
