@@ -58,7 +58,7 @@ def site_for(config: SiteConfig, bundle: Path, artifact: str | None) -> SiteConf
 
 
 def _load(config: SiteConfig) -> BundleModel:
-    options = BackendOptions(device=config.model.device, threads=config.model.threads)
+    options = BackendOptions(device=config.model.device, threads=config.model.threads, mode=config.model.mode)
     return BundleModel(load_bundle(config.model.bundle), config.model.artifact, options=options)
 
 

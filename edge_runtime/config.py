@@ -40,6 +40,11 @@ class ModelConfig(_Section):
     threads: int | None = Field(
         default=None, gt=0, description="inference threads; None = the runtime's default"
     )
+    mode: Literal["latency", "throughput"] = Field(
+        default="latency",
+        description="latency: one synchronous request (one camera); throughput: OpenVINO streams and an "
+        "async infer-request queue, each camera's frame its own request (many cameras)",
+    )
 
 
 class HealthConfig(_Section):

@@ -147,7 +147,7 @@ def belt_monitor(config: SiteConfig, bundle: Bundle) -> BeltLoadMonitor | None:
 
 def load_model(bundle: Bundle, config: ModelConfig) -> BundleModel:
     return BundleModel(
-        bundle, config.artifact, options=BackendOptions(device=config.device, threads=config.threads)
+        bundle, config.artifact, options=BackendOptions(device=config.device, threads=config.threads, mode=config.mode)
     )
 
 

@@ -33,10 +33,27 @@ class OpenVinoBackend(Backend):
                 f"{model_path}: OpenVINO cannot compile it for {options.device} ({exc})"
             ) from exc
         self.request = self.compiled.create_infer_request()
+        # Throughput mode: one request per stream, frames of a batch (one per camera) run in parallel.
+        self.queue = ov.AsyncInferQueue(self.compiled) if options.mode == "throughput" else None
 
     def infer(self, batch: np.ndarray) -> list[np.ndarray]:
-        results = self.request.infer({0: batch})
-        return [np.asarray(results[output]) for output in self.compiled.outputs]
+        if self.queue is None or len(batch) == 1:
+            results = self.request.infer({0: batch})
+            return [np.asarray(results[output]) for output in self.compiled.outputs]
+        return self._infer_async(batch)
+
+    def _infer_async(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Each frame as its own request through the infer-request queue; outputs stacked in order."""
+        per_frame: list[list[np.ndarray]] = [[] for _ in range(len(batch))]
+
+        def done(request: ov.InferRequest, index: int) -> None:
+            per_frame[index] = [np.array(request.get_output_tensor(i).data) for i in range(len(self.compiled.outputs))]
+
+        self.queue.set_callback(done)
+        for index in range(len(batch)):
+            self.queue.start_async({0: batch[index : index + 1]}, index)
+        self.queue.wait_all()
+        return [np.concatenate([frame[k] for frame in per_frame]) for k in range(len(self.compiled.outputs))]
 
     @property
     def runtime_precision(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_runtime.backends import list_backends
+from edge_runtime.backends import BackendOptions, list_backends
 from edge_runtime.bundle import load_bundle
 from edge_runtime.model import BundleModel
 
@@ -44,3 +44,16 @@ def test_grey_is_uncertain(tiny_bundle, key):
     grey = np.full((48, 64, 3), 90, np.uint8)
     (prediction,) = BundleModel(load_bundle(tiny_bundle), key).classify([grey])
     assert prediction.score == pytest.approx(1 / 3, abs=1e-3)
+
+
+def test_openvino_throughput_mode_runs_each_frame_as_its_own_request_in_order(tiny_bundle):
+    """Many cameras: the async infer-request queue gives what one synchronous batch gives, frame by frame."""
+    bundle = load_bundle(tiny_bundle)
+    frames = [np.full((48, 64, 3), bgr, np.uint8) for _, bgr in COLOURS * 3]  # 12 frames, more than the streams
+    latency = BundleModel(bundle, "openvino-fp32")
+    throughput = BundleModel(bundle, "openvino-fp32", options=BackendOptions(mode="throughput"))
+    assert throughput.backend.queue is not None
+    expected = np.stack([p.probabilities for p in latency.classify(frames)])
+    got = throughput.classify(frames)
+    assert [p.label for p in got] == [label for label, _ in COLOURS * 3]
+    np.testing.assert_allclose(np.stack([p.probabilities for p in got]), expected, atol=1e-4)
