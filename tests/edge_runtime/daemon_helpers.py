@@ -44,7 +44,7 @@ class LogReader:
         return self.text
 
 
-def start_daemon(site, repo, **env: str) -> subprocess.Popen:
+def spawn_daemon(site, repo, **env: str) -> subprocess.Popen:
     """``python -m edge_runtime run --config SITE`` as a child, with stdout and stderr piped."""
     return subprocess.Popen(
         [sys.executable, "-m", "edge_runtime", "run", "--config", str(site)],

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from contextlib import closing
@@ -19,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from daemon_helpers import LogReader, free_port
+from daemon_helpers import LogReader, free_port, spawn_daemon
 
 from edge_runtime.beltload import OVERLOAD_TYPE, SPEED_TYPE
 from edge_runtime.cli import main
@@ -103,14 +100,7 @@ def test_the_live_daemon_publishes_load_and_speed(belt_site: Path, tmp_path: Pat
     site["http"] = {"port": port}
     belt_site.write_text(yaml.safe_dump(site))
     events = Path(site["sinks"]["jsonl"]["path"])
-    process = subprocess.Popen(
-        [sys.executable, "-m", "edge_runtime", "run", "--config", str(belt_site)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    process = spawn_daemon(belt_site, REPO)
     try:
         LogReader(process).wait_for("running 1 camera")
         deadline = time.monotonic() + 60

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import MOSQUITTO, Mosquitto, Subscriber
-from daemon_helpers import LogReader, edit_site, free_port, start_daemon, wait_until
+from daemon_helpers import LogReader, edit_site, free_port, spawn_daemon, wait_until
 
 from edge_runtime.events import read_events
 
@@ -41,7 +41,7 @@ def test_refused_port_then_a_broker_restart_that_lost_its_sessions_loses_no_even
 
     edit_site(colour_site, two_cameras_one_absent_broker)
     broker = Mosquitto(tmp_path / "broker", persistence=False, port=port)
-    process = start_daemon(colour_site, REPO)
+    process = spawn_daemon(colour_site, REPO)
     subscriber = None
     try:
         log = LogReader(process)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -17,22 +14,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from daemon_helpers import LogReader, free_port
+from daemon_helpers import LogReader, free_port, spawn_daemon
 
 from edge_runtime.events import read_events
 
 REPO = Path(__file__).parents[2]
 
-
-def _daemon(site: Path, **env: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "edge_runtime", "run", "--config", str(site)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO), **env},
-    )
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -76,7 +63,7 @@ def test_kill_9_loses_nothing_from_the_outbox_and_the_daemon_reports_itself(colo
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify.sock"))
     notify.settimeout(30)
-    process = _daemon(colour_site, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="1000000")
+    process = spawn_daemon(colour_site, REPO, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="1000000")
     events_path = Path(yaml.safe_load(colour_site.read_text())["sinks"]["jsonl"]["path"])
     try:
         log = LogReader(process)
@@ -119,7 +106,7 @@ def test_kill_9_loses_nothing_from_the_outbox_and_the_daemon_reports_itself(colo
 
     try:
         _edit(colour_site, second_run)
-        process = _daemon(colour_site)
+        process = spawn_daemon(colour_site, REPO)
         _, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
     finally:
@@ -156,7 +143,7 @@ def test_bad_inputs_exit_2_with_a_clear_message(colour_site, tiny_bundle, tmp_pa
             site["cameras"][0]["source"] = str(junk)
 
     _edit(colour_site, point)
-    process = _daemon(colour_site)
+    process = spawn_daemon(colour_site, REPO)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 2 and "Traceback" not in err
     assert err.startswith("error: ") or "\nerror: " in err

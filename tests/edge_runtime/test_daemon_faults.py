@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-from daemon_helpers import LogReader
+from daemon_helpers import LogReader, spawn_daemon
 
 from edge_runtime.events import read_events
 
@@ -26,14 +23,7 @@ def test_broker_restart_during_a_daemon_run_loses_no_event(colour_site, mosquitt
     site["sinks"]["mqtt"] = {"port": mosquitto.port, "client_id": "edge-faults", "publish_timeout_s": 1}
     site["outbox"].update(retry_min_s=0.2, retry_max_s=1, drain_timeout_s=30)
     colour_site.write_text(yaml.safe_dump(site))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "edge_runtime", "run", "--config", str(colour_site)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    process = spawn_daemon(colour_site, REPO)
     try:
         log = LogReader(process)
         log.wait_for("running 1 camera")

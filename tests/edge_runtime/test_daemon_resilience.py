@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from daemon_helpers import LogReader, edit_site, free_port, http_get, start_daemon, wait_until
+from daemon_helpers import LogReader, edit_site, free_port, http_get, spawn_daemon, wait_until
 
 from edge_runtime.events import read_events
 
@@ -53,7 +53,7 @@ def test_a_full_disk_keeps_inference_going_is_reported_and_recovers(colour_site,
         site["http"] = {"port": port}
 
     edit_site(colour_site, on_small_volume)
-    process = start_daemon(colour_site, REPO)
+    process = spawn_daemon(colour_site, REPO)
     try:
         log = LogReader(process)
         log.wait_for("running 1 camera")
@@ -110,7 +110,7 @@ def test_a_hung_sink_turns_health_red_and_stops_petting_the_systemd_watchdog(col
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify.sock"))
     notify.settimeout(0.2)
-    process = start_daemon(colour_site, REPO, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="600000")
+    process = spawn_daemon(colour_site, REPO, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="600000")
 
     def received() -> list[str]:
         messages = []
@@ -177,7 +177,7 @@ def test_kill_9_at_random_moments_loses_and_corrupts_nothing_in_the_outbox(colou
     jsonl = _events_path(colour_site)
     kept: list[str] = []
     for number in range(rounds):
-        process = start_daemon(colour_site, REPO)
+        process = spawn_daemon(colour_site, REPO)
         if number == rounds - 1:  # the last round surely has events in flight: kill mid-delivery
             wait_until(partial(_has_lines, jsonl, len(kept) + 3), 60, 0.05)
         time.sleep(rng.uniform(0.5, 7.0) if number < rounds - 1 else rng.uniform(0.0, 1.0))
@@ -203,7 +203,7 @@ def test_kill_9_at_random_moments_loses_and_corrupts_nothing_in_the_outbox(colou
 
     try:
         edit_site(colour_site, finish)
-        process = start_daemon(colour_site, REPO)
+        process = spawn_daemon(colour_site, REPO)
         _, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
     finally:
@@ -260,7 +260,7 @@ def test_a_camera_that_never_delivers_is_reported_and_the_daemon_stays_up(colour
         site["http"] = {"port": port}
 
     edit_site(colour_site, broken_camera)
-    process = start_daemon(colour_site, REPO)
+    process = spawn_daemon(colour_site, REPO)
     try:
         log = LogReader(process)
         log.wait_for("running 1 camera")
@@ -283,7 +283,7 @@ def test_a_camera_that_never_delivers_is_reported_and_the_daemon_stays_up(colour
 def test_a_truncated_video_file_runs_the_frames_it_has_and_ends_cleanly(colour_site, colour_video):
     data = colour_video.path.read_bytes()
     colour_video.path.write_bytes(data[: len(data) * 6 // 10])  # a copy cut short, a card pulled mid-write
-    process = start_daemon(colour_site, REPO)
+    process = spawn_daemon(colour_site, REPO)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     summary = json.loads(out[out.index("{") :])

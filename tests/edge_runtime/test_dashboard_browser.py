@@ -42,9 +42,12 @@ def browser():
 
 
 def _until(driver, condition, message: str):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.wait import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_S, poll_frequency=0.2).until(lambda d: condition(d), message)
+    # The pages re-render their rows every refresh: an element found a moment ago may be gone; ask again.
+    wait = WebDriverWait(driver, WAIT_S, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,))
+    return wait.until(lambda d: condition(d), message)
 
 
 def _text(driver, selector: str) -> str:

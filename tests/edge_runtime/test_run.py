@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import yaml
-from daemon_helpers import LogReader
+from daemon_helpers import LogReader, spawn_daemon
 
 from edge_runtime.config import load_site_config
 from edge_runtime.events import read_events
@@ -39,14 +36,7 @@ def test_sigterm_stops_capture_flushes_sinks_and_exits_0(colour_site):
     site = yaml.safe_load(colour_site.read_text())
     site["cameras"][0].update(loop=True, realtime=True)
     colour_site.write_text(yaml.safe_dump(site))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "edge_runtime", "run", "--config", str(colour_site)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
+    process = spawn_daemon(colour_site, REPO)
     try:
         log = LogReader(process)
         log.wait_for("running 1 camera")
