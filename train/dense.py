@@ -19,11 +19,32 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from edge_runtime.bundle import InputSpec
+from train.augment import AugmentConfig
 from train.engine import CHECKPOINT_FORMAT
 
 log = logging.getLogger(__name__)
+
+
+class LabelledFrames(Dataset):
+    """Frames with per-pixel or per-box labels, read and augmented one by one.
+
+    The flip is kept out of ``augment_config`` because it must move the labels with the image; each
+    task's ``__getitem__`` applies it (with probability ``hflip``) after the photometric augmentations.
+    """
+
+    def __init__(self, samples: list, spec: InputSpec, augment_config: AugmentConfig | None = None, seed: int = 0) -> None:
+        self.samples = samples
+        self.spec = spec
+        self.augment_config = augment_config.model_copy(update={"hflip": 0.0}) if augment_config else None
+        self.hflip = augment_config.hflip if augment_config else 0.0
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.samples)
 
 
 class Section(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import yaml
 
@@ -75,3 +77,39 @@ def wait_until(condition, timeout_s: float = 30.0, every_s: float = 0.2) -> bool
     while not condition() and time.monotonic() < deadline:
         time.sleep(every_s)
     return bool(condition())
+
+
+class _Collector(BaseHTTPRequestHandler):
+    """A webhook that records the id of every event posted to it."""
+
+    def do_POST(self) -> None:
+        self.server.ids.append(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["id"])
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *_args) -> None:
+        pass
+
+
+def finish_into_webhook(site, repo) -> list[str]:
+    """Run the daemon once more on ``site`` to the end of its file, delivering to a collecting webhook.
+
+    What the earlier (killed) runs left in the outbox is delivered first; returns every id received, in order.
+    """
+    collector = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    collector.ids = []
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+
+    def to_the_end(data):
+        data["cameras"][0].update(loop=False, realtime=False)
+        data["sinks"]["webhook"]["url"] = f"http://127.0.0.1:{collector.server_address[1]}/events"
+
+    try:
+        edit_site(site, to_the_end)
+        process = spawn_daemon(site, repo)
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    finally:
+        collector.shutdown()
+        collector.server_close()
+    return collector.ids

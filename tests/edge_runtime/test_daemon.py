@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
-from daemon_helpers import LogReader, free_port, spawn_daemon
+from daemon_helpers import LogReader, edit_site, finish_into_webhook, free_port, spawn_daemon
 
 from edge_runtime.events import read_events
 
@@ -30,20 +28,6 @@ def _get(url: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-class _Collector(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        self.server.ids.append(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["id"])
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *_args) -> None:
-        pass
-
-
-def _edit(site: Path, change) -> None:
-    data = yaml.safe_load(site.read_text())
-    change(data)
-    site.write_text(yaml.safe_dump(data))
 
 
 def test_kill_9_loses_nothing_from_the_outbox_and_the_daemon_reports_itself(colour_site, tmp_path):
@@ -59,7 +43,7 @@ def test_kill_9_loses_nothing_from_the_outbox_and_the_daemon_reports_itself(colo
         }
         site["outbox"]["retry_max_s"] = 1
 
-    _edit(colour_site, first_run)
+    edit_site(colour_site, first_run)
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify.sock"))
     notify.settimeout(30)
@@ -96,25 +80,10 @@ def test_kill_9_loses_nothing_from_the_outbox_and_the_daemon_reports_itself(colo
     seen = [e.id for e in read_events(events_path)]
     assert len(seen) >= 3
 
-    collector = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
-    collector.ids = []
-    threading.Thread(target=collector.serve_forever, daemon=True).start()
-
-    def second_run(site):
-        site["cameras"][0].update(loop=False, realtime=False)
-        site["sinks"]["webhook"]["url"] = f"http://127.0.0.1:{collector.server_address[1]}/events"
-
-    try:
-        _edit(colour_site, second_run)
-        process = spawn_daemon(colour_site, REPO)
-        _, err = process.communicate(timeout=120)
-        assert process.returncode == 0, err
-    finally:
-        collector.shutdown()
-        collector.server_close()
-    missing = set(seen) - set(collector.ids)
+    received = finish_into_webhook(colour_site, REPO)
+    missing = set(seen) - set(received)
     assert not missing, f"{len(missing)} event(s) of the killed run never reached the webhook"
-    assert collector.ids[: len(seen)] == seen  # resumed in order
+    assert received[: len(seen)] == seen  # resumed in order
 
 
 @pytest.mark.parametrize(
@@ -142,7 +111,7 @@ def test_bad_inputs_exit_2_with_a_clear_message(colour_site, tiny_bundle, tmp_pa
             junk.write_bytes(b"not a video")
             site["cameras"][0]["source"] = str(junk)
 
-    _edit(colour_site, point)
+    edit_site(colour_site, point)
     process = spawn_daemon(colour_site, REPO)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 2 and "Traceback" not in err

@@ -12,12 +12,19 @@ import sqlite3
 import threading
 import time
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
-from daemon_helpers import LogReader, edit_site, free_port, http_get, spawn_daemon, wait_until
+from daemon_helpers import (
+    LogReader,
+    edit_site,
+    finish_into_webhook,
+    free_port,
+    http_get,
+    spawn_daemon,
+    wait_until,
+)
 
 from edge_runtime.events import read_events
 
@@ -151,15 +158,6 @@ def _outbox_ids(path: Path) -> tuple[str, list[str]]:
         return check, [row[0] for row in db.execute("SELECT id FROM events ORDER BY seq")]
 
 
-class _Collector(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        self.server.ids.append(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["id"])
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *_args) -> None:
-        pass
-
 
 @pytest.mark.parametrize("rounds", [3, pytest.param(20, marks=pytest.mark.slow)])
 def test_kill_9_at_random_moments_loses_and_corrupts_nothing_in_the_outbox(colour_site, rounds):
@@ -193,23 +191,8 @@ def test_kill_9_at_random_moments_loses_and_corrupts_nothing_in_the_outbox(colou
         assert set(delivered) <= set(kept)  # a sink only ever got committed events
     assert len(kept) >= 3
 
-    collector = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
-    collector.ids = []
-    threading.Thread(target=collector.serve_forever, daemon=True).start()
-
-    def finish(site):
-        site["cameras"][0].update(loop=False, realtime=False)
-        site["sinks"]["webhook"]["url"] = f"http://127.0.0.1:{collector.server_address[1]}/events"
-
-    try:
-        edit_site(colour_site, finish)
-        process = spawn_daemon(colour_site, REPO)
-        _, err = process.communicate(timeout=120)
-        assert process.returncode == 0, err
-    finally:
-        collector.shutdown()
-        collector.server_close()
-    assert list(dict.fromkeys(collector.ids))[: len(kept)] == kept  # all of them, once per id, in order
+    received = finish_into_webhook(colour_site, REPO)
+    assert list(dict.fromkeys(received))[: len(kept)] == kept  # all of them, once per id, in order
 
 
 class _Garbage:

@@ -22,14 +22,13 @@ from typing import Literal
 import numpy as np
 import torch
 import yaml
-from torch.utils.data import Dataset
 
-from edge_runtime.bundle import InputSpec
 from edge_runtime.errors import ImageError
 from edge_runtime.geometry import input_map
 from edge_runtime.preprocess import preprocess, read_image
-from train.augment import AugmentConfig, augment
+from train.augment import augment
 from train.data import IMAGE_SUFFIXES, DataError
+from train.dense import LabelledFrames
 
 log = logging.getLogger(__name__)
 
@@ -133,19 +132,9 @@ def _image_hw(path: Path) -> tuple[int, int]:
     return image.shape[0], image.shape[1]
 
 
-class DetectionDataset(Dataset):
+class DetectionDataset(LabelledFrames):
     """Frames -> (input tensor, target) with boxes in input pixels and labels shifted by one
     (torchvision detectors reserve 0 for the background). Unreadable images yield ``None``."""
-
-    def __init__(self, samples: list[BoxSample], spec: InputSpec, augment_config: AugmentConfig | None = None, seed: int = 0) -> None:
-        self.samples = samples
-        self.spec = spec
-        self.augment_config = augment_config.model_copy(update={"hflip": 0.0}) if augment_config else None
-        self.hflip = augment_config.hflip if augment_config else 0.0
-        self.seed = seed
-
-    def __len__(self) -> int:
-        return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]] | None:
         sample = self.samples[index]

@@ -16,14 +16,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
-from edge_runtime.bundle import InputSpec
 from edge_runtime.errors import ImageError
 from edge_runtime.preprocess import preprocess, read_image
 from edge_runtime.segmentation import IGNORE_INDEX, mask_to_input
-from train.augment import AugmentConfig, augment
+from train.augment import augment
 from train.data import IMAGE_SUFFIXES, DataError
+from train.dense import LabelledFrames
 
 log = logging.getLogger(__name__)
 
@@ -83,18 +82,8 @@ def read_mask_splits(root: Path, seed: int = 0, val_fraction: float = 0.2, test_
     return {"test": picked[:n_test], "val": picked[n_test : n_test + n_val], "train": picked[n_test + n_val :]}
 
 
-class MaskDataset(Dataset):
+class MaskDataset(LabelledFrames):
     """Frames -> (input tensor, label tensor at the input size); unreadable pairs yield ``None``."""
-
-    def __init__(self, samples: list[MaskSample], spec: InputSpec, augment_config: AugmentConfig | None = None, seed: int = 0) -> None:
-        self.samples = samples
-        self.spec = spec
-        self.augment_config = augment_config.model_copy(update={"hflip": 0.0}) if augment_config else None
-        self.hflip = augment_config.hflip if augment_config else 0.0
-        self.seed = seed
-
-    def __len__(self) -> int:
-        return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor] | None:
         sample = self.samples[index]
