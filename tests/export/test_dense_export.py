@@ -1,6 +1,7 @@
 """Detection and segmentation export: verified bundles that run in ONNX Runtime and OpenVINO through
 edge_runtime, parity failures, and a planted INT8 accuracy drop that the gate must catch."""
 
+import cv2
 import numpy as np
 import onnx
 import pytest
@@ -93,3 +94,29 @@ def test_planted_int8_drop_is_rejected_and_fp32_still_ships(tiny_segmenter_check
     assert artifacts["onnx-int8"].status == "rejected" and "budget" in artifacts["onnx-int8"].note
     assert "percentile" in artifacts["onnx-int8"].note  # the fallback attempt ran too
     assert bundle.artifact().key == "onnx-fp32"
+
+
+def test_the_daemon_pipeline_runs_a_detector_one_frame_at_a_time(tiny_detector_bundle, tiny_data):
+    """Detectors are exported at batch 1: three cameras' frames go through as three requests, and
+    each camera gets boxes normalised to its own frame for the rules."""
+    from edge_runtime.live import LatestFrames
+    from edge_runtime.pipeline import Pipeline
+    from edge_runtime.postprocess import Detections
+    from edge_runtime.rules import RuleSet
+    from edge_runtime.sources import Frame
+    from edge_runtime.timing import StageTimers
+
+    image = _frame(tiny_data, "detect")
+    sizes = [(image.shape[1], image.shape[0]), (320, 180), (160, 160)]
+    frames = [
+        Frame(camera=f"cam{i}", index=0, ts=0.0, pts_s=0.0, image=cv2.resize(image, size))
+        for i, size in enumerate(sizes)
+    ]
+    live = LatestFrames()
+    pipeline = Pipeline(BundleModel(load_bundle(tiny_detector_bundle), "onnx-fp32"), RuleSet([]), [], StageTimers(), live=live)
+    pipeline.process(frames)
+    assert pipeline.frames == 3
+    for frame in frames:
+        seen = live.get(frame.camera)
+        assert isinstance(seen.prediction, Detections)
+        assert all(0.0 <= v <= 1.0 for d in seen.prediction.objects for v in d.box)
