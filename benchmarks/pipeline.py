@@ -21,12 +21,14 @@ import numpy as np
 from benchmarks.stats import LatencyStats, time_calls
 from edge_runtime.backends import BackendOptions
 from edge_runtime.bundle import load_bundle
+from edge_runtime.capture import CaptureThread
 from edge_runtime.config import SiteConfig
 from edge_runtime.errors import SourceError
+from edge_runtime.inference import Pipeline
 from edge_runtime.model import BundleModel
-from edge_runtime.pipeline import Pipeline, replay
+from edge_runtime.pipeline import replay
 from edge_runtime.rules import RuleSet
-from edge_runtime.sources import CaptureThread, Frame, open_source
+from edge_runtime.sources import Frame, open_source
 from edge_runtime.timing import StageTimers
 
 log = logging.getLogger(__name__)

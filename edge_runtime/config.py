@@ -43,7 +43,13 @@ class ModelConfig(_Section):
     mode: Literal["latency", "throughput"] = Field(
         default="latency",
         description="latency: one synchronous request (one camera); throughput: OpenVINO streams and an "
-        "async infer-request queue, each camera's frame its own request (many cameras)",
+        "async infer-request queue, each camera's frame its own request, queued across cameras",
+    )
+    preprocess: Literal["graph", "host"] = Field(
+        default="graph",
+        description="graph: OpenVINO artifacts take uint8 frames and do the manifest's colour order, "
+        "normalisation and layout in the compiled graph (PrePostProcessor); host: edge_runtime.preprocess "
+        "in numpy for every backend (ONNX Runtime always does)",
     )
 
 
@@ -77,9 +83,41 @@ class CameraConfig(_Section):
     source: str = Field(min_length=1)
     loop: bool = Field(default=False, description="restart a video file at its end (demo, soak tests)")
     realtime: bool = Field(default=False, description="pace a video file at its native frame rate")
+    sub_stream: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the camera's low-resolution stream (e.g. rtsp://.../stream2), decoded instead of "
+        "source at a fraction of the cost; events, snapshots and the live view use it",
+    )
     stride: int = Field(default=1, gt=0, description="run the model on every stride-th frame")
+    infer_fps: float | None = Field(
+        default=None,
+        gt=0,
+        description="run the model on this many frames per second of the camera (the newest frame at each "
+        "slot); the frames between are decoded (H.264 needs them) but never converted to BGR; None = every "
+        "stride-th frame",
+    )
+    decode_threads: int | None = Field(
+        default=1,
+        gt=0,
+        description="FFmpeg decoder threads per stream or file; 1 keeps latency lowest and scales to many "
+        "cameras (each camera already has its own thread); None = FFmpeg's default (one per core)",
+    )
     health: HealthConfig = HealthConfig()
     reconnect: ReconnectConfig = ReconnectConfig()
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> CameraConfig:
+        if self.infer_fps is not None and self.stride != 1:
+            raise ValueError(
+                f"stride ({self.stride}) and infer_fps ({self.infer_fps}) both thin the frames; set one of them"
+            )
+        return self
+
+    @property
+    def stream(self) -> str:
+        """What the daemon opens: the sub-stream when there is one."""
+        return self.sub_stream or self.source
 
 
 class MachineHealthConfig(_Section):
@@ -392,6 +430,18 @@ class SnapshotConfig(_Section):
     jpeg_quality: int = Field(default=85, ge=10, le=100)
 
 
+class CapacityConfig(_Section):
+    """When the box is over capacity: cameras lose inference slots or get stale frames (a health event)."""
+
+    window_s: float = Field(default=10.0, gt=0, description="judged over this many recent seconds")
+    max_dropped: float = Field(
+        default=0.02, ge=0, le=1, description="share of a camera's inference slots lost (replaced unseen)"
+    )
+    max_frame_age_ms: float = Field(
+        default=500.0, gt=0, description="p99 frame age, capture (stream clock) to inference"
+    )
+
+
 class SiteConfig(_Section):
     """Everything one daemon process runs."""
 
@@ -405,6 +455,7 @@ class SiteConfig(_Section):
     http: HttpConfig = HttpConfig()
     snapshots: SnapshotConfig = SnapshotConfig()
     watchdog: WatchdogConfig = WatchdogConfig()
+    capacity: CapacityConfig = CapacityConfig()
 
     @model_validator(mode="before")
     @classmethod

@@ -6,16 +6,16 @@ figure adit reports was produced by the code that runs on the device.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from edge_runtime.backends import BackendOptions, backend_for_format, create_backend
+from edge_runtime.backends import BackendOptions, Outputs, backend_class, backend_for_format, create_backend
 from edge_runtime.bundle import Artifact, Bundle
 from edge_runtime.detection import PixelDetection, decode_boxes
 from edge_runtime.errors import BundleError
 from edge_runtime.postprocess import Classification, Prediction, decoder_for, list_postprocess
-from edge_runtime.preprocess import preprocess, to_bgr8
+from edge_runtime.preprocess import preprocess, resized_batch, to_bgr8
 from edge_runtime.segmentation import Segmentation, decode_masks
 from edge_runtime.signal import prepare_windows
 
@@ -35,18 +35,48 @@ class BundleModel:
         self.manifest = bundle.manifest
         self.artifact = artifact if isinstance(artifact, Artifact) else bundle.artifact(artifact)
         self.backend_name = backend or backend_for_format(self.artifact.format)
+        options = options or BackendOptions()
+        # in the graph where the backend can and the task has images; else numpy on the host
+        self.graph_preprocessing = (
+            options.preprocess == "graph"
+            and backend_class(self.backend_name).graph_preprocessing
+            and self.manifest.signal is None
+        )
         self.backend = create_backend(
-            self.backend_name, bundle.path_of(self.artifact), options, self.artifact.precision
+            self.backend_name,
+            bundle.path_of(self.artifact),
+            options,
+            self.artifact.precision,
+            self.manifest.input if self.graph_preprocessing else None,
         )
 
     def prepare(self, frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
-        """Frames -> tensor; for task signal the "frames" are (N, window) sample windows."""
+        """Frames -> model input: float32 tensor, or with graph preprocessing the resized uint8 frames;
+        for task signal the "frames" are (N, window) sample windows."""
         if self.manifest.signal is not None:
             return prepare_windows(frames, self.manifest.signal)
+        if self.graph_preprocessing:
+            return resized_batch(frames, self.manifest.input)
         return preprocess(frames, self.manifest.input)
 
-    def infer(self, batch: np.ndarray) -> list[np.ndarray]:
+    def infer(self, batch: np.ndarray) -> Outputs:
         return self.backend.infer(batch)
+
+    def start(self, batch: np.ndarray, done: Callable[[Outputs], None]) -> None:
+        """``infer`` that hands the outputs to ``done``, asynchronously in OpenVINO's throughput mode."""
+        self.backend.start(batch, done)
+
+    def wait(self) -> None:
+        """Every ``start``ed batch handed to its ``done``."""
+        self.backend.wait()
+
+    def idle(self) -> bool:
+        """``start`` would not block (always, but in throughput mode with every request busy)."""
+        return self.backend.idle()
+
+    @property
+    def throughput(self) -> bool:
+        return self.backend.options.mode == "throughput"
 
     @property
     def max_batch(self) -> int | None:

@@ -1,8 +1,10 @@
 """The daemon's pipeline: sources -> model -> rules -> sinks, live (``run``) or deterministic (``replay``).
 
-One shared inference stage serves every camera: each pass takes the newest frame of every camera
-that has one and classifies them as one batch. Every stage is timed into ``StageTimers``. Each
-monitored machine runs on its own thread (``signal_monitor``) and commits to the same outbox.
+One shared inference stage (``inference.Pipeline``) serves every camera: ``serve.ServeLoop`` starts
+the most overdue cameras' newest frames on the model as it can take them and collects the results
+(``scheduler``); ``capacity`` says when the box cannot keep up. Every stage is timed into
+``StageTimers``. Each monitored machine runs on its own thread (``signal_monitor``) and commits to
+the same outbox.
 """
 
 from __future__ import annotations
@@ -13,57 +15,39 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, closing
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from edge_runtime.backends import BackendOptions
 from edge_runtime.beltload import BeltLoadMonitor
 from edge_runtime.bundle import Bundle, Manifest, load_bundle
+from edge_runtime.capacity import CapacityMonitor, WatchedCamera
+from edge_runtime.capture import CaptureThread, iter_frames, read_ahead
 from edge_runtime.config import ModelConfig, SiteConfig, check_rule_labels
 from edge_runtime.errors import BundleError, ConfigError, SourceError
 from edge_runtime.events import Event, Sink
 from edge_runtime.health import CameraHealth
+from edge_runtime.inference import Pipeline, PipelineSummary
 from edge_runtime.live import LatestFrames
 from edge_runtime.liveness import Liveness
 from edge_runtime.model import BundleModel
 from edge_runtime.observe import CameraView, DaemonView
 from edge_runtime.outbox import Outbox
-from edge_runtime.postprocess import Prediction, Segmentation, decoder_for, list_postprocess
+from edge_runtime.postprocess import decoder_for, list_postprocess
 from edge_runtime.rules import RuleSet
+from edge_runtime.scheduler import FairScheduler
+from edge_runtime.serve import ServeLoop
 from edge_runtime.signal_monitor import MachineThread, SignalMonitor, verify_machine
 from edge_runtime.sinks import build_sinks
 from edge_runtime.snapshots import SnapshotWriter
-from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_camera, open_source, read_ahead
+from edge_runtime.sources import Frame, open_camera, open_source
 from edge_runtime.systemd import SystemdNotifier
-from edge_runtime.timing import StageStats, StageTimers
+from edge_runtime.timing import StageTimers
 from edge_runtime.web.server import WebServer
 
 log = logging.getLogger(__name__)
 
-IDLE_WAIT_S = 0.5  # how long the inference stage sleeps when no camera has a new frame
 JOIN_TIMEOUT_S = 5.0  # longer than a stream's 2 s read timeout, so a healthy capture thread always ends
-
-
-@dataclass(frozen=True)
-class PipelineSummary:
-    """What a run did: counts, throughput and per-stage latency (milliseconds)."""
-
-    artifact: str
-    runtime_precision: str
-    frames: int
-    events: int
-    dropped: int
-    delivery_failures: int
-    duration_s: float
-    fps: float
-    timing_ms: dict[str, StageStats]
-    machines: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -146,121 +130,10 @@ def belt_monitor(config: SiteConfig, bundle: Bundle) -> BeltLoadMonitor | None:
 
 
 def load_model(bundle: Bundle, config: ModelConfig) -> BundleModel:
-    return BundleModel(
-        bundle, config.artifact, options=BackendOptions(device=config.device, threads=config.threads, mode=config.mode)
+    options = BackendOptions(
+        device=config.device, threads=config.threads, mode=config.mode, preprocess=config.preprocess
     )
-
-
-class Pipeline:
-    """The shared inference stage: a batch of frames in, the events they cause delivered to every sink."""
-
-    def __init__(
-        self,
-        model: BundleModel | None,
-        rules: RuleSet,
-        sinks: Sequence[Sink],
-        timers: StageTimers,
-        *,
-        snapshots: SnapshotWriter | None = None,
-        live: LatestFrames | None = None,
-        belt: BeltLoadMonitor | None = None,
-    ) -> None:
-        self.model = model
-        self.live = live
-        self.snapshots = snapshots
-        self.belt = belt
-        self.rules = rules
-        self.sinks = list(sinks)
-        self.timers = timers
-        self.frames = 0
-        self.events = 0
-        self.delivery_failures = 0
-
-    def process(self, frames: Sequence[Frame]) -> list[Event]:
-        started = time.time()
-        for frame in frames:
-            self.timers.record("frame_age", (started - frame.ts) * 1000.0)
-        predictions = []
-        step = (self.model.max_batch if self.model else None) or len(frames)
-        for first in range(0, len(frames), step):
-            predictions += self._predict(frames[first : first + step])
-        if self.live is not None:
-            for frame, prediction in zip(frames, predictions, strict=True):
-                self.live.publish(frame, prediction)
-        with self.timers.measure("rules"):
-            caused = [
-                self.rules.evaluate(f, p) + self._belt(f, p) for f, p in zip(frames, predictions, strict=True)
-            ]
-        if self.snapshots is not None:
-            caused = [
-                [self._snapshot(f, p, e) for e in group]
-                for f, p, group in zip(frames, predictions, caused, strict=True)
-            ]
-        self.frames += len(frames)
-        events = [event for group in caused for event in group]
-        self.deliver(events)
-        committed = time.time()
-        for frame, group in zip(frames, caused, strict=True):
-            if group:
-                self.timers.record("capture_to_event", (committed - frame.ts) * 1000.0)
-        return events
-
-    def _predict(self, frames: Sequence[Frame]) -> list[Prediction]:
-        if self.model is None:
-            raise ConfigError("frames to classify but no camera model (a machines-only site)")
-        if all(frame.tensor is not None for frame in frames):  # prepared ahead, timed there
-            batch = np.concatenate([frame.tensor for frame in frames])
-        else:
-            with self.timers.measure("preprocess"):
-                batch = self.model.prepare([frame.image for frame in frames])
-        with self.timers.measure("infer"):
-            outputs = self.model.infer(batch)
-        with self.timers.measure("postprocess"):
-            return self.model.postprocess(outputs, [frame.image.shape[:2] for frame in frames])
-
-    def _belt(self, frame: Frame, prediction: Prediction) -> list[Event]:
-        belt = self.belt
-        if belt is None or not belt.config.watches(frame.camera) or not isinstance(prediction, Segmentation):
-            return []
-        return belt.update(frame, prediction)
-
-    def _snapshot(self, frame: Frame, prediction: Prediction, event: Event) -> Event:
-        if event.phase != "start" or self.snapshots is None:
-            return event
-        name = self.snapshots.write(frame, event, prediction)
-        return event if name is None else replace(event, extra={**event.extra, "snapshot": name})
-
-    def finish(self) -> list[Event]:
-        """End the events still open (the sources ended or the daemon stops) and deliver the ends."""
-        events = self.rules.close() + (self.belt.close() if self.belt is not None else [])
-        self.deliver(events)
-        return events
-
-    def deliver(self, events: Sequence[Event]) -> None:
-        if not events:
-            return
-        self.events += len(events)
-        with self.timers.measure("delivery"):
-            for event in events:
-                for sink in self.sinks:
-                    try:
-                        sink.deliver(event)
-                    except OSError:  # one broken sink must not stop the others (the outbox will retry)
-                        log.exception("sink %s failed to deliver event %s", sink.name, event.id)
-                        self.delivery_failures += 1
-
-    def summary(self, duration_s: float, dropped: int = 0) -> PipelineSummary:
-        return PipelineSummary(
-            artifact=self.model.artifact.key if self.model else "",
-            runtime_precision=self.model.runtime_precision if self.model else "",
-            frames=self.frames,
-            events=self.events,
-            dropped=dropped,
-            delivery_failures=self.delivery_failures,
-            duration_s=round(duration_s, 3),
-            fps=round(self.frames / duration_s, 2) if duration_s > 0 else 0.0,
-            timing_ms=self.timers.summary(),
-        )
+    return BundleModel(bundle, config.artifact, options=options)
 
 
 def run(
@@ -303,8 +176,13 @@ def run(
         snapshots = SnapshotWriter(config.snapshots, config.rules) if config.snapshots.enabled else None
         live = LatestFrames()
         belt = belt_monitor(config, bundle) if bundle is not None else None
+        watched = [
+            WatchedCamera(c.name, v.capture, c.infer_fps) for c, v in zip(config.cameras, cameras, strict=True)
+        ]
+        capacity = CapacityMonitor(watched, config.capacity, raised.put)
         pipeline = Pipeline(
-            model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots, live=live, belt=belt
+            model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots, live=live, belt=belt,
+            on_age=capacity.record, finished=ready,
         )
         started = time.monotonic()
         # the dashboard's model card: the cameras' model, or the first machine's on a machines-only site
@@ -324,6 +202,7 @@ def run(
             liveness=liveness,
             snapshots=snapshots,
             machines=[m.monitor for m in machines],
+            capacity=capacity,
         )
         if config.http.enabled:
             cleanup.callback(WebServer(config.http, view).close)
@@ -333,24 +212,22 @@ def run(
             machine.start()
         log.info("running %d camera(s) on %s and %d machine(s)", len(cameras), artifact or "-", len(machines))
         notifier.ready()
-        stalled: dict[str, float] = {}
+        loop = ServeLoop(
+            pipeline,
+            FairScheduler([c.capture for c in cameras], [c.infer_fps for c in config.cameras]),
+            cameras,
+            capacity,
+            liveness,
+            notifier,
+            raised=raised,
+            ready=ready,
+            stop=stop,
+            machines_alive=lambda: any(m.is_alive() for m in machines),
+        )
         try:
-            while not stop.is_set():
-                stalled = _pet_watchdog(notifier, liveness, stalled)
-                ready.wait(IDLE_WAIT_S)
-                ready.clear()
-                for camera_view in cameras:
-                    if camera_view.health is not None and not camera_view.capture.exhausted:
-                        camera_view.health.tick()
-                pipeline.deliver(_drain(raised))
-                frames = [frame for c in cameras if (frame := c.capture.take()) is not None]
-                if frames:
-                    with liveness.busy("inference"):
-                        pipeline.process(frames)
-                elif all(c.capture.exhausted for c in cameras) and not any(m.is_alive() for m in machines):
-                    break
+            loop.run()
         finally:
-            pipeline.deliver(_drain(raised))
+            loop.drain_raised()
             pipeline.finish()
             stop.set()  # machines stop between chunks; their open events end after their last window
             for machine in machines:
@@ -376,30 +253,6 @@ def _committer(outbox: Outbox) -> Callable[[Sequence[Event]], None]:
     return commit
 
 
-def _pet_watchdog(
-    notifier: SystemdNotifier, liveness: Liveness, before: dict[str, float]
-) -> dict[str, float]:
-    """Pet systemd's watchdog only while no stage hangs, so systemd restarts a daemon with a stuck sink."""
-    stalled = liveness.stalled()
-    if stalled and stalled.keys() != before.keys():
-        log.error(
-            "stalled: %s; no longer petting the watchdog",
-            ", ".join(f"{stage} busy {seconds:.0f} s" for stage, seconds in stalled.items()),
-        )
-    elif before and not stalled:
-        log.info("no stage stalled any more; petting the watchdog again")
-    if not stalled:
-        notifier.watchdog()
-    return stalled
-
-
-def _drain(events: queue.SimpleQueue[Event]) -> list[Event]:
-    drained = []
-    while not events.empty():
-        drained.append(events.get_nowait())
-    return drained
-
-
 def _release(capture: CaptureThread) -> None:
     """Close a camera's source once its thread has let go; one still blocked in read() keeps it."""
     if capture.join(JOIN_TIMEOUT_S):
@@ -419,7 +272,7 @@ def replay(
     """
     bundle = verify_site(config)
     settings = config.camera(camera).model_copy(
-        update={"source": str(video), "loop": False, "realtime": False}
+        update={"source": str(video), "sub_stream": None, "loop": False, "realtime": False}
     )
     timers = StageTimers()
     model = load_model(bundle, config.model)

@@ -3,6 +3,8 @@
 from edge_runtime.backends.base import (
     Backend,
     BackendOptions,
+    Outputs,
+    backend_class,
     backend_for_format,
     create_backend,
     list_backends,
@@ -22,6 +24,8 @@ except ImportError as exc:
 __all__ = [
     "Backend",
     "BackendOptions",
+    "Outputs",
+    "backend_class",
     "backend_for_format",
     "create_backend",
     "list_backends",

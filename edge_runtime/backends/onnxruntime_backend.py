@@ -8,6 +8,7 @@ import numpy as np
 import onnxruntime as ort
 
 from edge_runtime.backends.base import Backend, BackendOptions, register_backend
+from edge_runtime.bundle import InputSpec
 from edge_runtime.errors import BackendUnavailableError
 
 
@@ -16,8 +17,14 @@ class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     formats = ("onnx",)
 
-    def __init__(self, model_path: Path, options: BackendOptions, declared_precision: str = "fp32") -> None:
-        super().__init__(model_path, options, declared_precision)
+    def __init__(
+        self,
+        model_path: Path,
+        options: BackendOptions,
+        declared_precision: str = "fp32",
+        input_spec: InputSpec | None = None,
+    ) -> None:
+        super().__init__(model_path, options, declared_precision, input_spec)
         session_options = ort.SessionOptions()
         session_options.log_severity_level = 3  # warnings about unused initialisers are noise
         session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -8,9 +8,10 @@ import time
 import numpy as np
 import pytest
 
+from edge_runtime.capture import CaptureThread, iter_frames, read_ahead
 from edge_runtime.config import CameraConfig
 from edge_runtime.errors import SourceError
-from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_source, read_ahead, source_kind
+from edge_runtime.sources import Frame, open_source, source_kind
 from edge_runtime.timing import StageTimers
 
 
