@@ -1,6 +1,7 @@
 """``python -m benchmarks --bundle BUNDLE [--checkpoint CKPT] --out DIR`` (the model and pipeline benchmark),
-``python -m benchmarks select --bundle B --results R [--write site.yaml]`` and
-``python -m benchmarks train --config C --out DIR`` (default recipe against ``seed``)."""
+``python -m benchmarks select --bundle B --results R [--write site.yaml]``,
+``python -m benchmarks train --config C --out DIR`` (default recipe against ``seed``) and
+``python -m benchmarks capacity --bundle B --video V --out DIR`` (H.264 cameras over RTSP per box)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from benchmarks.capacity import DEFAULT_CAMERAS as CAPACITY_CAMERAS
+from benchmarks.capacity import CapacitySettings, merge_points, run_capacity, run_latency
+from benchmarks.goals import evaluate_goals
 from benchmarks.host import host_info
 from benchmarks.i18n import HEADINGS
 from benchmarks.models import BenchSettings, run_model_benchmark
@@ -135,10 +139,50 @@ def train(argv: list[str]) -> int:
     return 0
 
 
+def capacity(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks capacity", description=(
+        "How many H.264 RTSP cameras the daemon serves at a target inference rate; adds `capacity` to DIR/results.json."))
+    parser.add_argument("--bundle", type=Path, required=True, help="the bundle the daemon runs")
+    parser.add_argument("--artifact", help="artifact key (default: the bundle's first shipped)")
+    parser.add_argument("--video", type=Path, required=True, help="video the camera streams are encoded from (once)")
+    parser.add_argument("--site", type=Path, help="site YAML whose rules and settings the daemon runs (demo defaults)")
+    parser.add_argument("--out", type=Path, required=True, help="folder of results.json, the report and the streams")
+    parser.add_argument("--cameras", type=_counts, default=list(CAPACITY_CAMERAS), help="camera counts, e.g. 1,4,8")
+    parser.add_argument("--fps", type=float, default=5.0, help="inferences per second per camera (infer_fps)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured window per camera count")
+    parser.add_argument("--warmup", type=float, default=8.0, help="seconds after every camera's first inference")
+    parser.add_argument("--mode", choices=["throughput", "latency"], default="throughput")
+    parser.add_argument("--preprocess", choices=["graph", "host"], default="graph")
+    parser.add_argument("--sub-stream", action="store_true", help="decode each camera's 320x180 sub-stream")
+    parser.add_argument("--latency", action="store_true", help="also one camera with a rule firing every frame: "
+                        "capture-to-event against model p99 + decode")
+    parser.add_argument("--lang", choices=sorted(HEADINGS), default="en")
+    args = parser.parse_args(argv)
+    if args.fps <= 0 or args.seconds <= 0 or args.warmup < 0:
+        parser.error("--fps and --seconds must be positive and --warmup not negative")
+    bundle = load_bundle(args.bundle)
+    settings = CapacitySettings(bundle=args.bundle, artifact=args.artifact, target_fps=args.fps, mode=args.mode,
+                                preprocess=args.preprocess, sub_stream=args.sub_stream, warmup_s=args.warmup,
+                                seconds=args.seconds)
+    site = load_site_config(args.site)
+    path = args.out / "results.json"
+    results = load_results(path) if path.is_file() else build_results(host_info(), [], bundle.manifest.name, False)
+    points, decode = run_capacity(site, settings, bundle.manifest.task, args.video, tuple(args.cameras), args.out)
+    results["capacity"] = merge_points(results.get("capacity", []), points)
+    results["capacity_decode_ms"] = decode
+    if args.latency:
+        results["capacity_latency"] = run_latency(site, settings, bundle.manifest, args.video, args.out) | {
+            "decode_ms": decode["640x360"]["grab_retrieve_ms"]}
+    results["goals"] = evaluate_goals(results)
+    write_report(results, args.out, args.lang)
+    print(render_markdown(results, args.lang))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     setup_logging()
-    commands = {"select": select, "train": train}
+    commands = {"select": select, "train": train, "capacity": capacity}
     try:
         if argv and argv[0] in commands:
             return commands[argv[0]](argv[1:])

@@ -9,6 +9,10 @@ from export.gate import GateBudget
 SHIPPED_VS_PYTORCH_MAX = 0.2  # shipped p50 / PyTorch eager FP32 p50
 SHIPPED_VS_TUNED_MAX = 1.05  # shipped p50 / best hand-tuned OpenVINO INT8 p50
 E2E_VS_MODEL_MIN = 0.9  # pipeline end-to-end fps / model-only fps
+E2E_VS_CPU_BOUND_MIN = 0.9  # pipeline end-to-end fps / what its decode + preprocess + infer CPU time allows
+CAMERAS_MIN = 32  # H.264 cameras at their target rate with the classifier
+FRAME_AGE_P99_MAX_MS = 250.0
+EVENT_SLACK_MS = 5.0  # capture-to-event p99 beyond model p99 + decode, one camera
 
 
 @dataclass(frozen=True)
@@ -60,11 +64,39 @@ def evaluate_goals(results: dict, budget: GateBudget | None = None) -> list[dict
     ratio = pipeline.get("e2e_vs_model_only")
     goals.append(Goal("pipeline end-to-end vs model-only fps", f">= {E2E_VS_MODEL_MIN}x", ratio,
                       None if ratio is None else ratio >= E2E_VS_MODEL_MIN))
+    ratio = pipeline.get("cpu_bound_fraction")
+    goals.append(Goal("pipeline end-to-end vs its CPU bound", f">= {E2E_VS_CPU_BOUND_MIN}x", ratio,
+                      None if ratio is None else ratio >= E2E_VS_CPU_BOUND_MIN))
     drops = int8_drops(rows)
     worst = max((d["top1_drop_pp"] for d in drops), default=None)
     goals.append(Goal("largest INT8 top-1 drop vs FP32 (pp)", f"<= {budget.max_top1_drop_pp} pp", worst,
                       None if worst is None else worst <= budget.max_top1_drop_pp))
+    cameras = cameras_kept(results.get("capacity") or [], "classify")
+    goals.append(Goal("H.264 cameras at target fps, frame age p99 < 250 ms, 0 dropped (classifier)",
+                      f">= {CAMERAS_MIN}", cameras, None if cameras is None else cameras >= CAMERAS_MIN))
+    latency = results.get("capacity_latency")
+    slack = _event_slack(latency) if latency else None
+    goals.append(Goal("capture-to-event p99 beyond model p99 + decode, 1 camera (ms)", f"<= {EVENT_SLACK_MS} ms",
+                      slack, None if slack is None else slack <= EVENT_SLACK_MS))
     return [asdict(g) for g in goals]
+
+
+def cameras_kept(points: list[dict], task: str) -> int | None:
+    """The most main-stream cameras of ``task`` that each got their target rate with fresh frames and
+    no dropped slot (None: no such sweep in the results)."""
+    tried = [p for p in points if p.get("task") == task and p["stream"].startswith("main")]
+    if not tried:
+        return None
+    kept = [p["cameras"] for p in tried
+            if p["dropped"] == 0 and (p["frame_age_p99_ms"] or 0.0) < FRAME_AGE_P99_MAX_MS
+            and p["fps_per_camera_min"] >= 0.95 * p["target_fps"]]
+    return max(kept, default=0)
+
+
+def _event_slack(latency: dict) -> float | None:
+    if latency["capture_to_event_p99_ms"] is None or latency["infer_p99_ms"] is None:
+        return None
+    return round(latency["capture_to_event_p99_ms"] - latency["infer_p99_ms"] - latency["decode_ms"], 2)
 
 
 def _round(value: float | None) -> float | None:

@@ -10,8 +10,11 @@ when the model gets it, how many frames were dropped, and capture-to-event laten
 from __future__ import annotations
 
 import logging
+import os
+import resource
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,14 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.stats import LatencyStats, time_calls
-from edge_runtime.backends import BackendOptions
+from benchmarks.streams import decode_cost
 from edge_runtime.bundle import load_bundle
 from edge_runtime.capture import CaptureThread
 from edge_runtime.config import SiteConfig
 from edge_runtime.errors import SourceError
 from edge_runtime.inference import Pipeline
 from edge_runtime.model import BundleModel
-from edge_runtime.pipeline import replay
+from edge_runtime.pipeline import load_model, replay
 from edge_runtime.rules import RuleSet
 from edge_runtime.sources import Frame, open_source
 from edge_runtime.timing import StageTimers
@@ -60,8 +63,7 @@ def site_for(config: SiteConfig, bundle: Path, artifact: str | None) -> SiteConf
 
 
 def _load(config: SiteConfig) -> BundleModel:
-    options = BackendOptions(device=config.model.device, threads=config.model.threads, mode=config.model.mode)
-    return BundleModel(load_bundle(config.model.bundle), config.model.artifact, options=options)
+    return load_model(load_bundle(config.model.bundle), config.model)
 
 
 def _first_frame(config: SiteConfig, video: Path) -> np.ndarray:
@@ -73,6 +75,31 @@ def _first_frame(config: SiteConfig, video: Path) -> np.ndarray:
     if frame is None:
         raise SourceError(f"{video}: no frame could be decoded")
     return frame.image
+
+
+def _cpu_ms(call: Callable[[], object], seconds: float) -> float:
+    """Process CPU milliseconds per call (all threads: OpenVINO's and OpenCV's pools count), after warm-up."""
+    for _ in range(10):
+        call()
+    calls, before, started = 0, resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    while calls < 50 or time.monotonic() - started < seconds:
+        call()
+        calls += 1
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return 1000.0 * (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / calls
+
+
+def cpu_bound(model: BundleModel, image: np.ndarray, video: Path, seconds: float) -> dict:
+    """CPU time per frame of decode, preprocess and inference, each alone, and the frame rate they
+    allow on this machine's cores: the most any pipeline of these stages can do here."""
+    cost = {
+        "decode": decode_cost(video)["grab_retrieve_ms"],  # one decoder thread, as a camera decodes
+        "preprocess": _cpu_ms(lambda: model.prepare([image]), seconds),
+        "infer": _cpu_ms(lambda batch=model.prepare([image]): model.infer(batch), seconds),
+    }
+    cores = len(os.sched_getaffinity(0))
+    return {"cpu_ms_per_frame": {k: round(v, 3) for k, v in cost.items()}, "cores": cores,
+            "cpu_bound_fps": round(cores * 1000.0 / sum(cost.values()), 1)}
 
 
 def model_only_fps(model: BundleModel, image: np.ndarray, seconds: float) -> float:
@@ -164,7 +191,9 @@ def run_pipeline_benchmark(
     """The ``pipeline`` object of results.json (see benchmarks/README.md for each key)."""
     replayed = replay(config, video).summary
     model = _load(config)
-    model_fps = model_only_fps(model, _first_frame(config, video), min(seconds, 2.0))
+    image = _first_frame(config, video)
+    model_fps = model_only_fps(model, image, min(seconds, 2.0))
+    bound = cpu_bound(model, image, video, min(seconds, 2.0))
     runs = [live_run(model, config, video, count, seconds) for count in cameras]
     single = next((run for run in runs if run.point.count == 1), runs[0])
     events = single.event_latency_ms
@@ -176,6 +205,8 @@ def run_pipeline_benchmark(
         "e2e_fps": replayed.fps,
         "model_only_fps": round(model_fps, 2),
         "e2e_vs_model_only": round(replayed.fps / model_fps, 3) if model_fps else None,
+        **bound,
+        "cpu_bound_fraction": round(replayed.fps / bound["cpu_bound_fps"], 3),
         "stages_ms": {stage: {"p50": s.p50_ms, "p99": s.p99_ms, "mean": s.mean_ms} for stage, s in replayed.timing_ms.items()},
         "capture_to_event_ms": {**_percentiles(events), "events": len(events), "camera_count": single.point.count},
         "capture_to_decision_ms": _percentiles(single.decision_latency_ms),

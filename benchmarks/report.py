@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import plots
-from benchmarks.goals import evaluate_goals, int8_drops
+from benchmarks.goals import FRAME_AGE_P99_MAX_MS, cameras_kept, evaluate_goals, int8_drops
 from benchmarks.i18n import headings
 from benchmarks.models import Row
 
@@ -65,6 +65,11 @@ def _verdict(results: dict) -> list[str]:
         most = max(kept_up) if kept_up else 0
         lines.append(f"**Cameras:** this box kept up with {most} of the {max(c['count'] for c in cameras)} camera(s) "
                      "tried without dropping a frame (video played at its own frame rate).")
+    for task in ("classify", "detect"):
+        kept = cameras_kept(results.get("capacity") or [], task)
+        if kept is not None:
+            lines.append(f"**H.264 cameras ({task}):** {kept} at their target rate with frame age p99 under "
+                         f"{FRAME_AGE_P99_MAX_MS:.0f} ms and no dropped inference slot.")
     return lines
 
 
@@ -113,6 +118,8 @@ def sections(results: dict, lang: str = "en") -> list[Section]:
         out.append(sweep)
     if results.get("pipeline"):
         out += _pipeline_sections(results["pipeline"], text)
+    if results.get("capacity"):
+        out.append(_capacity_section(results, text["capacity"]))
     if results.get("training"):
         out.append(_training_section(results["training"], text["training"]))
     out.append(Section(text["host"], [
@@ -134,12 +141,47 @@ def _pipeline_sections(p: dict, text: dict[str, str]) -> list[Section]:
         ["stage", "p50 ms", "p99 ms", "mean ms"], right={1, 2, 3})
     for stage, s in p["stages_ms"].items():
         stages.rows.append([stage, f"{s['p50']:.3f}", f"{s['p99']:.3f}", f"{s['mean']:.3f}"])
+    if p.get("cpu_ms_per_frame"):
+        cpu = p["cpu_ms_per_frame"]
+        stages.paragraphs.append(
+            f"CPU time per frame: decode {cpu['decode']:.2f} ms, preprocess {cpu['preprocess']:.2f} ms, inference "
+            f"{cpu['infer']:.2f} ms: on {p['cores']} cores at most **{p['cpu_bound_fps']:.1f} fps**; end to end is "
+            f"{_fmt(p['cpu_bound_fraction'], '.2f')}x that bound.")
     cameras = Section(text["cameras"], ["Every camera plays the video at its frame rate; the model takes the newest frame of each."],
                       ["cameras", "fps per camera", "frame age p50 ms", "frame age p99 ms", "captured", "dropped"], right={0, 1, 2, 3, 4, 5})
     for c in p["cameras"]:
         cameras.rows.append([str(c["count"]), f"{c['fps_per_camera']:.1f}", _fmt(c.get("frame_age_p50_ms")),
                              f"{c['frame_age_p99_ms']:.2f}", str(c.get("captured", "")), str(c["dropped"])])
     return [stages, cameras]
+
+
+def _capacity_section(results: dict, title: str) -> Section:
+    decode = results.get("capacity_decode_ms") or {}
+    costs = "; ".join(f"{size}: decode {c['grab_ms']:.2f} ms per frame, BGR conversion {c['retrieve_ms']:.2f} ms more "
+                      "for the frames the model gets" for size, c in decode.items())
+    section = Section(title, [
+        ("Each camera is the belt video encoded once as H.264 (Main, 25 fps, keyframe every 2 s, no B-frames), "
+         "served by GStreamer's RTSP server on 127.0.0.1 without re-encoding; the daemon decodes every frame and "
+         "infers its target rate of them. Daemon CPU is its process (100 % = one core); the server's is apart."),
+        f"CPU per decoded frame, one decoder thread: {costs}." if costs else ""],
+        ["artifact", "mode", "stream", "cameras", "target fps", "fps per camera (min)", "frame age p50 / p99 ms",
+         "dropped", "daemon CPU % (per camera)", "server CPU %", "RSS MB", "over capacity"],
+        right={3, 4, 5, 7, 8, 9, 10})
+    for p in sorted(results["capacity"], key=lambda p: (p.get("task", ""), p["mode"], p["stream"], p["cameras"])):
+        section.rows.append([
+            f"{p['artifact']} ({p.get('task', '?')}, {p['preprocess']})", p["mode"], p["stream"], str(p["cameras"]),
+            f"{p['target_fps']:g}", f"{p['fps_per_camera']:.2f} ({p['fps_per_camera_min']:.2f})",
+            f"{_fmt(p['frame_age_p50_ms'], '.1f')} / {_fmt(p['frame_age_p99_ms'], '.1f')}", str(p["dropped"]),
+            f"{p['cpu_percent']:.0f} ({p['cpu_percent_per_camera']:.1f})", _fmt(p["server_cpu_percent"], ".0f"),
+            f"{p['rss_mb']:.0f}", "yes" if p["over_capacity"] else "no"])
+    latency = results.get("capacity_latency")
+    if latency:
+        section.paragraphs.append(
+            f"One camera, an event on every inferred frame ({latency['events']} events): capture to event committed "
+            f"p50 {_fmt(latency['capture_to_event_p50_ms'])} ms, p99 {_fmt(latency['capture_to_event_p99_ms'])} ms; "
+            f"model p99 {_fmt(latency['infer_p99_ms'])} ms, decode {latency['decode_ms']:.2f} ms.")
+    section.paragraphs = [p for p in section.paragraphs if p]
+    return section
 
 
 def _training_section(training: dict, title: str) -> Section:
@@ -174,10 +216,14 @@ def _inline(text: str) -> str:
 
 
 def _plots(results: dict) -> list[tuple[str, bytes]]:
-    figures = [("Latency per artifact (p50, whisker to p99)", plots.latency_bars(results["rows"])),
-               ("Accuracy against latency (x: rejected by the gate)", plots.accuracy_vs_latency(results["rows"]))]
+    figures = []
+    if results["rows"]:  # a capacity-only run has no model rows
+        figures += [("Latency per artifact (p50, whisker to p99)", plots.latency_bars(results["rows"])),
+                    ("Accuracy against latency (x: rejected by the gate)", plots.accuracy_vs_latency(results["rows"]))]
     if (results.get("pipeline") or {}).get("cameras"):
         figures.append(("Scaling with cameras", plots.camera_scaling(results["pipeline"]["cameras"])))
+    if results.get("capacity"):
+        figures.append(("H.264 cameras: inferences per camera and frame age", plots.capacity(results["capacity"])))
     return figures
 
 
@@ -213,3 +259,5 @@ def write_report(results: dict, out: Path, lang: str = "en") -> None:
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     (out / "report.md").write_text(render_markdown(results, lang), encoding="utf-8")
     (out / "report.html").write_text(render_html(results, lang), encoding="utf-8")
+    if results.get("capacity"):
+        (out / "capacity.png").write_bytes(plots.capacity(results["capacity"]))

@@ -137,14 +137,21 @@ def load_model(bundle: Bundle, config: ModelConfig) -> BundleModel:
 
 
 def run(
-    config: SiteConfig, stop: threading.Event, notifier: SystemdNotifier | None = None
+    config: SiteConfig,
+    stop: threading.Event,
+    notifier: SystemdNotifier | None = None,
+    *,
+    timers: StageTimers | None = None,
 ) -> PipelineSummary:
-    """Run every camera and machine until all sources end or ``stop`` is set; then stop and drain the outbox."""
+    """Run every camera and machine until all sources end or ``stop`` is set; then stop and drain the outbox.
+
+    ``timers``: where every stage is timed (a benchmark passes its own to read a window of samples).
+    """
     notifier = notifier or SystemdNotifier(None)
     bundles = verify_daemon(config)
     bundle = bundles.cameras
     model = load_model(bundle, config.model) if bundle is not None else None
-    timers = StageTimers()
+    timers = timers or StageTimers()
     ready = threading.Event()
     with ExitStack() as cleanup:
         sinks = build_sinks(config.sinks)
