@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -51,7 +51,23 @@ class CapacityMonitor:
         self._ages: dict[str, deque[tuple[float, float]]] = {c.name: deque() for c in cameras}
         self._counts: deque[tuple[float, dict[str, tuple[int, int, int]]]] = deque()
         self._open: Event | None = None
-        self._state: dict[str, Any] = {"over_capacity": False, "since": None, "cameras": {}}
+        self._state: dict[str, Any] = self._view(
+            {"window_s": 0.0, "target_fps": self._target(), "fps": None, "frame_age_p50_ms": None,
+             "frame_age_p99_ms": None, "cameras_behind": []},
+            {},
+        )
+
+    def _target(self) -> float:
+        return round(sum(c.target_fps or 0.0 for c in self._cameras), 1)
+
+    def _view(self, summary: dict[str, Any], cameras: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "over_capacity": self._open is not None,
+            "since": self._open.ts if self._open is not None else None,
+            **summary,
+            "limits": {"max_dropped": self.config.max_dropped, "max_frame_age_ms": self.config.max_frame_age_ms},
+            "cameras": cameras,
+        }
 
     def record(self, camera: str, age_ms: float) -> None:
         with self._lock:
@@ -79,7 +95,7 @@ class CapacityMonitor:
         behind = [name for name, state in cameras.items() if state["behind"]]
         summary = {
             "window_s": round(span, 1),
-            "target_fps": round(sum(c.target_fps or 0.0 for c in self._cameras), 1),
+            "target_fps": self._target(),
             "fps": round(sum(state["fps"] for state in cameras.values()), 1),
             "frame_age_p50_ms": _percentile(all_ages, 50),
             "frame_age_p99_ms": _percentile(all_ages, 99),
@@ -87,13 +103,7 @@ class CapacityMonitor:
         }
         self._transition(bool(behind), summary)
         with self._lock:
-            self._state = {
-                "over_capacity": self._open is not None,
-                "since": self._open.ts if self._open is not None else None,
-                **summary,
-                "limits": {"max_dropped": self.config.max_dropped, "max_frame_age_ms": self.config.max_frame_age_ms},
-                "cameras": cameras,
-            }
+            self._state = self._view(summary, cameras)
 
     def _camera(
         self, camera: WatchedCamera, before: tuple[int, int, int], after: tuple[int, int, int], span: float,
@@ -120,14 +130,14 @@ class CapacityMonitor:
             self._open = None
 
     @staticmethod
-    def _event(phase: str, extra: dict[str, Any]) -> Event:
+    def _event(phase: Literal["start", "end"], extra: dict[str, Any]) -> Event:
         return Event(
             camera=ANY_CAMERA,  # the whole box, every camera on it
             type=EVENT_TYPE,
             label="over_capacity",
             score=1.0,
             frame=0,
-            phase=phase,  # type: ignore[arg-type]
+            phase=phase,
             rule="health",
             pts_s=0.0,
             ts=utc_iso(time.time()),
