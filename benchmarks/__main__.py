@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from benchmarks.capacity import DEFAULT_CAMERAS as CAPACITY_CAMERAS
-from benchmarks.capacity import CapacitySettings, merge_points, run_capacity, run_latency
+from benchmarks.capacity import CapacitySettings, costs, merge_points, run_capacity, run_latency
 from benchmarks.goals import evaluate_goals
 from benchmarks.host import host_info
 from benchmarks.i18n import HEADINGS
@@ -167,12 +167,13 @@ def capacity(argv: list[str]) -> int:
     site = load_site_config(args.site)
     path = args.out / "results.json"
     results = load_results(path) if path.is_file() else build_results(host_info(), [], bundle.manifest.name, False)
-    points, decode = run_capacity(site, settings, bundle.manifest.task, args.video, tuple(args.cameras), args.out)
+    results["capacity_costs"] = costs(bundle, args.artifact, args.video, args.out)
+    points = run_capacity(site, settings, bundle.manifest.task, args.video, tuple(args.cameras), args.out)
     results["capacity"] = merge_points(results.get("capacity", []), points)
-    results["capacity_decode_ms"] = decode
     if args.latency:
+        decode = results["capacity_costs"]["decode_ms"]["640x360"]["grab_retrieve_ms"]
         results["capacity_latency"] = run_latency(site, settings, bundle.manifest, args.video, args.out) | {
-            "decode_ms": decode["640x360"]["grab_retrieve_ms"]}
+            "decode_ms": decode}
     results["goals"] = evaluate_goals(results)
     write_report(results, args.out, args.lang)
     print(render_markdown(results, args.lang))

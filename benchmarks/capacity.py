@@ -21,8 +21,11 @@ from typing import Any
 
 import yaml
 
+import cv2
+
+from benchmarks.preprocess_cost import preprocessing_costs
 from benchmarks.streams import ProcessCpu, RtspCameras, decode_cost, encode_h264
-from edge_runtime.bundle import Manifest
+from edge_runtime.bundle import Bundle, Manifest
 from edge_runtime.config import RuleConfig, SiteConfig
 from edge_runtime.errors import SourceError
 
@@ -149,6 +152,7 @@ def summarise(
         "capture_to_event_p99_ms": probe["capture_to_event_ms"]["p99"],
         "events": probe["capture_to_event_ms"]["count"],
         "infer_p99_ms": probe["infer_ms"]["p99"],
+        "delivery_p99_ms": probe["stages_ms"].get("delivery", {}).get("p99"),  # the outbox's durable commit
         "over_capacity": probe["capacity"]["over_capacity"],
         "window_s": window,
         "load_avg_1m_before": round(load_before, 2),
@@ -159,12 +163,24 @@ def _streams(video: Path, out: Path) -> tuple[Path, Path]:
     return encode_h264(video, out / "streams", *MAIN_SIZE), encode_h264(video, out / "streams", *SUB_SIZE)
 
 
-def run_capacity(
-    base: SiteConfig, settings: CapacitySettings, task: str, video: Path, counts: tuple[int, ...], out: Path
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The sweep over ``counts`` and the decoding costs of the two streams it served."""
+def costs(bundle: Bundle, artifact: str | None, video: Path, out: Path) -> dict[str, Any]:
+    """What each decoded frame costs around the model: decoding both streams (grab alone, and with the
+    BGR conversion), and a main-stream frame's preprocessing and inference on the host or in the graph."""
     streams = _streams(video, out)
     decode = {f"{w}x{h}": decode_cost(path) for (w, h), path in zip((MAIN_SIZE, SUB_SIZE), streams, strict=True)}
+    capture = cv2.VideoCapture(str(streams[0]))
+    ok, frame = capture.read()
+    capture.release()
+    if not ok:
+        raise SourceError(f"{streams[0]}: no frame could be decoded")
+    return {"decode_ms": decode, "preprocess_ms": preprocessing_costs(bundle, artifact, frame, seconds=2.0)}
+
+
+def run_capacity(
+    base: SiteConfig, settings: CapacitySettings, task: str, video: Path, counts: tuple[int, ...], out: Path
+) -> list[dict[str, Any]]:
+    """The sweep over ``counts``."""
+    streams = _streams(video, out)
     points = []
     for count in counts:
         point = run_point(base, settings, streams, count, out / "points" / f"{_slug(settings)}-{count}")
@@ -175,7 +191,7 @@ def run_capacity(
             point["frame_age_p99_ms"], point["dropped"], point["cpu_percent"], point["server_cpu_percent"],
         )
         points.append(point)
-    return points, decode
+    return points
 
 
 def run_latency(base: SiteConfig, settings: CapacitySettings, manifest: Manifest, video: Path, out: Path) -> dict:
@@ -192,7 +208,7 @@ def run_latency(base: SiteConfig, settings: CapacitySettings, manifest: Manifest
     site = base.model_copy(update={"rules": [every_frame]})
     point = run_point(site, settings, _streams(video, out), 1, out / "points" / f"{_slug(settings)}-latency")
     return {key: point[key] for key in ("artifact", "events", "capture_to_event_p50_ms", "capture_to_event_p99_ms",
-                                        "infer_p99_ms", "frame_age_p99_ms", "window_s")}
+                                        "infer_p99_ms", "frame_age_p99_ms", "delivery_p99_ms", "window_s")}
 
 
 def _slug(settings: CapacitySettings) -> str:

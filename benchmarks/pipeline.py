@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import logging
 import os
-import resource
 import threading
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.preprocess_cost import cpu_and_wall_ms
 from benchmarks.stats import LatencyStats, time_calls
 from benchmarks.streams import decode_cost
 from edge_runtime.bundle import load_bundle
@@ -77,25 +76,13 @@ def _first_frame(config: SiteConfig, video: Path) -> np.ndarray:
     return frame.image
 
 
-def _cpu_ms(call: Callable[[], object], seconds: float) -> float:
-    """Process CPU milliseconds per call (all threads: OpenVINO's and OpenCV's pools count), after warm-up."""
-    for _ in range(10):
-        call()
-    calls, before, started = 0, resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
-    while calls < 50 or time.monotonic() - started < seconds:
-        call()
-        calls += 1
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    return 1000.0 * (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / calls
-
-
 def cpu_bound(model: BundleModel, image: np.ndarray, video: Path, seconds: float) -> dict:
     """CPU time per frame of decode, preprocess and inference, each alone, and the frame rate they
     allow on this machine's cores: the most any pipeline of these stages can do here."""
     cost = {
         "decode": decode_cost(video)["grab_retrieve_ms"],  # one decoder thread, as a camera decodes
-        "preprocess": _cpu_ms(lambda: model.prepare([image]), seconds),
-        "infer": _cpu_ms(lambda batch=model.prepare([image]): model.infer(batch), seconds),
+        "preprocess": cpu_and_wall_ms(lambda: model.prepare([image]), seconds)["cpu_ms"],
+        "infer": cpu_and_wall_ms(lambda batch=model.prepare([image]): model.infer(batch), seconds)["cpu_ms"],
     }
     cores = len(os.sched_getaffinity(0))
     return {"cpu_ms_per_frame": {k: round(v, 3) for k, v in cost.items()}, "cores": cores,

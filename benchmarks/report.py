@@ -156,14 +156,19 @@ def _pipeline_sections(p: dict, text: dict[str, str]) -> list[Section]:
 
 
 def _capacity_section(results: dict, title: str) -> Section:
-    decode = results.get("capacity_decode_ms") or {}
+    measured = results.get("capacity_costs") or {}
     costs = "; ".join(f"{size}: decode {c['grab_ms']:.2f} ms per frame, BGR conversion {c['retrieve_ms']:.2f} ms more "
-                      "for the frames the model gets" for size, c in decode.items())
+                      "for the frames the model gets" for size, c in measured.get("decode_ms", {}).items())
+    ways = {"host": "numpy on the host", "graph": "in the OpenVINO graph after an OpenCV resize (the daemon's)",
+            "graph_resize": "in the graph, resize included"}
+    preprocess = "; ".join(f"{ways[way]} {c['cpu_ms']:.2f} ms CPU ({c['wall_ms']:.2f} ms wall)"
+                           for way, c in measured.get("preprocess_ms", {}).items())
     section = Section(title, [
         ("Each camera is the belt video encoded once as H.264 (Main, 25 fps, keyframe every 2 s, no B-frames), "
          "served by GStreamer's RTSP server on 127.0.0.1 without re-encoding; the daemon decodes every frame and "
          "infers its target rate of them. Daemon CPU is its process (100 % = one core); the server's is apart."),
-        f"CPU per decoded frame, one decoder thread: {costs}." if costs else ""],
+        f"CPU per decoded frame, one decoder thread: {costs}." if costs else "",
+        f"A 640x360 frame to the model's outputs, preprocessing {preprocess}." if preprocess else ""],
         ["artifact", "mode", "stream", "cameras", "target fps", "fps per camera (min)", "frame age p50 / p99 ms",
          "dropped", "daemon CPU % (per camera)", "server CPU %", "RSS MB", "over capacity"],
         right={3, 4, 5, 7, 8, 9, 10})
@@ -179,7 +184,8 @@ def _capacity_section(results: dict, title: str) -> Section:
         section.paragraphs.append(
             f"One camera, an event on every inferred frame ({latency['events']} events): capture to event committed "
             f"p50 {_fmt(latency['capture_to_event_p50_ms'])} ms, p99 {_fmt(latency['capture_to_event_p99_ms'])} ms; "
-            f"model p99 {_fmt(latency['infer_p99_ms'])} ms, decode {latency['decode_ms']:.2f} ms.")
+            f"model p99 {_fmt(latency['infer_p99_ms'])} ms, decode {latency['decode_ms']:.2f} ms; the outbox's durable "
+            f"commit (SQLite, synchronous=FULL) p99 {_fmt(latency.get('delivery_p99_ms'))} ms of it.")
     section.paragraphs = [p for p in section.paragraphs if p]
     return section
 

@@ -12,9 +12,9 @@ work runs inside the compiled graph instead of in numpy:
 | ``layout``: NHWC -> NCHW transpose          | tensor layout NHWC, model layout ``spec.layout``    |
 
 The geometric step stays on the host: OpenCV resizes a 640x360 uint8 frame in about 0.1 ms, while
-PrePostProcessor's RESIZE_LINEAR on the full frame took 1.8-4.4 ms on one core (measured with
-``python -m benchmarks preprocess``; ``resize_in_graph=True`` is kept for that comparison). Its
-output agrees with numpy's within about one grey level (tests/edge_runtime/test_graph_preprocess.py).
+PrePostProcessor's RESIZE_LINEAR on the full frame took 1.8-4.4 ms on one core (``resize_in_graph``,
+kept for that comparison in ``benchmarks/preprocess_cost.py``); its output agrees with numpy's within
+one grey level, the host-resized path within float rounding (tests/edge_runtime/test_graph_preprocess.py).
 """
 
 from __future__ import annotations

@@ -37,7 +37,9 @@ def test_two_rtsp_cameras_at_five_inferences_a_second(tiny_bundle, colour_video,
     assert point["frame_age_p99_ms"] >= point["frame_age_p50_ms"] > 0
     assert point["cpu_percent"] > 0 and point["rss_mb"] > 0 and point["server_cpu_percent"] is not None
     assert point["stream"] == "main 640x360" and point["over_capacity"] in (True, False)
-    assert set(results["capacity_decode_ms"]) == {"640x360", "320x180"}
+    costs = results["capacity_costs"]
+    assert set(costs["decode_ms"]) == {"640x360", "320x180"}
+    assert costs["decode_ms"]["640x360"]["grab_ms"] > 0 and set(costs["preprocess_ms"]) == {"host", "graph", "graph_resize"}
     latency = results["capacity_latency"]
     assert latency["events"] > 0 and latency["capture_to_event_p99_ms"] >= latency["capture_to_event_p50_ms"]
     report = (out / "report.md").read_text()
