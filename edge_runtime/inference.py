@@ -1,10 +1,11 @@
 """The shared inference stage: frames in, the events they cause delivered to every sink.
 
 ``submit`` hands frames to the model (``BundleModel.start``: synchronous, or queued on an
-OpenVINO infer request in throughput mode, returning at once); ``collect`` decodes whatever has
-finished, runs the rules and delivers the events, on the caller's thread (rules and sinks are not
-thread-safe). ``process`` is both, for a batch that must be done on return (replay, benchmarks).
-Every stage is timed into ``StageTimers``.
+OpenVINO infer request in throughput mode, returning at once); ``collect`` decodes what has
+finished, in the order it was submitted (requests may finish out of order; a camera's rules must
+see its frames in order), runs the rules and delivers the events, on the caller's thread (rules and
+sinks are not thread-safe). ``process`` is both, for frames that must be done on return. Every
+stage is timed into ``StageTimers``.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class PipelineSummary:
 
 @dataclass(frozen=True)
 class _Finished:
+    sequence: int
     frames: Sequence[Frame]
     outputs: Outputs
 
@@ -87,10 +89,13 @@ class Pipeline:
         self.frames = 0
         self.events = 0
         self.delivery_failures = 0
-        self.in_flight: dict[str, int] = {}  # camera -> its frames started and not yet collected
+        self.in_flight = 0  # batches started and not yet collected
         self._on_age = on_age
         self._finished_event = finished
         self._finished: queue.SimpleQueue[_Finished] = queue.SimpleQueue()
+        self._submitted = 0
+        self._waiting: dict[int, _Finished] = {}  # finished ahead of an earlier batch
+        self._collected = 0
 
     @property
     def batch_limit(self) -> int | None:
@@ -119,26 +124,27 @@ class Pipeline:
             self.timers.record("frame_age", age_ms)
             if self._on_age is not None:
                 self._on_age(frame.camera, age_ms)
-        for frame in frames:
-            self.in_flight[frame.camera] = self.in_flight.get(frame.camera, 0) + 1
+        sequence, self._submitted = self._submitted, self._submitted + 1
+        self.in_flight += 1
 
         def done(outputs: Outputs) -> None:  # on the runtime's thread in throughput mode
             self.timers.record("infer", (time.perf_counter() - started) * 1000.0)
-            self._finished.put(_Finished(frames, outputs))
+            self._finished.put(_Finished(sequence, frames, outputs))
             if self._finished_event is not None:
                 self._finished_event.set()
 
         model.start(batch, done)
 
     def collect(self) -> list[Event]:
-        """Decode every finished batch, run the rules, deliver the events; returns them."""
-        events: list[Event] = []
+        """Decode the finished batches in submission order, run the rules, deliver the events; returns them."""
         while not self._finished.empty():
             finished = self._finished.get_nowait()
-            for frame in finished.frames:
-                self.in_flight[frame.camera] -= 1
-                if not self.in_flight[frame.camera]:
-                    del self.in_flight[frame.camera]
+            self._waiting[finished.sequence] = finished
+        events: list[Event] = []
+        while self._collected in self._waiting:
+            finished = self._waiting.pop(self._collected)
+            self._collected += 1
+            self.in_flight -= 1
             events += self._complete(finished.frames, finished.outputs)
         return events
 

@@ -272,7 +272,7 @@ def replay(
     """Run every frame of ``video`` as the camera ``camera`` (default: the first), none dropped.
 
     Frames are decoded and preprocessed one thread ahead of inference (a live capture thread
-    decodes ahead too); inference, rules and delivery run on the caller's thread.
+    decodes ahead too); rules and delivery run on the caller's thread, in frame order.
 
     The camera's name and stride apply; loop and realtime pacing do not. Deterministic: the same
     video and configuration give the same events (ids and wall-clock times aside).
@@ -290,8 +290,9 @@ def replay(
         closing(open_source(settings)) as source,
         read_ahead(prepared(iter_frames(source, timers), model, timers)) as frames,
     ):
-        for frame in frames:
-            events += pipeline.process([frame])
+        for frame in frames:  # throughput mode: frames overlap on the infer requests, collected in order
+            pipeline.submit([frame])
+            events += pipeline.collect()
     if pipeline.frames == 0:
         raise SourceError(f"{video}: no frame could be decoded")
     events += pipeline.finish()

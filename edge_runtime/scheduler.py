@@ -10,7 +10,7 @@ never behind a queue of older frames, its age stays bounded by about one round o
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 
 from edge_runtime.capture import CaptureThread
 from edge_runtime.sources import Frame
@@ -33,16 +33,10 @@ class FairScheduler:
         self._served = [float("-inf")] * len(cameras)
         self._clock = clock
 
-    def take(self, limit: int | None = None, busy: Collection[str] = ()) -> list[Frame]:
-        """Up to ``limit`` (None: all) newest frames, one per camera, the most overdue camera first.
-
-        ``busy``: cameras with a frame still in inference; their next frame waits (and may be replaced
-        by a newer one), so one camera's frames are never decoded out of order.
-        """
+    def take(self, limit: int | None = None) -> list[Frame]:
+        """Up to ``limit`` (None: all) newest frames, one per camera, the most overdue camera first."""
         now = self._clock()
-        waiting = [
-            i for i, camera in enumerate(self._cameras) if camera.pending and camera.source.camera not in busy
-        ]
+        waiting = [i for i, camera in enumerate(self._cameras) if camera.pending]
         waiting.sort(key=lambda i: (now - self._served[i]) * self._weights[i], reverse=True)
         frames = []
         for i in waiting:

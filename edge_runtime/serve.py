@@ -68,7 +68,7 @@ class ServeLoop:
             self._housekeeping()
             with self.liveness.busy("inference"):
                 pipeline.collect()
-            frames = self.scheduler.take(pipeline.batch_limit, pipeline.in_flight) if pipeline.can_start() else []
+            frames = self.scheduler.take(pipeline.batch_limit) if pipeline.can_start() else []
             if frames:
                 with self.liveness.busy("inference"):
                     pipeline.submit(frames)

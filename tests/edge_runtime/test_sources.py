@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 
@@ -159,3 +160,34 @@ def test_leaving_read_ahead_early_stops_its_thread(colour_video):
         assert not any(t.name == "read-ahead" for t in threading.enumerate())
     finally:
         source.close()
+
+
+def test_infer_fps_hands_over_the_frame_due_at_each_slot_and_grabs_the_rest(colour_video):
+    camera = CameraConfig(name="c", source=str(colour_video.path), infer_fps=2.5)  # the video is 10 fps
+    source = open_source(camera)
+    frames = list(iter_frames(source, StageTimers()))
+    decoded = source.frames_read
+    source.close()
+    assert [f.index for f in frames] == list(range(0, colour_video.frames, 4))
+    assert decoded == colour_video.frames  # every frame decoded, one in four converted and handed over
+
+
+def test_stride_and_infer_fps_are_one_choice():
+    with pytest.raises(ValueError, match=r"stride \(2\) and infer_fps \(5.0\) both thin the frames"):
+        CameraConfig(name="c", source="v.avi", stride=2, infer_fps=5)
+
+
+def test_a_sub_stream_is_opened_instead_of_the_main_stream(colour_video, tmp_path):
+    small = tmp_path / "small.avi"
+    writer = cv2.VideoWriter(str(small), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (32, 24))
+    for _ in range(5):
+        writer.write(np.full((24, 32, 3), 128, np.uint8))
+    writer.release()
+    camera = CameraConfig(name="c", source=str(colour_video.path), sub_stream=str(small))
+    source = open_source(camera)
+    try:
+        assert source.read().image.shape == (24, 32, 3)
+    finally:
+        source.close()
+    with pytest.raises(SourceError, match=r"camera 'c'.*missing\.avi"):
+        open_source(camera.model_copy(update={"sub_stream": str(tmp_path / "missing.avi")}))
