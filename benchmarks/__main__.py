@@ -11,9 +11,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmarks.capacity import DEFAULT_CAMERAS as CAPACITY_CAMERAS
-from benchmarks.capacity import CapacitySettings, costs, merge_points, run_capacity, run_latency
-from benchmarks.goals import evaluate_goals
+from benchmarks.capacity_cli import capacity, positive_counts
 from benchmarks.host import host_info
 from benchmarks.i18n import HEADINGS
 from benchmarks.models import BenchSettings, run_model_benchmark
@@ -32,16 +30,6 @@ from train.config import TrainConfig
 from train.data import list_class_folders
 
 
-def _counts(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",") if part]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated positive integers, e.g. 1,2,4") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated positive integers, e.g. 1,2,4")
-    return values
-
-
 def bench_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description="Benchmark every format of a bundle.")
     parser.add_argument("--bundle", type=Path, required=True)
@@ -53,12 +41,12 @@ def bench_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=int, default=8, help="throughput-mode batch for ONNX Runtime and PyTorch")
     parser.add_argument("--threads", type=int, help="inference threads for every row (default: each runtime's)")
     parser.add_argument("--cv2", action="store_true", help="add an OpenCV cv2.dnn row for the FP32 ONNX file")
-    parser.add_argument("--sweep-threads", type=_counts, help="hand-tuned OpenVINO INT8 latency sweep (default: 1..cores)")
-    parser.add_argument("--sweep-streams", type=_counts, default=[], help="hand-tuned OpenVINO INT8 throughput sweep, e.g. 1,2")
-    parser.add_argument("--sweep-batch", type=_counts, default=[], help="OpenVINO INT8 synchronous batch sweep, e.g. 1,4,8")
+    parser.add_argument("--sweep-threads", type=positive_counts, help="hand-tuned OpenVINO INT8 latency sweep (default: 1..cores)")
+    parser.add_argument("--sweep-streams", type=positive_counts, default=[], help="hand-tuned OpenVINO INT8 throughput sweep, e.g. 1,2")
+    parser.add_argument("--sweep-batch", type=positive_counts, default=[], help="OpenVINO INT8 synchronous batch sweep, e.g. 1,4,8")
     parser.add_argument("--video", type=Path, help="run the pipeline benchmark on this video")
     parser.add_argument("--site", type=Path, help="site YAML for the pipeline benchmark (rules, camera settings)")
-    parser.add_argument("--cameras", type=_counts, default=list(DEFAULT_CAMERAS), help="camera counts for the scaling sweep")
+    parser.add_argument("--cameras", type=positive_counts, default=list(DEFAULT_CAMERAS), help="camera counts for the scaling sweep")
     parser.add_argument("--camera-seconds", type=float, default=4.0, help="seconds per camera count")
     parser.add_argument("--lang", choices=sorted(HEADINGS), default="en", help="report headings")
     return parser
@@ -136,47 +124,6 @@ def train(argv: list[str]) -> int:
         results = load_results(args.results) | {"training": training}
         write_report(results, args.results.parent, results.get("settings", {}).get("lang", "en"))
     print(json.dumps(training, indent=2))
-    return 0
-
-
-def capacity(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks capacity", description=(
-        "How many H.264 RTSP cameras the daemon serves at a target inference rate; adds `capacity` to DIR/results.json."))
-    parser.add_argument("--bundle", type=Path, required=True, help="the bundle the daemon runs")
-    parser.add_argument("--artifact", help="artifact key (default: the bundle's first shipped)")
-    parser.add_argument("--video", type=Path, required=True, help="video the camera streams are encoded from (once)")
-    parser.add_argument("--site", type=Path, help="site YAML whose rules and settings the daemon runs (demo defaults)")
-    parser.add_argument("--out", type=Path, required=True, help="folder of results.json, the report and the streams")
-    parser.add_argument("--cameras", type=_counts, default=list(CAPACITY_CAMERAS), help="camera counts, e.g. 1,4,8")
-    parser.add_argument("--fps", type=float, default=5.0, help="inferences per second per camera (infer_fps)")
-    parser.add_argument("--seconds", type=float, default=30.0, help="measured window per camera count")
-    parser.add_argument("--warmup", type=float, default=8.0, help="seconds after every camera's first inference")
-    parser.add_argument("--mode", choices=["throughput", "latency"], default="throughput")
-    parser.add_argument("--preprocess", choices=["graph", "host"], default="graph")
-    parser.add_argument("--sub-stream", action="store_true", help="decode each camera's 320x180 sub-stream")
-    parser.add_argument("--latency", action="store_true", help="also one camera with a rule firing every frame: "
-                        "capture-to-event against model p99 + decode")
-    parser.add_argument("--lang", choices=sorted(HEADINGS), default="en")
-    args = parser.parse_args(argv)
-    if args.fps <= 0 or args.seconds <= 0 or args.warmup < 0:
-        parser.error("--fps and --seconds must be positive and --warmup not negative")
-    bundle = load_bundle(args.bundle)
-    settings = CapacitySettings(bundle=args.bundle, artifact=args.artifact, target_fps=args.fps, mode=args.mode,
-                                preprocess=args.preprocess, sub_stream=args.sub_stream, warmup_s=args.warmup,
-                                seconds=args.seconds)
-    site = load_site_config(args.site)
-    path = args.out / "results.json"
-    results = load_results(path) if path.is_file() else build_results(host_info(), [], bundle.manifest.name, False)
-    results["capacity_costs"] = costs(bundle, args.artifact, args.video, args.out)
-    points = run_capacity(site, settings, bundle.manifest.task, args.video, tuple(args.cameras), args.out)
-    results["capacity"] = merge_points(results.get("capacity", []), points)
-    if args.latency:
-        decode = results["capacity_costs"]["decode_ms"]["640x360"]["grab_retrieve_ms"]
-        results["capacity_latency"] = run_latency(site, settings, bundle.manifest, args.video, args.out) | {
-            "decode_ms": decode}
-    results["goals"] = evaluate_goals(results)
-    write_report(results, args.out, args.lang)
-    print(render_markdown(results, args.lang))
     return 0
 
 

@@ -19,9 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import cv2
+import yaml
 
 from benchmarks.preprocess_cost import preprocessing_costs
 from benchmarks.streams import ProcessCpu, RtspCameras, decode_cost, encode_h264
@@ -62,8 +61,12 @@ def _site(
     """The site YAML of one point: the base site's rules for its first camera on every camera, N RTSP
     cameras, outputs under ``out``."""
     site = base.model_dump(mode="json", exclude={"cameras", "machines", "belt_load"})
-    site["model"].update(bundle=str(settings.bundle), artifact=settings.artifact, mode=settings.mode,
-                         preprocess=settings.preprocess)
+    site["model"].update(
+        bundle=str(settings.bundle),
+        artifact=settings.artifact,
+        mode=settings.mode,
+        preprocess=settings.preprocess,
+    )
     site["cameras"] = [
         {
             "name": f"cam{i}",
@@ -108,17 +111,27 @@ def run_point(
             command = [sys.executable, "-m", "benchmarks.capacity_probe", "--config", str(site),
                        "--warmup", str(settings.warmup_s), "--seconds", str(settings.seconds),
                        "--out", str(out / "probe.json")]  # fmt: skip
-            done = subprocess.run(command, capture_output=True, text=True, check=False,
-                                  timeout=settings.warmup_s + settings.seconds + PROBE_SLACK_S)
+            done = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=settings.warmup_s + settings.seconds + PROBE_SLACK_S,
+            )
         if done.returncode != 0:
             raise SourceError(f"capacity probe with {count} camera(s) failed: {done.stderr.strip()[-1500:]}")
     probe = json.loads((out / "probe.json").read_text())
-    return summarise(probe, settings, count, server.percent(probe["window"]["start"], probe["window"]["end"]),
-                     load_before)
+    return summarise(
+        probe, settings, count, server.percent(probe["window"]["start"], probe["window"]["end"]), load_before
+    )
 
 
 def summarise(
-    probe: dict[str, Any], settings: CapacitySettings, count: int, server_cpu: float | None, load_before: float
+    probe: dict[str, Any],
+    settings: CapacitySettings,
+    count: int,
+    server_cpu: float | None,
+    load_before: float,
 ) -> dict[str, Any]:
     """One ``capacity`` entry of results.json (see benchmarks/README.md for each key)."""
     fps = list(probe["fps_per_camera"].values())
@@ -167,7 +180,9 @@ def costs(bundle: Bundle, artifact: str | None, video: Path, out: Path) -> dict[
     """What each decoded frame costs around the model: decoding both streams (grab alone, and with the
     BGR conversion), and a main-stream frame's preprocessing and inference on the host or in the graph."""
     streams = _streams(video, out)
-    decode = {f"{w}x{h}": decode_cost(path) for (w, h), path in zip((MAIN_SIZE, SUB_SIZE), streams, strict=True)}
+    decode = {
+        f"{w}x{h}": decode_cost(path) for (w, h), path in zip((MAIN_SIZE, SUB_SIZE), streams, strict=True)
+    }
     capture = cv2.VideoCapture(str(streams[0]))
     ok, frame = capture.read()
     capture.release()
@@ -186,15 +201,24 @@ def run_capacity(
         point = run_point(base, settings, streams, count, out / "points" / f"{_slug(settings)}-{count}")
         point["task"] = task
         log.info(
-            "%d camera(s): %.2f inferences/s per camera (target %.1f), frame age p99 %s ms, %d dropped, daemon CPU "
-            "%.0f %%, server CPU %s %%", count, point["fps_per_camera"], settings.target_fps,
-            point["frame_age_p99_ms"], point["dropped"], point["cpu_percent"], point["server_cpu_percent"],
+            "%d camera(s): %.2f inferences/s per camera (target %.1f), frame age p99 %s ms, %d dropped, "
+            "daemon CPU "
+            "%.0f %%, server CPU %s %%",
+            count,
+            point["fps_per_camera"],
+            settings.target_fps,
+            point["frame_age_p99_ms"],
+            point["dropped"],
+            point["cpu_percent"],
+            point["server_cpu_percent"],
         )
         points.append(point)
     return points
 
 
-def run_latency(base: SiteConfig, settings: CapacitySettings, manifest: Manifest, video: Path, out: Path) -> dict:
+def run_latency(
+    base: SiteConfig, settings: CapacitySettings, manifest: Manifest, video: Path, out: Path
+) -> dict:
     """One camera whose every inferred frame raises an event (a start, then updates): capture to event
     committed, against the model's own p99 in the same window."""
     every_frame = RuleConfig(
@@ -207,8 +231,19 @@ def run_latency(base: SiteConfig, settings: CapacitySettings, manifest: Manifest
     )
     site = base.model_copy(update={"rules": [every_frame]})
     point = run_point(site, settings, _streams(video, out), 1, out / "points" / f"{_slug(settings)}-latency")
-    return {key: point[key] for key in ("artifact", "events", "capture_to_event_p50_ms", "capture_to_event_p99_ms",
-                                        "infer_p99_ms", "frame_age_p99_ms", "delivery_p99_ms", "window_s")}
+    return {
+        key: point[key]
+        for key in (
+            "artifact",
+            "events",
+            "capture_to_event_p50_ms",
+            "capture_to_event_p99_ms",
+            "infer_p99_ms",
+            "frame_age_p99_ms",
+            "delivery_p99_ms",
+            "window_s",
+        )
+    }
 
 
 def _slug(settings: CapacitySettings) -> str:
@@ -220,7 +255,14 @@ def merge_points(existing: list[dict[str, Any]], new: list[dict[str, Any]]) -> l
     """Earlier sweeps' points, minus those this sweep measured again (same bundle, variant and count)."""
 
     def key(point: dict[str, Any]) -> tuple[Any, ...]:
-        return point["bundle"], point["artifact"], point["mode"], point["preprocess"], point["stream"], point["cameras"]
+        return (
+            point["bundle"],
+            point["artifact"],
+            point["mode"],
+            point["preprocess"],
+            point["stream"],
+            point["cameras"],
+        )
 
     replaced = {key(point) for point in new}
     return [point for point in existing if key(point) not in replaced] + new

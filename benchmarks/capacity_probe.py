@@ -59,7 +59,9 @@ def _cpu_s() -> float:
 
 
 def _memory_mb() -> dict[str, float]:
-    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    fields = dict(
+        line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line
+    )
     return {key: round(int(fields[key].split()[0]) / 1024, 1) for key in ("VmRSS", "VmHWM")}
 
 
@@ -138,8 +140,12 @@ def measure(config_path: Path, warmup_s: float, seconds: float) -> dict[str, Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.capacity_probe", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, required=True, help="site YAML with the cameras and http.port set")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.capacity_probe", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--config", type=Path, required=True, help="site YAML with the cameras and http.port set"
+    )
     parser.add_argument("--warmup", type=float, default=8.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--out", type=Path, required=True)

@@ -76,7 +76,8 @@ def evaluate_goals(results: dict, budget: GateBudget | None = None) -> list[dict
                       f">= {CAMERAS_MIN}", cameras, None if cameras is None else cameras >= CAMERAS_MIN))
     latency = results.get("capacity_latency")
     slack = _event_slack(latency) if latency else None
-    goals.append(Goal("capture-to-event p99 beyond model p99 + decode, 1 camera (ms)", f"<= {EVENT_SLACK_MS} ms",
+    goals.append(Goal("capture-to-event p99 beyond model p99 + decode, 1 camera (ms)",
+                      f"<= {EVENT_SLACK_MS} ms",
                       slack, None if slack is None else slack <= EVENT_SLACK_MS))
     return [asdict(g) for g in goals]
 

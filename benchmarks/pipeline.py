@@ -79,10 +79,11 @@ def _first_frame(config: SiteConfig, video: Path) -> np.ndarray:
 def cpu_bound(model: BundleModel, image: np.ndarray, video: Path, seconds: float) -> dict:
     """CPU time per frame of decode, preprocess and inference, each alone, and the frame rate they
     allow on this machine's cores: the most any pipeline of these stages can do here."""
+    batch = model.prepare([image])
     cost = {
         "decode": decode_cost(video)["grab_retrieve_ms"],  # one decoder thread, as a camera decodes
         "preprocess": cpu_and_wall_ms(lambda: model.prepare([image]), seconds)["cpu_ms"],
-        "infer": cpu_and_wall_ms(lambda batch=model.prepare([image]): model.infer(batch), seconds)["cpu_ms"],
+        "infer": cpu_and_wall_ms(lambda: model.infer(batch), seconds)["cpu_ms"],
     }
     cores = len(os.sched_getaffinity(0))
     return {"cpu_ms_per_frame": {k: round(v, 3) for k, v in cost.items()}, "cores": cores,

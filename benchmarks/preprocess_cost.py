@@ -1,4 +1,4 @@
-"""What turning a decoded frame into the model's outputs costs, with the preprocessing on the host or in the graph.
+"""What turning a decoded frame into the model's outputs costs, preprocessing on the host or in the graph.
 
 Three ways for one 640x360 frame and the same artifact: numpy on the host (``preprocess``, float32
 in), the OpenVINO graph doing colour order, normalisation and layout after OpenCV resized the uint8
@@ -35,7 +35,9 @@ def cpu_and_wall_ms(call: Callable[[], object], seconds: float, warmup: int = 10
     return {"cpu_ms": round(1000.0 * cpu / calls, 3), "wall_ms": round(1000.0 * wall / calls, 3)}
 
 
-def preprocessing_costs(bundle: Bundle, artifact: str | None, frame: np.ndarray, seconds: float) -> dict[str, dict]:
+def preprocessing_costs(
+    bundle: Bundle, artifact: str | None, frame: np.ndarray, seconds: float
+) -> dict[str, dict]:
     """Frame to outputs per way; ``resize_in_graph`` only for a stretch resize on an OpenVINO artifact."""
     host = BundleModel(bundle, artifact, options=BackendOptions(preprocess="host"))
     costs = {"host": cpu_and_wall_ms(lambda: host.infer(host.prepare([frame])), seconds)}
@@ -46,7 +48,9 @@ def preprocessing_costs(bundle: Bundle, artifact: str | None, frame: np.ndarray,
     spec = bundle.manifest.input
     if spec.resize == "stretch":
         core = ov.Core()
-        model = embed_preprocessing(core.read_model(str(bundle.path_of(host.artifact))), spec, resize_in_graph=True)
+        model = embed_preprocessing(
+            core.read_model(str(bundle.path_of(host.artifact))), spec, resize_in_graph=True
+        )
         request = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
         costs["graph_resize"] = cpu_and_wall_ms(lambda: request.infer({0: frame[None]}), seconds)
     return costs

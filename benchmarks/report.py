@@ -68,8 +68,10 @@ def _verdict(results: dict) -> list[str]:
     for task in ("classify", "detect"):
         kept = cameras_kept(results.get("capacity") or [], task)
         if kept is not None:
-            lines.append(f"**H.264 cameras ({task}):** {kept} at their target rate with frame age p99 under "
-                         f"{FRAME_AGE_P99_MAX_MS:.0f} ms and no dropped inference slot.")
+            lines.append(
+                f"**H.264 cameras ({task}):** {kept} at their target rate with frame age p99 under "
+                f"{FRAME_AGE_P99_MAX_MS:.0f} ms and no dropped inference slot."
+            )
     return lines
 
 
@@ -144,9 +146,10 @@ def _pipeline_sections(p: dict, text: dict[str, str]) -> list[Section]:
     if p.get("cpu_ms_per_frame"):
         cpu = p["cpu_ms_per_frame"]
         stages.paragraphs.append(
-            f"CPU time per frame: decode {cpu['decode']:.2f} ms, preprocess {cpu['preprocess']:.2f} ms, inference "
-            f"{cpu['infer']:.2f} ms: on {p['cores']} cores at most **{p['cpu_bound_fps']:.1f} fps**; end to end is "
-            f"{_fmt(p['cpu_bound_fraction'], '.2f')}x that bound.")
+            f"CPU time per frame: decode {cpu['decode']:.2f} ms, preprocess {cpu['preprocess']:.2f} ms, "
+            f"inference {cpu['infer']:.2f} ms: on {p['cores']} cores at most **{p['cpu_bound_fps']:.1f} fps**; "
+            f"end to end is {_fmt(p['cpu_bound_fraction'], '.2f')}x that bound."
+        )
     cameras = Section(text["cameras"], ["Every camera plays the video at its frame rate; the model takes the newest frame of each."],
                       ["cameras", "fps per camera", "frame age p50 ms", "frame age p99 ms", "captured", "dropped"], right={0, 1, 2, 3, 4, 5})
     for c in p["cameras"]:
@@ -155,38 +158,55 @@ def _pipeline_sections(p: dict, text: dict[str, str]) -> list[Section]:
     return [stages, cameras]
 
 
+_WAYS = {
+    "host": "numpy on the host",
+    "graph": "in the OpenVINO graph after an OpenCV resize (the daemon's)",
+    "graph_resize": "in the graph, resize included",
+}
+
+
 def _capacity_section(results: dict, title: str) -> Section:
     measured = results.get("capacity_costs") or {}
-    costs = "; ".join(f"{size}: decode {c['grab_ms']:.2f} ms per frame, BGR conversion {c['retrieve_ms']:.2f} ms more "
-                      "for the frames the model gets" for size, c in measured.get("decode_ms", {}).items())
-    ways = {"host": "numpy on the host", "graph": "in the OpenVINO graph after an OpenCV resize (the daemon's)",
-            "graph_resize": "in the graph, resize included"}
-    preprocess = "; ".join(f"{ways[way]} {c['cpu_ms']:.2f} ms CPU ({c['wall_ms']:.2f} ms wall)"
-                           for way, c in measured.get("preprocess_ms", {}).items())
-    section = Section(title, [
-        ("Each camera is the belt video encoded once as H.264 (Main, 25 fps, keyframe every 2 s, no B-frames), "
-         "served by GStreamer's RTSP server on 127.0.0.1 without re-encoding; the daemon decodes every frame and "
-         "infers its target rate of them. Daemon CPU is its process (100 % = one core); the server's is apart."),
-        f"CPU per decoded frame, one decoder thread: {costs}." if costs else "",
-        f"A 640x360 frame to the model's outputs, preprocessing {preprocess}." if preprocess else ""],
-        ["artifact", "mode", "stream", "cameras", "target fps", "fps per camera (min)", "frame age p50 / p99 ms",
-         "dropped", "daemon CPU % (per camera)", "server CPU %", "RSS MB", "over capacity"],
-        right={3, 4, 5, 7, 8, 9, 10})
+    decode = "; ".join(
+        f"{size}: decode {c['grab_ms']:.2f} ms per frame, BGR conversion {c['retrieve_ms']:.2f} ms more "
+        "for the frames the model gets"
+        for size, c in measured.get("decode_ms", {}).items()
+    )
+    preprocess = "; ".join(
+        f"{_WAYS[way]} {c['cpu_ms']:.2f} ms CPU ({c['wall_ms']:.2f} ms wall)"
+        for way, c in measured.get("preprocess_ms", {}).items()
+    )
+    paragraphs = [
+        "Each camera is the belt video encoded once as H.264 (Main, 25 fps, keyframe every 2 s, no "
+        "B-frames), served by GStreamer's RTSP server on 127.0.0.1 without re-encoding; the daemon decodes "
+        "every frame and infers its target rate of them. Daemon CPU is its process (100 % = one core); the "
+        "server's is apart."
+    ]
+    if decode:
+        paragraphs.append(f"CPU per decoded frame, one decoder thread: {decode}.")
+    if preprocess:
+        paragraphs.append(f"A 640x360 frame to the model's outputs, preprocessing {preprocess}.")
+    headers = ["artifact", "mode", "stream", "cameras", "target fps", "fps per camera (min)",
+               "frame age p50 / p99 ms", "dropped", "daemon CPU % (per camera)", "server CPU %", "RSS MB",
+               "over capacity"]  # fmt: skip
+    section = Section(title, paragraphs, headers, right={3, 4, 5, 7, 8, 9, 10})
     for p in sorted(results["capacity"], key=lambda p: (p.get("task", ""), p["mode"], p["stream"], p["cameras"])):
         section.rows.append([
-            f"{p['artifact']} ({p.get('task', '?')}, {p['preprocess']})", p["mode"], p["stream"], str(p["cameras"]),
-            f"{p['target_fps']:g}", f"{p['fps_per_camera']:.2f} ({p['fps_per_camera_min']:.2f})",
+            f"{p['artifact']} ({p.get('task', '?')}, {p['preprocess']})", p["mode"], p["stream"],
+            str(p["cameras"]), f"{p['target_fps']:g}", f"{p['fps_per_camera']:.2f} ({p['fps_per_camera_min']:.2f})",
             f"{_fmt(p['frame_age_p50_ms'], '.1f')} / {_fmt(p['frame_age_p99_ms'], '.1f')}", str(p["dropped"]),
             f"{p['cpu_percent']:.0f} ({p['cpu_percent_per_camera']:.1f})", _fmt(p["server_cpu_percent"], ".0f"),
-            f"{p['rss_mb']:.0f}", "yes" if p["over_capacity"] else "no"])
+            f"{p['rss_mb']:.0f}", "yes" if p["over_capacity"] else "no",
+        ])  # fmt: skip
     latency = results.get("capacity_latency")
     if latency:
         section.paragraphs.append(
-            f"One camera, an event on every inferred frame ({latency['events']} events): capture to event committed "
-            f"p50 {_fmt(latency['capture_to_event_p50_ms'])} ms, p99 {_fmt(latency['capture_to_event_p99_ms'])} ms; "
-            f"model p99 {_fmt(latency['infer_p99_ms'])} ms, decode {latency['decode_ms']:.2f} ms; the outbox's durable "
-            f"commit (SQLite, synchronous=FULL) p99 {_fmt(latency.get('delivery_p99_ms'))} ms of it.")
-    section.paragraphs = [p for p in section.paragraphs if p]
+            f"One camera, an event on every inferred frame ({latency['events']} events): capture to event "
+            f"committed p50 {_fmt(latency['capture_to_event_p50_ms'])} ms, "
+            f"p99 {_fmt(latency['capture_to_event_p99_ms'])} ms; model p99 {_fmt(latency['infer_p99_ms'])} ms, "
+            f"decode {latency['decode_ms']:.2f} ms; of it the outbox's durable commit (SQLite, synchronous=FULL) "
+            f"p99 {_fmt(latency.get('delivery_p99_ms'))} ms."
+        )
     return section
 
 
@@ -224,8 +244,10 @@ def _inline(text: str) -> str:
 def _plots(results: dict) -> list[tuple[str, bytes]]:
     figures = []
     if results["rows"]:  # a capacity-only run has no model rows
-        figures += [("Latency per artifact (p50, whisker to p99)", plots.latency_bars(results["rows"])),
-                    ("Accuracy against latency (x: rejected by the gate)", plots.accuracy_vs_latency(results["rows"]))]
+        figures += [
+            ("Latency per artifact (p50, whisker to p99)", plots.latency_bars(results["rows"])),
+            ("Accuracy against latency (x: rejected by the gate)", plots.accuracy_vs_latency(results["rows"])),
+        ]
     if (results.get("pipeline") or {}).get("cameras"):
         figures.append(("Scaling with cameras", plots.camera_scaling(results["pipeline"]["cameras"])))
     if results.get("capacity"):

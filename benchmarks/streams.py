@@ -36,7 +36,9 @@ def encode_h264(video: Path, out_dir: Path, width: int, height: int) -> Path:
         return target
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
-        raise SourceError("the capacity benchmark encodes its camera streams with ffmpeg: apt-get install ffmpeg")
+        raise SourceError(
+            "the capacity benchmark encodes its camera streams with ffmpeg: apt-get install ffmpeg"
+        )
     if not video.is_file():
         raise SourceError(f"{video}: no such video file")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -66,7 +68,8 @@ class RtspCameras:
     def __init__(self, main: Path, count: int, sub: Path | None = None) -> None:
         if not has_rtsp_server():
             raise SourceError(
-                "GStreamer's RTSP server is not installed: apt-get install python3-gi gir1.2-gst-rtsp-server-1.0 "
+                "GStreamer's RTSP server is not installed: apt-get install python3-gi "
+                "gir1.2-gst-rtsp-server-1.0 "
                 "gstreamer1.0-plugins-bad gstreamer1.0-plugins-good"
             )
         self.command = [str(SYSTEM_PYTHON), str(SERVER), "--video", str(main), "--cameras", str(count)]
@@ -79,7 +82,9 @@ class RtspCameras:
         return f"rtsp://127.0.0.1:{self.port}/cam{index}" + ("/sub" if sub else "")
 
     def __enter__(self) -> RtspCameras:
-        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.process = subprocess.Popen(
+            self.command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
         line = self.process.stdout.readline() if self.process.stdout else ""
         if not line.startswith("READY "):
             self.__exit__()

@@ -52,8 +52,14 @@ class CapacityMonitor:
         self._counts: deque[tuple[float, dict[str, tuple[int, int, int]]]] = deque()
         self._open: Event | None = None
         self._state: dict[str, Any] = self._view(
-            {"window_s": 0.0, "target_fps": self._target(), "fps": None, "frame_age_p50_ms": None,
-             "frame_age_p99_ms": None, "cameras_behind": []},
+            {
+                "window_s": 0.0,
+                "target_fps": self._target(),
+                "fps": None,
+                "frame_age_p50_ms": None,
+                "frame_age_p99_ms": None,
+                "cameras_behind": [],
+            },
             {},
         )
 
@@ -65,7 +71,10 @@ class CapacityMonitor:
             "over_capacity": self._open is not None,
             "since": self._open.ts if self._open is not None else None,
             **summary,
-            "limits": {"max_dropped": self.config.max_dropped, "max_frame_age_ms": self.config.max_frame_age_ms},
+            "limits": {
+                "max_dropped": self.config.max_dropped,
+                "max_frame_age_ms": self.config.max_frame_age_ms,
+            },
             "cameras": cameras,
         }
 
@@ -76,8 +85,10 @@ class CapacityMonitor:
     def check(self) -> None:
         """Judge the window that ends now; raise or end the health event when the verdict changes."""
         now = self._clock()
-        counts = {c.name: (c.capture.stats.captured, c.capture.stats.delivered, c.capture.stats.dropped)
-                  for c in self._cameras}
+        counts = {
+            c.name: (c.capture.stats.captured, c.capture.stats.delivered, c.capture.stats.dropped)
+            for c in self._cameras
+        }
         self._counts.append((now, counts))
         while len(self._counts) > 2 and self._counts[1][0] <= now - self.config.window_s:
             self._counts.popleft()
@@ -91,7 +102,9 @@ class CapacityMonitor:
                     ages.popleft()
                 window = [age for _, age in ages]
                 all_ages += window
-                cameras[camera.name] = self._camera(camera, first[camera.name], counts[camera.name], span, window)
+                cameras[camera.name] = self._camera(
+                    camera, first[camera.name], counts[camera.name], span, window
+                )
         behind = [name for name, state in cameras.items() if state["behind"]]
         summary = {
             "window_s": round(span, 1),
@@ -106,7 +119,11 @@ class CapacityMonitor:
             self._state = self._view(summary, cameras)
 
     def _camera(
-        self, camera: WatchedCamera, before: tuple[int, int, int], after: tuple[int, int, int], span: float,
+        self,
+        camera: WatchedCamera,
+        before: tuple[int, int, int],
+        after: tuple[int, int, int],
+        span: float,
         ages: list[float],
     ) -> dict[str, Any]:
         slots, delivered, dropped = (a - b for a, b in zip(after, before, strict=True))

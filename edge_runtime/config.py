@@ -110,7 +110,7 @@ class CameraConfig(_Section):
     def _one_rate(self) -> CameraConfig:
         if self.infer_fps is not None and self.stride != 1:
             raise ValueError(
-                f"stride ({self.stride}) and infer_fps ({self.infer_fps}) both thin the frames; set one of them"
+                f"stride ({self.stride}) and infer_fps ({self.infer_fps}) both thin the frames; set one"
             )
         return self
 

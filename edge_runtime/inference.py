@@ -136,7 +136,7 @@ class Pipeline:
         model.start(batch, done)
 
     def collect(self) -> list[Event]:
-        """Decode the finished batches in submission order, run the rules, deliver the events; returns them."""
+        """Decode the finished batches in submission order, run the rules, deliver (and return) the events."""
         while not self._finished.empty():
             finished = self._finished.get_nowait()
             self._waiting[finished.sequence] = finished

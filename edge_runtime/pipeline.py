@@ -184,7 +184,8 @@ def run(
         live = LatestFrames()
         belt = belt_monitor(config, bundle) if bundle is not None else None
         watched = [
-            WatchedCamera(c.name, v.capture, c.infer_fps) for c, v in zip(config.cameras, cameras, strict=True)
+            WatchedCamera(c.name, view.capture, c.infer_fps)
+            for c, view in zip(config.cameras, cameras, strict=True)
         ]
         capacity = CapacityMonitor(watched, config.capacity, raised.put)
         pipeline = Pipeline(

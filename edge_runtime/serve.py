@@ -103,7 +103,7 @@ class ServeLoop:
         self.drain_raised()
 
     def _pet_watchdog(self) -> None:
-        """Pet systemd's watchdog only while no stage hangs, so systemd restarts a daemon with a stuck sink."""
+        """Pet systemd's watchdog only while no stage hangs: systemd restarts a daemon with a stuck sink."""
         before, stalled = self._stalled, self.liveness.stalled()
         if stalled and stalled.keys() != before.keys():
             log.error(

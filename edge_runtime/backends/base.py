@@ -61,7 +61,7 @@ class Backend(ABC):
         return at once and call ``done`` from their own thread (see ``wait``)."""
         done(self.infer(batch))
 
-    def wait(self) -> None:
+    def wait(self) -> None:  # noqa: B027 - synchronous backends have nothing to wait for
         """Return once every ``start``ed batch has been handed to its ``done``."""
 
     def idle(self) -> bool:

@@ -4,12 +4,13 @@
 ``InputSpec`` (nothing is re-typed), so the daemon hands OpenVINO uint8 frames and the per-pixel float
 work runs inside the compiled graph instead of in numpy:
 
-| ``preprocess`` (numpy)                      | here                                                |
-|---------------------------------------------|-----------------------------------------------------|
-| ``resize(frame, spec)`` on BGR uint8        | the same function on the host (``resized_batch``)   |
-| ``colour == "rgb"``: reverse the channels   | tensor colour BGR, ``convert_color(RGB)``           |
-| ``(x * scale - mean) / std``, float32       | ``convert_element_type(f32)``, ``mean(mean / scale)``, ``scale(std / scale)`` |
-| ``layout``: NHWC -> NCHW transpose          | tensor layout NHWC, model layout ``spec.layout``    |
+| ``preprocess`` (numpy)                    | here                                                  |
+|-------------------------------------------|-------------------------------------------------------|
+| ``resize(frame, spec)`` on BGR uint8      | the same function on the host (``resized_batch``)     |
+| ``colour == "rgb"``: reverse the channels | tensor colour BGR, ``convert_color(RGB)``             |
+| ``(x * scale - mean) / std``, float32     | ``convert_element_type(f32)``, ``mean(mean / scale)``,|
+|                                           | ``scale(std / scale)``                                |
+| ``layout``: NHWC -> NCHW transpose        | tensor layout NHWC, model layout ``spec.layout``      |
 
 The geometric step stays on the host: OpenCV resizes a 640x360 uint8 frame in about 0.1 ms, while
 PrePostProcessor's RESIZE_LINEAR on the full frame took 1.8-4.4 ms on one core (``resize_in_graph``,

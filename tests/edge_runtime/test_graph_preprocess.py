@@ -19,7 +19,9 @@ SPECS = [
     InputSpec(size=(160, 160), **IMAGENET),
     InputSpec(size=(192, 320), colour="bgr", layout="NHWC", **IMAGENET),
     InputSpec(size=(100, 120), resize="letterbox"),
-    InputSpec(size=(100, 120), resize="center_crop", scale=1.0, mean=(123.7, 116.3, 103.5), std=(58.4, 57.1, 57.4)),
+    InputSpec(
+        size=(100, 120), resize="center_crop", scale=1.0, mean=(123.7, 116.3, 103.5), std=(58.4, 57.1, 57.4)
+    ),
 ]
 
 
@@ -27,7 +29,9 @@ def _frame(height: int = 360, width: int = 640) -> np.ndarray:
     """Gradients, a hard edge and sensor noise: every channel different, every resize step visible."""
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:height, 0:width]
-    image = np.stack([xx * 255 / width, yy * 255 / height, (xx + yy) % 256], axis=-1) + rng.normal(0, 20, (height, width, 3))
+    image = np.stack([xx * 255 / width, yy * 255 / height, (xx + yy) % 256], axis=-1) + rng.normal(
+        0, 20, (height, width, 3)
+    )
     image[:, width // 2 :] //= 3
     return np.clip(image, 0, 255).astype(np.uint8)
 
@@ -71,14 +75,18 @@ def test_a_letterbox_cannot_be_resized_in_the_graph():
 
 def test_the_tiny_bundle_classifies_the_same_with_either_preprocessing(tiny_bundle):
     bundle = load_bundle(tiny_bundle)
-    frames = [np.full((48, 64, 3), bgr, np.uint8) for bgr in ((0, 0, 255), (0, 255, 0), (255, 0, 0), (200, 40, 60))]
+    frames = [
+        np.full((48, 64, 3), bgr, np.uint8) for bgr in ((0, 0, 255), (0, 255, 0), (255, 0, 0), (200, 40, 60))
+    ]
     frames.append(_frame(48, 64))
     host = BundleModel(bundle, "openvino-fp32")
     graph = BundleModel(bundle, "openvino-fp32", options=BackendOptions(preprocess="graph"))
     assert graph.graph_preprocessing and not host.graph_preprocessing
     assert graph.prepare(frames).dtype == np.uint8
     expected = np.stack([p.probabilities for p in host.classify(frames)])
-    np.testing.assert_allclose(np.stack([p.probabilities for p in graph.classify(frames)]), expected, atol=1e-4)
+    np.testing.assert_allclose(
+        np.stack([p.probabilities for p in graph.classify(frames)]), expected, atol=1e-4
+    )
 
 
 def test_onnx_runtime_keeps_the_numpy_preprocessing(tiny_bundle):
@@ -95,10 +103,17 @@ def test_a_trained_model_agrees_on_held_out_images(tiny_real_bundle, tiny_data):
     paths = sorted(p for p in (tiny_data / "classify" / "test").rglob("*") if p.suffix in {".jpg", ".png"})
     images = [read_image(path) for path in paths[:40]]
     assert len(images) >= 10
-    for artifact in (a.key for a in bundle.manifest.artifacts if a.format == "openvino" and a.status != "rejected"):
+    for artifact in (
+        a.key for a in bundle.manifest.artifacts if a.format == "openvino" and a.status != "rejected"
+    ):
         host = BundleModel(bundle, artifact).classify(images)
         graph = BundleModel(bundle, artifact, options=BackendOptions(preprocess="graph")).classify(images)
-        print(artifact, np.abs(np.stack([p.probabilities for p in graph]) - np.stack([p.probabilities for p in host])).max())
+        print(
+            artifact,
+            np.abs(
+                np.stack([p.probabilities for p in graph]) - np.stack([p.probabilities for p in host])
+            ).max(),
+        )
         assert [p.label for p in graph] == [p.label for p in host], artifact
         np.testing.assert_allclose(
             np.stack([p.probabilities for p in graph]), np.stack([p.probabilities for p in host]), atol=2e-3

@@ -52,7 +52,9 @@ def test_overloaded_cameras_share_fairly_stay_fresh_and_the_box_says_so(colour_s
             return {}
 
     try:
-        assert wait_until(lambda: (get("/status").get("capacity") or {}).get("over_capacity"), timeout_s=60, every_s=0.5)
+        assert wait_until(
+            lambda: (get("/status").get("capacity") or {}).get("over_capacity"), timeout_s=60, every_s=0.5
+        )
         time.sleep(5.0)  # a few more windows of steady overload
         state = get("/status")
         assert get("/healthz")["over_capacity"] is True

@@ -50,7 +50,9 @@ class Mailbox:
         return frame
 
 
-def _overload(cameras: list[Mailbox], rates: list[float], served_per_s: float, seconds: float, clock: FakeClock):
+def _overload(
+    cameras: list[Mailbox], rates: list[float], served_per_s: float, seconds: float, clock: FakeClock
+):
     """Each camera publishes at its rate; the model serves ``served_per_s`` frames one at a time."""
     scheduler = FairScheduler(cameras, rates, clock)
     ages: dict[str, list[float]] = {c.name: [] for c in cameras}
