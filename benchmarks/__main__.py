@@ -11,7 +11,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmarks.capacity_cli import capacity, positive_counts
+from benchmarks.capacity_cli import capacity
+from benchmarks.capacity_cli import positive_counts as _counts
 from benchmarks.host import host_info
 from benchmarks.i18n import HEADINGS
 from benchmarks.models import BenchSettings, run_model_benchmark
@@ -41,12 +42,12 @@ def bench_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=int, default=8, help="throughput-mode batch for ONNX Runtime and PyTorch")
     parser.add_argument("--threads", type=int, help="inference threads for every row (default: each runtime's)")
     parser.add_argument("--cv2", action="store_true", help="add an OpenCV cv2.dnn row for the FP32 ONNX file")
-    parser.add_argument("--sweep-threads", type=positive_counts, help="hand-tuned OpenVINO INT8 latency sweep (default: 1..cores)")
-    parser.add_argument("--sweep-streams", type=positive_counts, default=[], help="hand-tuned OpenVINO INT8 throughput sweep, e.g. 1,2")
-    parser.add_argument("--sweep-batch", type=positive_counts, default=[], help="OpenVINO INT8 synchronous batch sweep, e.g. 1,4,8")
+    parser.add_argument("--sweep-threads", type=_counts, help="hand-tuned OpenVINO INT8 latency sweep (default: 1..cores)")
+    parser.add_argument("--sweep-streams", type=_counts, default=[], help="hand-tuned OpenVINO INT8 throughput sweep, e.g. 1,2")
+    parser.add_argument("--sweep-batch", type=_counts, default=[], help="OpenVINO INT8 synchronous batch sweep, e.g. 1,4,8")
     parser.add_argument("--video", type=Path, help="run the pipeline benchmark on this video")
     parser.add_argument("--site", type=Path, help="site YAML for the pipeline benchmark (rules, camera settings)")
-    parser.add_argument("--cameras", type=positive_counts, default=list(DEFAULT_CAMERAS), help="camera counts for the scaling sweep")
+    parser.add_argument("--cameras", type=_counts, default=list(DEFAULT_CAMERAS), help="camera counts for the scaling sweep")
     parser.add_argument("--camera-seconds", type=float, default=4.0, help="seconds per camera count")
     parser.add_argument("--lang", choices=sorted(HEADINGS), default="en", help="report headings")
     return parser

@@ -23,7 +23,7 @@ import cv2
 import yaml
 
 from benchmarks.preprocess_cost import preprocessing_costs
-from benchmarks.streams import ProcessCpu, RtspCameras, decode_cost, encode_h264
+from benchmarks.streams import ProcessCpu, RtspCameras, decode_cost, encode_stream
 from edge_runtime.bundle import Bundle, Manifest
 from edge_runtime.config import RuleConfig, SiteConfig
 from edge_runtime.errors import SourceError
@@ -173,7 +173,7 @@ def summarise(
 
 
 def _streams(video: Path, out: Path) -> tuple[Path, Path]:
-    return encode_h264(video, out / "streams", *MAIN_SIZE), encode_h264(video, out / "streams", *SUB_SIZE)
+    return encode_stream(video, out / "streams", *MAIN_SIZE), encode_stream(video, out / "streams", *SUB_SIZE)
 
 
 def costs(bundle: Bundle, artifact: str | None, video: Path, out: Path) -> dict[str, Any]:

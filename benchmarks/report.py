@@ -147,8 +147,8 @@ def _pipeline_sections(p: dict, text: dict[str, str]) -> list[Section]:
         cpu = p["cpu_ms_per_frame"]
         stages.paragraphs.append(
             f"CPU time per frame: decode {cpu['decode']:.2f} ms, preprocess {cpu['preprocess']:.2f} ms, "
-            f"inference {cpu['infer']:.2f} ms: on {p['cores']} cores at most **{p['cpu_bound_fps']:.1f} fps**; "
-            f"end to end is {_fmt(p['cpu_bound_fraction'], '.2f')}x that bound."
+            f"inference {cpu['infer']:.2f} ms: on {p['cores']} cores at most "
+            f"**{p['cpu_bound_fps']:.1f} fps**; end to end is {_fmt(p['cpu_bound_fraction'], '.2f')}x that bound."
         )
     cameras = Section(text["cameras"], ["Every camera plays the video at its frame rate; the model takes the newest frame of each."],
                       ["cameras", "fps per camera", "frame age p50 ms", "frame age p99 ms", "captured", "dropped"], right={0, 1, 2, 3, 4, 5})
@@ -190,24 +190,35 @@ def _capacity_section(results: dict, title: str) -> Section:
                "frame age p50 / p99 ms", "dropped", "daemon CPU % (per camera)", "server CPU %", "RSS MB",
                "over capacity"]  # fmt: skip
     section = Section(title, paragraphs, headers, right={3, 4, 5, 7, 8, 9, 10})
-    for p in sorted(results["capacity"], key=lambda p: (p.get("task", ""), p["mode"], p["stream"], p["cameras"])):
-        section.rows.append([
-            f"{p['artifact']} ({p.get('task', '?')}, {p['preprocess']})", p["mode"], p["stream"],
-            str(p["cameras"]), f"{p['target_fps']:g}", f"{p['fps_per_camera']:.2f} ({p['fps_per_camera_min']:.2f})",
-            f"{_fmt(p['frame_age_p50_ms'], '.1f')} / {_fmt(p['frame_age_p99_ms'], '.1f')}", str(p["dropped"]),
-            f"{p['cpu_percent']:.0f} ({p['cpu_percent_per_camera']:.1f})", _fmt(p["server_cpu_percent"], ".0f"),
-            f"{p['rss_mb']:.0f}", "yes" if p["over_capacity"] else "no",
-        ])  # fmt: skip
+    order = sorted(results["capacity"], key=lambda p: (p.get("task", ""), p["mode"], p["stream"], p["cameras"]))
+    section.rows = [_capacity_row(point) for point in order]
     latency = results.get("capacity_latency")
     if latency:
         section.paragraphs.append(
             f"One camera, an event on every inferred frame ({latency['events']} events): capture to event "
             f"committed p50 {_fmt(latency['capture_to_event_p50_ms'])} ms, "
             f"p99 {_fmt(latency['capture_to_event_p99_ms'])} ms; model p99 {_fmt(latency['infer_p99_ms'])} ms, "
-            f"decode {latency['decode_ms']:.2f} ms; of it the outbox's durable commit (SQLite, synchronous=FULL) "
-            f"p99 {_fmt(latency.get('delivery_p99_ms'))} ms."
+            f"decode {latency['decode_ms']:.2f} ms; of it the outbox's durable commit "
+            f"(SQLite, synchronous=FULL) p99 {_fmt(latency.get('delivery_p99_ms'))} ms."
         )
     return section
+
+
+def _capacity_row(p: dict) -> list[str]:
+    return [
+        f"{p['artifact']} ({p.get('task', '?')}, {p['preprocess']})",
+        p["mode"],
+        p["stream"],
+        str(p["cameras"]),
+        f"{p['target_fps']:g}",
+        f"{p['fps_per_camera']:.2f} ({p['fps_per_camera_min']:.2f})",
+        f"{_fmt(p['frame_age_p50_ms'], '.1f')} / {_fmt(p['frame_age_p99_ms'], '.1f')}",
+        str(p["dropped"]),
+        f"{p['cpu_percent']:.0f} ({p['cpu_percent_per_camera']:.1f})",
+        _fmt(p["server_cpu_percent"], ".0f"),
+        f"{p['rss_mb']:.0f}",
+        "yes" if p["over_capacity"] else "no",
+    ]
 
 
 def _training_section(training: dict, title: str) -> Section:
@@ -244,14 +255,16 @@ def _inline(text: str) -> str:
 def _plots(results: dict) -> list[tuple[str, bytes]]:
     figures = []
     if results["rows"]:  # a capacity-only run has no model rows
+        rows = results["rows"]
         figures += [
-            ("Latency per artifact (p50, whisker to p99)", plots.latency_bars(results["rows"])),
-            ("Accuracy against latency (x: rejected by the gate)", plots.accuracy_vs_latency(results["rows"])),
+            ("Latency per artifact (p50, whisker to p99)", plots.latency_bars(rows)),
+            ("Accuracy against latency (x: rejected by the gate)", plots.accuracy_vs_latency(rows)),
         ]
     if (results.get("pipeline") or {}).get("cameras"):
         figures.append(("Scaling with cameras", plots.camera_scaling(results["pipeline"]["cameras"])))
     if results.get("capacity"):
-        figures.append(("H.264 cameras: inferences per camera and frame age", plots.capacity(results["capacity"])))
+        capacity = plots.capacity(results["capacity"])
+        figures.append(("H.264 cameras: inferences per camera and frame age", capacity))
     return figures
 
 

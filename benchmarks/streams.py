@@ -1,6 +1,6 @@
 """Real camera streams for the capacity benchmark: H.264 made once, served over RTSP, and what decoding costs.
 
-``encode_h264`` turns the belt video into what an IP camera sends (x264, Main profile, 25 fps, a
+``encode_stream`` turns the belt video into what an IP camera sends (x264, Main profile, 25 fps, a
 keyframe every 2 s, no B-frames, ``sliced-threads=0``: sliced frames reach OpenCV corrupted,
 REAL-PARTS.md). The 15 fps video is brought to 25 fps by blending neighbouring frames, so no frame
 is a duplicate that a decoder would skip for nearly free. ``RtspCameras`` serves it as N cameras from
@@ -26,12 +26,15 @@ SYSTEM_PYTHON = Path("/usr/bin/python3")  # Debian's, with gi and GstRtspServer
 SERVER = Path(__file__).with_name("rtsp_serve.py")
 STREAM_FPS = 25
 GOP_FRAMES = 50
+MJPG = int.from_bytes(b"MJPG", "little")  # OpenCV's FOURCC of an MJPEG stream
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def encode_h264(video: Path, out_dir: Path, width: int, height: int) -> Path:
-    """``video`` as an IP camera's H.264 stream in an MP4 (made once; reused while newer than the video)."""
-    target = out_dir / f"{video.stem}-{width}x{height}-{STREAM_FPS}fps.mp4"
+def encode_stream(video: Path, out_dir: Path, width: int, height: int, codec: str = "h264") -> Path:
+    """``video`` as an IP camera's stream in a file (made once; reused while newer than the video):
+    H.264 in MP4, or MJPEG in AVI (the intra-only codec some cameras still send)."""
+    suffix = "mp4" if codec == "h264" else "avi"
+    target = out_dir / f"{video.stem}-{width}x{height}-{STREAM_FPS}fps-{codec}.{suffix}"
     if target.is_file() and target.stat().st_mtime >= video.stat().st_mtime:
         return target
     ffmpeg = shutil.which("ffmpeg")
@@ -43,13 +46,14 @@ def encode_h264(video: Path, out_dir: Path, width: int, height: int) -> Path:
         raise SourceError(f"{video}: no such video file")
     out_dir.mkdir(parents=True, exist_ok=True)
     x264 = f"sliced-threads=0:keyint={GOP_FRAMES}:min-keyint={GOP_FRAMES}:scenecut=0"
-    command = [
-        ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-i", str(video),
-        "-vf", f"framerate=fps={STREAM_FPS},scale={width}:{height}", "-an",
-        "-c:v", "libx264", "-profile:v", "main", "-preset", "veryfast", "-tune", "zerolatency",
-        "-bf", "0", "-crf", "23", "-pix_fmt", "yuv420p", "-x264-params", x264, str(target),
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    encoder = {
+        "h264": ["-c:v", "libx264", "-profile:v", "main", "-preset", "veryfast", "-tune", "zerolatency",
+                 "-bf", "0", "-crf", "23", "-pix_fmt", "yuv420p", "-x264-params", x264],
+        "mjpeg": ["-c:v", "mjpeg", "-q:v", "5", "-pix_fmt", "yuvj420p"],
+    }[codec]  # fmt: skip
+    scale = f"framerate=fps={STREAM_FPS},scale={width}:{height}"
+    command = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-i", str(video), "-vf", scale, "-an"]
+    done = subprocess.run([*command, *encoder, str(target)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SourceError(f"{video}: ffmpeg could not encode it: {done.stderr.strip()[-400:]}")
     return target
@@ -133,23 +137,39 @@ class ProcessCpu:
         return round(100.0 * (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0]), 1)
 
 
+def _thread_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_THREAD)
+    return usage.ru_utime + usage.ru_stime
+
+
 def decode_cost(path: Path, frames: int = 500) -> dict[str, float]:
-    """CPU milliseconds per frame to decode ``path`` with one decoder thread (as a camera does):
-    ``grab`` alone (what every frame costs), and ``retrieve`` on top (the BGR conversion the model's
-    frames add)."""
-    costs = {}
-    for name, convert in (("grab_ms", False), ("grab_retrieve_ms", True)):
+    """CPU milliseconds per frame to read ``path`` on one decoder thread, as a camera does: ``grab``
+    alone (decoding: what every H.264 frame costs), ``retrieve`` on top (the BGR conversion of the
+    frames the model gets); for MJPEG also a grab that only reads the compressed frame and the
+    ``imdecode`` of a due one (what ``sources`` does for a thinned MJPEG camera)."""
+    costs: dict[str, float] = {}
+    ways = [("grab_ms", False, False), ("grab_retrieve_ms", False, True)]
+    ways += [("raw_grab_ms", True, False), ("raw_grab_imdecode_ms", True, True)]
+    for name, raw, convert in ways:
         capture = cv2.VideoCapture(str(path), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, 1])
-        count, before = 0, resource.getrusage(resource.RUSAGE_THREAD)
+        if raw and not (
+            int(capture.get(cv2.CAP_PROP_FOURCC)) == MJPG and capture.set(cv2.CAP_PROP_FORMAT, -1)
+        ):
+            capture.release()
+            continue
+        count, before = 0, _thread_cpu_s()
         while count < frames and capture.grab():
             if convert:
-                capture.retrieve()
+                ok, image = capture.retrieve()
+                if raw and ok:
+                    cv2.imdecode(image.reshape(-1), cv2.IMREAD_COLOR)
             count += 1
-        after = resource.getrusage(resource.RUSAGE_THREAD)
+        cpu = _thread_cpu_s() - before
         capture.release()
         if count == 0:
             raise SourceError(f"{path}: no frame could be decoded")
-        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
         costs[name] = round(1000.0 * cpu / count, 3)
     costs["retrieve_ms"] = round(costs["grab_retrieve_ms"] - costs["grab_ms"], 3)
+    if "raw_grab_imdecode_ms" in costs:
+        costs["imdecode_ms"] = round(costs.pop("raw_grab_imdecode_ms") - costs["raw_grab_ms"], 3)
     return costs

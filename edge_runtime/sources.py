@@ -2,7 +2,8 @@
 
 A source's ``read`` returns the next frame the model should see. The frames between (``stride``, or
 ``infer_fps`` slots) are only grabbed: decoded, because an H.264 decoder needs every frame of its
-reference chain, but never converted to BGR. A stream's frames carry their capture time, estimated
+reference chain, but never converted to BGR; an MJPEG stream's are not even decoded (every JPEG
+stands alone: the due ones go through ``cv2.imdecode``). A stream's frames carry their capture time, estimated
 from the stream's own timestamps (``frameclock``), so a decoding backlog shows up as frame age.
 ``capture`` reads sources on their threads for the live daemon.
 """
@@ -34,6 +35,8 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".
 _STREAM_URL = re.compile(r"^(rtsps?|https?|rtmp|udp|tcp)://", re.IGNORECASE)
 # Without these bounds a hung RTSP server blocks read() for 30 s (measured, see REAL-PARTS.md).
 _STREAM_PARAMS = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 3000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 2000]
+# Codecs whose every frame stands alone: a frame the model will not see need not be decoded at all.
+_INTRA_ONLY = frozenset({"MJPG"})
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,11 @@ class FrameSource(Protocol):
     def read(self) -> Frame | None: ...
 
     def close(self) -> None: ...
+
+
+def _fourcc(capture: cv2.VideoCapture) -> str:
+    code = int(capture.get(cv2.CAP_PROP_FOURCC))
+    return "".join(chr((code >> shift) & 0xFF) for shift in (0, 8, 16, 24))
 
 
 def source_kind(source: str) -> SourceKind:
@@ -84,6 +92,9 @@ class VideoCaptureSource:
         self._loop_offset_s = 0.0
         self._last_pts_s = 0.0
         self._grabbed_since_rewind = 0
+        # Thinned MJPEG: grab only reads the compressed frame; the due ones are decoded by imdecode
+        thinned = camera.stride > 1 or camera.infer_fps is not None
+        self._raw = thinned and _fourcc(capture) in _INTRA_ONLY and bool(capture.set(cv2.CAP_PROP_FORMAT, -1))
 
     @property
     def fps(self) -> float:
@@ -93,6 +104,11 @@ class VideoCaptureSource:
     def frames_read(self) -> int:
         """Frames grabbed (decoded) so far, whether the model gets them or not."""
         return self._index + 1
+
+    @property
+    def skips_decoding(self) -> bool:
+        """Frames the model will not see are read compressed and never decoded (thinned MJPEG)."""
+        return self._raw
 
     def read(self) -> Frame | None:
         """The next frame due for the model (every ``stride``-th, or one per ``infer_fps`` slot), or
@@ -115,6 +131,11 @@ class VideoCaptureSource:
             ok, image = self._capture.retrieve()
             if not ok or image is None:
                 return None
+            if self._raw:
+                image = cv2.imdecode(image.reshape(-1), cv2.IMREAD_COLOR)
+                if image is None:  # one corrupt JPEG: the next frame stands alone
+                    log.warning("camera %s: frame %d is not a decodable JPEG; skipped", self.camera, self._index)
+                    continue
             return Frame(camera=self.camera, index=self._index, ts=ts, pts_s=pts_s, image=image)
 
     def _pts_s(self) -> float:

@@ -79,7 +79,8 @@ def test_two_rtsp_cameras_at_five_inferences_a_second(tiny_bundle, colour_video,
     assert point["cpu_percent"] > 0 and point["rss_mb"] > 0 and point["server_cpu_percent"] is not None
     assert point["stream"] == "main 640x360" and point["over_capacity"] in (True, False)
     costs = results["capacity_costs"]
-    assert set(costs["decode_ms"]) == {"640x360", "320x180"}
+    assert set(costs["decode_ms"]) == {"640x360", "320x180", "640x360 mjpeg"}
+    assert costs["decode_ms"]["640x360 mjpeg"]["imdecode_ms"] > 0 and "imdecode_ms" not in costs["decode_ms"]["640x360"]
     assert costs["decode_ms"]["640x360"]["grab_ms"] > 0 and set(costs["preprocess_ms"]) == {
         "host",
         "graph",

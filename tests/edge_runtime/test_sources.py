@@ -166,10 +166,26 @@ def test_infer_fps_hands_over_the_frame_due_at_each_slot_and_grabs_the_rest(colo
     camera = CameraConfig(name="c", source=str(colour_video.path), infer_fps=2.5)  # the video is 10 fps
     source = open_source(camera)
     frames = list(iter_frames(source, StageTimers()))
-    decoded = source.frames_read
+    grabbed, compressed = source.frames_read, source.skips_decoding
     source.close()
     assert [f.index for f in frames] == list(range(0, colour_video.frames, 4))
-    assert decoded == colour_video.frames  # every frame decoded, one in four converted and handed over
+    assert grabbed == colour_video.frames  # every frame read, one in four decoded and handed over
+    # MJPEG: the frames between were never decoded; the due ones decoded by imdecode, as FFmpeg would
+    assert compressed
+    everything = open_source(CameraConfig(name="all", source=str(colour_video.path)))
+    reference = [frame.image for frame in iter_frames(everything, StageTimers())]
+    everything.close()
+    for frame in frames:
+        difference = np.abs(frame.image.astype(int) - reference[frame.index].astype(int))
+        assert frame.image.shape == (48, 64, 3) and difference.mean() < 2, frame.index
+
+
+def test_an_mjpeg_source_that_hands_over_every_frame_decodes_as_usual(colour_video):
+    source = open_source(CameraConfig(name="c", source=str(colour_video.path)))
+    try:
+        assert not source.skips_decoding and source.read().image.shape == (48, 64, 3)
+    finally:
+        source.close()
 
 
 def test_stride_and_infer_fps_are_one_choice():
