@@ -178,11 +178,14 @@ def _streams(video: Path, out: Path) -> tuple[Path, Path]:
 
 def costs(bundle: Bundle, artifact: str | None, video: Path, out: Path) -> dict[str, Any]:
     """What each decoded frame costs around the model: decoding both streams (grab alone, and with the
-    BGR conversion), and a main-stream frame's preprocessing and inference on the host or in the graph."""
+    BGR conversion) and the main stream as MJPEG, and a main-stream frame's preprocessing and inference
+    on the host or in the graph."""
     streams = _streams(video, out)
     decode = {
         f"{w}x{h}": decode_cost(path) for (w, h), path in zip((MAIN_SIZE, SUB_SIZE), streams, strict=True)
     }
+    mjpeg = encode_stream(video, out / "streams", *MAIN_SIZE, codec="mjpeg")
+    decode[f"{MAIN_SIZE[0]}x{MAIN_SIZE[1]} mjpeg"] = decode_cost(mjpeg)
     capture = cv2.VideoCapture(str(streams[0]))
     ok, frame = capture.read()
     capture.release()

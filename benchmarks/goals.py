@@ -85,7 +85,7 @@ def evaluate_goals(results: dict, budget: GateBudget | None = None) -> list[dict
 def cameras_kept(points: list[dict], task: str) -> int | None:
     """The most main-stream cameras of ``task`` that each got their target rate with fresh frames and
     no dropped slot (None: no such sweep in the results)."""
-    tried = [p for p in points if p.get("task") == task and p["stream"].startswith("main")]
+    tried = [p for p in points if p["task"] == task and p["stream"].startswith("main")]
     if not tried:
         return None
     kept = [p["cameras"] for p in tried

@@ -71,7 +71,7 @@ def capacity(points: list[dict]) -> bytes:
     figure, (fps_axes, age_axes) = plt.subplots(1, 2, figsize=(10, 4))
     series: dict[str, list[dict]] = {}
     for point in points:
-        label = f"{point['artifact']} ({point.get('task', '?')}), {point['mode']}, {point['stream']}"
+        label = f"{point['artifact']} ({point['task']}), {point['mode']}, {point['stream']}"
         series.setdefault(label, []).append(point)
     for label, run in series.items():
         run = sorted(run, key=lambda p: p["cameras"])

@@ -148,7 +148,8 @@ def _pipeline_sections(p: dict, text: dict[str, str]) -> list[Section]:
         stages.paragraphs.append(
             f"CPU time per frame: decode {cpu['decode']:.2f} ms, preprocess {cpu['preprocess']:.2f} ms, "
             f"inference {cpu['infer']:.2f} ms: on {p['cores']} cores at most "
-            f"**{p['cpu_bound_fps']:.1f} fps**; end to end is {_fmt(p['cpu_bound_fraction'], '.2f')}x that bound."
+            f"**{p['cpu_bound_fps']:.1f} fps**; end to end is "
+            f"{_fmt(p['cpu_bound_fraction'], '.2f')}x that bound."
         )
     cameras = Section(text["cameras"], ["Every camera plays the video at its frame rate; the model takes the newest frame of each."],
                       ["cameras", "fps per camera", "frame age p50 ms", "frame age p99 ms", "captured", "dropped"], right={0, 1, 2, 3, 4, 5})
@@ -167,11 +168,7 @@ _WAYS = {
 
 def _capacity_section(results: dict, title: str) -> Section:
     measured = results.get("capacity_costs") or {}
-    decode = "; ".join(
-        f"{size}: decode {c['grab_ms']:.2f} ms per frame, BGR conversion {c['retrieve_ms']:.2f} ms more "
-        "for the frames the model gets"
-        for size, c in measured.get("decode_ms", {}).items()
-    )
+    decode = "; ".join(_decode_cost(stream, cost) for stream, cost in measured.get("decode_ms", {}).items())
     preprocess = "; ".join(
         f"{_WAYS[way]} {c['cpu_ms']:.2f} ms CPU ({c['wall_ms']:.2f} ms wall)"
         for way, c in measured.get("preprocess_ms", {}).items()
@@ -190,23 +187,34 @@ def _capacity_section(results: dict, title: str) -> Section:
                "frame age p50 / p99 ms", "dropped", "daemon CPU % (per camera)", "server CPU %", "RSS MB",
                "over capacity"]  # fmt: skip
     section = Section(title, paragraphs, headers, right={3, 4, 5, 7, 8, 9, 10})
-    order = sorted(results["capacity"], key=lambda p: (p.get("task", ""), p["mode"], p["stream"], p["cameras"]))
+    order = sorted(results["capacity"], key=lambda p: (p["task"], p["mode"], p["stream"], p["cameras"]))
     section.rows = [_capacity_row(point) for point in order]
     latency = results.get("capacity_latency")
     if latency:
         section.paragraphs.append(
             f"One camera, an event on every inferred frame ({latency['events']} events): capture to event "
             f"committed p50 {_fmt(latency['capture_to_event_p50_ms'])} ms, "
-            f"p99 {_fmt(latency['capture_to_event_p99_ms'])} ms; model p99 {_fmt(latency['infer_p99_ms'])} ms, "
+            f"p99 {_fmt(latency['capture_to_event_p99_ms'])} ms; "
+            f"model p99 {_fmt(latency['infer_p99_ms'])} ms, "
             f"decode {latency['decode_ms']:.2f} ms; of it the outbox's durable commit "
             f"(SQLite, synchronous=FULL) p99 {_fmt(latency.get('delivery_p99_ms'))} ms."
         )
     return section
 
 
+def _decode_cost(stream: str, cost: dict) -> str:
+    text = (
+        f"{stream}: decode {cost['grab_ms']:.2f} ms per frame, BGR conversion {cost['retrieve_ms']:.2f} ms "
+        "more for the frames the model gets"
+    )
+    if "imdecode_ms" in cost:  # MJPEG: the skipped frames are only read
+        text += f" (thinned: read {cost['raw_grab_ms']:.2f} ms, imdecode {cost['imdecode_ms']:.2f} ms a due frame)"
+    return text
+
+
 def _capacity_row(p: dict) -> list[str]:
     return [
-        f"{p['artifact']} ({p.get('task', '?')}, {p['preprocess']})",
+        f"{p['artifact']} ({p['task']}, {p['preprocess']})",
         p["mode"],
         p["stream"],
         str(p["cameras"]),

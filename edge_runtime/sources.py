@@ -134,7 +134,7 @@ class VideoCaptureSource:
             if self._raw:
                 image = cv2.imdecode(image.reshape(-1), cv2.IMREAD_COLOR)
                 if image is None:  # one corrupt JPEG: the next frame stands alone
-                    log.warning("camera %s: frame %d is not a decodable JPEG; skipped", self.camera, self._index)
+                    log.warning("camera %s: frame %d is no decodable JPEG; skipped", self.camera, self._index)
                     continue
             return Frame(camera=self.camera, index=self._index, ts=ts, pts_s=pts_s, image=image)
 
