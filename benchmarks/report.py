@@ -208,7 +208,8 @@ def _decode_cost(stream: str, cost: dict) -> str:
         "more for the frames the model gets"
     )
     if "imdecode_ms" in cost:  # MJPEG: the skipped frames are only read
-        text += f" (thinned: read {cost['raw_grab_ms']:.2f} ms, imdecode {cost['imdecode_ms']:.2f} ms a due frame)"
+        read, imdecode = cost["raw_grab_ms"], cost["imdecode_ms"]
+        text += f" (thinned: read {read:.2f} ms, imdecode {imdecode:.2f} ms a due frame)"
     return text
 
 
