@@ -259,6 +259,10 @@ class ReconnectingSource:
     def frames_read(self) -> int:
         return self._offset + (self._source.frames_read if self._source is not None else 0)
 
+    @property
+    def skips_decoding(self) -> bool:
+        return self._source is not None and self._source.skips_decoding
+
     def close(self) -> None:
         if self._source is not None:
             self._source.close()

@@ -79,3 +79,24 @@ def test_a_server_killed_again_and_again_is_reconnected_every_time(rtsp_server):
         stop.set()
         capture.join(10)
         source.close()
+
+
+def test_a_thinned_jpeg_stream_is_read_at_its_rate_and_decoded_at_the_model_s(rtsp_server):
+    """15 fps of JPEG over RTP, 5 a second for the model: the rest are read compressed, never decoded."""
+    camera = CameraConfig(name="rtsp", source=rtsp_server.url, infer_fps=5)
+    stop, frames = threading.Event(), []
+    source = open_camera(camera, stop)
+    capture = CaptureThread(source, stop, StageTimers(), observe=frames.append)
+    capture.start()
+    try:
+        assert _wait(lambda: len(frames) >= 10), "no frames from the RTSP server"
+        assert source.skips_decoding
+        assert frames[-1].image.shape == (240, 320, 3)
+        read, handed = source.frames_read, len(frames)
+        assert read >= 2 * handed  # about three read for every one handed over
+        times = [frame.ts for frame in frames[-6:]]
+        assert all(later > earlier for earlier, later in zip(times, times[1:], strict=False))
+    finally:
+        stop.set()
+        capture.join(10)
+        source.close()
