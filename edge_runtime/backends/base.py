@@ -51,6 +51,12 @@ class Backend(ABC):
         self.options = options
         self.declared_precision = declared_precision
         self.input_spec = input_spec
+        self.load()
+
+    @abstractmethod
+    def load(self) -> None:
+        """Load ``model_path`` into the runtime per ``options`` (and ``input_spec``); raise
+        BackendUnavailableError naming the file when the runtime cannot."""
 
     @abstractmethod
     def infer(self, batch: np.ndarray) -> Outputs:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import openvino as ov
 
-from edge_runtime.backends.base import Backend, BackendOptions, Outputs, register_backend
+from edge_runtime.backends.base import Backend, Outputs, register_backend
 from edge_runtime.backends.openvino_preprocess import embed_preprocessing
-from edge_runtime.bundle import InputSpec
 from edge_runtime.errors import BackendUnavailableError
 
 _PRECISION_NAMES = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
@@ -22,28 +20,21 @@ class OpenVinoBackend(Backend):
     formats = ("openvino", "onnx")
     graph_preprocessing = True
 
-    def __init__(
-        self,
-        model_path: Path,
-        options: BackendOptions,
-        declared_precision: str = "fp32",
-        input_spec: InputSpec | None = None,
-    ) -> None:
-        super().__init__(model_path, options, declared_precision, input_spec)
-        core = ov.Core()
+    def load(self) -> None:
+        options, core = self.options, ov.Core()
         config: dict[str, str] = {"PERFORMANCE_HINT": options.mode.upper()}
         if options.threads:
             config["INFERENCE_NUM_THREADS"] = str(options.threads)
         if options.precision_hint:
             config["INFERENCE_PRECISION_HINT"] = options.precision_hint
         try:
-            model = core.read_model(str(model_path))
-            if input_spec is not None:
-                model = embed_preprocessing(model, input_spec)
+            model = core.read_model(str(self.model_path))
+            if self.input_spec is not None:
+                model = embed_preprocessing(model, self.input_spec)
             self.compiled = core.compile_model(model, options.device, config)
         except RuntimeError as exc:
             raise BackendUnavailableError(
-                f"{model_path}: OpenVINO cannot compile it for {options.device} ({exc})"
+                f"{self.model_path}: OpenVINO cannot compile it for {options.device} ({exc})"
             ) from exc
         self.request = self.compiled.create_infer_request()
         # Throughput mode: a queue of requests (one per stream) that frames of any camera are started on.
