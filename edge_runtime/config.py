@@ -175,6 +175,9 @@ class RuleConfig(_Section):
     event_type: str | None = Field(
         default=None, min_length=1, description="the events' type; None = the rule's name"
     )
+    severity: Literal["info", "warning", "critical"] = Field(
+        default="warning", description="carried by the events: the dashboard's colour, a SCADA alarm's priority"
+    )
 
     @model_validator(mode="after")
     def _zone_has_area(self) -> RuleConfig:

@@ -35,7 +35,7 @@ from edge_runtime.postprocess import Prediction, Segmentation, decoder_for, list
 from edge_runtime.rules import RuleSet
 from edge_runtime.signal_monitor import MachineThread, SignalMonitor, verify_machine
 from edge_runtime.sinks import build_sinks
-from edge_runtime.snapshots import SnapshotWriter
+from edge_runtime.snapshots import SnapshotWriter, snapshot_url
 from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_camera, open_source, read_ahead
 from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.timing import StageStats, StageTimers
@@ -228,7 +228,7 @@ class Pipeline:
         if event.phase != "start" or self.snapshots is None:
             return event
         name = self.snapshots.write(frame, event, prediction)
-        return event if name is None else replace(event, extra={**event.extra, "snapshot": name})
+        return event if name is None else replace(event, extra={**event.extra, "snapshot": snapshot_url(name)})
 
     def finish(self) -> list[Event]:
         """End the events still open (the sources ended or the daemon stops) and deliver the ends."""

@@ -31,6 +31,7 @@ from starlette.staticfiles import StaticFiles
 from edge_runtime.errors import ConfigError
 from edge_runtime.events import utc_iso
 from edge_runtime.observe import DaemonCollector, DaemonView
+from edge_runtime.snapshots import URL_PREFIX
 from edge_runtime.web.auth import TokenGate
 from edge_runtime.web.eventlist import EventFilter, list_events
 from edge_runtime.web.frames import JpegCache
@@ -79,7 +80,7 @@ def build_app(view: DaemonView, closing: threading.Event) -> Starlette:
         Route("/api/cameras/{camera}/frame.jpg", partial(_frame, board)),
         Route("/api/cameras/{camera}/stream.mjpg", partial(_stream, board)),
         Route("/api/rules/yaml", partial(_rule_yaml, board), methods=["POST"]),
-        Route("/snapshots/{name}", partial(_snapshot, board)),
+        Route(URL_PREFIX + "{name}", partial(_snapshot, board)),
         Mount("/static", StaticFiles(packages=[("edge_runtime.web", "static")]), name="static"),
     ]
     token = http.token.get_secret_value() if http.token is not None else None

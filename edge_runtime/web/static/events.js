@@ -30,10 +30,10 @@ function deliveryCell(event) {
 }
 
 function row(event) {
-  const snapshot = event.extra.snapshot;
+  const snapshot = event.extra.snapshot;  // the URL path the daemon serves it under
   const thumb = snapshot
-    ? el("img", { src: `/snapshots/${snapshot}`, class: "thumb", alt: event.type, loading: "lazy",
-        onclick: () => { viewer.querySelector("img").src = `/snapshots/${snapshot}`; viewer.showModal(); } })
+    ? el("img", { src: snapshot, class: "thumb", alt: event.type, loading: "lazy",
+        onclick: () => { viewer.querySelector("img").src = snapshot; viewer.showModal(); } })
     : "";
   return el("tr", { class: `phase-${event.phase}`, dataset: { id: event.id } },
     el("td", {}, thumb),
