@@ -276,7 +276,7 @@ class MqttStateConfig(_Section):
     """Retained state topics a PLC or Node-RED reads: ``{topic}/{client_id}/camera|machine|belt/{name}``."""
 
     topic: str = Field(default="adit/state", pattern=r"^[^#+]+$", description="prefix; the device: client_id")
-    every_s: float = Field(default=1.0, gt=0, le=60, description="how often state is read; sent when it changed")
+    every_s: float = Field(default=1.0, gt=0, le=60, description="how often state is read; sent if it changed")
 
 
 class MqttSinkConfig(_Section):
@@ -401,9 +401,9 @@ class OpcUaConfig(_Section):
 
     enabled: bool = False
     host: str = Field(default="127.0.0.1", description="localhost only unless the SCADA network needs it")
-    port: int = Field(default=4840, ge=0, lt=65536, description="OPC UA's own port; 0 = any free port (logged)")
+    port: int = Field(default=4840, ge=0, lt=65536, description="OPC UA's port; 0 = any free port (logged)")
     namespace: str = Field(default="urn:adit:edge", min_length=1, description="namespace URI of adit's nodes")
-    update_every_s: float = Field(default=1.0, gt=0, le=60, description="how often the node values are refreshed")
+    update_every_s: float = Field(default=1.0, gt=0, le=60, description="how often the nodes are refreshed")
 
 
 class SnapshotConfig(_Section):
