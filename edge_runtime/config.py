@@ -276,7 +276,7 @@ class MqttStateConfig(_Section):
     """Retained state topics a PLC or Node-RED reads: ``{topic}/{client_id}/camera|machine|belt/{name}``."""
 
     topic: str = Field(default="adit/state", pattern=r"^[^#+]+$", description="prefix; the device: client_id")
-    every_s: float = Field(default=1.0, gt=0, le=60, description="how often state is read; sent if it changed")
+    every_s: float = Field(default=1.0, gt=0, le=60, description="how often state is read (sent if changed)")
 
 
 class MqttSinkConfig(_Section):
