@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from event_contract import contract_errors
+from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 from edge_runtime.event_schema import drift, main, schema_files, validate_event
@@ -109,3 +110,12 @@ def test_every_kind_has_its_own_schema_file_and_the_union_names_them_all():
     assert {p.name for p in DOCS.glob("*.schema.json")} >= {f"{k}.schema.json" for k in kinds}
     assert set(union["discriminator"]["mapping"]) == kinds
     assert union["$id"] == "urn:adit:schema:event:v1" and union["version"] == 1
+
+
+def test_the_examples_in_docs_events_md_follow_the_schemas():
+    text = (DOCS.parent / "events.md").read_text()
+    blocks = [json.loads(block.split("```", 1)[0]) for block in text.split("```json\n")[1:]]
+    assert len(blocks) == 2
+    assert contract_errors(blocks[0]) == []
+    camera = Draft202012Validator(json.loads((DOCS / "state_camera.schema.json").read_text()))
+    assert not list(camera.iter_errors(blocks[1]))
