@@ -370,6 +370,9 @@ class HttpConfig(_Section):
         default=5.0, gt=0, le=30, description="most frames per second a live view is sent and encoded"
     )
     live_width: int = Field(default=960, ge=160, description="live frames are scaled down to this width")
+    acks_path: Path | None = Field(
+        default=None, description="the control room's acknowledgements (SQLite); None: acks.sqlite beside the outbox"
+    )
     benchmark: Path | None = Field(
         default=Path("runs/demo/bench/results.json"),
         description="benchmark results.json shown on the model page when the file exists",
