@@ -19,6 +19,7 @@ from edge_runtime.events import utc_iso
 
 EVENT_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_NAME = 64
+_SELECT = "SELECT event_id, by, at FROM acks"
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class AckStore:
                 "INSERT OR IGNORE INTO acks (event_id, by, at) VALUES (?, ?, ?)",
                 (event_id, by, utc_iso(time.time())),
             )
-            row = self._db.execute("SELECT event_id, by, at FROM acks WHERE event_id = ?", (event_id,)).fetchone()
+            row = self._db.execute(f"{_SELECT} WHERE event_id = ?", (event_id,)).fetchone()
         return Ack(*row)
 
     def lookup(self, event_ids: list[str]) -> dict[str, Ack]:
@@ -66,7 +67,7 @@ class AckStore:
             for first in range(0, len(event_ids), 500):  # SQLite's limit on bound parameters
                 chunk = event_ids[first : first + 500]
                 marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(f"SELECT event_id, by, at FROM acks WHERE event_id IN ({marks})", chunk)
+                rows = self._db.execute(f"{_SELECT} WHERE event_id IN ({marks})", chunk)
                 found |= {row[0]: Ack(*row) for row in rows}
         return found
 

@@ -103,7 +103,7 @@ def _headline(seen: Seen, interest: frozenset[str]) -> str:
     if isinstance(prediction, Detections):
         return f"{head}  {len(prediction.objects)} object(s)"
     painted = _painted(prediction, interest)
-    shares = sorted(((n, s) for n, s in prediction.fractions.items() if n in painted), key=lambda item: -item[1])
+    shares = sorted(((n, prediction.fractions[n]) for n in painted), key=lambda item: -item[1])
     return f"{head}  " + ", ".join(f"{name} {share:.0%}" for name, share in shares[:3])
 
 

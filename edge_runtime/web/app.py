@@ -32,8 +32,8 @@ from edge_runtime.errors import ConfigError
 from edge_runtime.events import utc_iso
 from edge_runtime.observe import DaemonCollector, DaemonView
 from edge_runtime.snapshots import URL_PREFIX
-from edge_runtime.web.auth import TokenGate
 from edge_runtime.web.acks import AckStore
+from edge_runtime.web.auth import TokenGate
 from edge_runtime.web.eventlist import EventFilter, list_events, list_incidents
 from edge_runtime.web.frames import JpegCache
 from edge_runtime.web.i18n import LANG_COOKIE, messages, pick_language

@@ -60,7 +60,11 @@ class JpegCache:
             if cached is not None and cached[1].index == seen.frame.index:
                 return cached[1]
             interest = classes_of_interest(self.rules, camera, self.belt)
-            image = annotate(seen, self.rules, self.width, self._belt(camera), interest) if annotated else seen.frame.image
+            image = (
+                annotate(seen, self.rules, self.width, self._belt(camera), interest)
+                if annotated
+                else seen.frame.image
+            )
             ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
             if not ok:
                 return None

@@ -122,7 +122,7 @@ def test_one_row_per_incident_with_duration_severity_and_a_durable_acknowledgeme
     ended = _wait(lambda: [i for i in incidents("?type=red_seen") if i["status"] == "ended"])[0]
     events = json.loads(_get(f"{daemon.url}/api/events?type=red_seen&limit=1000")[2])["events"]
     mine = [e for e in events if e["id"] == ended["id"] or e["extra"].get("start_id") == ended["id"]]
-    assert {e["phase"] for e in mine} == {"start", "end"} and ended["events"] == len(mine)  # one row, both events
+    assert {e["phase"] for e in mine} == {"start", "end"} and ended["events"] == len(mine)  # one row for both
     end = next(e for e in mine if e["phase"] == "end")
     assert ended["duration_s"] == end["extra"]["duration_s"] >= 0 and ended["end_ts"] == end["ts"]
     assert ended["severity"] == "critical" and ended["snapshot"].startswith("/snapshots/")

@@ -7,12 +7,11 @@ import time
 import cv2
 import numpy as np
 
-from edge_runtime.config import HttpConfig, RuleConfig
+from edge_runtime.config import BeltLoadConfig, HttpConfig, RuleConfig
 from edge_runtime.live import LatestFrames, Seen
 from edge_runtime.postprocess import Classification, Detection, Detections
 from edge_runtime.segmentation import Segmentation
 from edge_runtime.sources import Frame
-from edge_runtime.config import BeltLoadConfig
 from edge_runtime.web.annotate import (
     BELT,
     BOX,
@@ -87,7 +86,7 @@ def test_a_mask_overlay_paints_only_the_classes_the_rules_and_the_belt_look_at()
     mask = np.zeros((240, 320), np.uint8)
     mask[:, 100:200], mask[:, 200:] = 1, 2  # background | belt | coal
     seen = Seen(_frame(3), Segmentation(mask, {"background": 0.3, "belt": 0.3, "coal": 0.4}))
-    rules = [RuleConfig(name="spill", labels=["coal"]), RuleConfig(name="other", camera="cam2", labels=["belt"])]
+    rules = [RuleConfig(name="spill", labels=["coal"]), RuleConfig(name="b", camera="cam2", labels=["belt"])]
     interest = classes_of_interest(rules, "cam1")
     assert interest == {"coal"}
     image = annotate(seen, rules, 320, interest=interest)
