@@ -151,7 +151,7 @@ class OpcUaServer:
             self._started.set()
             return
         try:
-            self.port = server.bserver._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
+            self.port = _bound_port(server) or self.port
             self._started.set()
             written: dict[str, Any] = {}
             while not self._stop.is_set():
@@ -224,3 +224,10 @@ class OpcUaServer:
             if key in nodes and written.get(key) != value:
                 await nodes[key].write_value(ua.Variant(value, kind))  # stamped with the server's time
                 written[key] = value
+
+
+def _bound_port(server: Server) -> int | None:
+    """The port the server listens on (the real one when 0 was asked); None if asyncua hides it."""
+    listener = getattr(getattr(server, "bserver", None), "_server", None)  # asyncua keeps no public handle
+    sockets = getattr(listener, "sockets", None) or []
+    return int(sockets[0].getsockname()[1]) if sockets else None

@@ -159,6 +159,19 @@ def test_opcua_is_off_by_default_and_a_taken_port_is_a_config_error():
             OpcUaServer(config.opcua, Layout([], [], []), lambda: empty)
 
 
+def test_port_0_takes_a_free_port_and_the_site_nodes_are_served():
+    state = SiteState(uptime_s=12.5, artifact="openvino-int8", cameras=[], machines=[])
+    config = SiteConfig(opcua={"enabled": True, "port": 0, "namespace": NAMESPACE}).opcua
+    server = OpcUaServer(config, Layout([], [], []), lambda: state)
+    try:
+        assert server.port > 0 and server.endpoint == f"opc.tcp://127.0.0.1:{server.port}/adit/"
+        assert wait_until(lambda: server.updates > 0, timeout_s=30)
+        values = asyncio.run(_read(server.endpoint, ["site.artifact", "site.uptime_s"]))
+        assert values == {"site.artifact": "openvino-int8", "site.uptime_s": 12.5}
+    finally:
+        server.close()
+
+
 def test_retained_state_topics_tell_a_late_reader_the_site_state(
     belt_site, signal_bundle, tmp_path, mosquitto
 ):
