@@ -371,7 +371,7 @@ class HttpConfig(_Section):
     )
     live_width: int = Field(default=960, ge=160, description="live frames are scaled down to this width")
     acks_path: Path | None = Field(
-        default=None, description="the control room's acknowledgements (SQLite); None: acks.sqlite beside the outbox"
+        default=None, description="the control room's acknowledgements (SQLite); None: acks.sqlite by the outbox"
     )
     benchmark: Path | None = Field(
         default=Path("runs/demo/bench/results.json"),

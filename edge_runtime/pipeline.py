@@ -230,7 +230,9 @@ class Pipeline:
         if event.phase != "start" or self.snapshots is None:
             return event
         name = self.snapshots.write(frame, event, prediction)
-        return event if name is None else replace(event, extra={**event.extra, "snapshot": snapshot_url(name)})
+        if name is None:
+            return event
+        return replace(event, extra={**event.extra, "snapshot": snapshot_url(name)})
 
     def finish(self) -> list[Event]:
         """End the events still open (the sources ended or the daemon stops) and deliver the ends."""
@@ -299,7 +301,9 @@ def run(
         tally = EventTally()  # each source's last event and counts, for the control-system outputs
         machines = [
             MachineThread(
-                SignalMonitor(m, bundles.machines[m.name], config.rules, _committer(outbox, tally)), stop, ready
+                SignalMonitor(m, bundles.machines[m.name], config.rules, _committer(outbox, tally)),
+                stop,
+                ready,
             )
             for m in config.machines
         ]

@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     fit_parser.add_argument("--resume", action="store_true", help="continue from <out>/last.pt (same as resume=true)")
     fit_parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. optim.epochs=3 model.name=resnet18")
     doctor_parser = commands.add_parser("doctor", help="data-quality report; exit 1 when it finds errors")
-    doctor_parser.add_argument("data", type=Path, help="class folders, YOLO (data.yaml or folder), COCO, images/ + masks/")
+    doctor_parser.add_argument(
+        "data", type=Path, help="class folders, YOLO (data.yaml or folder), COCO, images/ + masks/"
+    )
     doctor_parser.add_argument("--fix", action="store_true", help="move corrupt files and duplicate copies to the quarantine folder")
     doctor_parser.add_argument("--quarantine", type=Path, help="where --fix moves files (default: <data>.quarantine beside it)")
     doctor_parser.add_argument("--json", type=Path, help="also write the report as JSON here")
