@@ -28,7 +28,7 @@ from edge_runtime.live import LatestFrames
 from edge_runtime.model import BundleModel
 from edge_runtime.postprocess import Prediction, Segmentation
 from edge_runtime.rules import RuleSet
-from edge_runtime.snapshots import SnapshotWriter
+from edge_runtime.snapshots import SnapshotWriter, snapshot_url
 from edge_runtime.sources import Frame
 from edge_runtime.timing import StageStats, StageTimers
 
@@ -193,7 +193,9 @@ class Pipeline:
         if event.phase != "start" or self.snapshots is None:
             return event
         name = self.snapshots.write(frame, event, prediction)
-        return event if name is None else replace(event, extra={**event.extra, "snapshot": name})
+        if name is None:
+            return event
+        return replace(event, extra={**event.extra, "snapshot": snapshot_url(name)})
 
     def finish(self) -> list[Event]:
         """End the events still open (the sources ended or the daemon stops) and deliver the ends."""

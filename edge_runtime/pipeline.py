@@ -24,6 +24,7 @@ from edge_runtime.bundle import Bundle, Manifest, load_bundle
 from edge_runtime.capacity import CapacityMonitor, WatchedCamera
 from edge_runtime.capture import CaptureThread, iter_frames, read_ahead
 from edge_runtime.config import ModelConfig, SiteConfig, check_rule_labels
+from edge_runtime.control import open_control_outputs
 from edge_runtime.errors import BundleError, ConfigError, SourceError
 from edge_runtime.events import Event, Sink
 from edge_runtime.health import CameraHealth
@@ -41,6 +42,7 @@ from edge_runtime.signal_monitor import MachineThread, SignalMonitor, verify_mac
 from edge_runtime.sinks import build_sinks
 from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.sources import Frame, open_camera, open_source
+from edge_runtime.state import EventTally
 from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.timing import StageTimers
 from edge_runtime.web.server import WebServer
@@ -174,8 +176,13 @@ def run(
             )
             cleanup.callback(_release, capture)
             cameras.append(CameraView(camera.name, capture, monitor))
+        tally = EventTally()  # each source's last event and counts, for the control-system outputs
         machines = [
-            MachineThread(SignalMonitor(m, bundles.machines[m.name], config.rules, _committer(outbox)), stop, ready)
+            MachineThread(
+                SignalMonitor(m, bundles.machines[m.name], config.rules, _committer(outbox, tally)),
+                stop,
+                ready,
+            )
             for m in config.machines
         ]
         cleanup.callback(stop.set)  # runs first: every capture thread ends, then joins, then sinks close
@@ -189,7 +196,7 @@ def run(
         ]
         capacity = CapacityMonitor(watched, config.capacity, raised.put)
         pipeline = Pipeline(
-            model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots, live=live, belt=belt,
+            model, RuleSet(config.rules), [outbox, tally], timers, snapshots=snapshots, live=live, belt=belt,
             on_age=capacity.record, finished=ready,
         )
         started = time.monotonic()
@@ -214,6 +221,8 @@ def run(
         )
         if config.http.enabled:
             cleanup.callback(WebServer(config.http, view).close)
+        for close in open_control_outputs(config, view, tally, sinks):
+            cleanup.callback(close)
         for camera_view in cameras:
             camera_view.capture.start()
         for machine in machines:
@@ -251,12 +260,13 @@ def run(
         )
 
 
-def _committer(outbox: Outbox) -> Callable[[Sequence[Event]], None]:
-    """A machine's events go to the durable outbox, like the cameras' (it is thread-safe)."""
+def _committer(*sinks: Sink) -> Callable[[Sequence[Event]], None]:
+    """A machine's events go to the durable outbox, like the cameras' (both sinks are thread-safe)."""
 
     def commit(events: Sequence[Event]) -> None:
         for event in events:
-            outbox.deliver(event)
+            for sink in sinks:
+                sink.deliver(event)
 
     return commit
 

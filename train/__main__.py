@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     fit_parser.add_argument("--resume", action="store_true", help="continue from <out>/last.pt (same as resume=true)")
     fit_parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. optim.epochs=3 model.name=resnet18")
     doctor_parser = commands.add_parser("doctor", help="data-quality report; exit 1 when it finds errors")
-    doctor_parser.add_argument("data", type=Path, help="class folders (<split>/<class>/ or <class>/) or YOLO (images/ + labels/)")
+    doctor_parser.add_argument(
+        "data", type=Path, help="class folders, YOLO (data.yaml or folder), COCO, images/ + masks/"
+    )
     doctor_parser.add_argument("--fix", action="store_true", help="move corrupt files and duplicate copies to the quarantine folder")
     doctor_parser.add_argument("--quarantine", type=Path, help="where --fix moves files (default: <data>.quarantine beside it)")
     doctor_parser.add_argument("--json", type=Path, help="also write the report as JSON here")
@@ -74,7 +76,7 @@ def _fit_dense(task: DenseTask, config_path: str | None, overrides: list[str], *
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from train.doctor import DoctorConfig, default_quarantine, examine, fix
+    from train.doctor import DoctorConfig, default_quarantine, describe_fix, examine, fix
 
     config = load_config(DoctorConfig, None, args.thresholds)
     report = examine(args.data, config)
@@ -82,7 +84,7 @@ def _doctor(args: argparse.Namespace) -> int:
     if args.fix and any(f.quarantine for f in report.findings):
         quarantine = args.quarantine or default_quarantine(args.data)
         moved = fix(report, quarantine)
-        print(f"\nmoved {len(moved)} file(s) to {quarantine} (reasons in quarantine.jsonl); after the fix:")
+        print(f"\n{describe_fix(report, moved, quarantine)}; after the fix:")
         report = examine(args.data, config)
         print(report.summary())
     if args.json:
