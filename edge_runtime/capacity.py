@@ -4,8 +4,9 @@ When the cameras ask for more than the cores give, the scheduler keeps every cam
 its frames fresh, but something has to give: slots are dropped (a newer frame replaced one the model
 never saw) or, when even decoding falls behind, frames age. Over the last ``window_s`` this monitor
 compares each camera's share of dropped slots and the p99 frame age with the site's limits, says so
-in ``/status`` and ``/metrics``, and raises a ``box_over_capacity`` health event (``start``, then
-``end`` once a whole window is within the limits again) instead of letting the site silently fall behind.
+in ``/status`` and ``/metrics``, and raises a ``box_over_capacity`` event (kind ``capacity``, camera
+``*``: ``start``, then ``end`` once a whole window is within the limits again; docs/events.md) instead
+of letting the site silently fall behind.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class CapacityMonitor:
         self._ages: dict[str, deque[tuple[float, float]]] = {c.name: deque() for c in cameras}
         self._counts: deque[tuple[float, dict[str, tuple[int, int, int]]]] = deque()
         self._open: Event | None = None
+        self._opened_at = 0.0
         self._state: dict[str, Any] = self._view(
             {
                 "window_s": 0.0,
@@ -140,10 +142,11 @@ class CapacityMonitor:
 
     def _transition(self, over: bool, summary: dict[str, Any]) -> None:
         if over and self._open is None:
-            self._open = self._event("start", summary)
+            self._open, self._opened_at = self._event("start", summary), self._clock()
             self._emit(self._open)
         elif not over and self._open is not None:
-            self._emit(self._event("end", summary | {"start_id": self._open.id}))
+            duration = round(self._clock() - self._opened_at, 3)
+            self._emit(self._event("end", summary | {"start_id": self._open.id, "duration_s": duration}))
             self._open = None
 
     @staticmethod
@@ -159,6 +162,8 @@ class CapacityMonitor:
             pts_s=0.0,
             ts=utc_iso(time.time()),
             extra=extra,
+            kind="capacity",
+            severity="warning",
         )
 
     @property

@@ -247,11 +247,67 @@ class BeltOverloadEnd(_Envelope):
     extra: BeltEndExtra
 
 
+# --- the box over capacity ------------------------------------------------------------------------------
+
+
+class CapacityCamera(_Strict):
+    """One camera over the capacity monitor's window."""
+
+    target_fps: float | None = Field(ge=0, description="its infer_fps; null: every frame")
+    fps: float = Field(ge=0, description="inferences per second it got")
+    dropped: int = Field(ge=0, description="inference slots it lost (a newer frame replaced one unseen)")
+    dropped_share: Share
+    frame_age_p99_ms: float | None = Field(ge=0, description="capture (stream clock) to inference")
+    behind: bool = Field(description="over the site's max_dropped or max_frame_age_ms")
+
+
+class CapacityExtra(_Strict):
+    window_s: float = Field(ge=0, description="how many recent seconds were judged")
+    target_fps: float = Field(ge=0, description="inferences per second the cameras ask for, together")
+    fps: float = Field(ge=0, description="inferences per second they got")
+    frame_age_p50_ms: float | None = Field(ge=0)
+    frame_age_p99_ms: float | None = Field(ge=0)
+    cameras_behind: list[Name] = Field(description="the cameras over a limit")
+
+
+class CapacityEndExtra(CapacityExtra):
+    start_id: EventId
+    duration_s: Duration
+
+
+class CapacityStart(_Envelope):
+    """The box cannot serve every camera its rate: a camera lost more than ``capacity.max_dropped`` of its
+    inference slots, or its frame age p99 passed ``capacity.max_frame_age_ms``, over ``capacity.window_s``."""
+
+    kind: Literal["capacity"]
+    phase: Literal["start"]
+    camera: Literal["*"] = Field(description="the whole box: every camera on it")
+    type: Literal["box_over_capacity"]
+    label: Literal["over_capacity"]
+    rule: Literal["health"]
+    extra: CapacityExtra
+
+
+class CapacityEnd(_Envelope):
+    """A whole window within the limits again."""
+
+    kind: Literal["capacity"]
+    phase: Literal["end"]
+    camera: Literal["*"]
+    type: Literal["box_over_capacity"]
+    label: Literal["over_capacity"]
+    rule: Literal["health"]
+    extra: CapacityEndExtra
+
+
 RuleEvent = Annotated[RuleStart | RuleUpdate | RuleEnd, Field(discriminator="phase")]
 MachineEvent = Annotated[MachineStart | MachineUpdate | MachineEnd, Field(discriminator="phase")]
 HealthEvent = Annotated[HealthStart | HealthEnd, Field(discriminator="phase")]
 BeltEvent = Annotated[BeltSpeed | BeltOverloadStart | BeltOverloadEnd, Field(discriminator="phase")]
-AnyEvent = Annotated[RuleEvent | MachineEvent | HealthEvent | BeltEvent, Field(discriminator="kind")]
+CapacityEvent = Annotated[CapacityStart | CapacityEnd, Field(discriminator="phase")]
+AnyEvent = Annotated[
+    RuleEvent | MachineEvent | HealthEvent | BeltEvent | CapacityEvent, Field(discriminator="kind")
+]
 
 # The schema files of docs/events: name -> (title, type). ``event`` is the union every consumer can use.
 SCHEMAS: dict[str, tuple[str, Any]] = {
@@ -260,6 +316,7 @@ SCHEMAS: dict[str, tuple[str, Any]] = {
     "machine": ("adit machine event (vibration)", MachineEvent),
     "camera_health": ("adit camera health event", HealthEvent),
     "belt_load": ("adit belt load and speed event", BeltEvent),
+    "capacity": ("adit box capacity event", CapacityEvent),
 }
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)

@@ -20,7 +20,8 @@ from typing import Any, Literal, Protocol
 from edge_runtime.errors import ConfigError
 
 Phase = Literal["start", "update", "end"]  # update: still going, every update_every_s
-Kind = Literal["rule", "machine", "camera_health", "belt_load"]  # the producer; docs/events: one schema each
+# the producer; docs/events: one schema each
+Kind = Literal["rule", "machine", "camera_health", "belt_load", "capacity"]
 Severity = Literal["info", "warning", "critical"]
 SCHEMA_VERSION = 1  # of the published contract (edge_runtime.event_schema)
 

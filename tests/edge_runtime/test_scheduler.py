@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -12,6 +13,7 @@ import pytest
 from edge_runtime.capacity import EVENT_TYPE, CapacityMonitor, WatchedCamera
 from edge_runtime.capture import CaptureStats
 from edge_runtime.config import CapacityConfig
+from edge_runtime.event_schema import validate_event
 from edge_runtime.scheduler import FairScheduler
 from edge_runtime.sources import Frame
 
@@ -127,6 +129,7 @@ def test_dropped_slots_raise_box_over_capacity_and_a_clean_window_ends_it():
             assert not monitor.over and events == []
     assert monitor.over and [e.phase for e in events] == ["start"]
     assert events[0].type == EVENT_TYPE and events[0].camera == "*"
+    validate_event(json.loads(events[0].to_json()))  # the published contract (docs/events)
     state = monitor.state()
     assert state["over_capacity"] and state["cameras_behind"] == ["a", "b"]
     assert state["cameras"]["a"]["dropped_share"] == pytest.approx(0.8, abs=0.05)
@@ -139,7 +142,8 @@ def test_dropped_slots_raise_box_over_capacity_and_a_clean_window_ends_it():
             monitor.record(camera.name, 30.0)
         monitor.check()
     assert not monitor.over and [e.phase for e in events] == ["start", "end"]
-    assert events[1].extra["start_id"] == events[0].id
+    assert events[1].extra["start_id"] == events[0].id and events[1].extra["duration_s"] > 0
+    validate_event(json.loads(events[1].to_json()))
 
 
 def test_stale_frames_alone_are_over_capacity():
