@@ -3,7 +3,8 @@
 When the cameras ask for more than the cores give, the scheduler keeps every camera's share fair and
 its frames fresh, but something has to give: slots are dropped (a newer frame replaced one the model
 never saw) or, when even decoding falls behind, frames age. Over the last ``window_s`` this monitor
-compares each camera's share of dropped slots and the p99 frame age with the site's limits, says so
+compares each camera's share of dropped slots (cameras with an ``infer_fps``: the rate they were
+promised) and every camera's p99 frame age with the site's limits, says so
 in ``/status`` and ``/metrics``, and raises a ``box_over_capacity`` event (kind ``capacity``, camera
 ``*``: ``start``, then ``end`` once a whole window is within the limits again; docs/events.md) instead
 of letting the site silently fall behind.
@@ -137,7 +138,10 @@ class CapacityMonitor:
             "dropped": dropped,
             "dropped_share": round(share, 3),
             "frame_age_p99_ms": p99,
-            "behind": share > self.config.max_dropped or (p99 or 0.0) > self.config.max_frame_age_ms,
+            # slots are a promise only where infer_fps set a rate; an every-frame camera takes what the
+            # box gives (newest frame wins, drops counted) and is behind only when its frames get stale
+            "behind": (camera.target_fps is not None and share > self.config.max_dropped)
+            or (p99 or 0.0) > self.config.max_frame_age_ms,
         }
 
     def _transition(self, over: bool, summary: dict[str, Any]) -> None:

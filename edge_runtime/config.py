@@ -461,7 +461,10 @@ class CapacityConfig(_Section):
 
     window_s: float = Field(default=10.0, gt=0, description="judged over this many recent seconds")
     max_dropped: float = Field(
-        default=0.02, ge=0, le=1, description="share of a camera's inference slots lost (replaced unseen)"
+        default=0.02,
+        ge=0,
+        le=1,
+        description="share of a camera's inference slots lost (replaced unseen); cameras with an infer_fps",
     )
     max_frame_age_ms: float = Field(
         default=500.0, gt=0, description="p99 frame age, capture (stream clock) to inference"

@@ -178,3 +178,19 @@ def test_the_monitor_can_be_read_while_it_is_fed():
     finally:
         stop.set()
         feeder.join(5)
+
+
+def test_an_every_frame_camera_is_behind_only_when_its_frames_get_stale():
+    clock, events = FakeClock(), []
+    camera = Mailbox("a")
+    config = CapacityConfig(window_s=5.0, max_dropped=0.02, max_frame_age_ms=500.0)
+    watched = [WatchedCamera("a", camera, None)]  # type: ignore[arg-type]
+    monitor = CapacityMonitor(watched, config, events.append, clock)
+    for second in range(6):
+        clock.now = float(second)
+        for index in range(10):
+            camera.publish(index, clock.now)  # 9 of every 10 frames replaced: the newest frame wins
+        camera.take()
+        monitor.record("a", 40.0)
+        monitor.check()
+    assert not monitor.over and monitor.state()["cameras"]["a"]["dropped_share"] == pytest.approx(0.9)
