@@ -1,6 +1,6 @@
 """Two clocks of a camera: when a stream's frame was really captured, and which frames the model gets.
 
-``StreamClock``: a frame's arrival time hides the stream's backlog. When decoding falls behind,
+``StreamClock`` (fed the frames the model gets): a frame's arrival time hides the stream's backlog. When decoding falls behind,
 frames wait in the socket and the decoder and arrive late, and "age since arrival" looks fine while
 the picture is seconds old. The stream's own timestamps advance at the camera's pace, so the
 smallest ``arrival - pts`` seen recently is the offset of a frame that waited for nothing; a

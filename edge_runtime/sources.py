@@ -122,12 +122,14 @@ class VideoCaptureSource:
             self._index += 1
             self._grabbed_since_rewind += 1
             pts_s = self._pts_s()
-            if self._clock is not None:
-                ts = self._clock.capture_time(ts, self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
             if self._index % self._stride:
                 continue  # skipped frames are grabbed but never converted to BGR
+            # Slots of a live source follow arrival; a skipped frame costs one grab and no other call
+            # into OpenCV (each releases and retakes the GIL, which dozens of cameras contend for).
             if self._slots is not None and not self._slots.due(pts_s if self.kind == "file" else ts):
                 continue
+            if self._clock is not None:
+                ts = self._clock.capture_time(ts, self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
             ok, image = self._capture.retrieve()
             if not ok or image is None:
                 return None
