@@ -98,23 +98,32 @@ def test_onnx_runtime_keeps_the_numpy_preprocessing(tiny_bundle):
 
 @pytest.mark.slow
 def test_a_trained_model_agrees_on_held_out_images(tiny_real_bundle, tiny_data):
-    """A real trained EfficientNet-Lite bundle, its OpenVINO artifacts, real held-out images."""
+    """A real trained EfficientNet-Lite bundle, its OpenVINO artifacts, real held-out images.
+
+    Forced to f32: in bf16 (the CPU default where AVX512-BF16 exists) the preprocessing fused into the
+    first layers rounds at other points than numpy's, and probabilities move by up to about 0.01.
+    INT8 quantizes the input, and OpenVINO folds the uint8 input into that quantization: values near a
+    step land one step away, so probabilities move (up to 0.1 on the demo bundle, top-1 unchanged on its
+    200 test images) and only a clear decision must agree.
+    """
     bundle = load_bundle(tiny_real_bundle)
     paths = sorted(p for p in (tiny_data / "classify" / "test").rglob("*") if p.suffix in {".jpg", ".png"})
     images = [read_image(path) for path in paths[:40]]
     assert len(images) >= 10
-    for artifact in (
-        a.key for a in bundle.manifest.artifacts if a.format == "openvino" and a.status != "rejected"
-    ):
-        host = BundleModel(bundle, artifact).classify(images)
-        graph = BundleModel(bundle, artifact, options=BackendOptions(preprocess="graph")).classify(images)
-        print(
-            artifact,
-            np.abs(
-                np.stack([p.probabilities for p in graph]) - np.stack([p.probabilities for p in host])
-            ).max(),
-        )
-        assert [p.label for p in graph] == [p.label for p in host], artifact
-        np.testing.assert_allclose(
-            np.stack([p.probabilities for p in graph]), np.stack([p.probabilities for p in host]), atol=2e-3
-        )
+    for artifact in (a for a in bundle.manifest.artifacts if a.format == "openvino" and a.status != "rejected"):
+        host = BundleModel(bundle, artifact.key, options=BackendOptions(precision_hint="f32")).classify(images)
+        options = BackendOptions(precision_hint="f32", preprocess="graph")
+        graph = BundleModel(bundle, artifact.key, options=options).classify(images)
+        difference = np.abs(np.stack([p.probabilities for p in graph]) - np.stack([p.probabilities for p in host]))
+        if artifact.precision == "int8":
+            clear = [(g, h) for g, h in zip(graph, host, strict=True) if _margin(h) >= 0.2]
+            assert all(g.label == h.label for g, h in clear) and difference.mean() < 0.02, artifact.key
+        else:
+            assert [g.label for g in graph] == [h.label for h in host], artifact.key
+            assert difference.max() < 1e-3, artifact.key
+
+
+def _margin(prediction) -> float:
+    """How far the top class is ahead of the second."""
+    top, second = np.sort(prediction.probabilities)[::-1][:2]
+    return float(top - second)
