@@ -104,6 +104,12 @@ class MachineConfig(_Section):
         default=None, gt=0, description="the sensor's rate in Hz, refused unless it is the bundle's; None = the bundle's"
     )
     realtime: bool = Field(default=True, description="files: pace the replay at the sampling rate")
+    max_abs: float = Field(
+        default=1e6,
+        gt=0,
+        description="the sensor's physical range (+- in the samples' unit, e.g. 50 for a +-50 g accelerometer): "
+        "windows holding a sample beyond it are counted and skipped",
+    )
     bundle: Path = Field(description="a bundle of task signal")
     artifact: str | None = Field(default=None, pattern=r"^[a-z]+-[a-z0-9]+$")
     threads: int | None = Field(default=1, gt=0, description="inference threads; a window is cheap")

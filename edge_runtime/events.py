@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from edge_runtime.errors import ConfigError
+from edge_runtime.jsonsafe import dumps
 
 Phase = Literal["start", "update", "end"]  # update: still going, every update_every_s
 
@@ -39,7 +40,7 @@ class Event:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return dumps(asdict(self), sort_keys=True)  # NaN/inf -> null: always parseable JSON
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Event:

@@ -222,7 +222,12 @@ def _machine_metrics(machines: list[SignalMonitor]) -> Iterator[Metric]:
     """Per monitored machine: windows classified and skipped, the health index and its trend."""
     windows = CounterMetricFamily("adit_machine_windows", "Signal windows classified", labels=["machine"])
     invalid = CounterMetricFamily(
-        "adit_machine_windows_invalid", "Windows skipped for NaN/inf samples", labels=["machine"]
+        "adit_machine_windows_invalid", "Windows skipped for NaN/inf samples or model outputs", labels=["machine"]
+    )
+    beyond = CounterMetricFamily(
+        "adit_machine_windows_out_of_range",
+        "Windows skipped for samples beyond the sensor's range (machines[].max_abs)",
+        labels=["machine"],
     )
     index = GaugeMetricFamily(
         "adit_machine_health_index", "Smoothed P(not normal): 0 healthy, 1 faulty", labels=["machine"]
@@ -234,10 +239,11 @@ def _machine_metrics(machines: list[SignalMonitor]) -> Iterator[Metric]:
         state = machine.state()
         windows.add_metric([machine.config.name], state["windows"])
         invalid.add_metric([machine.config.name], state["invalid_windows"])
+        beyond.add_metric([machine.config.name], state["out_of_range_windows"])
         if state["health_index"] is not None:
             index.add_metric([machine.config.name], state["health_index"])
             trend.add_metric([machine.config.name], state["health_trend_per_h"])
-    yield from (windows, invalid, index, trend)
+    yield from (windows, invalid, beyond, index, trend)
 
 
 def _belt_metrics(states: dict[str, dict[str, Any]]) -> Iterator[Metric]:

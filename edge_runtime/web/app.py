@@ -30,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 
 from edge_runtime.errors import ConfigError
 from edge_runtime.events import utc_iso
+from edge_runtime.jsonsafe import dumps
 from edge_runtime.observe import DaemonCollector, DaemonView
 from edge_runtime.web.auth import TokenGate
 from edge_runtime.web.eventlist import EventFilter, list_events
@@ -88,8 +89,15 @@ def build_app(view: DaemonView, closing: threading.Event) -> Starlette:
     return app
 
 
+class _FiniteJSON(JSONResponse):
+    """Non-finite numbers render as null: a NaN anywhere must not turn /status into an HTTP 500."""
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def _json(body: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers=_JSON_HEADERS)
+    return _FiniteJSON(body, status_code=status, headers=_JSON_HEADERS)
 
 
 def _healthz(board: Dashboard, request: Request) -> JSONResponse:
