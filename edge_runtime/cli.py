@@ -18,6 +18,7 @@ from edge_runtime.errors import AditError
 from edge_runtime.events import JsonlSink, compare_events, read_truth
 from edge_runtime.logs import setup_logging
 from edge_runtime.pipeline import ReplayResult, replay, replay_tolerance, run, verify_daemon
+from edge_runtime.redact import redact
 from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.yamlconfig import save_config
 
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(config: SiteConfig, *, validate_only: bool) -> int:
     if validate_only:
         bundles = verify_daemon(config)
-        print(json.dumps(config.model_dump(mode="json"), indent=2))
+        print(json.dumps(redact(config.model_dump(mode="json")), indent=2))  # as /status shows it
         used = [f"{b.root} ({b.artifact(config.model.artifact).key})" for b in [bundles.cameras] if b is not None]
         used += [f"{b.root} ({b.artifact(m.artifact).key})" for m in config.machines for b in [bundles.machines[m.name]]]
         print(
