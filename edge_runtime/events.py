@@ -56,8 +56,18 @@ def utc_iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
 
 
+class DeliveryRefused(Exception):  # noqa: N818 - a refusal, not a program error
+    """The receiver refused this event itself (HTTP 400/413/422, a topic it cannot take).
+
+    Unlike an ``OSError`` (the receiver is down, slow or misconfigured: retried until it works),
+    retrying the same event cannot help; the outbox moves it to its dead-letter table after
+    ``outbox.max_attempts``.
+    """
+
+
 class Sink(Protocol):
-    """Where events go. ``deliver`` returns once the event is durable (or raises OSError)."""
+    """Where events go. ``deliver`` returns once the receiver has the event, or raises: ``OSError``
+    when the receiver or the way to it fails, ``DeliveryRefused`` when it refuses this event."""
 
     name: str
 

@@ -1,7 +1,7 @@
 """The events page's list: the outbox's newest events, filtered, each with where it has been delivered.
 
 An event is in the outbox until every sink has it; per sink it is delivered once that sink's
-cursor has passed its sequence number.
+cursor has passed its sequence number, unless the sink refused it and it went to the dead letters.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from edge_runtime.events import Event
-from edge_runtime.outbox import Outbox
+from edge_runtime.outbox import RECENT_EVENTS, Outbox
+from edge_runtime.outbox_store import EVERY_SINK
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,19 @@ class EventFilter:
 def list_events(outbox: Outbox, wanted: EventFilter) -> dict[str, Any]:
     recent = outbox.recent_events()
     cursors = outbox.cursors()
+    dead = {(letter["sink"], letter["seq"]) for letter in outbox.dead_letters(RECENT_EVENTS)}
     rows = []
     for seq, event in reversed(recent):  # newest first
         if not wanted.matches(event):
             continue
-        delivered = {sink: seq <= cursor for sink, cursor in cursors.items()}
+        refused = [sink for sink in cursors if (sink, seq) in dead or (EVERY_SINK, seq) in dead]
+        delivered = {sink: seq <= cursor and sink not in refused for sink, cursor in cursors.items()}
         rows.append(
             {
                 **asdict(event),
                 "delivered": delivered,
-                "in_outbox": not all(delivered.values()),
+                "dead_letter": refused,
+                "in_outbox": any(seq > cursor for cursor in cursors.values()),  # a sink still waits for it
             }
         )
         if len(rows) >= wanted.limit:
