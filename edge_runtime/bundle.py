@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edge_runtime.errors import BundleError
+from edge_runtime.jsonsafe import nesting
 from edge_runtime.signal import SignalSpec
 
 SCHEMA_VERSION = 1
@@ -177,12 +178,20 @@ def _inside(root: Path, relative: str) -> Path:
     return candidate
 
 
+MAX_NESTING = 32  # a manifest nests a few levels; hundreds parse, then fail where they are written back
+
+
 def read_manifest(root: Path) -> Manifest:
     path = root / MANIFEST_NAME
     if not path.is_file():
         raise BundleError(f"{root}: no {MANIFEST_NAME}; is this a bundle directory?")
     try:
-        return Manifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if nesting(data) > MAX_NESTING:
+            raise BundleError(f"{path}: nested more than {MAX_NESTING} levels deep; not a manifest")
+        return Manifest.model_validate(data)
+    except RecursionError as exc:
+        raise BundleError(f"{path}: nested too deeply to be a manifest") from exc
     except json.JSONDecodeError as exc:
         raise BundleError(f"{path}: not valid JSON ({exc})") from exc
     except UnicodeDecodeError as exc:

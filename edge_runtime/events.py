@@ -51,6 +51,11 @@ class Event:
         return cls.from_dict(json.loads(text))
 
 
+def duration(start_s: float, end_s: float) -> float:
+    """``duration_s`` of an end or update event: never negative, even if a clock was reset between them."""
+    return round(max(0.0, end_s - start_s), 3)
+
+
 def utc_iso(timestamp: float) -> str:
     """A wall-clock time as ISO-8601 UTC with milliseconds, e.g. ``2025-01-31T06:00:00.123+00:00``."""
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")

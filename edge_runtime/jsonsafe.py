@@ -30,3 +30,14 @@ def dumps(value: Any, **options: Any) -> str:
     """``json.dumps`` that never writes NaN or Infinity (they become null)."""
     return json.dumps(finite(value), allow_nan=False, **options)
 
+
+
+def nesting(value: Any) -> int:
+    """How deeply lists and mappings nest in a parsed JSON/YAML value (counted without recursion)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level + 1)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest

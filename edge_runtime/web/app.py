@@ -30,11 +30,12 @@ from starlette.staticfiles import StaticFiles
 
 from edge_runtime.errors import ConfigError
 from edge_runtime.events import utc_iso
-from edge_runtime.jsonsafe import dumps
+from edge_runtime.jsonsafe import dumps, nesting
 from edge_runtime.observe import DaemonCollector, DaemonView
 from edge_runtime.web.auth import TokenGate
 from edge_runtime.web.eventlist import EventFilter, list_events
 from edge_runtime.web.frames import JpegCache
+from edge_runtime.web.guard import BodyLimit, host_check
 from edge_runtime.web.i18n import LANG_COOKIE, messages, pick_language
 from edge_runtime.web.modelinfo import model_info
 from edge_runtime.web.overview import RateMeter, overview
@@ -42,6 +43,7 @@ from edge_runtime.web.zones import rule_yaml
 
 _SNAPSHOT_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.jpg$")
 _JSON_HEADERS = {"Cache-Control": "no-store"}
+MAX_RULE_NESTING = 8  # a rule draft: {zone: [[x, y], ...], debounce: {...}}
 
 
 @dataclass
@@ -84,7 +86,10 @@ def build_app(view: DaemonView, closing: threading.Event) -> Starlette:
         Mount("/static", StaticFiles(packages=[("edge_runtime.web", "static")]), name="static"),
     ]
     token = http.token.get_secret_value() if http.token is not None else None
-    app = Starlette(routes=routes, middleware=[Middleware(TokenGate, token=token)])
+    guards = [Middleware(BodyLimit)]
+    if token is None:  # loopback without a token: the Host header is what keeps other sites' pages out
+        guards.append(Middleware(host_check, configured_host=http.host))
+    app = Starlette(routes=routes, middleware=[*guards, Middleware(TokenGate, token=token)])
     app.state.dashboard = board
     return app
 
@@ -204,10 +209,14 @@ async def _stream(board: Dashboard, request: Request) -> Response:
 async def _rule_yaml(board: Dashboard, request: Request) -> JSONResponse:
     try:
         draft = await request.json()
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return _json({"error": "expected a JSON rule"}, 400)
+    except RecursionError:
+        return _json({"error": "nested too deeply to be a rule"}, 400)
     if not isinstance(draft, dict):
         return _json({"error": "expected a JSON object"}, 400)
+    if nesting(draft) > MAX_RULE_NESTING:
+        return _json({"error": f"nested more than {MAX_RULE_NESTING} levels deep; not a rule"}, 400)
     try:
         text, warning = rule_yaml(board.view.config, board.view.manifest, draft)
     except ConfigError as exc:
