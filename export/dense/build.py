@@ -123,7 +123,9 @@ def export_dense_bundle(request: Any) -> Bundle:
         reference = measured[key.replace("int8", "fp32")][0][task.metric]
         for options in ATTEMPTS:
             timed(key, lambda p, o=options, k=key: _quantize(task, k, produced, calibration, p, o))
-            write_manifest(out, base.model_copy(update={"artifacts": [*base.artifacts, artifact_entry(out, key, produced[key])]}))
+            # list every INT8 file written so far: the runtime refuses a bundle holding an unlisted file
+            made = [artifact_entry(out, k, produced[k]) for k in int8_keys if k in produced]
+            write_manifest(out, base.model_copy(update={"artifacts": [*base.artifacts, *made]}))
             measured[key] = _measure(task, load_bundle(out), key, data.test_samples)
             attempts[key] = options.describe()
             if _drop_pp(reference, measured[key][0][task.metric]) <= request.budget.max_top1_drop_pp:
