@@ -102,7 +102,9 @@ def margins(config: SiteConfig, scores: Scores, truth: Sequence[TruthEvent]) -> 
     match the truth of its labels; None if the configured value itself does not."""
     result: dict[str, Band] = {}
     for index, rule in enumerate(config.rules):
-        def passes(value: float, index: int = index, labels: set[str] = set(rule.labels)) -> bool:  # noqa: B006
+        labels = set(rule.labels)
+
+        def passes(value: float, index: int = index, labels: set[str] = labels) -> bool:
             rules = list(config.rules)
             rules[index] = rules[index].model_copy(update={"min_score": float(value)})
             return events_match(config.model_copy(update={"rules": rules}), scores, truth, labels)

@@ -45,7 +45,9 @@ def time_writes(folder: Path, files: int, events: int) -> dict[str, float]:
     timings = []
     for index in range(events):
         frame = Frame(camera="belt", index=index, ts=time.time(), pts_s=index / 15, image=image)
-        event = Event(camera="belt", type="t", label="l", score=0.9, frame=index, phase="start", rule="r", pts_s=0.0)
+        event = Event(
+            camera="belt", type="t", label="l", score=0.9, frame=index, phase="start", rule="r", pts_s=0.0
+        )
         started = time.perf_counter()
         writer.write(frame, event)
         timings.append((time.perf_counter() - started) * 1000.0)

@@ -111,8 +111,8 @@ class MachineConfig(_Section):
     max_abs: float = Field(
         default=1e6,
         gt=0,
-        description="the sensor's physical range (+- in the samples' unit, e.g. 50 for a +-50 g accelerometer): "
-        "windows holding a sample beyond it are counted and skipped",
+        description="the sensor's physical range, +- in the samples' unit (e.g. 50 for a +-50 g "
+        "accelerometer): windows holding a sample beyond it are counted and skipped",
     )
     bundle: Path = Field(description="a bundle of task signal")
     artifact: str | None = Field(default=None, pattern=r"^[a-z]+-[a-z0-9]+$")
@@ -291,7 +291,10 @@ class MqttSinkConfig(_Section):
     )
     topic: str = Field(default="adit/events", pattern=TOPIC, max_length=1024)
     availability_topic: str = Field(
-        default="adit/status", pattern=TOPIC, max_length=1024, description='retained "online"; last will "offline"'
+        default="adit/status",
+        pattern=TOPIC,
+        max_length=1024,
+        description='retained "online"; last will "offline"',
     )
     username: str | None = None
     password: SecretStr | None = None

@@ -205,7 +205,7 @@ class DaemonCollector:
             "adit_dead_letters", "Events a sink refused outbox.max_attempts times, set aside", labels=["sink"]
         )
         undelivered = GaugeMetricFamily(
-            "adit_sink_undelivered_seconds", "Time a sink has delivered nothing while events wait", labels=["sink"]
+            "adit_sink_undelivered_seconds", "Time a sink delivered nothing, events waiting", labels=["sink"]
         )
         for name, sink in view.outbox.states.items():
             depth.add_metric([name], view.outbox.depth(name))

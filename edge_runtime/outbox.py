@@ -280,7 +280,7 @@ class Outbox:
             state.due_at = self._clock()
             try:
                 step = self._step(sink)
-            except BaseException as exc:  # noqa: BLE001 - the loop's edge: nothing may end delivery (sys.exit too)
+            except BaseException as exc:  # noqa: BLE001 - the loop's edge: nothing ends it, not sys.exit
                 log.exception("sink %s: delivery loop error; retrying", sink.name)
                 self._failed(state, exc)
                 step = _Step.FAILED

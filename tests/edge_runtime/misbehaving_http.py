@@ -68,7 +68,9 @@ class RawHttpServer:
                 data += chunk
             head, _, body = data.partition(b"\r\n\r\n")
             first, *lines = head.decode("latin-1").split("\r\n")
-            headers = {name.strip().lower(): value.strip() for name, _, value in (x.partition(":") for x in lines)}
+            headers = {
+                name.strip().lower(): value.strip() for name, _, value in (x.partition(":") for x in lines)
+            }
             while len(body) < int(headers.get("content-length", 0)):
                 body += conn.recv(65536)
             method, path, _ = first.split(" ", 2)

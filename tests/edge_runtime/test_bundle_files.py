@@ -43,7 +43,11 @@ def _write(root: Path, manifest: dict) -> None:
 
 def _verify(root: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "export", "verify", str(root)], cwd=REPO, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "export", "verify", str(root)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -76,7 +80,9 @@ def test_any_stray_file_is_refused(bundle_copy):
 def _with_external_data(root: Path) -> None:
     """The ONNX artifact re-saved with its weights in ``model.onnx.data`` (as models over 2 GB are)."""
     model = onnx.load(str(root / "model.onnx"))
-    convert_model_to_external_data(model, all_tensors_to_one_file=True, location="model.onnx.data", size_threshold=0)
+    convert_model_to_external_data(
+        model, all_tensors_to_one_file=True, location="model.onnx.data", size_threshold=0
+    )
     onnx.save(model, str(root / "model.onnx"))
 
 
@@ -85,8 +91,13 @@ def test_onnx_external_data_must_be_listed_and_is_checked(bundle_copy):
 
     _with_external_data(bundle_copy)
     manifest = _manifest(bundle_copy)
-    manifest["artifacts"][0] = json.loads(artifact_entry(bundle_copy, "onnx-fp32", bundle_copy / "model.onnx").model_dump_json())
-    without = {**manifest, "artifacts": [{**manifest["artifacts"][0], "data": []}, *manifest["artifacts"][1:]]}
+    manifest["artifacts"][0] = json.loads(
+        artifact_entry(bundle_copy, "onnx-fp32", bundle_copy / "model.onnx").model_dump_json()
+    )
+    without = {
+        **manifest,
+        "artifacts": [{**manifest["artifacts"][0], "data": []}, *manifest["artifacts"][1:]],
+    }
     _write(bundle_copy, without)
     with pytest.raises(BundleError, match=r"not listed in the manifest: \['model.onnx.data'\]"):
         load_bundle(bundle_copy)
@@ -142,7 +153,9 @@ def test_an_archive_loads_its_own_content_never_a_stale_folder(bundle_copy, tmp_
     _pack(bundle_copy, archive)  # a new version shipped under the same name
     newer = load_bundle(archive)
     assert newer.manifest.name == "v2"
-    assert [p.name for p in newer.root.parent.parent.iterdir()] == [newer.root.parent.name]  # one version kept
+    assert [p.name for p in newer.root.parent.parent.iterdir()] == [
+        newer.root.parent.name
+    ]  # one version kept
 
 
 def test_a_corrupt_archive_leaves_nothing_half_unpacked(tmp_path):

@@ -40,9 +40,7 @@ def test_a_key_given_twice_is_refused_naming_both_lines(colour_site, tmp_path):
 
 def test_a_merge_key_may_still_override_what_it_merges(tmp_path):
     site = tmp_path / "merge.yaml"
-    site.write_text(
-        "rules:\n  - &base {name: a, labels: [x], min_score: 0.5}\n  - <<: *base\n    name: b\n"
-    )
+    site.write_text("rules:\n  - &base {name: a, labels: [x], min_score: 0.5}\n  - <<: *base\n    name: b\n")
     assert [(r.name, r.min_score) for r in load_site_config(site).rules] == [("a", 0.5), ("b", 0.5)]
 
 
@@ -77,7 +75,18 @@ def test_validate_prints_no_password(colour_site, capsys):
     data["http"]["token"] = "token-s3cret-0123456789"
     colour_site.write_text(yaml.safe_dump(data))
     # the camera is a stream: --validate opens no camera, so an unreachable URL is fine here
-    assert main(["run", "--config", str(colour_site), "--validate", "cameras.0.source=rtsp://admin:cam-s3cret@10.0.0.9/s"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--config",
+                str(colour_site),
+                "--validate",
+                "cameras.0.source=rtsp://admin:cam-s3cret@10.0.0.9/s",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "s3cret" not in out
     assert "rtsp://admin:***@10.0.0.9/s" in out and "https://hook:***@example.invalid/events" in out

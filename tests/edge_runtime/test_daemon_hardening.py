@@ -54,14 +54,21 @@ def test_sighup_drains_and_reloads_and_a_bad_file_keeps_the_running_configuratio
     try:
         log = LogReader(process)
         log.wait_for("running 1 camera")
-        assert wait_until(lambda: events.exists() and any(e.phase == "start" for e in read_events(events)), 60)
-        edit_site(colour_site, lambda site: site["rules"].append(
-            {"name": "green-rule", "labels": ["green"], "min_score": 0.6, "event_type": "green_seen"}
-        ))
+        assert wait_until(
+            lambda: events.exists() and any(e.phase == "start" for e in read_events(events)), 60
+        )
+        edit_site(
+            colour_site,
+            lambda site: site["rules"].append(
+                {"name": "green-rule", "labels": ["green"], "min_score": 0.6, "event_type": "green_seen"}
+            ),
+        )
         process.send_signal(signal.SIGHUP)
         log.wait_for("SIGHUP: configuration")
         assert wait_until(lambda: log.text.count("running 1 camera") == 2, 60)
-        assert wait_until(lambda: "green_seen" in {e.type for e in read_events(events)}, 60)  # the new rule runs
+        assert wait_until(
+            lambda: "green_seen" in {e.type for e in read_events(events)}, 60
+        )  # the new rule runs
         colour_site.write_text(colour_site.read_text() + "rules: []\n")  # a key given twice: refused
         process.send_signal(signal.SIGHUP)
         log.wait_for("the configuration was not reloaded")
@@ -96,7 +103,10 @@ def test_on_localhost_without_a_token_only_loopback_host_names_are_served(start_
     daemon = start_daemon()
     port = int(daemon.url.rsplit(":", 1)[1])
     for host in ("rebind.evil.example", "rebind.evil.example:80", f"192.168.1.20:{port}"):
-        assert _raw(port, f"GET /status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())[0] == 400
+        assert (
+            _raw(port, f"GET /status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())[0]
+            == 400
+        )
     for host in ("127.0.0.1", f"127.0.0.1:{port}", f"localhost:{port}", "[::1]"):
         code, body = _raw(port, f"GET /status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         assert code == 200 and "cameras" in json.loads(body), host
@@ -121,24 +131,46 @@ def test_deeply_nested_json_is_a_clean_400(start_daemon):
     assert code == 400 and "nested too deeply" in json.loads(body)["error"]
     code, body = _post(port, b'{"name": "r", "labels": ' + b"[" * 20 + b'"red"' + b"]" * 20 + b"}")
     assert code == 400 and "nested more than" in json.loads(body)["error"]
-    assert _raw(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")[0] in (200, 503)
+    assert _raw(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")[0] in (
+        200,
+        503,
+    )
 
 
 def test_durations_never_go_negative_across_a_camera_reconnect(rtsp_server, tiny_bundle, tmp_path):
     events_path = tmp_path / "events.jsonl"
-    config = SiteConfig.model_validate({
-        "model": {"bundle": str(tiny_bundle)},
-        "cameras": [{
-            "name": "rtsp", "source": rtsp_server.url, "reconnect": {"min_s": 0.5, "max_s": 1.0},
-            "health": {"check_every_s": 0.2, "hold_s": 0.0, "no_frames_s": 1.0, "sharpness_below": 0.0,
-                       "frozen_change_below": 0.0, "dark_below": 0.0},
-        }],
-        # every frame matches: the event starts at once and stays open across the outage
-        "rules": [{"name": "any", "labels": ["red", "green", "blue"], "min_score": 0.0, "debounce": {"hits": 1, "window": 60}}],
-        "sinks": {"jsonl": {"path": str(events_path)}},
-        "outbox": {"path": str(tmp_path / "outbox.sqlite")},
-        "http": {"enabled": False},
-    })
+    config = SiteConfig.model_validate(
+        {
+            "model": {"bundle": str(tiny_bundle)},
+            "cameras": [
+                {
+                    "name": "rtsp",
+                    "source": rtsp_server.url,
+                    "reconnect": {"min_s": 0.5, "max_s": 1.0},
+                    "health": {
+                        "check_every_s": 0.2,
+                        "hold_s": 0.0,
+                        "no_frames_s": 1.0,
+                        "sharpness_below": 0.0,
+                        "frozen_change_below": 0.0,
+                        "dark_below": 0.0,
+                    },
+                }
+            ],
+            # every frame matches: the event starts at once and stays open across the outage
+            "rules": [
+                {
+                    "name": "any",
+                    "labels": ["red", "green", "blue"],
+                    "min_score": 0.0,
+                    "debounce": {"hits": 1, "window": 60},
+                }
+            ],
+            "sinks": {"jsonl": {"path": str(events_path)}},
+            "outbox": {"path": str(tmp_path / "outbox.sqlite")},
+            "http": {"enabled": False},
+        }
+    )
     stop = threading.Event()
     daemon = threading.Thread(target=run, args=(config, stop), daemon=True)
     daemon.start()
@@ -165,6 +197,8 @@ def test_durations_never_go_negative_across_a_camera_reconnect(rtsp_server, tiny
     ends = [e for e in events if e.phase == "end"]
     assert ends and all(e.extra["duration_s"] >= 0 for e in ends)  # every end event carries one
     [rule_end] = [e for e in ends if e.rule == "any"]
-    assert rule_end.extra["duration_s"] >= outage  # the event spanned the outage, and the clock did not restart
+    assert (
+        rule_end.extra["duration_s"] >= outage
+    )  # the event spanned the outage, and the clock did not restart
     last_lost = [e for e in ends if e.type == "camera_no_frames"][-1]
     assert 2.0 <= last_lost.extra["duration_s"] <= outage + 1.0

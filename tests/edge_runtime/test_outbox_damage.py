@@ -24,7 +24,9 @@ REPO = Path(__file__).parents[2]
 
 
 def _event(frame: int) -> Event:
-    return Event(camera="belt", type="t", label="red", score=0.9, frame=frame, phase="start", rule="r", pts_s=0.0)
+    return Event(
+        camera="belt", type="t", label="red", score=0.9, frame=frame, phase="start", rule="r", pts_s=0.0
+    )
 
 
 class _Recorder:
@@ -74,7 +76,9 @@ def test_a_corrupt_page_loses_only_its_rows(tmp_path):
     path = tmp_path / "outbox.sqlite"
     events = _filled_outbox(path, 300)
     with closing(sqlite3.connect(path)) as db:
-        leaves = [n for (n,) in db.execute("SELECT pageno FROM dbstat WHERE name = 'events' AND pagetype = 'leaf'")]
+        leaves = [
+            n for (n,) in db.execute("SELECT pageno FROM dbstat WHERE name = 'events' AND pagetype = 'leaf'")
+        ]
         size = db.execute("PRAGMA page_size").fetchone()[0]
     page = leaves[len(leaves) // 2]
     damaged = bytearray(path.read_bytes())
@@ -84,7 +88,9 @@ def test_a_corrupt_page_loses_only_its_rows(tmp_path):
     recovery = outbox.recovery
     got = _drained(outbox, sink)
     assert recovery is not None and ("malformed" in recovery.reason or "integrity" in recovery.reason)
-    assert _aside(path) == recovery.moved_to and recovery.moved_to.read_bytes() == bytes(damaged)  # kept as found
+    assert _aside(path) == recovery.moved_to and recovery.moved_to.read_bytes() == bytes(
+        damaged
+    )  # kept as found
     salvaged = [e.id for e in got if e.type == "t"]
     assert 300 - 3 * (size // 300) <= len(salvaged) < 300  # only about one page of rows is gone
     original = [e.id for e in events]
@@ -100,14 +106,18 @@ def test_unreadable_rows_become_dead_letters_and_the_rest_is_delivered(tmp_path)
     newer = json.loads(events[1].to_json()) | {"severity": "high"}  # a field from a newer version
     with closing(sqlite3.connect(path)) as db:
         db.execute("UPDATE events SET body = ? WHERE id = ?", (json.dumps(newer), events[1].id))
-        db.execute("UPDATE events SET body = ? WHERE id = ?", (events[3].to_json()[:40], events[3].id))  # cut off
+        db.execute(
+            "UPDATE events SET body = ? WHERE id = ?", (events[3].to_json()[:40], events[3].id)
+        )  # cut off
         db.commit()
     outbox, sink = _reopen(path)
     letters = outbox.dead_letters()
     got = _drained(outbox, sink)
     assert [e.id for e in got if e.type == "t"] == [events[0].id, events[2].id, events[4].id]
     assert {(d["sink"], d["id"]) for d in letters} == {("*", events[1].id), ("*", events[3].id)}
-    assert any("severity" in d["error"] for d in letters) and any("JSONDecodeError" in d["error"] for d in letters)
+    assert any("severity" in d["error"] for d in letters) and any(
+        "JSONDecodeError" in d["error"] for d in letters
+    )
     with closing(sqlite3.connect(_aside(path))) as db:  # the original rows are still in the moved file
         assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 5
 
@@ -123,14 +133,22 @@ def test_a_file_that_is_no_database_at_all(tmp_path):
 
 def _site(tmp_path: Path, bundle: Path, video: Path, outbox: Path) -> Path:
     site = tmp_path / "site.yaml"
-    site.write_text(yaml.safe_dump({
-        "model": {"bundle": str(bundle)},
-        "cameras": [{"name": "cam1", "source": str(video), "realtime": True, "health": {"enabled": False}}],
-        "rules": [{"name": "red-rule", "labels": ["red"], "min_score": 0.6, "event_type": "red_seen"}],
-        "sinks": {"jsonl": {"path": str(tmp_path / "events.jsonl")}},
-        "outbox": {"path": str(outbox)},
-        "http": {"enabled": False},
-    }))
+    site.write_text(
+        yaml.safe_dump(
+            {
+                "model": {"bundle": str(bundle)},
+                "cameras": [
+                    {"name": "cam1", "source": str(video), "realtime": True, "health": {"enabled": False}}
+                ],
+                "rules": [
+                    {"name": "red-rule", "labels": ["red"], "min_score": 0.6, "event_type": "red_seen"}
+                ],
+                "sinks": {"jsonl": {"path": str(tmp_path / "events.jsonl")}},
+                "outbox": {"path": str(outbox)},
+                "http": {"enabled": False},
+            }
+        )
+    )
     return site
 
 
@@ -138,14 +156,16 @@ def test_the_daemon_starts_on_a_damaged_outbox_and_says_so(tmp_path, tiny_bundle
     outbox = tmp_path / "state" / "outbox.sqlite"
     events = _filled_outbox(outbox, 3)
     with closing(sqlite3.connect(outbox)) as db:
-        db.execute("UPDATE events SET body = '{\"camera\": \"belt\", \"ty' WHERE id = ?", (events[0].id,))
+        db.execute('UPDATE events SET body = \'{"camera": "belt", "ty\' WHERE id = ?', (events[0].id,))
         db.commit()
     process = spawn_daemon(_site(tmp_path, tiny_bundle, colour_video.path, outbox), REPO)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     delivered = read_events(tmp_path / "events.jsonl")
     assert [e.id for e in delivered[:2]] == [events[1].id, events[2].id]  # salvaged first, in order
-    assert [e.type for e in delivered].count("outbox_damaged") == 2 and "red_seen" in {e.type for e in delivered}
+    assert [e.type for e in delivered].count("outbox_damaged") == 2 and "red_seen" in {
+        e.type for e in delivered
+    }
     assert "moving it aside" in err and "Traceback" not in err and _aside(outbox).exists()
 
 

@@ -92,8 +92,15 @@ def test_the_physical_range_is_the_limit_not_only_overflow(signal_bundle):
 
 def test_nothing_adit_serialises_is_non_finite_json():
     event = Event(
-        camera="pump", type="t", label="l", score=float("nan"), frame=0, phase="start", rule="r",
-        pts_s=float("inf"), extra={"health_index": np.float32("nan"), "list": [float("-inf"), 1.5]},
+        camera="pump",
+        type="t",
+        label="l",
+        score=float("nan"),
+        frame=0,
+        phase="start",
+        rule="r",
+        pts_s=float("inf"),
+        extra={"health_index": np.float32("nan"), "list": [float("-inf"), 1.5]},
     )
     body = _strict(event.to_json())
     assert body["score"] is None and body["pts_s"] is None
@@ -106,13 +113,19 @@ def test_the_daemon_keeps_answering_status_and_metrics_through_a_burst(signal_bu
     port = _serve_once(_burst(clean))  # default max_abs (1e6): 1e30 is out of any sensor's range
     http = free_port()
     site = tmp_path / "site.yaml"
-    site.write_text(yaml.safe_dump({
-        "machines": [{"name": "pump-2", "source": f"tcp://127.0.0.1:{port}", "bundle": str(signal_bundle)}],
-        "rules": [{"name": "any", "labels": ALL_LABELS, "min_score": 0.0}],
-        "sinks": {"jsonl": {"path": str(tmp_path / "events.jsonl")}},
-        "outbox": {"path": str(tmp_path / "outbox.sqlite")},
-        "http": {"port": http},
-    }))
+    site.write_text(
+        yaml.safe_dump(
+            {
+                "machines": [
+                    {"name": "pump-2", "source": f"tcp://127.0.0.1:{port}", "bundle": str(signal_bundle)}
+                ],
+                "rules": [{"name": "any", "labels": ALL_LABELS, "min_score": 0.0}],
+                "sinks": {"jsonl": {"path": str(tmp_path / "events.jsonl")}},
+                "outbox": {"path": str(tmp_path / "outbox.sqlite")},
+                "http": {"port": http},
+            }
+        )
+    )
     process = spawn_daemon(site, REPO)
     log = LogReader(process)
     try:

@@ -31,11 +31,18 @@ SECRET = "Bearer s3cret-token"
 
 
 def _event(frame: int, label: str = "red", type_: str = "t") -> Event:
-    return Event(camera="belt", type=type_, label=label, score=0.9, frame=frame, phase="start", rule="r", pts_s=0.0)
+    return Event(
+        camera="belt", type=type_, label=label, score=0.9, frame=frame, phase="start", rule="r", pts_s=0.0
+    )
 
 
 def _outbox(tmp_path, sinks, **config) -> Outbox:
-    settings = {"path": tmp_path / "outbox.sqlite", "retry_min_s": 0.05, "retry_max_s": 0.2, "drain_timeout_s": 2.0}
+    settings = {
+        "path": tmp_path / "outbox.sqlite",
+        "retry_min_s": 0.05,
+        "retry_max_s": 0.2,
+        "drain_timeout_s": 2.0,
+    }
     return Outbox(OutboxConfig(**(settings | config)), sinks)
 
 
@@ -47,7 +54,9 @@ def _wait(condition, timeout_s: float = 30.0) -> bool:
 
 
 def _webhook(server: RawHttpServer, **settings) -> WebhookSink:
-    return WebhookSink(WebhookSinkConfig(url=f"{server.url}/events", headers={"Authorization": SECRET}, **settings))
+    return WebhookSink(
+        WebhookSinkConfig(url=f"{server.url}/events", headers={"Authorization": SECRET}, **settings)
+    )
 
 
 @pytest.fixture
@@ -64,7 +73,9 @@ def servers():
 
 
 @pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
-def test_a_redirect_is_a_failed_attempt_and_credentials_never_leave_the_origin(servers, tmp_path, caplog, code):
+def test_a_redirect_is_a_failed_attempt_and_credentials_never_leave_the_origin(
+    servers, tmp_path, caplog, code
+):
     elsewhere = servers(lambda request: status(200))
     hook = servers(lambda request: status(code, "Moved", {"Location": f"{elsewhere.url}/collect"}))
     outbox = _outbox(tmp_path, [_webhook(hook)])
@@ -105,7 +116,9 @@ def test_a_garbled_answer_is_retried_and_the_sink_thread_lives_on(servers, tmp_p
         for event in events:
             outbox.deliver(event)
         assert _wait(lambda: outbox.states["webhook"].failures >= 3)
-        assert outbox.depth("webhook") == 4 and outbox.states["webhook"].dead_letters == 0  # the receiver, not the events
+        assert (
+            outbox.depth("webhook") == 4 and outbox.states["webhook"].dead_letters == 0
+        )  # the receiver, not the events
         hook.answer = lambda request: status(200)
         assert _wait(lambda: outbox.depth("webhook") == 0)
         assert outbox.states["webhook"].healthy and outbox.states["webhook"].delivered == 4
@@ -199,7 +212,9 @@ def test_an_unpublishable_topic_is_dead_lettered_and_later_events_arrive(mosquit
     try:
         for event in events:
             outbox.deliver(event)
-        ids = lambda: [json.loads(p)["id"] for t, p, _ in subscriber.messages if "/events/" in t]  # noqa: E731
+        def ids() -> list[str]:
+            return [json.loads(p)["id"] for t, p, _ in subscriber.messages if "/events/" in t]
+
         assert _wait(lambda: ids() == [events[0].id, events[2].id])
         [letter] = outbox.dead_letters()
         assert letter["id"] == events[1].id and "adit/events/belt/fault+ball" in letter["error"]

@@ -51,7 +51,9 @@ def test_zones_and_boxes_are_drawn(tmp_path):
 def _start_event(index: int) -> tuple[Frame, Event]:
     image = np.random.default_rng(index).integers(0, 255, (120, 160, 3), dtype=np.uint8)
     frame = Frame(camera="belt", index=index, ts=time.time(), pts_s=0.0, image=image)
-    event = Event(camera="belt", type="t", label="red", score=0.9, frame=index, phase="start", rule="r", pts_s=0.0)
+    event = Event(
+        camera="belt", type="t", label="red", score=0.9, frame=index, phase="start", rule="r", pts_s=0.0
+    )
     return frame, event
 
 

@@ -1,4 +1,4 @@
-"""A stop while the outbox's disk is full: every waiting event is sent once, and once more at most after a restart.
+"""A stop on a full outbox disk: each waiting event is sent once, and at most once more after a restart.
 
 Before (issue 15): when the cursor update failed during the drain, the loop read the same row
 again and sent it again, as fast as the receiver answered: one event 8,824 times in 10 s. The
@@ -25,7 +25,9 @@ REPO = Path(__file__).parents[2]
 
 
 def _event(frame: int) -> Event:
-    return Event(camera="belt", type="t", label="red", score=0.9, frame=frame, phase="start", rule="r", pts_s=0.0)
+    return Event(
+        camera="belt", type="t", label="red", score=0.9, frame=frame, phase="start", rule="r", pts_s=0.0
+    )
 
 
 def _counts(server: RawHttpServer) -> Counter[str]:
@@ -50,7 +52,9 @@ def test_a_drain_on_a_full_disk_sends_each_event_once_and_a_restart_once_more(sm
         started = time.monotonic()
         outbox.close()  # what SIGTERM does: drain for drain_timeout_s
         assert time.monotonic() - started < 3.0 + 5.0
-        assert outbox.storage_error is not None and "full" in outbox.storage_error  # the cursor was not recorded
+        assert (
+            outbox.storage_error is not None and "full" in outbox.storage_error
+        )  # the cursor was not recorded
         assert accepted == [e.id for e in events]  # each sent once during the drain, in order, not in a loop
         small_volume.free()
         again = Outbox(config, [sink])  # the restart re-sends what it could not record, once
@@ -70,7 +74,10 @@ def test_sigterm_on_a_full_disk_is_no_retry_storm(colour_site, small_volume):
     def on_small_volume(site):
         site["cameras"][0].update(loop=True, realtime=True)
         site["outbox"].update(
-            path=str(small_volume.path / "outbox.sqlite"), retry_min_s=0.1, retry_max_s=0.3, drain_timeout_s=5.0
+            path=str(small_volume.path / "outbox.sqlite"),
+            retry_min_s=0.1,
+            retry_max_s=0.3,
+            drain_timeout_s=5.0,
         )
         site["sinks"] = {"webhook": {"url": f"{receiver.url}/events"}}
         site["http"] = {"enabled": False}
@@ -91,7 +98,7 @@ def test_sigterm_on_a_full_disk_is_no_retry_storm(colour_site, small_volume):
         process.kill()
         receiver.close()
     assert process.returncode == 0, log.rest()
-    summary = json.loads(out[out.index("{"):])
+    summary = json.loads(out[out.index("{") :])
     assert accepted and summary["events"] >= len(set(accepted))
     assert max(Counter(accepted).values()) == 1  # the drain delivered each waiting event once
     assert "sent again at the next start" in log.rest() and "Traceback" not in log.rest()
