@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import math
 import signal
-import socket
-import threading
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 import yaml
-from daemon_helpers import LogReader, free_port, spawn_daemon, wait_until
+from daemon_helpers import LogReader, free_port, serve_samples_once, spawn_daemon, wait_until
 
 from edge_runtime.config import MachineConfig, RuleConfig
 from edge_runtime.events import Event
@@ -39,20 +37,6 @@ def _strict(text: str):
     return json.loads(text, parse_constant=refuse)
 
 
-def _serve_once(samples: np.ndarray) -> int:
-    """A sensor gateway: one connection, all the samples as little-endian float32, then close."""
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def send() -> None:
-        conn, _ = server.accept()
-        with conn:
-            conn.sendall(samples.astype("<f4").tobytes())
-        server.close()
-
-    threading.Thread(target=send, daemon=True).start()
-    return server.getsockname()[1]
-
-
 def _burst(samples: np.ndarray, value: float = 1e30) -> np.ndarray:
     broken = samples.copy()
     broken[BURST_AT : BURST_AT + BURST_LEN] = value
@@ -60,7 +44,7 @@ def _burst(samples: np.ndarray, value: float = 1e30) -> np.ndarray:
 
 
 def _replay(bundle: Path, samples: np.ndarray, **settings):
-    port = _serve_once(samples)
+    port = serve_samples_once(samples)
     machine = MachineConfig(
         name="pump-2", source=f"tcp://127.0.0.1:{port}", realtime=False, bundle=bundle, **settings
     )
@@ -110,7 +94,7 @@ def test_nothing_adit_serialises_is_non_finite_json():
 
 def test_the_daemon_keeps_answering_status_and_metrics_through_a_burst(signal_bundle, tmp_path):
     clean = synthetic_stream(seconds_each=1.0)
-    port = _serve_once(_burst(clean))  # default max_abs (1e6): 1e30 is out of any sensor's range
+    port = serve_samples_once(_burst(clean))  # default max_abs (1e6): 1e30 is out of any sensor's range
     http = free_port()
     site = tmp_path / "site.yaml"
     site.write_text(
