@@ -43,7 +43,14 @@ NOMINAL_STEPS = 10_000  # the schedule runs over the time budget, in these units
 class Frames(Dataset):
     """In-memory training frames -> (input tensor, target), augmented per (epoch, index)."""
 
-    def __init__(self, samples: list[BoxSample], spec: InputSpec, boxes: BoxAugmentConfig, photo: AugmentConfig | None, seed: int):
+    def __init__(
+        self,
+        samples: list[BoxSample],
+        spec: InputSpec,
+        boxes: BoxAugmentConfig,
+        photo: AugmentConfig | None,
+        seed: int,
+    ):
         self.frames = [read_image(s.path) for s in samples]
         self.samples, self.spec, self.boxes, self.photo, self.seed = samples, spec, boxes, photo, seed
 
@@ -56,13 +63,18 @@ class Frames(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         epoch, index = key
         rng = np.random.default_rng([self.seed, epoch, index])
-        item = augment_boxes(self._item(index), self.boxes, rng, lambda: self._item(int(rng.integers(len(self)))))
+        item = augment_boxes(
+            self._item(index), self.boxes, rng, lambda: self._item(int(rng.integers(len(self))))
+        )
         image = augment(item.image, self.photo, rng) if self.photo else item.image
         boxes = input_map(image.shape[:2], self.spec).to_input(item.boxes)
         height, width = self.spec.size
         boxes = np.clip(boxes, 0, [width, height, width, height]).astype(np.float32)
         keep = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
-        target = {"boxes": torch.from_numpy(boxes[keep]).reshape(-1, 4), "labels": torch.from_numpy(item.labels[keep] + 1)}
+        target = {
+            "boxes": torch.from_numpy(boxes[keep]).reshape(-1, 4),
+            "labels": torch.from_numpy(item.labels[keep] + 1),
+        }
         return torch.from_numpy(preprocess(image, self.spec)[0]), target
 
 
@@ -71,7 +83,9 @@ def _collate(batch: list) -> tuple[list[torch.Tensor], list[dict[str, torch.Tens
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--model", default="fcos_efficientnet_lite0_fpn")
     parser.add_argument("--weights", default="DEFAULT", help="DEFAULT (ImageNet backbone) or none (scratch)")
@@ -118,10 +132,26 @@ def main(argv: list[str] | None = None) -> None:
     scheduler = warmup_cosine(optimizer, NOMINAL_STEPS, int(NOMINAL_STEPS * args.warmup))
     ema = weight_ema(model, args.ema) if args.ema > 0 else None
 
-    dataset = Frames(train, spec, BoxAugmentConfig(hflip=args.hflip, scale_jitter=args.scale_jitter, mosaic=args.mosaic), photo, args.seed)
-    weights = repeat_factors([s.labels for s in train], len(classes), args.balance) if args.balance > 0 else None
+    dataset = Frames(
+        train,
+        spec,
+        BoxAugmentConfig(hflip=args.hflip, scale_jitter=args.scale_jitter, mosaic=args.mosaic),
+        photo,
+        args.seed,
+    )
+    weights = (
+        repeat_factors([s.labels for s in train], len(classes), args.balance) if args.balance > 0 else None
+    )
     sampler = EpochSampler(len(dataset), seed=args.seed, weights=weights)
-    loader = DataLoader(dataset, batch_size=args.batch, sampler=sampler, num_workers=1, collate_fn=_collate, drop_last=True, persistent_workers=True)
+    loader = DataLoader(
+        dataset,
+        batch_size=args.batch,
+        sampler=sampler,
+        num_workers=1,
+        collate_fn=_collate,
+        drop_last=True,
+        persistent_workers=True,
+    )
 
     budget = args.minutes * 60
     started = time.perf_counter()
@@ -142,7 +172,10 @@ def main(argv: list[str] | None = None) -> None:
                 ema.update(model, step=step)
             losses.append(float(loss.detach()))
             if step % 20 == 0:
-                print(f"step {step} epoch {epoch} {elapsed / 60:.1f} min loss {np.mean(losses[-20:]):.3f}", flush=True)
+                print(
+                    f"step {step} epoch {epoch} {elapsed / 60:.1f} min loss {np.mean(losses[-20:]):.3f}",
+                    flush=True,
+                )
             if elapsed >= budget:
                 done = True
                 break
@@ -167,7 +200,16 @@ def main(argv: list[str] | None = None) -> None:
     }
     (args.out / "report.json").write_text(json.dumps(report, indent=2))
     torch.save({"state_dict": final.state_dict()}, args.out / "model.pt")
-    print(json.dumps({"out": str(args.out), "steps": step, "s/step": report["seconds_per_step"], **{s: r["map50"] for s, r in results.items()}}))
+    print(
+        json.dumps(
+            {
+                "out": str(args.out),
+                "steps": step,
+                "s/step": report["seconds_per_step"],
+                **{s: r["map50"] for s, r in results.items()},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,17 @@ def _detector(name: str, cls_bias: float, tmp_path: Path) -> tuple[DetectorForEx
         # FCOS: one stride on each side of the location; RetinaNet: the anchors themselves
         regression.bbox_reg.bias.fill_(1.0 if hasattr(regression, "bbox_ctrness") else 0.0)
     model = DetectorForExport(detector).eval()
-    onnx_path = export_dense_onnx(model, preprocess(_frame(), SPEC), tmp_path / "model.onnx", ("boxes", "scores", "labels"), dynamic_batch=False)
-    return model, {"onnxruntime": onnx_path, "openvino": convert_to_ir(onnx_path, tmp_path / "openvino" / "model.xml", fp16=False)}
+    onnx_path = export_dense_onnx(
+        model,
+        preprocess(_frame(), SPEC),
+        tmp_path / "model.onnx",
+        ("boxes", "scores", "labels"),
+        dynamic_batch=False,
+    )
+    return model, {
+        "onnxruntime": onnx_path,
+        "openvino": convert_to_ir(onnx_path, tmp_path / "openvino" / "model.xml", fp16=False),
+    }
 
 
 def _detect(backend: str, path: Path, frame: np.ndarray, min_score: float):
@@ -71,7 +80,8 @@ def test_lite_detector_runs_the_same_in_both_runtimes(name, tmp_path):
     found = {backend: _detect(backend, path, frame, min_score=0.3) for backend, path in paths.items()}
     assert len(found["onnxruntime"]) >= 5  # the spread scores leave several boxes above 0.3
     matched = sum(
-        any(d.label == o.label and _iou(d.box, o.box) >= 0.9 for o in found["openvino"]) for d in found["onnxruntime"]
+        any(d.label == o.label and _iou(d.box, o.box) >= 0.9 for o in found["openvino"])
+        for d in found["onnxruntime"]
     )
     assert matched >= 0.9 * len(found["onnxruntime"])
     for det in found["onnxruntime"] + found["openvino"]:
@@ -95,7 +105,10 @@ def test_lite_segmenter_runs_the_same_in_both_runtimes(tmp_path):
     assert check_dense_parity("segment", model, onnx_path, [batch]).agreement >= 0.95
     xml = convert_to_ir(onnx_path, tmp_path / "openvino" / "seg.xml", fp16=False)
     two = np.concatenate([batch, batch[:, :, ::-1].copy()])  # dynamic batch: two frames at once
-    logits = {b: create_backend(b, p, BackendOptions()).infer(two)[0] for b, p in (("onnxruntime", onnx_path), ("openvino", xml))}
+    logits = {
+        b: create_backend(b, p, BackendOptions()).infer(two)[0]
+        for b, p in (("onnxruntime", onnx_path), ("openvino", xml))
+    }
     assert logits["onnxruntime"].shape == (2, 3, 96, 128)
     # an untrained head's logits nearly tie: compare the pixels where the class is decided
     top2 = np.sort(logits["onnxruntime"], axis=1)[:, -2:]

@@ -25,7 +25,10 @@ def _squares(height=120, width=160, boxes=((20, 30, 60, 70), (100, 40, 150, 110)
 def _white_share(item: Boxed) -> list[float]:
     """Share of white pixels inside each box (1.0 when box and pixels moved together)."""
     grey = item.image[..., 0]
-    return [float((grey[int(y1) : int(y2), int(x1) : int(x2)] > 127).mean()) for x1, y1, x2, y2 in item.boxes.round()]
+    return [
+        float((grey[int(y1) : int(y2), int(x1) : int(x2)] > 127).mean())
+        for x1, y1, x2, y2 in item.boxes.round()
+    ]
 
 
 def test_hflip_moves_boxes_with_the_pixels():
@@ -51,7 +54,10 @@ def test_scale_jitter_drops_boxes_mostly_cut_away():
 @pytest.mark.parametrize("seed", range(6))
 def test_mosaic_boxes_stay_on_their_objects_inside_the_canvas(seed):
     rng = np.random.default_rng(seed)
-    items = [_squares(int(rng.integers(80, 200)), int(rng.integers(80, 200)), ((10, 10, 50, 50), (40, 30, 70, 75))) for _ in range(4)]
+    items = [
+        _squares(int(rng.integers(80, 200)), int(rng.integers(80, 200)), ((10, 10, 50, 50), (40, 30, 70, 75)))
+        for _ in range(4)
+    ]
     out = mosaic(items, rng, min_visible=0.4)
     assert out.image.shape == items[0].image.shape and len(out.boxes) == len(out.labels) > 0
     assert all(share > 0.85 for share in _white_share(out))
@@ -103,9 +109,15 @@ def test_param_groups_scale_the_backbone_and_skip_decay_on_norms():
     grouped = {id(p) for g in groups for p in g["params"]}
     assert not grouped & {id(p) for p in frozen} and frozen
     # the frozen-BN backbone has no trainable 1-d parameters left (its convolutions have no bias)
-    assert sorted((round(g["lr"], 9), g["weight_decay"]) for g in groups) == [(1e-4, 0.05), (1e-3, 0.0), (1e-3, 0.05)]
+    assert sorted((round(g["lr"], 9), g["weight_decay"]) for g in groups) == [
+        (1e-4, 0.05),
+        (1e-3, 0.0),
+        (1e-3, 0.05),
+    ]
     assert all(p.ndim <= 1 for g in groups if g["weight_decay"] == 0 for p in g["params"])
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in body.modules())  # frozen BN has no batch statistics
+    assert not any(
+        isinstance(m, torch.nn.BatchNorm2d) for m in body.modules()
+    )  # frozen BN has no batch statistics
 
 
 def test_warmup_cosine_rises_then_decays():

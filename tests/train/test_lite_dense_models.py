@@ -10,7 +10,14 @@ from edge_runtime.preprocess import preprocess
 from train.detection.lite import LITE_DETECTORS
 from train.detection.models import build_detector, detector_normalisation
 from train.finetune import freeze_batchnorm
-from train.lite_weights import LITE_MEAN, LITE_STD, LITE_VARIANTS, WeightsError, check_variant, lite_classifier
+from train.lite_weights import (
+    LITE_MEAN,
+    LITE_STD,
+    LITE_VARIANTS,
+    WeightsError,
+    check_variant,
+    lite_classifier,
+)
 from train.segmentation.lite import LITE_SEGMENTERS
 from train.segmentation.models import build_segmenter, segmenter_normalisation
 
@@ -25,10 +32,14 @@ def _imagenet_top1(body: torch.nn.Module, variant: int, image_name: str) -> int:
     classifier = lite_classifier(variant, pretrained=True).eval()
     missing, unexpected = classifier.load_state_dict(body.state_dict(), strict=False)
     assert not unexpected and {k.split(".")[0] for k in missing} <= {"conv_head", "bn2", "classifier"}
-    assert not [k for k in missing if not k.endswith("num_batches_tracked") and k.startswith(("blocks", "conv_stem"))]
+    assert not [
+        k for k in missing if not k.endswith("num_batches_tracked") and k.startswith(("blocks", "conv_stem"))
+    ]
     rgb = getattr(skimage_data, image_name)()
     size = NATIVE_SIZE[variant]
-    batch = preprocess(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), InputSpec(size=(size, size), mean=LITE_MEAN, std=LITE_STD))
+    batch = preprocess(
+        cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), InputSpec(size=(size, size), mean=LITE_MEAN, std=LITE_STD)
+    )
     with torch.no_grad():
         return int(classifier(torch.from_numpy(batch)).argmax())
 

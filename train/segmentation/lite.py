@@ -40,7 +40,7 @@ for _variant in LITE_VARIANTS:
 def build_lite_segmenter(
     name: str, num_classes: int, weights: str = "DEFAULT", weights_backbone: str = "none"
 ) -> nn.Module:
-    """LR-ASPP for ``num_classes``; ImageNet backbone when a weights is DEFAULT, or a whole segmenter ``.pth``."""
+    """LR-ASPP for ``num_classes``; ImageNet backbone when a weights is DEFAULT; or a segmenter ``.pth``."""
     from torchvision.models.segmentation.lraspp import LRASPP
 
     variant = LITE_SEGMENTERS.get(name)
