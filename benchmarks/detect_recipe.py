@@ -98,6 +98,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--freeze-bn", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--freeze-stages", type=int, default=1, help="stem plus this many stages stay frozen")
     parser.add_argument("--ema", type=float, default=0.998, help="EMA decay; 0 disables")
+    parser.add_argument(
+        "--clip",
+        type=float,
+        default=0.0,
+        help="gradient-norm clip; 0 disables",
+    )
     parser.add_argument("--warmup", type=float, default=0.03, help="share of the budget in linear warm-up")
     parser.add_argument("--hflip", type=float, default=0.5)
     parser.add_argument("--scale-jitter", type=float, default=0.5)
@@ -160,10 +166,12 @@ def main(argv: list[str] | None = None) -> None:
     while not done:
         sampler.set_epoch(epoch)
         for images, targets in loader:
-            loss = sum(model(images, targets).values())
+            parts = model(images, targets)
+            loss = sum(parts.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            if args.clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
             optimizer.step()
             step += 1
             elapsed = time.perf_counter() - started
@@ -171,11 +179,10 @@ def main(argv: list[str] | None = None) -> None:
             if ema is not None:
                 ema.update(model, step=step)
             losses.append(float(loss.detach()))
-            if step % 20 == 0:
-                print(
-                    f"step {step} epoch {epoch} {elapsed / 60:.1f} min loss {np.mean(losses[-20:]):.3f}",
-                    flush=True,
-                )
+            if step % 10 == 0:
+                detail = " ".join(f"{k} {float(v):.3f}" for k, v in parts.items())
+                summary = f"step {step} epoch {epoch} {elapsed / 60:.1f} min loss {np.mean(losses[-10:]):.3f}"
+                print(f"{summary} ({detail})", flush=True)
             if elapsed >= budget:
                 done = True
                 break
