@@ -130,3 +130,19 @@ def lite_classifier(variant: int, pretrained: bool) -> nn.Module:
 
     model = timm.create_model(f"tf_efficientnet_lite{check_variant(variant)}", pretrained=False)
     return load_offline_weights(model, variant) if pretrained else model
+
+
+def wants_imagenet(weights: str, weights_backbone: str) -> bool:
+    """Dense-model convention: the backbone is pretrained when either weights setting is DEFAULT."""
+    return "default" in (weights.lower(), weights_backbone.lower())
+
+
+def load_trained(model: nn.Module, weights: str) -> nn.Module:
+    """Load a whole trained model from ``weights`` when it is a file path (not DEFAULT or none)."""
+    if weights.lower() in ("default", "none"):
+        return model
+    if not Path(weights).is_file():
+        raise WeightsError(f"weights file {weights} not found (weights= takes DEFAULT, none or a .pth path)")
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    model.load_state_dict(state.get("state_dict", state))
+    return model

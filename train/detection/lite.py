@@ -17,13 +17,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from edge_runtime.registry import Registry
-from train.lite_weights import LITE_MEAN, LITE_STD, LITE_VARIANTS, WeightsError, lite_features
+from train.lite_weights import LITE_MEAN, LITE_STD, LITE_VARIANTS, lite_features, load_trained, wants_imagenet
 
 GRAPH_MIN_SCORE = 0.05  # as train.detection.models: detections below it never leave the graph
 FPN_CHANNELS = 64
@@ -125,16 +124,8 @@ def build_lite_detector(
         raise ValueError(
             f"unknown Lite detector {name!r}; choose one of: {', '.join(LITE_DETECTORS.names())}"
         )
-    pretrained = "default" in (weights.lower(), weights_backbone.lower())
-    model = _HEADS[spec.head](LiteFPN(spec.variant, pretrained), num_classes + 1, image_size)
-    if weights.lower() not in ("default", "none"):
-        if not Path(weights).is_file():
-            raise WeightsError(
-                f"weights file {weights} not found (weights= takes DEFAULT, none or a .pth path)"
-            )
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        model.load_state_dict(state.get("state_dict", state))
-    return model
+    backbone = LiteFPN(spec.variant, wants_imagenet(weights, weights_backbone))
+    return load_trained(_HEADS[spec.head](backbone, num_classes + 1, image_size), weights)
 
 
 NORMALISATION = (LITE_MEAN, LITE_STD)

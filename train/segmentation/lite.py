@@ -8,13 +8,11 @@ changing the pretrained receptive fields). ImageNet weights come from ``train.li
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
 from edge_runtime.registry import Registry
-from train.lite_weights import LITE_MEAN, LITE_STD, LITE_VARIANTS, WeightsError, lite_features
+from train.lite_weights import LITE_MEAN, LITE_STD, LITE_VARIANTS, lite_features, load_trained, wants_imagenet
 
 NORMALISATION = (LITE_MEAN, LITE_STD)
 
@@ -48,13 +46,5 @@ def build_lite_segmenter(
         raise ValueError(
             f"unknown Lite segmenter {name!r}; choose one of: {', '.join(LITE_SEGMENTERS.names())}"
         )
-    backbone = LowHigh(variant, pretrained="default" in (weights.lower(), weights_backbone.lower()))
-    model = LRASPP(backbone, backbone.low_channels, backbone.high_channels, num_classes)
-    if weights.lower() not in ("default", "none"):
-        if not Path(weights).is_file():
-            raise WeightsError(
-                f"weights file {weights} not found (weights= takes DEFAULT, none or a .pth path)"
-            )
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        model.load_state_dict(state.get("state_dict", state))
-    return model
+    backbone = LowHigh(variant, wants_imagenet(weights, weights_backbone))
+    return load_trained(LRASPP(backbone, backbone.low_channels, backbone.high_channels, num_classes), weights)
