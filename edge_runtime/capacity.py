@@ -6,7 +6,7 @@ never saw) or, when even decoding falls behind, frames age. Over the last ``wind
 compares each camera's share of dropped slots (cameras with an ``infer_fps``: the rate they were
 promised) and every camera's p99 frame age with the site's limits, says so
 in ``/status`` and ``/metrics``, and raises a ``box_over_capacity`` event (kind ``capacity``, camera
-``*``: ``start``, then ``end`` once a whole window is within the limits again; docs/events.md) instead
+``daemon``: ``start``, then ``end`` once a whole window is within the limits again; docs/events.md) instead
 of letting the site silently fall behind.
 """
 
@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from edge_runtime.capture import CaptureThread
-from edge_runtime.config import ANY_CAMERA, CapacityConfig
+from edge_runtime.config import CapacityConfig
 from edge_runtime.events import Event, utc_iso
 
 EVENT_TYPE = "box_over_capacity"
@@ -156,7 +156,7 @@ class CapacityMonitor:
     @staticmethod
     def _event(phase: Literal["start", "end"], extra: dict[str, Any]) -> Event:
         return Event(
-            camera=ANY_CAMERA,  # the whole box, every camera on it
+            camera="daemon",  # the daemon itself: the whole box, every camera on it
             type=EVENT_TYPE,
             label="over_capacity",
             score=1.0,

@@ -247,6 +247,21 @@ class BeltOverloadEnd(_Envelope):
     extra: BeltEndExtra
 
 
+# --- the daemon's own state: a damaged outbox moved aside and salvaged -----------------------------------
+
+
+class OutboxDamagedExtra(_Strict):
+    moved_to: str = Field(description="where the damaged file was moved (never deleted)")
+    reason: str = Field(description="what was wrong with it")
+    salvaged: int = Field(ge=0, description="rows copied into the fresh outbox")
+    unreadable: int = Field(ge=0, description="rows kept as dead letters")
+
+
+class OutboxDamagedEndExtra(OutboxDamagedExtra):
+    start_id: EventId
+    duration_s: Duration
+
+
 # --- the box over capacity ------------------------------------------------------------------------------
 
 
@@ -275,13 +290,37 @@ class CapacityEndExtra(CapacityExtra):
     duration_s: Duration
 
 
+class OutboxDamagedStart(_Envelope):
+    """At start the outbox could not be read: it was moved aside and a fresh one started."""
+
+    kind: Literal["outbox"]
+    phase: Literal["start"]
+    camera: Literal["daemon"] = Field(description="the daemon itself")
+    type: Literal["outbox_damaged"]
+    label: Literal["outbox_damaged"]
+    rule: Literal["outbox"]
+    extra: OutboxDamagedExtra
+
+
+class OutboxDamagedEnd(_Envelope):
+    """Sent right after the start: the recovery is complete."""
+
+    kind: Literal["outbox"]
+    phase: Literal["end"]
+    camera: Literal["daemon"]
+    type: Literal["outbox_damaged"]
+    label: Literal["outbox_damaged"]
+    rule: Literal["outbox"]
+    extra: OutboxDamagedEndExtra
+
+
 class CapacityStart(_Envelope):
     """The box cannot serve every camera its rate: a camera lost more than ``capacity.max_dropped`` of its
     inference slots, or its frame age p99 passed ``capacity.max_frame_age_ms``, over ``capacity.window_s``."""
 
     kind: Literal["capacity"]
     phase: Literal["start"]
-    camera: Literal["*"] = Field(description="the whole box: every camera on it")
+    camera: Literal["daemon"] = Field(description="the daemon itself: the whole box, every camera on it")
     type: Literal["box_over_capacity"]
     label: Literal["over_capacity"]
     rule: Literal["health"]
@@ -293,7 +332,7 @@ class CapacityEnd(_Envelope):
 
     kind: Literal["capacity"]
     phase: Literal["end"]
-    camera: Literal["*"]
+    camera: Literal["daemon"]
     type: Literal["box_over_capacity"]
     label: Literal["over_capacity"]
     rule: Literal["health"]
@@ -304,9 +343,10 @@ RuleEvent = Annotated[RuleStart | RuleUpdate | RuleEnd, Field(discriminator="pha
 MachineEvent = Annotated[MachineStart | MachineUpdate | MachineEnd, Field(discriminator="phase")]
 HealthEvent = Annotated[HealthStart | HealthEnd, Field(discriminator="phase")]
 BeltEvent = Annotated[BeltSpeed | BeltOverloadStart | BeltOverloadEnd, Field(discriminator="phase")]
+OutboxEvent = Annotated[OutboxDamagedStart | OutboxDamagedEnd, Field(discriminator="phase")]
 CapacityEvent = Annotated[CapacityStart | CapacityEnd, Field(discriminator="phase")]
 AnyEvent = Annotated[
-    RuleEvent | MachineEvent | HealthEvent | BeltEvent | CapacityEvent, Field(discriminator="kind")
+    RuleEvent | MachineEvent | HealthEvent | BeltEvent | OutboxEvent | CapacityEvent, Field(discriminator="kind")
 ]
 
 # The schema files of docs/events: name -> (title, type). ``event`` is the union every consumer can use.
@@ -316,6 +356,7 @@ SCHEMAS: dict[str, tuple[str, Any]] = {
     "machine": ("adit machine event (vibration)", MachineEvent),
     "camera_health": ("adit camera health event", HealthEvent),
     "belt_load": ("adit belt load and speed event", BeltEvent),
+    "outbox": ("adit outbox recovery event", OutboxEvent),
     "capacity": ("adit box capacity event", CapacityEvent),
 }
 

@@ -215,7 +215,7 @@ class Pipeline:
                 for sink in self.sinks:
                     try:
                         sink.deliver(event)
-                    except OSError:  # one broken sink must not stop the others (the outbox will retry)
+                    except Exception:  # noqa: BLE001 - one broken sink must not stop the others or inference
                         log.exception("sink %s failed to deliver event %s", sink.name, event.id)
                         self.delivery_failures += 1
 

@@ -34,6 +34,7 @@ from edge_runtime.liveness import Liveness
 from edge_runtime.model import BundleModel
 from edge_runtime.observe import CameraView, DaemonView
 from edge_runtime.outbox import Outbox
+from edge_runtime.outbox_store import OutboxLock
 from edge_runtime.postprocess import decoder_for, list_postprocess
 from edge_runtime.rules import RuleSet
 from edge_runtime.scheduler import FairScheduler
@@ -156,11 +157,14 @@ def run(
     timers = timers or StageTimers()
     ready = threading.Event()
     with ExitStack() as cleanup:
+        # before any sink connects: a second daemon on this outbox must not even say "online" on MQTT
+        lock = OutboxLock(config.outbox.path)
+        cleanup.callback(lock.release)
         sinks = build_sinks(config.sinks)
         for sink in sinks:
             cleanup.callback(sink.close)
         liveness = Liveness(config.watchdog.stall_s)
-        outbox = Outbox(config.outbox, sinks, liveness)
+        outbox = Outbox(config.outbox, sinks, liveness, lock=lock)
         cleanup.callback(outbox.close)  # drains into the sinks before they close
         cameras, raised = [], queue.SimpleQueue[Event]()
         for camera in config.cameras:
@@ -236,6 +240,7 @@ def run(
             capacity,
             liveness,
             notifier,
+            stalled=view.stalled,
             raised=raised,
             ready=ready,
             stop=stop,

@@ -43,6 +43,7 @@ class ServeLoop:
         liveness: Liveness,
         notifier: SystemdNotifier,
         *,
+        stalled: Callable[[], dict[str, float]],
         raised: queue.SimpleQueue[Event],
         ready: threading.Event,
         stop: threading.Event,
@@ -54,6 +55,7 @@ class ServeLoop:
         self.capacity = capacity
         self.liveness = liveness
         self.notifier = notifier
+        self.stalled = stalled
         self.raised = raised
         self.ready = ready
         self.stop = stop
@@ -103,8 +105,9 @@ class ServeLoop:
         self.drain_raised()
 
     def _pet_watchdog(self) -> None:
-        """Pet systemd's watchdog only while no stage hangs: systemd restarts a daemon with a stuck sink."""
-        before, stalled = self._stalled, self.liveness.stalled()
+        """Pet systemd's watchdog only while no stage hangs and every sink loop keeps trying, so systemd
+        restarts a daemon with a stuck sink (the outbox keeps the events across the restart)."""
+        before, stalled = self._stalled, self.stalled()
         if stalled and stalled.keys() != before.keys():
             log.error(
                 "stalled: %s; no longer petting the watchdog",

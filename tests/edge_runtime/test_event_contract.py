@@ -108,7 +108,7 @@ def test_the_schema_and_the_model_refuse_a_broken_event(why, event):
 
 def test_every_kind_has_its_own_schema_file_and_the_union_names_them_all():
     union = json.loads((DOCS / "event.schema.json").read_text())
-    kinds = set(get_args(Kind))  # every producer the events module names
+    kinds = set(get_args(Kind))  # every producer the Event type allows
     assert {p.name for p in DOCS.glob("*.schema.json")} >= {f"{k}.schema.json" for k in kinds}
     assert set(union["discriminator"]["mapping"]) == kinds
     assert union["$id"] == "urn:adit:schema:event:v1" and union["version"] == 1

@@ -73,7 +73,7 @@ def test_overloaded_cameras_share_fairly_stay_fresh_and_the_box_says_so(colour_s
     assert capacity["frame_age_p99_ms"] < 3000
     events = read_events(config.sinks.jsonl.path)
     over = [e for e in events if e.type == "box_over_capacity"]
-    assert [e.phase for e in over][:1] == ["start"] and over[0].camera == "*"
+    assert [e.phase for e in over][:1] == ["start"] and over[0].camera == "daemon"
     assert over[0].extra["cameras_behind"]
 
 

@@ -128,7 +128,7 @@ def test_dropped_slots_raise_box_over_capacity_and_a_clean_window_ends_it():
         if second == 7:
             assert not monitor.over and events == []
     assert monitor.over and [e.phase for e in events] == ["start"]
-    assert events[0].type == EVENT_TYPE and events[0].camera == "*"
+    assert events[0].type == EVENT_TYPE and events[0].camera == "daemon"
     validate_event(json.loads(events[0].to_json()))  # the published contract (docs/events)
     state = monitor.state()
     assert state["over_capacity"] and state["cameras_behind"] == ["a", "b"]
