@@ -105,16 +105,21 @@ class ServeLoop:
         self.drain_raised()
 
     def _pet_watchdog(self) -> None:
-        """Pet systemd's watchdog only while no stage hangs and every sink loop keeps trying, so systemd
-        restarts a daemon with a stuck sink (the outbox keeps the events across the restart)."""
-        before, stalled = self._stalled, self.stalled()
-        if stalled and stalled.keys() != before.keys():
-            log.error(
-                "stalled: %s; no longer petting the watchdog",
-                ", ".join(f"{stage} busy {seconds:.0f} s" for stage, seconds in stalled.items()),
-            )
-        elif before and not stalled:
-            log.info("no stage stalled any more; petting the watchdog again")
-        if not stalled:
-            self.notifier.watchdog()
-        self._stalled = stalled
+        self._stalled = pet_watchdog(self.notifier, self.stalled(), self._stalled)
+
+
+def pet_watchdog(
+    notifier: SystemdNotifier, stalled: dict[str, float], before: dict[str, float]
+) -> dict[str, float]:
+    """Pet systemd's watchdog only while no stage hangs and every sink loop keeps trying, so systemd
+    restarts a daemon with a stuck sink (the outbox keeps the events across the restart)."""
+    if stalled and stalled.keys() != before.keys():
+        log.error(
+            "stalled: %s; no longer petting the watchdog",
+            ", ".join(f"{stage} busy {seconds:.0f} s" for stage, seconds in stalled.items()),
+        )
+    elif before and not stalled:
+        log.info("no stage stalled any more; petting the watchdog again")
+    if not stalled:
+        notifier.watchdog()
+    return stalled
