@@ -16,6 +16,7 @@ from pathlib import Path
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.events import JsonlSink, compare_events, read_truth
+from edge_runtime.fleet.supervisor import run_fleet
 from edge_runtime.logs import setup_logging
 from edge_runtime.pipeline import ReplayResult, replay, replay_tolerance, run, verify_daemon
 from edge_runtime.systemd import SystemdNotifier
@@ -86,7 +87,7 @@ def _run(config: SiteConfig, *, validate_only: bool) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        summary = run(config, stop, SystemdNotifier.from_env())
+        summary = (run_fleet if config.fleet is not None else run)(config, stop, SystemdNotifier.from_env())
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
