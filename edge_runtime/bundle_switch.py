@@ -86,6 +86,7 @@ class BundleStore:
                 )
             target = self._folder(digest)
             if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
                 bundle.root.rename(target)
             return StoredBundle(digest, target, load_bundle(target, verify="none").manifest, signer)
         except OSError as exc:
@@ -222,9 +223,10 @@ class BundleSwitch:
         self.store.activate(bundle_id)
         log.info("switched to bundle %s; watching its health for %.0f s", bundle_id[:16], self.window_s)
         self.runner.start(self._current())
+        started = self._clock()
         verdict = self.watch()
         if verdict.state == "healthy":
-            self.store.prune()
+            log.info("bundle %s healthy after %.1f s", bundle_id[:16], self._clock() - started)
             return SwitchOutcome(bundle_id, "active")
         log.error("bundle %s is unhealthy (%s): rolling back", bundle_id[:16], verdict.reason)
         self.store.mark_failed(bundle_id, verdict.reason, attempt)

@@ -174,7 +174,7 @@ class FleetAgent:
                     delay = min(delay * 2, self.fleet.fetch.retry_max_s)
                 else:
                     delay = self.fleet.fetch.retry_min_s
-                    if self.wanted() is desired:
+                    if self.wanted() == desired:
                         self._wake.wait(5.0)
 
     def _pursue(self, desired: DesiredBundle) -> bool:
@@ -205,6 +205,7 @@ class FleetAgent:
             return False
         if path is None and desired.url is not None:
             self._report(desired, "fetching")
+            self.store.prune()  # keep current and previous only, before a new one comes in
             try:
                 local = fetch(
                     desired.url,
@@ -225,6 +226,8 @@ class FleetAgent:
                 log.error("fleet: rejected bundle of rollout %s: %s", desired.rollout, exc)
                 self._report(desired, "rejected", str(exc))
                 return False
+        if self.wanted() != desired:
+            return False  # asked for something else while fetching: follow that instead
         self._report(desired, "switching")
         request = SwitchRequest(desired.bundle_id, desired.rollout)
         self.switches.put(request)

@@ -127,8 +127,10 @@ def _machine_state(state: dict[str, object]) -> str:
 
 
 def unchanged(a: DeviceMessage, b: DeviceMessage | None) -> bool:
-    """Equal but for the moving parts that alone do not warrant a message (last_seen, rates, load)."""
+    """Equal but for the moving parts that alone do not warrant a message (last_seen, rates, load, the
+    outbox's exact depth: a backlog appearing or clearing does count)."""
     if b is None:
         return False
     moving = {"last_seen", "capacity", "outbox_depth"}
-    return a.model_dump(exclude=moving) == b.model_dump(exclude=moving)
+    backlog = (a.outbox_depth > 0) == (b.outbox_depth > 0)
+    return backlog and a.model_dump(exclude=moving) == b.model_dump(exclude=moving)

@@ -61,6 +61,7 @@ class PipelineHost:
     def stop(self, *, final: bool = False) -> None:
         """Stop the pipeline (draining the outbox) and wait for it; ``final``: the daemon is exiting."""
         self.notifier.final = final
+        self.view = None  # its outbox and captures are about to close: no reader may use them
         self._stop.set()
         if self._thread is not None:
             self._thread.join(JOIN_TIMEOUT_S)
@@ -105,6 +106,8 @@ class PipelineHost:
         except BaseException as exc:  # noqa: BLE001 - reported through health(); the supervisor decides
             self.error = exc
             log.error("the pipeline on %s failed: %s", config.model.bundle, exc)
+        finally:
+            self.view = None
 
     def _attach(self, view: DaemonView) -> None:
         self.view = view

@@ -24,7 +24,7 @@ from edge_runtime.bundle_switch import BundleStore
 from edge_runtime.errors import BundleError, ConfigError
 from edge_runtime.events import utc_iso
 from edge_runtime.fleet.config import TrustConfig
-from edge_runtime.fleet.fetch import fetch, is_http, sha256_file
+from edge_runtime.fleet.fetch import FetchError, fetch, is_http, sha256_file
 from edge_runtime.fleet.messages import BundleInfo, DesiredBundle, RolloutMessage, RolloutPhase
 from edge_runtime.fleet.view import FleetView, moved
 
@@ -56,7 +56,7 @@ def prepare(bundle: str, trust: TrustConfig, staging: Path, *, timeout_s: float 
     ``bundle``: an http(s) URL of a ``.tar.gz``, or a folder or ``.tar.gz`` on the shared volume.
     An unsigned bundle is refused: the devices of a fleet would refuse it too.
     """
-    local = fetch(bundle, staging, timeout_s=timeout_s) if is_http(bundle) else Path(bundle).resolve()
+    local = _download(bundle, staging, timeout_s) if is_http(bundle) else Path(bundle).resolve()
     if not local.exists():
         raise BundleError(f"{bundle}: not found")
     stored = BundleStore(staging / "check").add(local, trust)
@@ -71,6 +71,19 @@ def prepare(bundle: str, trust: TrustConfig, staging: Path, *, timeout_s: float 
         archive_sha256=sha256_file(local) if local.is_file() else None,
         published=utc_iso(time.time()),
     )
+
+
+def _download(url: str, staging: Path, timeout_s: float, attempts: int = 5) -> Path:
+    """The bundle at ``url``, resuming a cut transfer up to ``attempts`` times."""
+    for attempt in range(attempts - 1):
+        try:
+            return fetch(url, staging, timeout_s=timeout_s)
+        except FetchError:
+            time.sleep(min(2.0**attempt, 10.0))
+    try:
+        return fetch(url, staging, timeout_s=timeout_s)
+    except FetchError as exc:
+        raise BundleError(f"{url}: cannot be downloaded ({exc})") from exc
 
 
 @dataclass(frozen=True)
@@ -142,6 +155,18 @@ class Rollout:
         row = self.view.row(name)
         return row.message.bundle if row is not None and row.message is not None else None
 
+    def _reports(self, name: str, rollout: str, bundle: str) -> bool:
+        """The device says it runs ``bundle`` as asked by ``rollout``."""
+        row = self.view.row(name)
+        m = row.message if row is not None else None
+        return (
+            m is not None
+            and m.rollout is not None
+            and (m.rollout.rollout, m.rollout.status) == (rollout, "active")
+            and m.bundle is not None
+            and m.bundle.id == bundle
+        )
+
     def _status(self, name: str, desired: DesiredBundle) -> tuple[str, str]:
         """("active" | "waiting" | "offline" | "failed", why) of a device against ``desired``."""
         row = self.view.row(name)
@@ -199,9 +224,10 @@ class Rollout:
         back = {
             name: info for name, info in before.items() if info is not None and info.id != desired.bundle_id
         }
+        rollback = f"{desired.rollout}-rollback"
         for name, info in back.items():
             previous = DesiredBundle(
-                rollout=f"{desired.rollout}-rollback",
+                rollout=rollback,
                 bundle_id=info.id,
                 name=info.name,
                 version=info.version,
@@ -212,11 +238,8 @@ class Rollout:
         deadline = self._clock() + self.plan.timeout_s
         while True:
             for name, info in back.items():
-                if (
-                    name not in devices
-                    and self._bundle(name) is not None
-                    and self._bundle(name).id == info.id
-                ):
+                # back only once the device has read the rollback (it may still be switching to the new one)
+                if name not in devices and self._reports(name, rollback, info.id):
                     devices[name] = "rolled_back"
                     self.publish(self.topics.device(name, "desired"), "")  # back on the group's desired state
             if len(devices) == len(back) or self._clock() >= deadline:

@@ -29,7 +29,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def keys(tmp_path: Path) -> dict[str, tuple[Path, Path]]:
-    return {name: generate_key(tmp_path / "keys" / name) for name in ("release-2026", "release-2027", "stranger")}
+    return {
+        name: generate_key(tmp_path / "keys" / name) for name in ("release-2026", "release-2027", "stranger")
+    }
 
 
 @pytest.fixture
