@@ -53,8 +53,8 @@ class ManifestSignature(_Strict):
 class SignatureFile(_Strict):
     """``signature.json``: the manifest's digest (for a quick look) and one signature per key."""
 
-    schema_version: int = Field(1, ge=1, le=1)
-    algorithm: str = Field("ed25519", pattern="^ed25519$")
+    schema_version: int = Field(default=1, ge=1, le=1)
+    algorithm: str = Field(default="ed25519", pattern="^ed25519$")
     manifest_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     signatures: list[ManifestSignature] = Field(min_length=1)
 

@@ -1,9 +1,9 @@
-"""``python -m edge_runtime.fleet status|rollout|serve --broker HOST[:PORT]``: the fleet from any machine.
+"""``python -m edge_runtime.fleet status|rollout|forget|serve --broker HOST[:PORT]``: the fleet from anywhere.
 
-``status``, ``rollout`` and ``serve`` are plain functions (a unified ``adit`` command can wrap them).
-Exit codes: 0 done; 1 a rollout rolled back or some device failed; 2 bad input (an unsigned or
-broken bundle, an empty group, an unreachable broker). The broker's password is read from
-``$ADIT_MQTT_PASSWORD``, never from the command line.
+``status``, ``rollout``, ``forget`` and ``web.serve`` are plain functions that a unified ``adit``
+command can wrap. Exit codes: 0 done; 1 a rollout rolled back or some device failed; 2 bad input
+(an unsigned or broken bundle, an empty group, an unreachable broker). The broker's password is
+read from ``$ADIT_MQTT_PASSWORD``, never from the command line.
 """
 
 from __future__ import annotations
@@ -101,6 +101,25 @@ def rollout(
         view.close()
 
 
+def forget(
+    device: str, broker: Broker, *, topic: str = "adit/fleet", say: Callable[[str], None] = print
+) -> int:
+    """Clear a retired device's retained topics, so ``status`` no longer lists it (a live one reappears)."""
+    topics = FleetTopics(topic)
+    view = open_view(broker, topic)
+    try:
+        if view.row(device) is None:
+            raise ConfigError(f"{device}: no such device under {topic}/devices/")
+        for leaf in ("state", "status", "desired"):
+            view.client.publish(topics.device(device, leaf), b"", qos=1, retain=True).wait_for_publish(
+                PUBLISH_TIMEOUT_S
+            )
+        say(f"forgot {device}")
+        return 0
+    finally:
+        view.close()
+
+
 def _broker(args: argparse.Namespace) -> Broker:
     try:
         return Broker.parse(
@@ -135,6 +154,8 @@ def _parser() -> argparse.ArgumentParser:
     roll.add_argument(
         "--trust", type=Path, nargs="*", default=[], help="public keys the bundle must be signed by"
     )
+    retire = commands.add_parser("forget", parents=[common], help="clear a retired device's retained topics")
+    retire.add_argument("device")
     serve = commands.add_parser("serve", parents=[common], help="a small web page of the fleet")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8391)
@@ -159,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
                 trust=tuple(args.trust),
                 topic=args.topic,
             )
+        if args.command == "forget":
+            return forget(args.device, broker, topic=args.topic)
         from edge_runtime.fleet.web import serve as serve_page
 
         return serve_page(broker, topic=args.topic, host=args.host, port=args.port)

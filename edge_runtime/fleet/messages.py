@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge_runtime.event_schema import SCHEMA_VERSION, Name, Timestamp, json_schema_of
+from edge_runtime.event_schema import Name, Timestamp, json_schema_of
 
 Digest = Annotated[
     str, Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the bundle's manifest.json: its identity")
@@ -27,7 +27,7 @@ DeviceHealth = Literal["starting", "healthy", "unhealthy"]
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
 
 
 class BundleInfo(_Message):
@@ -105,7 +105,9 @@ class DesiredBundle(_Message):
         "None: a bundle the device keeps (a rollback to its previous one)",
     )
     archive_sha256: str | None = Field(
-        None, pattern=r"^[0-9a-f]{64}$", description="the archive's sha256, checked before it is unpacked"
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="the archive's sha256, checked before it is unpacked",
     )
     published: Timestamp
 

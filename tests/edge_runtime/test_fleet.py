@@ -7,10 +7,13 @@ The 10-device version is test_fleet_scale.py (slow); this one keeps the fast sui
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
 import pytest
+import uvicorn
+from daemon_helpers import free_port, http_get, wait_until
 from fleet_helpers import Devices, RangeServer, bundle_id, bundle_variant, on_bundle, pack, slow_video
 
 from edge_runtime.bundle import MANIFEST_NAME
@@ -18,6 +21,7 @@ from edge_runtime.events import utc_iso
 from edge_runtime.fleet import cli
 from edge_runtime.fleet.messages import DesiredBundle, FleetTopics
 from edge_runtime.fleet.view import Broker, FleetView
+from edge_runtime.fleet.web import build_app
 from edge_runtime.signing import generate_key
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,6 +74,8 @@ def test_a_small_fleet_rolls_out_with_a_canary_rolls_back_and_catches_up(fleet, 
     assert cli.status(Broker(port=mosquitto.port), say=shown.append) == 0
     assert all(name in shown[0] for name in NAMES) and shown[0].count("tiny-colour 1.0.0") == 3
     assert "release" in shown[0] and "healthy" in shown[0]
+    page = _fleet_page(view)
+    assert page["online"] == 3 and page["healthy"] == 3 and [r["device"] for r in page["rows"]] == NAMES
 
     # 1. the canary (dev-0, first by name) fails its health check on v2: rolled back, nobody else moved
     said: list[str] = []
@@ -145,3 +151,25 @@ def test_a_small_fleet_rolls_out_with_a_canary_rolls_back_and_catches_up(fleet, 
     assert codes == {name: 0 for name in NAMES}, codes
     assert view.wait(lambda: all(view.row(n).online is False for n in NAMES), 10.0)
     assert not any(v2 == view.row(n).message.bundle.id for n in NAMES)
+    assert cli.forget("dev-2", Broker(port=mosquitto.port), say=said.append) == 0  # a retired box
+    assert view.wait(lambda: view.row("dev-2") is None, 10.0) and view.row("dev-1") is not None
+
+
+def _fleet_page(view: FleetView) -> dict:
+    """The fleet page served for real (uvicorn on a free port): its HTML, then the JSON it reads."""
+    server = uvicorn.Server(
+        uvicorn.Config(build_app(view), port=free_port(), log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_until(lambda: server.started, 30.0)
+        url = f"http://127.0.0.1:{server.config.port}"
+        status, html = http_get(url + "/")
+        assert status == 200 and b"/api/fleet" in html
+        status, body = http_get(url + "/api/fleet")
+        assert status == 200
+        return json.loads(body)
+    finally:
+        server.should_exit = True
+        thread.join(10)
