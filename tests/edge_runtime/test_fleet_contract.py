@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -125,3 +126,13 @@ def test_broker_addresses():
     assert Broker.parse("broker.mine") == Broker(host="broker.mine")
     with pytest.raises(ValueError, match="HOST:PORT"):
         Broker.parse("broker:mqtt")
+
+
+def test_the_examples_in_docs_fleet_md_follow_their_schemas():
+    text = (DOCS.parent / "fleet.md").read_text()
+    examples = re.findall(r"<!-- schema: (\w+) -->\n```json\n(.*?)```", text, re.S)
+    assert examples, "docs/fleet.md has no example marked with its schema"
+    for name, body in examples:
+        schema = json.loads((DOCS / f"{name}.schema.json").read_text())
+        errors = [e.message for e in Draft202012Validator(schema).iter_errors(json.loads(body))]
+        assert not errors, (name, errors)
