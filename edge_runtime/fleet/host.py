@@ -90,6 +90,8 @@ class PipelineHost:
             return Health("unhealthy", f"the pipeline failed: {self.error}")
         if self._thread is None or (not self.running and self._stop.is_set()):
             return Health("starting", "not running")
+        if self.ended:
+            return Health("unhealthy", "the pipeline ended: every source ended")
         view = self.view
         if view is None:
             return Health("starting", "loading the bundle")

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +23,10 @@ import numpy as np
 import yaml
 
 from edge_runtime.bundle import MANIFEST_NAME
+from edge_runtime.events import utc_iso
+from edge_runtime.fleet import cli as fleet_cli
+from edge_runtime.fleet.messages import DesiredBundle
+from edge_runtime.fleet.view import Broker
 from edge_runtime.signing import load_private_key, manifest_digest, sign_bundle
 
 
@@ -268,3 +273,25 @@ def _drop(conn: socket.socket) -> None:
     except OSError:
         pass
     conn.close()
+
+
+def tampered(signed: Path, out: Path) -> DesiredBundle:
+    """A copy of a signed bundle whose manifest was changed after signing, asked for as rollout r-evil."""
+    root = bundle_variant(signed, out, "3.0.0", key=None)  # keeps the original's signature.json
+    manifest = json.loads((root / MANIFEST_NAME).read_text())
+    (root / MANIFEST_NAME).write_text(json.dumps(manifest | {"version": "6.6.6"}, indent=2) + "\n")
+    return DesiredBundle(
+        rollout="r-evil",
+        bundle_id=bundle_id(root),
+        name="tiny-colour",
+        version="6.6.6",
+        url=str(root),
+        published=utc_iso(time.time()),
+    )
+
+
+def roll_out(bundle: str, port: int, canary: str, said: list[str]) -> int:
+    """``fleet rollout BUNDLE --to conveyors --canary C --hold 3 --timeout 120``; its output in ``said``."""
+    return fleet_cli.rollout(
+        bundle, "conveyors", Broker(port=port), canary=canary, hold_s=3.0, timeout_s=120.0, say=said.append
+    )

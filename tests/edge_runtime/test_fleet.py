@@ -14,12 +14,20 @@ from pathlib import Path
 import pytest
 import uvicorn
 from daemon_helpers import free_port, http_get, wait_until
-from fleet_helpers import Devices, RangeServer, bundle_id, bundle_variant, on_bundle, pack, slow_video
+from fleet_helpers import (
+    Devices,
+    RangeServer,
+    bundle_id,
+    bundle_variant,
+    on_bundle,
+    pack,
+    roll_out,
+    slow_video,
+    tampered,
+)
 
-from edge_runtime.bundle import MANIFEST_NAME
-from edge_runtime.events import utc_iso
 from edge_runtime.fleet import cli
-from edge_runtime.fleet.messages import DesiredBundle, FleetTopics
+from edge_runtime.fleet.messages import FleetTopics
 from edge_runtime.fleet.view import Broker, FleetView
 from edge_runtime.fleet.web import build_app
 from edge_runtime.signing import generate_key
@@ -56,12 +64,6 @@ def fleet(tmp_path, tiny_bundle, mosquitto):
     devices.close()
 
 
-def _run_rollout(bundle: str, port: int, canary: str, messages: list[str]) -> int:
-    return cli.rollout(
-        bundle, "conveyors", Broker(port=port), canary=canary, hold_s=2.0, timeout_s=90.0, say=messages.append
-    )
-
-
 def test_a_small_fleet_rolls_out_with_a_canary_rolls_back_and_catches_up(fleet, mosquitto, tmp_path):
     devices, bundles, view = fleet
     v1, v2, v3 = (bundle_id(bundles[v]) for v in ("v1", "v2", "v3"))
@@ -79,7 +81,7 @@ def test_a_small_fleet_rolls_out_with_a_canary_rolls_back_and_catches_up(fleet, 
 
     # 1. the canary (dev-0, first by name) fails its health check on v2: rolled back, nobody else moved
     said: list[str] = []
-    assert _run_rollout(str(bundles["v2"]), mosquitto.port, "1", said) == 1, said
+    assert roll_out(str(bundles["v2"]), mosquitto.port, "1", said) == 1, said
     assert view.wait(on_bundle(view, NAMES, v1), 60.0)
     assert any("dev-0 rolled_back" in line and "'blue'" in line for line in said), said
     assert view.row("dev-0").message.rollout.rollout.endswith("-rollback")  # sent back by the rollout too
@@ -99,7 +101,7 @@ def test_a_small_fleet_rolls_out_with_a_canary_rolls_back_and_catches_up(fleet, 
     http.cuts = {1: archive.stat().st_size // 2}  # 0: the rollout checks it; 1: the canary's first try
     try:
         said.clear()
-        assert _run_rollout(http.url, mosquitto.port, "1", said) == 0, said
+        assert roll_out(http.url, mosquitto.port, "1", said) == 0, said
         assert view.wait(on_bundle(view, NAMES[:2], v3), 30.0)
         assert "offline now" in said[-1] and "dev-2" in said[-1]
         assert http.requests[2] == f"bytes={archive.stat().st_size // 2}-", (
@@ -127,17 +129,7 @@ def test_a_small_fleet_rolls_out_with_a_canary_rolls_back_and_catches_up(fleet, 
         )
         == 2
     )
-    tampered = bundle_variant(bundles["v3"], tmp_path / "shared" / "tampered", "3.0.0", key=None)
-    manifest = json.loads((tampered / MANIFEST_NAME).read_text())
-    (tampered / MANIFEST_NAME).write_text(json.dumps(manifest | {"version": "6.6.6"}, indent=2) + "\n")
-    desired = DesiredBundle(
-        rollout="r-evil",
-        bundle_id=bundle_id(tampered),
-        name="tiny-colour",
-        version="6.6.6",
-        url=str(tampered),
-        published=utc_iso(time.time()),
-    )
+    desired = tampered(bundles["v3"], tmp_path / "shared" / "tampered")
     view.client.publish(
         FleetTopics().device("dev-1", "desired"), desired.model_dump_json(), qos=1, retain=True
     )
