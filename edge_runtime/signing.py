@@ -30,12 +30,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edge_runtime.bundle import MANIFEST_NAME
+from edge_runtime.bundle import MANIFEST_NAME, SIGNATURE_NAME
 from edge_runtime.errors import AditError, BundleError, ConfigError
 from edge_runtime.events import utc_iso
 from edge_runtime.fleet.config import DEVICE_GROUP_PATTERN, TrustConfig
 
-SIGNATURE_NAME = "signature.json"
 SIGNED_CONTEXT = b"adit bundle manifest v1\n"  # prefixed to the manifest bytes before signing
 
 

@@ -22,7 +22,6 @@ from edge_runtime.bundle import (
     Bundle,
     Manifest,
     QuantAttempt,
-    file_digest,
     load_bundle,
     write_manifest,
 )
@@ -34,6 +33,7 @@ from export.errors import ExportError
 from export.evaluate import evaluate_classifier
 from export.gate import GateBudget, GateResult, judge
 from export.ladder import Rung, climb, first_rung, fixes
+from export.manifest_files import artifact_entry
 from export.onnx_export import check_parity, export_onnx
 from export.openvino_export import convert_to_ir
 from export.options import parse_options
@@ -133,16 +133,11 @@ def resolve_formats(requested: list[str]) -> list[FormatSpec]:
     return [spec for key, spec in FORMATS.items() if key in wanted]
 
 
-def _artifact_entry(root: Path, spec: FormatSpec, path: Path) -> Artifact:
-    digest = file_digest(path, root)
-    weights = file_digest(path.with_suffix(".bin"), root) if spec.format == "openvino" else None
-    return Artifact(**digest.model_dump(), format=spec.format, precision=spec.precision, weights=weights)
-
-
 def _redigest(root: Path, artifact: Artifact) -> Artifact:
     """The same artifact entry with digests of its files as they are now (after a ladder rebuild)."""
-    fresh = _artifact_entry(root, FORMATS[artifact.key], root / artifact.file)
-    return artifact.model_copy(update={"sha256": fresh.sha256, "bytes": fresh.bytes, "weights": fresh.weights})
+    fresh = artifact_entry(root, artifact.key, root / artifact.file)
+    update = {"sha256": fresh.sha256, "bytes": fresh.bytes, "weights": fresh.weights, "data": fresh.data}
+    return artifact.model_copy(update=update)
 
 
 @dataclass(frozen=True)
@@ -199,7 +194,7 @@ def export_bundle(request: ExportRequest) -> Bundle:
     parity_batch = np.concatenate([preprocess(read_image(s.path), checkpoint.input) for s in test_samples[:16]])
     parity = check_parity(checkpoint.model, ctx.produced["onnx-fp32"], parity_batch)
 
-    artifacts = [_artifact_entry(out, spec, ctx.produced[spec.key]) for spec in specs]
+    artifacts = [artifact_entry(out, spec.key, ctx.produced[spec.key]) for spec in specs]
     manifest = Manifest(
         name=request.out.name,
         task="classify",

@@ -21,11 +21,9 @@ import torch
 
 import train.signal.models  # noqa: F401  (registers signal_cnn1d)
 from edge_runtime.bundle import (
-    Artifact,
     Bundle,
     InputSpec,
     Manifest,
-    file_digest,
     load_bundle,
     write_manifest,
 )
@@ -37,6 +35,7 @@ from export.build import apply_gate, summary
 from export.calibration import CalibrationSet
 from export.errors import ExportError
 from export.gate import GateBudget
+from export.manifest_files import artifact_entry
 from export.onnx_export import check_parity, export_onnx
 from export.openvino_export import convert_to_ir
 from export.provenance import code_version
@@ -89,7 +88,7 @@ def export_signal_bundle(checkpoint_path: Path, out: Path, budget: GateBudget = 
         "openvino-fp32": convert_to_ir(onnx_fp32, out / "openvino" / "model.xml", fp16=False),
     }
     produced["openvino-int8"] = quantize_openvino(produced["openvino-fp32"], calibration, out / "openvino-int8" / "model.xml")
-    artifacts = [_artifact(out, key, path) for key, path in produced.items()]
+    artifacts = [artifact_entry(out, key, path) for key, path in produced.items()]
     height, width = (1, spec.window) if spec.representation == "waveform" else spec.image_size
     manifest = Manifest(
         name=out.name,
@@ -119,12 +118,6 @@ def export_signal_bundle(checkpoint_path: Path, out: Path, budget: GateBudget = 
         log.info("%s: top-1 %.4f", artifact.key, measured[artifact.key][0]["top1"])
     write_manifest(out, apply_gate(manifest, measured, budget))
     return load_bundle(out)
-
-
-def _artifact(root: Path, key: str, path: Path) -> Artifact:
-    fmt, precision = key.split("-")
-    weights = file_digest(path.with_suffix(".bin"), root) if fmt == "openvino" else None
-    return Artifact(**file_digest(path, root).model_dump(), format=fmt, precision=precision, weights=weights)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from edge_runtime.bundle import Artifact, Bundle, Manifest, file_digest, load_bundle, write_manifest
+from edge_runtime.bundle import Artifact, Bundle, Manifest, load_bundle, write_manifest
 from edge_runtime.model import BundleModel
 from edge_runtime.preprocess import preprocess, read_image
 from export.calibration import CalibrationSet
@@ -25,6 +25,7 @@ from export.dense.onnx_parity import check_dense_parity, export_dense_onnx
 from export.dense.quantize import ATTEMPTS, DenseInt8Options, quantize_dense_onnx, quantize_dense_openvino
 from export.dense.tasks import TASKS, DenseTask
 from export.errors import ExportError
+from export.manifest_files import artifact_entry
 from export.openvino_export import convert_to_ir
 from export.provenance import code_version
 
@@ -100,7 +101,7 @@ def export_dense_bundle(request: Any) -> Bundle:
         classes=list(meta["classes"]),
         input=spec,
         postprocess=dict(meta["postprocess"]),
-        artifacts=[_entry(out, key, produced[key]) for key in produced],
+        artifacts=[artifact_entry(out, key, produced[key]) for key in produced],
         provenance={
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "code_version": code_version(),
@@ -122,13 +123,15 @@ def export_dense_bundle(request: Any) -> Bundle:
         reference = measured[key.replace("int8", "fp32")][0][task.metric]
         for options in ATTEMPTS:
             timed(key, lambda p, o=options, k=key: _quantize(task, k, produced, calibration, p, o))
-            write_manifest(out, base.model_copy(update={"artifacts": [*base.artifacts, _entry(out, key, produced[key])]}))
+            # list every INT8 file written so far: the runtime refuses a bundle holding an unlisted file
+            made = [artifact_entry(out, k, produced[k]) for k in int8_keys if k in produced]
+            write_manifest(out, base.model_copy(update={"artifacts": [*base.artifacts, *made]}))
             measured[key] = _measure(task, load_bundle(out), key, data.test_samples)
             attempts[key] = options.describe()
             if _drop_pp(reference, measured[key][0][task.metric]) <= request.budget.max_top1_drop_pp:
                 break
             log.warning("%s: %s %.4f misses the budget against FP32 %.4f with %s", key, task.metric, measured[key][0][task.metric], reference, options.describe())
-    artifacts = [_entry(out, key, produced[key]) for key in FILES if key in produced]
+    artifacts = [artifact_entry(out, key, produced[key]) for key in FILES if key in produced]
     manifest = base.model_copy(update={"artifacts": [_judged(a, task, measured, request.budget.max_top1_drop_pp, attempts) for a in artifacts]})
     write_manifest(out, manifest)
     return load_bundle(out)
@@ -175,12 +178,6 @@ def _judged(artifact: Artifact, task: DenseTask, measured: dict, max_drop_pp: fl
         status = "shipped" if passed else "rejected"
         note = f"{note}; INT8 with {attempts.get(artifact.key, 'default options')}; gate: {verdict}"
     return artifact.model_copy(update={"metrics": metrics, "status": status, "note": note, "runtime_precision": precision})
-
-
-def _entry(root: Path, key: str, path: Path) -> Artifact:
-    fmt, precision = key.split("-")
-    weights = file_digest(path.with_suffix(".bin"), root) if fmt == "openvino" else None
-    return Artifact(**file_digest(path, root).model_dump(), format=fmt, precision=precision, weights=weights)
 
 
 def _paths_digest(paths: list[Path]) -> str:
