@@ -180,12 +180,7 @@ class FleetAgent:
     def _pursue(self, desired: DesiredBundle) -> bool:
         """Bring the device to ``desired`` if it should go there; True to try again later."""
         if desired.bundle_id == self.store.current_id():
-            if (
-                self.rollout is None
-                or self.rollout.bundle_id != desired.bundle_id
-                or self.rollout.status != "active"
-            ):
-                self._report(desired, "active")
+            self._report(desired, "active")
             return False
         failed = self.store.failed().get(desired.bundle_id)
         if failed is not None and failed.attempt == desired.rollout:
@@ -242,6 +237,15 @@ class FleetAgent:
         return False
 
     def _report(self, desired: DesiredBundle, status: RolloutStatus, reason: str = "") -> None:
+        """Say where the device stands with ``desired`` (once: the same news is not sent again)."""
+        now = self.rollout
+        if now is not None and (now.rollout, now.bundle_id, now.status, now.reason) == (
+            desired.rollout,
+            desired.bundle_id,
+            status,
+            reason,
+        ):
+            return
         self.rollout = RolloutInfo(
             rollout=desired.rollout,
             bundle_id=desired.bundle_id,

@@ -112,14 +112,16 @@ class RangeServer:
     """A real HTTP server for one file that honours Range, and can cut a transfer after N bytes."""
 
     def __init__(self, data: bytes, *, ranges: bool = True) -> None:
-        self.data, self.requests = data, []
+        self.data, self.requests, self.lock = data, [], threading.Lock()
         self.cuts: dict[int, int] = {}  # request number (from 0) -> bytes sent before the connection drops
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 header = self.headers.get("Range")
-                server.requests.append(header)
+                with server.lock:  # requests come in on several threads at once
+                    number = len(server.requests)
+                    server.requests.append(header)
                 start = int(re.match(r"bytes=(\d+)-", header).group(1)) if header and ranges else 0
                 body = server.data[start:]
                 self.send_response(206 if start else 200)
@@ -129,7 +131,7 @@ class RangeServer:
                     )
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                cut = server.cuts.get(len(server.requests) - 1)
+                cut = server.cuts.get(number)
                 if cut is not None:
                     body = body[:cut]  # then the connection drops
                 self.wfile.write(body)

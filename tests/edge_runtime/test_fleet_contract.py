@@ -136,3 +136,10 @@ def test_the_examples_in_docs_fleet_md_follow_their_schemas():
         schema = json.loads((DOCS / f"{name}.schema.json").read_text())
         errors = [e.message for e in Draft202012Validator(schema).iter_errors(json.loads(body))]
         assert not errors, (name, errors)
+
+
+def test_an_unreachable_broker_is_bad_input(capsys):
+    from edge_runtime.fleet.cli import main
+
+    assert main(["status", "--broker", "127.0.0.1:9"]) == 2
+    assert "127.0.0.1:9: cannot connect to the broker" in capsys.readouterr().err
