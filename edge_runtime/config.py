@@ -302,7 +302,7 @@ class MqttSinkConfig(_Section):
     )
     topic: str = Field(default="adit/events", pattern=TOPIC, max_length=1024)
     availability_topic: str = Field(
-        default="adit/state/{device}/status",
+        default="adit/status/{device}",
         pattern=TOPIC,
         max_length=1024,
         description='retained "online"; last will "offline"; {device} is replaced by client_id '

@@ -16,6 +16,7 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -40,7 +41,13 @@ log = logging.getLogger(__name__)
 class FleetLink(MqttSink):
     """One device's fleet connection; ``on_desired(topic, message or None)`` on each desired message."""
 
-    def __init__(self, config: MqttSinkConfig, topics: FleetTopics, group: str, on_desired: Any) -> None:
+    def __init__(
+        self,
+        config: MqttSinkConfig,
+        topics: FleetTopics,
+        group: str,
+        on_desired: Callable[[str, DesiredBundle | None], None],
+    ) -> None:
         device = config.client_id
         self.desired_topics = [topics.device(device, "desired"), topics.group(group, "desired")]
         self._on_desired = on_desired
@@ -150,12 +157,12 @@ class FleetAgent:
             self._desired[topic] = desired
             self._wake.notify_all()
 
-    def _loop(self, work: Any, every_s: float) -> None:
+    def _loop(self, work: Callable[[], None], every_s: float) -> None:
         while not self._stop.is_set():
             try:
                 work()
             except Exception:  # the loop must never stop: log and try again next tick
-                log.exception("fleet: %s failed", getattr(work, "__name__", work))
+                log.exception("fleet: %s failed", work.__name__)
             self._stop.wait(every_s)
 
     def _follow(self) -> None:

@@ -98,6 +98,8 @@ class Outcome:
 
 
 class Rollout:
+    """One rollout of one bundle to one group, driven over a ``FleetView`` and a retained ``publish``."""
+
     def __init__(
         self,
         view: FleetView,

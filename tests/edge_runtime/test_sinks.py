@@ -48,7 +48,7 @@ def test_mqtt_events_arrive_with_qos1_and_a_retained_availability_topic(mosquitt
     assert _wait(lambda: len(_event_ids(subscriber)) == 3)
     assert _event_ids(subscriber) == [e.id for e in events]
     topics = {topic for topic, _, _ in subscriber.messages}
-    status = "adit/state/edge-a/status"  # per device: one box's will never hides another's "online"
+    status = "adit/status/edge-a"  # per device: one box's will never hides another's "online"
     assert "adit/events/belt/person" in topics and status in topics
     sink.close()
     assert _wait(lambda: b"offline" in [p for t, p, _ in subscriber.messages if t == status])
@@ -71,8 +71,8 @@ def test_each_device_has_its_own_availability_and_the_shared_topic_still_works(m
             payloads = [p for t, p, _ in subscriber.messages if t == topic]
             return payloads[-1] if payloads else None
 
-        assert _wait(lambda: retained("adit/state/edge-down/status") == b"offline")
-        assert retained("adit/state/edge-up/status") == b"online"
+        assert _wait(lambda: retained("adit/status/edge-down") == b"offline")
+        assert retained("adit/status/edge-up") == b"online"
         assert _wait(lambda: retained("adit/status") == b"online")  # set explicitly: the old shared topic
     finally:
         up.close()
