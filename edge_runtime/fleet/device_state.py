@@ -108,9 +108,10 @@ class DeviceReporter:
 
     def _capacity(self, view: DaemonView | None) -> Capacity:
         now, processed = self._clock(), self.host.processed()
-        fps = 0.0
-        if self._last is not None and now > self._last[0] and processed >= self._last[1]:
-            fps = (processed - self._last[1]) / (now - self._last[0])
+        since, before = self._last or (now, processed)
+        if processed < before:  # a new run (a switch): its frames since it started
+            since, before = self.host.started_at, 0
+        fps = (processed - before) / (now - since) if now > since else 0.0
         self._last = (now, processed)
         infer = view.timers.summary().get("infer") if view is not None else None
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None

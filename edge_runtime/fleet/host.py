@@ -45,7 +45,7 @@ class PipelineHost:
         self.view: DaemonView | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._started_at = 0.0
+        self.started_at = 0.0  # monotonic time of the latest start
 
     def start(self, bundle: Path) -> None:
         if self.running:
@@ -55,7 +55,7 @@ class PipelineHost:
         model = self.config.model.model_copy(update={"bundle": bundle})
         config = self.config.model_copy(update={"model": model})
         self._thread = threading.Thread(target=self._main, args=(config,), name="pipeline", daemon=True)
-        self._started_at = time.monotonic()
+        self.started_at = time.monotonic()
         self._thread.start()
 
     def stop(self, *, final: bool = False) -> None:
