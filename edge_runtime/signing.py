@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from edge_runtime.bundle import MANIFEST_NAME, SIGNATURE_NAME
 from edge_runtime.errors import AditError, BundleError, ConfigError
 from edge_runtime.events import utc_iso
-from edge_runtime.fleet.config import DEVICE_GROUP_PATTERN, TrustConfig
+from edge_runtime.fleet.config import DEVICE_GROUP_PATTERN, TrustConfig, TrustedKey
 
 SIGNED_CONTEXT = b"adit bundle manifest v1\n"  # prefixed to the manifest bytes before signing
 
@@ -166,6 +167,15 @@ def trusted_keys(trust: TrustConfig) -> dict[str, tuple[str, Ed25519PublicKey]]:
     return keys
 
 
+def trust_of(public_keys: Sequence[Path]) -> TrustConfig:
+    """A trust section from key files given on a command line, each named after its file."""
+    try:
+        return TrustConfig(keys=[TrustedKey(name=path.stem, public_key=path) for path in public_keys])
+    except ValidationError as exc:
+        names = ", ".join(path.name for path in public_keys)
+        raise ConfigError(f"--trust {names}: name key files with letters, digits, . _ - ({exc})") from exc
+
+
 def check_signature(root: Path, trust: TrustConfig, *, label: str | None = None) -> Signer | None:
     """Who signed the bundle at ``root``; BundleError when ``trust`` requires a signer it has not.
 
@@ -262,10 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sign":
             return sign_command(args)
         from edge_runtime.bundle import load_bundle
-        from edge_runtime.fleet.config import TrustedKey
 
         load_bundle(args.bundle)
-        trust = TrustConfig(keys=[TrustedKey(name=path.stem, public_key=path) for path in args.trust])
+        trust = trust_of(args.trust)
         signer = check_signature(args.bundle, trust)  # trust is required: an unsigned bundle raises
         print(f"OK: every file matches the manifest, signed by {signer.name if signer else '?'}")
         return 0

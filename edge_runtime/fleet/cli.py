@@ -18,11 +18,11 @@ from functools import partial
 from pathlib import Path
 
 from edge_runtime.errors import AditError, ConfigError
-from edge_runtime.fleet.config import TrustConfig, TrustedKey
 from edge_runtime.fleet.messages import FleetTopics
 from edge_runtime.fleet.rollout import Rollout, RolloutPlan, prepare
 from edge_runtime.fleet.view import Broker, FleetView, moved, table
 from edge_runtime.logs import setup_logging
+from edge_runtime.signing import trust_of
 
 PUBLISH_TIMEOUT_S = 10.0
 
@@ -74,7 +74,7 @@ def rollout(
     say: Callable[[str], None] = print,
 ) -> int:
     """Roll ``bundle`` out to ``group``: canaries first, then the rest (exit 0), or roll back (exit 1)."""
-    keys = TrustConfig(keys=[TrustedKey(name=path.stem, public_key=path) for path in trust])
+    keys = trust_of(trust)
     with tempfile.TemporaryDirectory(prefix="adit-rollout-") as staging:
         desired = prepare(bundle, keys, Path(staging))
     view = open_view(broker, topic)

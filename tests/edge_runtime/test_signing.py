@@ -115,6 +115,9 @@ def test_cli_sign_and_verify_exit_codes(bundle, keys, capsys):
     assert "signed by release-2026" in capsys.readouterr().out
     assert main(["sign", str(bundle), "--key", str(public)]) == 2  # a public key cannot sign
     assert "not a PEM private key" in capsys.readouterr().err
+    odd = Path(shutil.copy(public, public.with_name("release 2026.pub")))
+    assert main(["verify", str(bundle), "--trust", str(odd)]) == 2
+    assert "release 2026.pub" in capsys.readouterr().err
 
 
 def test_export_cli_signs_a_bundle(bundle, keys):
