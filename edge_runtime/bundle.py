@@ -22,6 +22,7 @@ from edge_runtime.signal import SignalSpec
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+SIGNATURE_NAME = "signature.json"  # signatures of the manifest (edge_runtime.signing): it cannot list them
 
 Task = Literal["classify", "detect", "segment", "signal"]
 ArtifactFormat = Literal["onnx", "openvino"]
@@ -261,7 +262,7 @@ def _refuse_pickles(root: Path) -> None:
 
 
 def _refuse_unlisted(root: Path, manifest: Manifest) -> None:
-    listed = {MANIFEST_NAME} | {e.file for a in manifest.artifacts for e in a.files()}
+    listed = {MANIFEST_NAME, SIGNATURE_NAME} | {e.file for a in manifest.artifacts for e in a.files()}
     present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
     unlisted = sorted(present - {Path(name).as_posix() for name in listed})
     if unlisted:

@@ -362,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
         "--write", action="store_true", help="write the files (default: check them, exit 1 on drift)"
     )
     args = parser.parse_args(argv)
-    files = schema_files(state_schemas())
+    from edge_runtime.fleet.messages import fleet_schemas  # and the fleet's (docs/fleet.md)
+
+    files = schema_files(state_schemas() | fleet_schemas())
     if args.write:
         args.folder.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():

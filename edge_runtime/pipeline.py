@@ -36,6 +36,7 @@ from edge_runtime.outbox_store import OutboxLock
 from edge_runtime.postprocess import Prediction, Segmentation, decoder_for, list_postprocess
 from edge_runtime.rules import RuleSet
 from edge_runtime.signal_monitor import MachineThread, SignalMonitor, verify_machine
+from edge_runtime.signing import check_signature
 from edge_runtime.sinks import build_sinks
 from edge_runtime.snapshots import SnapshotWriter, snapshot_url
 from edge_runtime.state import EventTally
@@ -98,6 +99,8 @@ def verify_daemon(config: SiteConfig) -> SiteBundles:
     """Start-up checks needing no camera: bundle digests, artifacts, rule labels among the classes,
     each machine's bundle and recording."""
     machines = {machine.name: verify_machine(machine, i) for i, machine in enumerate(config.machines)}
+    for machine in config.machines:  # signed by a trusted key, when the site requires it
+        check_signature(machines[machine.name].root, config.trust, label=str(machine.bundle))
     classes = {name: bundle.manifest.classes for name, bundle in machines.items()}
     for index, rule in enumerate(config.rules):
         if rule.camera in machines and (rule.zone is not None or rule.tripwire is not None):
@@ -111,6 +114,7 @@ def verify_daemon(config: SiteConfig) -> SiteBundles:
             raise ConfigError("belt_load: needs a camera with a segment bundle; this site has only machines")
         return SiteBundles(None, machines)
     bundle = load_bundle(config.model.bundle)
+    check_signature(bundle.root, config.trust, label=str(config.model.bundle))
     if decoder_for(bundle.manifest.task) is None:
         raise BundleError(
             f"{bundle.root}: task {bundle.manifest.task!r} has no post-processing; "
@@ -269,9 +273,15 @@ class Pipeline:
 
 
 def run(
-    config: SiteConfig, stop: threading.Event, notifier: SystemdNotifier | None = None
+    config: SiteConfig,
+    stop: threading.Event,
+    notifier: SystemdNotifier | None = None,
+    on_view: Callable[[DaemonView], None] | None = None,
 ) -> PipelineSummary:
-    """Run every camera and machine until all sources end or ``stop`` is set; then stop and drain the outbox."""
+    """Run every camera and machine until all sources end or ``stop`` is set; then stop and drain the outbox.
+
+    ``on_view`` is handed the run's live objects once everything has started (the fleet reads them).
+    """
     notifier = notifier or SystemdNotifier(None)
     bundles = verify_daemon(config)
     bundle = bundles.cameras
@@ -347,6 +357,8 @@ def run(
         for machine in machines:
             machine.start()
         log.info("running %d camera(s) on %s and %d machine(s)", len(cameras), artifact or "-", len(machines))
+        if on_view is not None:
+            on_view(view)
         notifier.ready()
         stalled: dict[str, float] = {}
         try:
