@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from edge_runtime.errors import ConfigError
+from edge_runtime.siteloop.config import SiteLoopConfig
 from edge_runtime.yamlconfig import load_config
 
 ANY_CAMERA = "*"
@@ -459,6 +460,7 @@ class SiteConfig(_Section):
     snapshots: SnapshotConfig = SnapshotConfig()
     watchdog: WatchdogConfig = WatchdogConfig()
     opcua: OpcUaConfig = OpcUaConfig()
+    site_loop: SiteLoopConfig = SiteLoopConfig()
 
     @model_validator(mode="before")
     @classmethod

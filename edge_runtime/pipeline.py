@@ -36,6 +36,7 @@ from edge_runtime.outbox_store import OutboxLock
 from edge_runtime.postprocess import Prediction, Segmentation, decoder_for, list_postprocess
 from edge_runtime.rules import RuleSet
 from edge_runtime.signal_monitor import MachineThread, SignalMonitor, verify_machine
+from edge_runtime.siteloop.loop import SiteLoop
 from edge_runtime.sinks import build_sinks
 from edge_runtime.snapshots import SnapshotWriter, snapshot_url
 from edge_runtime.state import EventTally
@@ -167,8 +168,10 @@ class Pipeline:
         snapshots: SnapshotWriter | None = None,
         live: LatestFrames | None = None,
         belt: BeltLoadMonitor | None = None,
+        site_loop: SiteLoop | None = None,
     ) -> None:
         self.model = model
+        self.site_loop = site_loop
         self.live = live
         self.snapshots = snapshots
         self.belt = belt
@@ -201,6 +204,9 @@ class Pipeline:
             ]
         self.frames += len(frames)
         events = [event for group in caused for event in group]
+        if self.site_loop is not None:
+            with self.timers.measure("site_loop"):
+                events += self.site_loop.observe(frames, predictions, caused)
         self.deliver(events)
         committed = time.time()
         for frame, group in zip(frames, caused, strict=True):
@@ -238,6 +244,7 @@ class Pipeline:
     def finish(self) -> list[Event]:
         """End the events still open (the sources ended or the daemon stops) and deliver the ends."""
         events = self.rules.close() + (self.belt.close() if self.belt is not None else [])
+        events += self.site_loop.close() if self.site_loop is not None else []
         self.deliver(events)
         return events
 
@@ -316,8 +323,10 @@ def run(
         snapshots = SnapshotWriter(config.snapshots, config.rules) if config.snapshots.enabled else None
         live = LatestFrames()
         belt = belt_monitor(config, bundle) if bundle is not None else None
+        site_loop = SiteLoop.build(config, bundle, model.artifact.key, timers) if bundle and model else None
         pipeline = Pipeline(
-            model, RuleSet(config.rules), [outbox, tally], timers, snapshots=snapshots, live=live, belt=belt
+            model, RuleSet(config.rules), [outbox, tally], timers, snapshots=snapshots, live=live, belt=belt,
+            site_loop=site_loop,
         )
         started = time.monotonic()
         # the dashboard's model card: the cameras' model, or the first machine's on a machines-only site
@@ -337,6 +346,7 @@ def run(
             liveness=liveness,
             snapshots=snapshots,
             machines=[m.monitor for m in machines],
+            site_loop=site_loop,
         )
         if config.http.enabled:
             cleanup.callback(WebServer(config.http, view).close)
@@ -439,7 +449,10 @@ def replay(
     )
     timers = StageTimers()
     model = load_model(bundle, config.model)
-    pipeline = Pipeline(model, RuleSet(config.rules), sinks, timers, belt=belt_monitor(config, bundle))
+    site_loop = SiteLoop.build(config, bundle, model.artifact.key, timers)
+    pipeline = Pipeline(
+        model, RuleSet(config.rules), sinks, timers, belt=belt_monitor(config, bundle), site_loop=site_loop
+    )
     events: list[Event] = []
     started = time.monotonic()
     with (
