@@ -47,8 +47,9 @@ class SiteLoop:
         self.tag = BundleTag(manifest.name, manifest.version, artifact)
 
     @classmethod
-    def build(cls, config: SiteConfig, bundle: Bundle, artifact: str, timers: StageTimers) -> SiteLoop:
-        """The daemon's site loop: capture store, drift monitor and shadow run as the site file asks."""
+    def build(cls, config: SiteConfig, bundle: Bundle, artifact: str, timers: StageTimers) -> SiteLoop | None:
+        """The daemon's site loop: capture store, drift monitor and shadow run as the site file asks;
+        None when none of them is on (the pipeline then does not even time the hook)."""
         settings = config.site_loop
         manifest = bundle.manifest
         tag = BundleTag(manifest.name, manifest.version, artifact)
@@ -66,7 +67,8 @@ class SiteLoop:
                     )
 
             shadow = ShadowRun(settings.shadow, candidate, config.rules, timers, on_disagree=disagreed)
-        return cls(config, bundle, artifact, captures=captures, shadow=shadow)
+        loop = cls(config, bundle, artifact, captures=captures, shadow=shadow)
+        return loop if captures is not None or shadow is not None or loop.drift is not None else None
 
     def observe(
         self, frames: Sequence[Frame], predictions: Sequence[Prediction], caused: Sequence[Sequence[Event]]
