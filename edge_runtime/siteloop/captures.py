@@ -184,7 +184,11 @@ class CaptureStore:
             ).fetchone()
             if row is None:
                 return None
-            self._db.execute("UPDATE captures SET pinned = 1 WHERE id = ?", (row[0],))
+            self._db.execute(
+                "UPDATE captures SET pinned = 1, reasons = reasons || ',feedback' "
+                "WHERE id = ? AND pinned = 0",
+                (row[0],),
+            )
         return self.folder / "images" / row[1]
 
     def flush(self, timeout_s: float = 10.0) -> None:
