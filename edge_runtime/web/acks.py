@@ -26,7 +26,7 @@ from edge_runtime.events import utc_iso
 EVENT_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_NAME = 64
 _SELECT = "SELECT event_id, by, at FROM acks"
-_FEEDBACK = "SELECT event_id, verdict, label, by, at, frame FROM feedback"
+_FEEDBACK = "SELECT event_id, verdict, label, by, at, frame, event_label FROM feedback"
 Verdict = Literal["false_alarm", "confirmed", "relabel"]
 VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
 
@@ -49,6 +49,7 @@ class Feedback:
     by: str
     at: str  # ISO 8601 UTC
     frame: str | None  # the stored frame: a capture's path, or the event's snapshot URL
+    event_label: str = ""  # the label the event named (what a false alarm or a relabel corrects)
 
     def to_dict(self) -> dict[str, str | None]:
         return asdict(self)
@@ -66,7 +67,7 @@ class AckStore:
             self._db.execute("CREATE TABLE IF NOT EXISTS acks (event_id TEXT PRIMARY KEY, by TEXT, at TEXT)")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS feedback (event_id TEXT PRIMARY KEY, verdict TEXT, label TEXT, "
-                "by TEXT, at TEXT, frame TEXT)"
+                "by TEXT, at TEXT, frame TEXT, event_label TEXT)"
             )
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"http.acks_path: cannot open {self.path} ({exc})") from exc
@@ -87,7 +88,14 @@ class AckStore:
         return {row[0]: Ack(*row) for row in self._rows(_SELECT, event_ids)}
 
     def give_feedback(
-        self, event_id: str, verdict: str, by: str, *, label: str | None = None, frame: str | None = None
+        self,
+        event_id: str,
+        verdict: str,
+        by: str,
+        *,
+        label: str | None = None,
+        frame: str | None = None,
+        event_label: str = "",
     ) -> Feedback:
         """Record feedback on ``event_id`` (replacing any before it); ValueError for a bad verdict."""
         by = _operator(event_id, by)
@@ -97,8 +105,9 @@ class AckStore:
             raise ValueError("a label goes with the verdict relabel, and only with it")
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO feedback (event_id, verdict, label, by, at, frame) VALUES (?, ?, ?, ?, ?, ?)",
-                (event_id, verdict, label, by, utc_iso(time.time()), frame),
+                "INSERT OR REPLACE INTO feedback (event_id, verdict, label, by, at, frame, event_label) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (event_id, verdict, label, by, utc_iso(time.time()), frame, event_label),
             )
             row = self._db.execute(f"{_FEEDBACK} WHERE event_id = ?", (event_id,)).fetchone()
         return Feedback(*row)

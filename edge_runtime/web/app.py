@@ -225,6 +225,7 @@ async def _give_feedback(board: Dashboard, request: Request) -> JSONResponse:
         stored = await run_in_threadpool(
             board.acks.give_feedback, event_id, body.get("verdict", ""), body.get("by", ""),
             label=label, frame=str(frame) if frame is not None else event.extra.get("snapshot"),
+            event_label=event.label,
         )
     except ValueError as exc:
         return _json({"error": str(exc)}, 422)
