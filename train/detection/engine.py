@@ -16,7 +16,7 @@ from train.dense import files_fingerprint, run_training, select_device
 from train.detection.config import DetectTrainConfig
 from train.detection.data import BoxSample, DetectionDataset, collate_detection, read_detection_split
 from train.detection.metrics import coco_map
-from train.detection.models import GRAPH_MIN_SCORE, NORMALISATION, build_detector
+from train.detection.models import GRAPH_MIN_SCORE, build_detector, detector_normalisation
 
 
 def postprocess_spec(score_threshold: float) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def fit_detector(config: DetectTrainConfig) -> dict[str, Any]:
     data = config.data
     classes, train_samples = read_detection_split(data.root, "train", data.format, data.classes)
     splits = {split: read_detection_split(data.root, split, data.format, classes)[1] for split in ("val", "test")}
-    mean, std = NORMALISATION
+    mean, std = detector_normalisation(config.model.name)
     spec = InputSpec(size=data.image_size, resize=data.resize, colour="rgb", mean=mean, std=std)
     model = build_detector(
         config.model.name, len(classes), data.image_size, config.model.weights, config.model.weights_backbone, config.model.trainable_backbone_layers

@@ -26,7 +26,12 @@ GRAPH_MIN_SCORE = 0.05  # detections below this never leave the graph (the COCO 
 
 _DETECTORS: Registry[Callable[[nn.Module, int], None]] = Registry("detector")  # how to replace each model's class head
 register_detector = _DETECTORS.register
-list_detectors = _DETECTORS.names
+
+
+def list_detectors() -> list[str]:
+    from train.detection.lite import LITE_DETECTORS
+
+    return sorted(_DETECTORS.names() + LITE_DETECTORS.names())
 
 
 @register_detector("fasterrcnn_mobilenet_v3_large_320_fpn")
@@ -69,6 +74,10 @@ def build_detector(
     """A detector for ``num_classes`` object classes (plus torchvision's background index 0)."""
     import torchvision
 
+    from train.detection.lite import LITE_DETECTORS, build_lite_detector
+
+    if name in LITE_DETECTORS:
+        return build_lite_detector(name, num_classes, image_size, weights, weights_backbone)
     if name not in _DETECTORS:
         raise ValueError(f"unknown detector {name!r}; choose one of: {', '.join(list_detectors())}")
     local = weights.lower() != "none" and Path(weights).suffix == ".pth"
@@ -104,6 +113,13 @@ def _neutral_transform(model: nn.Module, image_size: tuple[int, int]) -> None:
 
 
 NORMALISATION = (IMAGENET_MEAN, IMAGENET_STD)  # what every torchvision backbone was pretrained with
+
+
+def detector_normalisation(name: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """The input mean and std ``name``'s backbone was pretrained with (the bundle's preprocessing)."""
+    from train.detection import lite
+
+    return lite.NORMALISATION if name in lite.LITE_DETECTORS else NORMALISATION
 
 
 class DetectorForExport(nn.Module):

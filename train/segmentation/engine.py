@@ -25,7 +25,7 @@ from train.segmentation.data import (
     read_mask_splits,
 )
 from train.segmentation.metrics import accumulate, iou_report
-from train.segmentation.models import NORMALISATION, build_segmenter
+from train.segmentation.models import build_segmenter, segmenter_normalisation
 
 POSTPROCESS = {"type": "mask", "output": "logits", "layout": "NCHW", "decode": "argmax", "coordinates": "input_pixels", "background": 0}
 
@@ -58,7 +58,7 @@ def fit_segmenter(config: SegmentTrainConfig) -> dict[str, Any]:
     data = config.data
     classes = read_classes(data.root, data.classes)
     splits = read_mask_splits(data.root, config.seed, data.val_fraction, data.test_fraction)
-    mean, std = NORMALISATION
+    mean, std = segmenter_normalisation(config.model.name)
     spec = InputSpec(size=data.image_size, resize=data.resize, colour="rgb", mean=mean, std=std)
     model = build_segmenter(config.model.name, len(classes), config.model.weights, config.model.weights_backbone).to(device)
     loader = DataLoader(

@@ -20,7 +20,19 @@ NORMALISATION = (IMAGENET_MEAN, IMAGENET_STD)
 
 _SEGMENTERS: Registry[Callable[[nn.Module, int], None]] = Registry("segmenter")  # how to replace each model's class head
 register_segmenter = _SEGMENTERS.register
-list_segmenters = _SEGMENTERS.names
+
+
+def list_segmenters() -> list[str]:
+    from train.segmentation.lite import LITE_SEGMENTERS
+
+    return sorted(_SEGMENTERS.names() + LITE_SEGMENTERS.names())
+
+
+def segmenter_normalisation(name: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """The input mean and std ``name``'s backbone was pretrained with (the bundle's preprocessing)."""
+    from train.segmentation import lite
+
+    return lite.NORMALISATION if name in lite.LITE_SEGMENTERS else NORMALISATION
 
 
 def _new_conv(old: nn.Conv2d, num_classes: int) -> nn.Conv2d:
@@ -44,6 +56,10 @@ def _deeplab_head(model: nn.Module, num_classes: int) -> None:
 def build_segmenter(name: str, num_classes: int, weights: str = "DEFAULT", weights_backbone: str = "none") -> nn.Module:
     import torchvision
 
+    from train.segmentation.lite import LITE_SEGMENTERS, build_lite_segmenter
+
+    if name in LITE_SEGMENTERS:
+        return build_lite_segmenter(name, num_classes, weights, weights_backbone)
     if name not in _SEGMENTERS:
         raise ValueError(f"unknown segmenter {name!r}; choose one of: {', '.join(list_segmenters())}")
     local = weights.lower() != "none" and Path(weights).suffix == ".pth"
