@@ -44,16 +44,21 @@ def variants(config: SiteConfig, scratch: Path, candidate: Path) -> dict[str, Si
     )
     shadow = {"bundle": candidate, "cpu_budget": 0.2, "threads": config.model.threads or 1}
     return {
-        "off": config.model_copy(update={"site_loop": config.site_loop.model_copy(
-            update={"drift": config.site_loop.drift.model_copy(update={"enabled": False})})}),
+        "off": config.model_copy(
+            update={
+                "site_loop": config.site_loop.model_copy(
+                    update={"drift": config.site_loop.drift.model_copy(update={"enabled": False})}
+                )
+            }
+        ),
         "capture+drift": config.model_copy(update={"site_loop": with_loop}),
-        "capture+drift+shadow": config.model_copy(update={"site_loop": with_loop.model_copy(
-            update={"shadow": with_loop.shadow or _shadow(shadow)})}),
+        "capture+drift+shadow": config.model_copy(
+            update={"site_loop": with_loop.model_copy(update={"shadow": with_loop.shadow or _shadow(shadow)})}
+        ),
     }
 
 
 def _shadow(settings: dict[str, Any]):  # noqa: ANN202 - a ShadowConfig
-    from edge_runtime.siteloop.config import ShadowConfig
 
     return ShadowConfig(**settings)
 
@@ -82,9 +87,9 @@ def measure(config: SiteConfig, video: Path, cameras: int, seconds: float) -> di
         "wall_s": round(wall, 2),
         "cpu_ms_per_frame": round(1000 * cpu / frames, 3) if frames else None,
         "site_loop_ms": {"p50": stage.p50_ms, "p99": stage.p99_ms, "mean": stage.mean_ms} if stage else None,
-        "shadow": None if state is None or state["shadow"] is None else {
-            k: state["shadow"][k] for k in ("offered", "compared", "over_budget", "cost", "agreement")
-        },
+        "shadow": None
+        if state is None or state["shadow"] is None
+        else {k: state["shadow"][k] for k in ("offered", "compared", "over_budget", "cost", "agreement")},
         "captured": None if state is None or state["captures"] is None else state["captures"]["captured"],
     }
 
@@ -95,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--artifact")
     parser.add_argument("--video", type=Path, required=True)
     parser.add_argument("--site", type=Path, required=True)
-    parser.add_argument("--reference-images", type=Path, required=True, help="held-out images for the reference")
+    parser.add_argument(
+        "--reference-images", type=Path, required=True, help="held-out images for the reference"
+    )
     parser.add_argument("--candidate", type=Path, help="the shadow candidate (default: the bundle itself)")
     parser.add_argument("--cameras", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -124,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
 def table(results: dict[str, dict[str, Any]], cameras: int) -> str:
     base = results["off"]
     rows = [
-        "| variant | replay fps | vs off | fps/camera (" + str(cameras) + " cameras) | dropped | frame age p99 ms "
+        "| variant | replay fps | vs off | fps/camera ("
+        + str(cameras)
+        + " cameras) | dropped | frame age p99 ms "
         "| CPU ms/frame | vs off | site_loop p50 / p99 ms |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
@@ -135,7 +144,8 @@ def table(results: dict[str, dict[str, Any]], cameras: int) -> str:
         rows.append(
             f"| {name} | {r['replay_fps']:.1f} | {100 * (r['replay_fps'] / base['replay_fps'] - 1):+.1f} % "
             f"| {live['fps_per_camera']:.2f} | {live['dropped']} | {live['frame_age_p99_ms']:.1f} "
-            f"| {r['cpu_ms_per_frame']} | {100 * (r['cpu_ms_per_frame'] / base['cpu_ms_per_frame'] - 1):+.1f} % "
+            f"| {r['cpu_ms_per_frame']} "
+            f"| {100 * (r['cpu_ms_per_frame'] / base['cpu_ms_per_frame'] - 1):+.1f} % "
             f"| {loop_ms} |"
         )
     return "\n".join(rows) + "\n"

@@ -286,13 +286,13 @@ class OutboxDamagedEnd(_Envelope):
     extra: OutboxDamagedEndExtra
 
 
-# --- drift: a camera's recent frames against the bundle's reference statistics (edge_runtime.siteloop) -------
+# --- drift: a camera's recent frames against the bundle's reference statistics (siteloop) --------------
 
 DriftStatistic = Literal["brightness", "contrast", "sharpness", "confidence"]
 
 
 class DriftExtra(_Strict):
-    psi: float = Field(ge=0, description="Population Stability Index of the recent samples against the reference")
+    psi: float = Field(ge=0, description="Population Stability Index of the recent samples to the reference")
     recent_median: float | None = Field(description="median of the camera's recent samples")
     reference_median: float = Field(description="median of the bundle's reference data")
     samples: int = Field(ge=0, description="recent samples compared")
@@ -307,7 +307,7 @@ class DriftEndExtra(DriftExtra):
 
 
 class DriftStart(_Envelope):
-    """A statistic of a camera's recent frames moved away from the training data (PSI >= raise_above)."""
+    """A statistic of a camera's recent frames left the training data (PSI >= raise_above)."""
 
     kind: Literal["drift"]
     phase: Literal["start"]

@@ -1,4 +1,4 @@
-"""``python -m edge_runtime.siteloop``: captured frames out to labelling tools, labels back, reference statistics.
+"""``python -m edge_runtime.siteloop``: captures out to labelling tools, labels back, reference statistics.
 
 Exit codes: 0 done; 2 bad input (a message naming it, no traceback).
 """
@@ -27,7 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--bundle", type=Path, required=True, help="the bundle whose classes the task labels")
     out.add_argument("--format", required=True, choices=list_formats())
     out.add_argument("--out", type=Path, required=True)
-    out.add_argument("--acks", type=Path, help="the dashboard's acks.sqlite: operator feedback corrects the task")
+    out.add_argument(
+        "--acks", type=Path, help="the dashboard's acks.sqlite: operator feedback corrects the task"
+    )
     out.add_argument("--reasons", help="comma-separated: only captures with one of these reasons")
     out.add_argument("--limit", type=int, help="at most this many, newest first")
     out.add_argument("--image-url", help=f"Label Studio: prefix of each image URL (default {LS_IMAGE_URL})")
@@ -35,8 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     back.add_argument("--format", required=True, choices=list_readers())
     back.add_argument("--labels", type=Path, required=True, help="the tool's export (file or folder)")
     back.add_argument("--images", type=Path, required=True, help="folder holding the labelled images")
-    back.add_argument("--bundle", type=Path, required=True, help="the bundle being retrained: task and classes")
-    back.add_argument("--out", type=Path, required=True, help="class folders (classify) or YOLO data (detect)")
+    back.add_argument(
+        "--bundle", type=Path, required=True, help="the bundle being retrained: task and classes"
+    )
+    back.add_argument(
+        "--out", type=Path, required=True, help="class folders (classify) or YOLO data (detect)"
+    )
     reference = commands.add_parser("reference", help="write a bundle's reference statistics for drift")
     reference.add_argument("bundle", type=Path)
     reference.add_argument("images", type=Path, help="held-out images the bundle was validated on")
@@ -82,7 +88,11 @@ def _export(args: argparse.Namespace) -> int:
     items = [
         pre_annotation(c, next((feedback[e] for e in c.event_ids if e in feedback), None)) for c in captures
     ]
-    options = {"task": manifest.task, "image_url": args.image_url, "name": f"{manifest.name} {manifest.version}"}
+    options = {
+        "task": manifest.task,
+        "image_url": args.image_url,
+        "name": f"{manifest.name} {manifest.version}",
+    }
     written = export(items, manifest.classes, args.out, args.format, **options)
     print(f"{len(items)} capture(s) -> {', '.join(str(p) for p in written)}")
     return 0

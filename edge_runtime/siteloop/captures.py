@@ -79,7 +79,9 @@ def prediction_json(prediction: Prediction, classes: Sequence[str]) -> dict[str,
             "task": "classify",
             "label": prediction.label,
             "score": round(prediction.score, 4),
-            "probabilities": {c: round(float(p), 4) for c, p in zip(classes, prediction.probabilities, strict=False)},
+            "probabilities": {
+                c: round(float(p), 4) for c, p in zip(classes, prediction.probabilities, strict=False)
+            },
         }
     if isinstance(prediction, Detections):
         return {
@@ -247,12 +249,23 @@ class CaptureStore:
         height, width = frame.image.shape[:2]
         with self._lock:
             cursor = self._db.execute(
-                "INSERT INTO captures (file, camera, frame, ts, reasons, bundle, version, artifact, prediction, "
+                "INSERT INTO captures (file, camera, frame, ts, reasons, bundle, version, artifact, "
+                "prediction, "
                 "shadow, width, height, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    name, frame.camera, frame.index, utc_iso(frame.ts), ",".join(job.reasons), self.tag.name,
-                    self.tag.version, self.tag.artifact, json.dumps(job.prediction),
-                    None if job.shadow is None else json.dumps(job.shadow), width, height, len(data),
+                    name,
+                    frame.camera,
+                    frame.index,
+                    utc_iso(frame.ts),
+                    ",".join(job.reasons),
+                    self.tag.name,
+                    self.tag.version,
+                    self.tag.artifact,
+                    json.dumps(job.prediction),
+                    None if job.shadow is None else json.dumps(job.shadow),
+                    width,
+                    height,
+                    len(data),
                 ),
             )
             for event_id in job.event_ids:

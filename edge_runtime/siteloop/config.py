@@ -22,14 +22,22 @@ class CaptureConfig(_Section):
 
     enabled: bool = False
     folder: Path = Field(default=Path("runs/demo/captures"), description="JPEGs and their index (SQLite)")
-    quota_mb: float = Field(default=200.0, gt=0, description="oldest captures deleted beyond it (feedback kept)")
+    quota_mb: float = Field(
+        default=200.0, gt=0, description="oldest captures deleted beyond it (feedback kept)"
+    )
     per_minute: float = Field(default=6.0, gt=0, description="captures per camera per minute, on average")
     burst: int = Field(default=3, ge=1, description="captures a camera may take at once after a quiet spell")
     margin_below: float = Field(
-        default=0.15, ge=0, le=1, description="classification: top-1 minus top-2 probability below this is unsure"
+        default=0.15,
+        ge=0,
+        le=1,
+        description="classification: top-1 minus top-2 probability below this is unsure",
     )
     near_threshold: float = Field(
-        default=0.1, ge=0, le=1, description="a rule's label scored within this of its min_score (or min_area)"
+        default=0.1,
+        ge=0,
+        le=1,
+        description="a rule's label scored within this of its min_score (or min_area)",
     )
     flicker: bool = Field(default=True, description="the answer went A, B, A over three consecutive frames")
     events: bool = Field(
@@ -55,7 +63,9 @@ class DriftConfig(_Section):
     @model_validator(mode="after")
     def _ordered(self) -> DriftConfig:
         if self.clear_below >= self.raise_above:
-            raise ValueError(f"clear_below ({self.clear_below}) must be less than raise_above ({self.raise_above})")
+            raise ValueError(
+                f"clear_below ({self.clear_below}) must be less than raise_above ({self.raise_above})"
+            )
         if self.min_samples > self.window:
             raise ValueError(f"min_samples ({self.min_samples}) cannot exceed window ({self.window})")
         return self

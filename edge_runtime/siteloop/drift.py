@@ -127,7 +127,9 @@ class DriftMonitor:
             "samples": len(samples),
         }
 
-    def _end(self, frame: Frame | None, camera: _Camera, statistic: Statistic, now: float, reason: str) -> Event:
+    def _end(
+        self, frame: Frame | None, camera: _Camera, statistic: Statistic, now: float, reason: str
+    ) -> Event:
         start, raised_at = camera.active.pop(statistic)
         samples = camera.samples[statistic]
         extra = self._extra(statistic, samples, camera.psi.get(statistic, 0.0))

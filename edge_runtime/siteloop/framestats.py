@@ -37,7 +37,9 @@ class Distribution(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Distribution:
         if len(self.shares) != len(self.cuts) + 1:
-            raise ValueError(f"{len(self.cuts)} cuts need {len(self.cuts) + 1} shares, got {len(self.shares)}")
+            raise ValueError(
+                f"{len(self.cuts)} cuts need {len(self.cuts) + 1} shares, got {len(self.shares)}"
+            )
         if any(b < a for a, b in zip(self.cuts, self.cuts[1:], strict=False)):
             raise ValueError("cuts must be ascending")
         if any(s < 0 for s in self.shares) or abs(sum(self.shares) - 1.0) > 1e-3:
@@ -63,17 +65,20 @@ class Distribution(BaseModel):
 
 
 class ReferenceStats(BaseModel):
-    """The manifest's optional ``reference`` section: the training data as the daemon's drift check sees it."""
+    """The manifest's optional ``reference`` section: the training data as the drift check sees it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    thumbnail: tuple[int, int] = Field(THUMBNAIL, description="(width, height) of the grey thumbnail measured")
+    thumbnail: tuple[int, int] = Field(
+        THUMBNAIL, description="(width, height) of the grey thumbnail measured"
+    )
     source: str = Field("", description="what was measured, e.g. 'validation split, 200 images'")
     brightness: Distribution = Field(description="mean grey level (0..255)")
     contrast: Distribution = Field(description="standard deviation of the grey levels")
     sharpness: Distribution = Field(description="variance of the Laplacian")
     confidence: Distribution | None = Field(
-        None, description="the model's top score per frame (classify: top class; detect: best box, 0 for none)"
+        None,
+        description="the model's top score per frame (classify: top class; detect: best box, 0 for none)",
     )
 
     def distribution(self, statistic: Statistic) -> Distribution | None:

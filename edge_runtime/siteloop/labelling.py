@@ -49,8 +49,12 @@ def pre_annotation(capture: Capture, feedback: Feedback | None) -> Labelled:
     """What the model said about a capture, corrected by the operator's feedback on its event."""
     prediction = capture.prediction
     note = {
-        "capture": capture.id, "camera": capture.camera, "frame": capture.frame, "ts": capture.ts,
-        "reasons": capture.reasons, "bundle": f"{capture.bundle.name} {capture.bundle.version}",
+        "capture": capture.id,
+        "camera": capture.camera,
+        "frame": capture.frame,
+        "ts": capture.ts,
+        "reasons": capture.reasons,
+        "bundle": f"{capture.bundle.name} {capture.bundle.version}",
         "artifact": capture.bundle.artifact,
     }
     if feedback is not None:
@@ -103,7 +107,9 @@ def _pixels(item: Labelled, box: Box) -> tuple[float, float, float, float]:
 
 
 @_WRITERS.register("cvat-xml")
-def _cvat_xml(items: list[Labelled], classes: Sequence[str], out: Path, options: dict[str, Any]) -> list[Path]:
+def _cvat_xml(
+    items: list[Labelled], classes: Sequence[str], out: Path, options: dict[str, Any]
+) -> list[Path]:
     """CVAT for images 1.1: ``annotations.xml``; upload the images as a task, then import this file."""
     root = ET.Element("annotations")
     ET.SubElement(root, "version").text = "1.1"
@@ -125,8 +131,16 @@ def _cvat_xml(items: list[Labelled], classes: Sequence[str], out: Path, options:
         for box in item.boxes:
             x1, y1, x2, y2 = _pixels(item, box)
             ET.SubElement(
-                image, "box", label=box.label, source="auto", occluded="0", z_order="0",
-                xtl=f"{x1:.2f}", ytl=f"{y1:.2f}", xbr=f"{x2:.2f}", ybr=f"{y2:.2f}",
+                image,
+                "box",
+                label=box.label,
+                source="auto",
+                occluded="0",
+                z_order="0",
+                xtl=f"{x1:.2f}",
+                ytl=f"{y1:.2f}",
+                xbr=f"{x2:.2f}",
+                ybr=f"{y2:.2f}",
             )
     path = out / "annotations.xml"
     ET.indent(root)
@@ -138,18 +152,27 @@ def _cvat_xml(items: list[Labelled], classes: Sequence[str], out: Path, options:
 def _coco(items: list[Labelled], classes: Sequence[str], out: Path, options: dict[str, Any]) -> list[Path]:
     """COCO 1.0 instances (CVAT's layout: ``annotations/instances_default.json`` beside ``images/``)."""
     if any(item.tag is not None for item in items):
-        raise ValueError("COCO has no image-level classes: export classification captures as cvat-xml or label-studio")
+        raise ValueError(
+            "COCO has no image-level classes: export classification captures as cvat-xml or label-studio"
+        )
     ids = {name: i + 1 for i, name in enumerate(classes)}
     annotations = []
     for index, item in enumerate(items, start=1):
         for box in item.boxes:
             x1, y1, x2, y2 = _pixels(item, box)
-            annotations.append({
-                "id": len(annotations) + 1, "image_id": index, "category_id": ids[box.label],
-                "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
-                "area": round((x2 - x1) * (y2 - y1), 2), "iscrowd": 0, "segmentation": [],
-                "attributes": {"occluded": False}, **({"score": box.score} if box.score is not None else {}),
-            })
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": index,
+                    "category_id": ids[box.label],
+                    "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
+                    "area": round((x2 - x1) * (y2 - y1), 2),
+                    "iscrowd": 0,
+                    "segmentation": [],
+                    "attributes": {"occluded": False},
+                    **({"score": box.score} if box.score is not None else {}),
+                }
+            )
     document = {
         "info": {"description": options.get("name", "adit hard examples")},
         "licenses": [],
@@ -182,7 +205,9 @@ def _xml(text: str) -> str:
 
 
 @_WRITERS.register("label-studio")
-def _label_studio(items: list[Labelled], classes: Sequence[str], out: Path, options: dict[str, Any]) -> list[Path]:
+def _label_studio(
+    items: list[Labelled], classes: Sequence[str], out: Path, options: dict[str, Any]
+) -> list[Path]:
     """``tasks.json`` (import it into a project) and ``label_config.xml`` (the project's configuration)."""
     detect = any(item.boxes for item in items) or options.get("task") == "detect"
     url = options.get("image_url") or LS_IMAGE_URL
@@ -190,21 +215,43 @@ def _label_studio(items: list[Labelled], classes: Sequence[str], out: Path, opti
     for item in items:
         result: list[dict[str, Any]] = []
         if item.tag is not None:
-            result.append({"id": "tag", "from_name": "choice", "to_name": "image", "type": "choices",
-                           "value": {"choices": [item.tag]}})
+            result.append(
+                {
+                    "id": "tag",
+                    "from_name": "choice",
+                    "to_name": "image",
+                    "type": "choices",
+                    "value": {"choices": [item.tag]},
+                }
+            )
         for number, box in enumerate(item.boxes):
             x1, y1, x2, y2 = box.box
-            result.append({
-                "id": f"box{number}", "from_name": "label", "to_name": "image", "type": "rectanglelabels",
-                "original_width": item.width, "original_height": item.height, "image_rotation": 0,
-                "value": {"x": x1 * 100, "y": y1 * 100, "width": (x2 - x1) * 100, "height": (y2 - y1) * 100,
-                          "rotation": 0, "rectanglelabels": [box.label]},
-                **({"score": box.score} if box.score is not None else {}),
-            })
+            result.append(
+                {
+                    "id": f"box{number}",
+                    "from_name": "label",
+                    "to_name": "image",
+                    "type": "rectanglelabels",
+                    "original_width": item.width,
+                    "original_height": item.height,
+                    "image_rotation": 0,
+                    "value": {
+                        "x": x1 * 100,
+                        "y": y1 * 100,
+                        "width": (x2 - x1) * 100,
+                        "height": (y2 - y1) * 100,
+                        "rotation": 0,
+                        "rectanglelabels": [box.label],
+                    },
+                    **({"score": box.score} if box.score is not None else {}),
+                }
+            )
         prediction = {"model_version": item.note.get("bundle", "adit"), "result": result}
         if item.score is not None:
             prediction["score"] = item.score
-        tasks.append({"data": {"image": url + item.image.name, "adit": item.note}, "predictions": [prediction]})
+        tasks.append(
+            {"data": {"image": url + item.image.name, "adit": item.note}, "predictions": [prediction]}
+        )
     path, config = out / "tasks.json", out / "label_config.xml"
     path.write_text(json.dumps(tasks, indent=1))
     config.write_text(label_studio_config(classes, detect) + "\n")

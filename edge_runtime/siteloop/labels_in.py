@@ -101,7 +101,9 @@ def _yolo(labels: Path, images: Path) -> list[Labelled]:
                 index, cx, cy, w, h = int(parts[0]), *map(float, parts[1:5])
                 label = names[index]
             except (ValueError, IndexError) as exc:
-                raise ConfigError(f"{text}:{number}: expected 'class cx cy w h' with a known class ({exc})") from exc
+                raise ConfigError(
+                    f"{text}:{number}: expected 'class cx cy w h' with a known class ({exc})"
+                ) from exc
             boxes.append(Box(label, (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)))
         width, height = _size(image)
         items.append(Labelled(image, width, height, boxes=boxes))
@@ -191,6 +193,8 @@ def write_dataset(items: Sequence[Labelled], out: Path, task: str, classes: Sequ
         ]
         (out / "labels" / f"{item.image.stem}.txt").write_text("".join(line + "\n" for line in lines))
     (out / "data.yaml").write_text(
-        yaml.safe_dump({"path": ".", "train": "images", "val": "images", "names": list(classes)}, sort_keys=False)
+        yaml.safe_dump(
+            {"path": ".", "train": "images", "val": "images", "names": list(classes)}, sort_keys=False
+        )
     )
     return {"images": len(items), "boxes": sum(len(i.boxes) for i in items)}

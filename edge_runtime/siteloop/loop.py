@@ -38,7 +38,9 @@ class SiteLoop:
         self.classes = manifest.classes
         self.captures = captures
         self.selector = (
-            HardExampleSelector(settings.capture, config.rules, manifest.classes) if captures is not None else None
+            HardExampleSelector(settings.capture, config.rules, manifest.classes)
+            if captures is not None
+            else None
         )
         self.keep_events = settings.capture.events
         reference = manifest.reference
@@ -62,7 +64,9 @@ class SiteLoop:
             def disagreed(frame: Frame, live: Prediction, other: Prediction) -> None:
                 if captures is not None:
                     captures.offer(
-                        frame, ["shadow_disagreement"], prediction_json(live, manifest.classes),
+                        frame,
+                        ["shadow_disagreement"],
+                        prediction_json(live, manifest.classes),
                         shadow=prediction_json(other, candidate_classes),
                     )
 

@@ -37,7 +37,9 @@ def measure_reference(bundle: Bundle, images: Sequence[Path], artifact: str | No
         score = confidence_of(model.postprocess(outputs, [frame.shape[:2]])[0])
         if score is not None:
             confidences.append(score)
-    return reference_statistics(frames, confidences or None, source=f"{len(frames)} images measured on the device")
+    return reference_statistics(
+        frames, confidences or None, source=f"{len(frames)} images measured on the device"
+    )
 
 
 def add_reference(root: Path, images: Sequence[Path], artifact: str | None = None) -> ReferenceStats:

@@ -56,7 +56,11 @@ class HardExampleSelector:
     def _near(self, rule: RuleConfig, prediction: Prediction) -> bool:
         band = self.config.near_threshold
         if isinstance(prediction, Classification):
-            scores = [float(prediction.probabilities[self._index[label]]) for label in rule.labels if label in self._index]
+            scores = [
+                float(prediction.probabilities[self._index[label]])
+                for label in rule.labels
+                if label in self._index
+            ]
             return any(abs(score - rule.min_score) <= band for score in scores)
         if isinstance(prediction, Detections):
             return any(

@@ -47,7 +47,8 @@ def load_candidate(site: SiteConfig, config: ShadowConfig, live: Manifest) -> Bu
     bundle = load_bundle(config.bundle)
     if bundle.manifest.task != live.task:
         raise ConfigError(
-            f"site_loop.shadow.bundle: {config.bundle} is {bundle.manifest.task!r}, the live bundle {live.task!r}"
+            f"site_loop.shadow.bundle: {config.bundle} is {bundle.manifest.task!r}, "
+            f"the live bundle {live.task!r}"
         )
     try:
         check_rule_labels(site, bundle.manifest.classes, None)
@@ -88,7 +89,10 @@ class ShadowRun:
         self.spent_ms = 0.0
         self.error: str | None = None
         self.events: dict[str, Counter[str]] = {"live": Counter(), "candidate": Counter()}
-        self.recent: dict[str, deque[dict[str, Any]]] = {"live": deque(maxlen=RECENT), "candidate": deque(maxlen=RECENT)}
+        self.recent: dict[str, deque[dict[str, Any]]] = {
+            "live": deque(maxlen=RECENT),
+            "candidate": deque(maxlen=RECENT),
+        }
         self._thread = threading.Thread(target=self._loop, name="shadow", daemon=True)
         self._thread.start()
 
@@ -148,8 +152,13 @@ class ShadowRun:
             if event.phase == "start":
                 self.events[side][event.type] += 1
                 self.recent[side].append(
-                    {"ts": event.ts, "camera": event.camera, "type": event.type, "label": event.label,
-                     "score": event.score}
+                    {
+                        "ts": event.ts,
+                        "camera": event.camera,
+                        "type": event.type,
+                        "label": event.label,
+                        "score": event.score,
+                    }
                 )
 
     def close(self) -> None:

@@ -215,7 +215,8 @@ async def _give_feedback(board: Dashboard, request: Request) -> JSONResponse:
         return _json({"error": 'expected JSON {"by": name, "verdict": ..., "label": class}'}, 400)
     label = body.get("label")
     if label is not None and label not in board.view.manifest.classes:
-        return _json({"error": f"no class {label!r}; the classes: {', '.join(board.view.manifest.classes)}"}, 422)
+        classes = ", ".join(board.view.manifest.classes)
+        return _json({"error": f"no class {label!r}; the classes: {classes}"}, 422)
     event = next((e for _, e in board.view.outbox.recent_events() if e.id == event_id), None)
     if event is None:
         return _json({"error": f"no recent event {event_id!r}"}, 404)

@@ -248,7 +248,9 @@ def start_daemon(tmp_path: Path, tiny_bundle: Path, colour_video):
     """Start the real daemon on the looping colour video, live paced, with snapshots and the dashboard."""
     started: list[RunningDaemon] = []
 
-    def start(extra_cameras: tuple[dict, ...] = (), site_loop: dict | None = None, **http: object) -> RunningDaemon:
+    def start(
+        extra_cameras: tuple[dict, ...] = (), site_loop: dict | None = None, **http: object
+    ) -> RunningDaemon:
         site = write_site(
             tmp_path / "site.yaml", tiny_bundle, colour_video.path, tmp_path / "events" / "events.jsonl"
         )

@@ -41,7 +41,9 @@ def test_token_bucket_allows_a_burst_then_the_rate():
 
 def test_selector_finds_low_margin_near_threshold_and_flicker():
     rule = RuleConfig(name="r", labels=["red"], min_score=0.6)
-    selector = HardExampleSelector(CaptureConfig(margin_below=0.15, near_threshold=0.1, flicker=True), [rule], CLASSES)
+    selector = HardExampleSelector(
+        CaptureConfig(margin_below=0.15, near_threshold=0.1, flicker=True), [rule], CLASSES
+    )
     assert selector.reasons("cam", _classified([0.95, 0.03, 0.02])) == []
     assert selector.reasons("cam", _classified([0.1, 0.46, 0.44])) == ["margin"]
     assert "near_threshold" in selector.reasons("other", _classified([0.55, 0.05, 0.40]))  # red 0.55 ~ 0.6
@@ -77,16 +79,25 @@ def test_store_keeps_predictions_and_bundle_under_rate_limit_and_quota(tmp_path)
     assert state["mb"] * 1e6 <= 0.005 * 1024 * 1024 and state["stored"] == len(kept) < 36
     assert kept[0].event_ids == ["a" * 32] and kept[0].frame == 0  # pinned: outlived newer frames
     assert all(c.path.is_file() for c in kept)
-    assert {(c.bundle.name, c.bundle.version, c.bundle.artifact) for c in kept} == {("tiny", "1.2.0", "onnx-fp32")}
-    assert len(list((tmp_path / "captures" / "images").iterdir())) == len(kept)  # deleted files leave the index too
+    assert {(c.bundle.name, c.bundle.version, c.bundle.artifact) for c in kept} == {
+        ("tiny", "1.2.0", "onnx-fp32")
+    }
+    assert len(list((tmp_path / "captures" / "images").iterdir())) == len(
+        kept
+    )  # deleted files leave the index too
 
 
 def test_replay_captures_unsure_frames_and_event_starts(tmp_path, tiny_bundle, colour_video):
     site = write_site(tmp_path / "site.yaml", tiny_bundle, colour_video.path, tmp_path / "events.jsonl")
     config = load_site_config(
-        site, ["site_loop.capture.enabled=true", f"site_loop.capture.folder={tmp_path / 'cap'}",
-               "site_loop.capture.per_minute=600", "site_loop.capture.burst=100",
-               "site_loop.capture.queue=1000"],  # replay outruns the writer: nothing may be dropped here
+        site,
+        [
+            "site_loop.capture.enabled=true",
+            f"site_loop.capture.folder={tmp_path / 'cap'}",
+            "site_loop.capture.per_minute=600",
+            "site_loop.capture.burst=100",
+            "site_loop.capture.queue=1000",
+        ],  # replay outruns the writer: nothing may be dropped here
     )
     events = replay(config, colour_video.path).events
     kept = list(read_captures(tmp_path / "cap"))

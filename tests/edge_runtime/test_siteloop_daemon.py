@@ -29,8 +29,13 @@ def swapped_bundle(tiny: Path, root: Path) -> Path:
     root.mkdir(parents=True)
     onnx.save(model, root / "model.onnx")
     manifest = load_bundle(tiny).manifest
-    artifact = Artifact(**file_digest(root / "model.onnx", root).model_dump(), format="onnx", precision="fp32")
-    write_manifest(root, manifest.model_copy(update={"name": "tiny-swapped", "version": "0.2.0", "artifacts": [artifact]}))
+    artifact = Artifact(
+        **file_digest(root / "model.onnx", root).model_dump(), format="onnx", precision="fp32"
+    )
+    write_manifest(
+        root,
+        manifest.model_copy(update={"name": "tiny-swapped", "version": "0.2.0", "artifacts": [artifact]}),
+    )
     return root
 
 
@@ -63,10 +68,12 @@ def _wait(predicate, timeout_s: float = 60.0):
 def test_captures_feedback_and_shadow_in_the_running_daemon(start_daemon, tiny_bundle, tmp_path):
     candidate = swapped_bundle(tiny_bundle, tmp_path / "candidate")
     captures = tmp_path / "captures"
-    daemon = start_daemon(site_loop={
-        "capture": {"enabled": True, "folder": str(captures), "per_minute": 600, "burst": 50},
-        "shadow": {"bundle": str(candidate), "cpu_budget": 1.0},
-    })
+    daemon = start_daemon(
+        site_loop={
+            "capture": {"enabled": True, "folder": str(captures), "per_minute": 600, "burst": 50},
+            "shadow": {"bundle": str(candidate), "cpu_budget": 1.0},
+        }
+    )
 
     def status() -> dict:
         return json.loads(_get(f"{daemon.url}/status"))["site_loop"]
@@ -84,16 +91,30 @@ def test_captures_feedback_and_shadow_in_the_running_daemon(start_daemon, tiny_b
 
     incident = _wait(red)[0]
     assert incident["feedback"] is None
-    code, given = _post(f"{daemon.url}/api/events/{incident['id']}/feedback",
-                        {"by": "Li", "verdict": "relabel", "label": "green"})
+    code, given = _post(
+        f"{daemon.url}/api/events/{incident['id']}/feedback",
+        {"by": "Li", "verdict": "relabel", "label": "green"},
+    )
     assert code == 200 and given["label"] == "green" and given["event_label"] == "red"
     assert given["frame"] and Path(given["frame"]).is_file()  # the raw frame of the event's start, kept
-    code, given = _post(f"{daemon.url}/api/events/{incident['id']}/feedback", {"by": "Li", "verdict": "false_alarm"})
+    code, given = _post(
+        f"{daemon.url}/api/events/{incident['id']}/feedback", {"by": "Li", "verdict": "false_alarm"}
+    )
     assert code == 200 and given["verdict"] == "false_alarm"  # the newest feedback stands
-    assert _post(f"{daemon.url}/api/events/{incident['id']}/feedback", {"by": "Li", "verdict": "maybe"})[0] == 422
-    assert _post(f"{daemon.url}/api/events/{incident['id']}/feedback",
-                 {"by": "Li", "verdict": "relabel", "label": "purple"})[0] == 422
-    assert _post(f"{daemon.url}/api/events/{'f' * 32}/feedback", {"by": "Li", "verdict": "confirmed"})[0] == 404
+    assert (
+        _post(f"{daemon.url}/api/events/{incident['id']}/feedback", {"by": "Li", "verdict": "maybe"})[0]
+        == 422
+    )
+    assert (
+        _post(
+            f"{daemon.url}/api/events/{incident['id']}/feedback",
+            {"by": "Li", "verdict": "relabel", "label": "purple"},
+        )[0]
+        == 422
+    )
+    assert (
+        _post(f"{daemon.url}/api/events/{'f' * 32}/feedback", {"by": "Li", "verdict": "confirmed"})[0] == 404
+    )
     shown = next(row for row in red() if row["id"] == incident["id"])
     assert shown["feedback"]["verdict"] == "false_alarm"
     assert json.loads(_get(f"{daemon.url}/api/feedback"))["feedback"][0]["event_id"] == incident["id"]
@@ -113,18 +134,51 @@ def test_captures_feedback_and_shadow_in_the_running_daemon(start_daemon, tiny_b
         store.close()
     out = tmp_path / "task"
     result = subprocess.run(
-        [sys.executable, "-m", "edge_runtime.siteloop", "export", "--captures", str(captures), "--bundle",
-         str(tiny_bundle), "--format", "label-studio", "--out", str(out), "--acks",
-         str(tmp_path / "events" / "acks.sqlite"), "--reasons", "event"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "edge_runtime.siteloop",
+            "export",
+            "--captures",
+            str(captures),
+            "--bundle",
+            str(tiny_bundle),
+            "--format",
+            "label-studio",
+            "--out",
+            str(out),
+            "--acks",
+            str(tmp_path / "events" / "acks.sqlite"),
+            "--reasons",
+            "event",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     tasks = json.loads((out / "tasks.json").read_text())
     corrected = [t for t in tasks if t["data"]["adit"].get("feedback")]
     assert corrected and corrected[0]["predictions"][0]["result"] == []  # a false alarm: no pre-annotation
     bad = subprocess.run(
-        [sys.executable, "-m", "edge_runtime.siteloop", "export", "--captures", str(tmp_path / "nothing"),
-         "--bundle", str(tiny_bundle), "--format", "coco", "--out", str(tmp_path / "x")],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "edge_runtime.siteloop",
+            "export",
+            "--captures",
+            str(tmp_path / "nothing"),
+            "--bundle",
+            str(tiny_bundle),
+            "--format",
+            "coco",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert bad.returncode == 2 and "not a capture folder" in bad.stderr

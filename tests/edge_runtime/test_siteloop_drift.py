@@ -1,4 +1,4 @@
-"""Drift: reference statistics, PSI, the monitor's events, and a replay that raises drift on a shifted video."""
+"""Drift: reference statistics, PSI, the monitor's events, a replay that raises drift on a shifted video."""
 
 from __future__ import annotations
 
@@ -17,7 +17,12 @@ from edge_runtime.pipeline import replay
 from edge_runtime.postprocess import Classification
 from edge_runtime.siteloop.config import DriftConfig
 from edge_runtime.siteloop.drift import DriftMonitor
-from edge_runtime.siteloop.framestats import Distribution, distribution, image_statistics, reference_statistics
+from edge_runtime.siteloop.framestats import (
+    Distribution,
+    distribution,
+    image_statistics,
+    reference_statistics,
+)
 from edge_runtime.siteloop.reference import add_reference
 from edge_runtime.sources import Frame
 
@@ -92,9 +97,7 @@ def test_monitor_samples_by_video_time_and_ends_open_drift_on_close():
     reference = reference_statistics([textured(120, s) for s in range(100)])
     monitor = DriftMonitor(reference, DriftConfig(every_s=2.0, window=20, min_samples=10))
     for i in range(100):  # 100 frames over 50 s of video: one sample every 2 s
-        monitor.observe(
-            Frame("cam1", i, 1_700_000_000.0 + i, i * 0.5, textured(30, i)), _prediction(0.9)
-        )
+        monitor.observe(Frame("cam1", i, 1_700_000_000.0 + i, i * 0.5, textured(30, i)), _prediction(0.9))
     assert monitor.state()["cam1"]["brightness"]["samples"] == 20
     assert "confidence" not in monitor.state()["cam1"]  # the reference has no confidence
     ended = monitor.close()

@@ -30,9 +30,18 @@ def _capture(tmp_path: Path, number: int, prediction: dict, events: tuple[str, .
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), np.full((48, 64, 3), 40 * number % 255, np.uint8))
     return Capture(
-        id=number, path=path, camera="cam1", frame=number, ts="2026-01-31T06:00:00.000+00:00",
-        reasons=["near_threshold"], bundle=BundleTag("belt", "1.0.0", "openvino-int8"), prediction=prediction,
-        shadow=None, width=64, height=48, event_ids=list(events),
+        id=number,
+        path=path,
+        camera="cam1",
+        frame=number,
+        ts="2026-01-31T06:00:00.000+00:00",
+        reasons=["near_threshold"],
+        bundle=BundleTag("belt", "1.0.0", "openvino-int8"),
+        prediction=prediction,
+        shadow=None,
+        width=64,
+        height=48,
+        event_ids=list(events),
     )
 
 
@@ -45,12 +54,16 @@ def _feedback(verdict: str, label: str | None = None, of: str = "person") -> Fee
 
 
 def test_feedback_corrects_the_pre_annotation(tmp_path):
-    capture = _capture(tmp_path, 1, _detected(("person", 0.55, [0.1, 0.1, 0.3, 0.5]), ("rock", 0.9, [0.5, 0.5, 0.7, 0.7])))
+    capture = _capture(
+        tmp_path, 1, _detected(("person", 0.55, [0.1, 0.1, 0.3, 0.5]), ("rock", 0.9, [0.5, 0.5, 0.7, 0.7]))
+    )
     assert [b.label for b in pre_annotation(capture, None).boxes] == ["person", "rock"]
     assert [b.label for b in pre_annotation(capture, _feedback("false_alarm")).boxes] == ["rock"]
     assert [b.label for b in pre_annotation(capture, _feedback("relabel", "bolt")).boxes] == ["bolt", "rock"]
     assert pre_annotation(capture, _feedback("confirmed")).boxes == pre_annotation(capture, None).boxes
-    classified = _capture(tmp_path, 2, {"task": "classify", "label": "rock", "score": 0.4, "probabilities": {}})
+    classified = _capture(
+        tmp_path, 2, {"task": "classify", "label": "rock", "score": 0.4, "probabilities": {}}
+    )
     assert pre_annotation(classified, None).tag == "rock"
     assert pre_annotation(classified, _feedback("relabel", "bolt", of="rock")).tag == "bolt"
     assert pre_annotation(classified, _feedback("false_alarm", of="rock")).tag is None
@@ -61,8 +74,14 @@ def _items(tmp_path: Path) -> list[Labelled]:
     return [
         pre_annotation(_capture(tmp_path, 1, _detected(("person", 0.55, [0.1, 0.2, 0.3, 0.6]))), None),
         pre_annotation(_capture(tmp_path, 2, _detected()), None),  # nothing found: still worth a look
-        pre_annotation(_capture(tmp_path, 3, _detected(("rock", 0.7, [0.5, 0.5, 0.9, 0.8]),
-                                                         ("bolt", 0.6, [0.0, 0.0, 0.2, 0.1]))), None),
+        pre_annotation(
+            _capture(
+                tmp_path,
+                3,
+                _detected(("rock", 0.7, [0.5, 0.5, 0.9, 0.8]), ("bolt", 0.6, [0.0, 0.0, 0.2, 0.1])),
+            ),
+            None,
+        ),
     ]
 
 
@@ -78,14 +97,23 @@ def test_cvat_xml_maps_onto_cvat_annotation_models(tmp_path):
         frame, width, height = int(image.get("id")), float(image.get("width")), float(image.get("height"))
         assert (tmp_path / "cvat" / "images" / image.get("name")).is_file()
         for item in image.iter("tag"):
-            tags.append(models.LabeledImageRequest(frame=frame, label_id=ids[item.get("label")], source="auto"))
+            tags.append(
+                models.LabeledImageRequest(frame=frame, label_id=ids[item.get("label")], source="auto")
+            )
         for box in image.iter("box"):
             points = [float(box.get(k)) for k in ("xtl", "ytl", "xbr", "ybr")]
             assert 0 <= points[0] < points[2] <= width and 0 <= points[1] < points[3] <= height
-            shapes.append(models.LabeledShapeRequest(
-                type=models.ShapeType("rectangle"), frame=frame, label_id=ids[box.get("label")], points=points,
-                occluded=box.get("occluded") == "1", z_order=int(box.get("z_order")), source=box.get("source"),
-            ))
+            shapes.append(
+                models.LabeledShapeRequest(
+                    type=models.ShapeType("rectangle"),
+                    frame=frame,
+                    label_id=ids[box.get("label")],
+                    points=points,
+                    occluded=box.get("occluded") == "1",
+                    z_order=int(box.get("z_order")),
+                    source=box.get("source"),
+                )
+            )
     request = models.LabeledDataRequest(version=0, tags=tags, shapes=shapes, tracks=[])
     assert len(request.shapes) == 3 and request.shapes[0].points == pytest.approx([6.4, 9.6, 19.2, 28.8])
 
@@ -98,8 +126,12 @@ def test_label_studio_tasks_validate_against_their_labelling_config(tmp_path):
     bad = {"model_version": "x", "result": [{**tasks[0]["predictions"][0]["result"][0]}]}
     bad["result"][0]["value"] = {**bad["result"][0]["value"], "rectanglelabels": ["dragon"]}
     assert not interface.validate_prediction(bad)  # the check can fail
-    classified = [pre_annotation(_capture(tmp_path, 4, {"task": "classify", "label": "bolt", "score": 0.5,
-                                                        "probabilities": {}}), None)]
+    classified = [
+        pre_annotation(
+            _capture(tmp_path, 4, {"task": "classify", "label": "bolt", "score": 0.5, "probabilities": {}}),
+            None,
+        )
+    ]
     export(classified, CLASSES, tmp_path / "ls-classify", "label-studio", task="classify")
     interface = LabelInterface((tmp_path / "ls-classify" / "label_config.xml").read_text())
     (task,) = json.loads((tmp_path / "ls-classify" / "tasks.json").read_text())
@@ -127,11 +159,24 @@ def test_labels_come_back_from_coco_label_studio_and_yolo_as_training_data(tmp_p
     assert from_coco[0].boxes[0].box == pytest.approx((0.1, 0.2, 0.3, 0.6))
     # what Label Studio exports after an annotator accepted and fixed the predictions
     tasks = json.loads((tmp_path / "task-ls" / "tasks.json").read_text())
-    tasks[0]["annotations"] = [{"was_cancelled": False, "result": [
-        {**tasks[0]["predictions"][0]["result"][0],
-         "value": {**tasks[0]["predictions"][0]["result"][0]["value"], "rectanglelabels": ["bolt"]}}]}]
+    tasks[0]["annotations"] = [
+        {
+            "was_cancelled": False,
+            "result": [
+                {
+                    **tasks[0]["predictions"][0]["result"][0],
+                    "value": {
+                        **tasks[0]["predictions"][0]["result"][0]["value"],
+                        "rectanglelabels": ["bolt"],
+                    },
+                }
+            ],
+        }
+    ]
     tasks[1]["annotations"] = [{"was_cancelled": True, "result": []}]
-    tasks[2]["data"]["image"] = "/data/upload/3/1a2b3c4d-" + Path(tasks[2]["data"]["image"]).name.split("=")[-1]
+    tasks[2]["data"]["image"] = (
+        "/data/upload/3/1a2b3c4d-" + Path(tasks[2]["data"]["image"]).name.split("=")[-1]
+    )
     tasks[2]["annotations"] = [{"result": tasks[2]["predictions"][0]["result"]}]
     exported = tmp_path / "ls-export.json"
     exported.write_text(json.dumps(tasks))
@@ -153,7 +198,9 @@ def test_classification_labels_become_class_folders_and_bad_labels_are_refused(t
     assert write_dataset(items, tmp_path / "cls", "classify", CLASSES) == {"images": 1, "unlabelled": 1}
     assert (tmp_path / "cls" / "rock" / "x.jpg").is_file()
     with pytest.raises(ConfigError, match="dragon"):
-        write_dataset([Labelled(image, 8, 8, boxes=[Box("dragon", (0, 0, 1, 1))])], tmp_path / "d", "detect", CLASSES)
+        write_dataset(
+            [Labelled(image, 8, 8, boxes=[Box("dragon", (0, 0, 1, 1))])], tmp_path / "d", "detect", CLASSES
+        )
     with pytest.raises(ConfigError, match="not a Label Studio JSON export"):
         (tmp_path / "bad.json").write_text('[{"annotations": [{"result": [{"type": "choices"}]}]}]')
         read_labels("label-studio", tmp_path / "bad.json", tmp_path / "device")
