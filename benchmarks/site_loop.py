@@ -36,7 +36,7 @@ from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.pipeline import replay
 from edge_runtime.siteloop.config import ShadowConfig
 from edge_runtime.siteloop.loop import SiteLoop
-from edge_runtime.siteloop.reference import add_reference, image_files
+from edge_runtime.siteloop.reference import copy_with_reference, image_files
 from edge_runtime.timing import StageTimers
 
 
@@ -114,10 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="site-loop-"))
     try:
-        bundle = scratch / "bundle"
-        shutil.copytree(args.bundle, bundle)
         images = image_files(args.reference_images)
-        add_reference(bundle, images[:: max(1, len(images) // 200)])  # about 200 held-out images
+        bundle, _ = copy_with_reference(args.bundle, scratch, images[:: max(1, len(images) // 200)])
         config = site_for(load_site_config(args.site), bundle, args.artifact)
         runs: dict[str, list[dict[str, Any]]] = {}
         for _ in range(args.rounds):

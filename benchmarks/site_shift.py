@@ -28,7 +28,7 @@ from edge_runtime.preprocess import read_image
 from edge_runtime.siteloop.config import DriftConfig
 from edge_runtime.siteloop.drift import confidence_of
 from edge_runtime.siteloop.framestats import ReferenceStats, image_statistics
-from edge_runtime.siteloop.reference import add_reference, image_files
+from edge_runtime.siteloop.reference import copy_with_reference, image_files
 
 
 def shift(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -79,9 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="site-shift-"))
     try:
-        bundle = scratch / "bundle"
-        shutil.copytree(args.bundle, bundle)
-        reference = add_reference(bundle, image_files(args.data / "val"), args.artifact)
+        val = image_files(args.data / "val")
+        bundle, reference = copy_with_reference(args.bundle, scratch, val, args.artifact)
         model = BundleModel(load_bundle(bundle), args.artifact)
         rng = np.random.default_rng(args.seed)
         test = [(read_image(path), path.parent.name) for path in image_files(args.data / "test")]

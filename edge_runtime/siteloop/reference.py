@@ -8,6 +8,7 @@ for bundles built before it did (``python -m edge_runtime.siteloop reference BUN
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -48,3 +49,14 @@ def add_reference(root: Path, images: Sequence[Path], artifact: str | None = Non
     reference = measure_reference(bundle, images, artifact)
     write_manifest(bundle.root, bundle.manifest.model_copy(update={"reference": reference}))
     return reference
+
+
+def copy_with_reference(
+    source: Path, folder: Path, images: Sequence[Path], artifact: str | None = None
+) -> tuple[Path, ReferenceStats]:
+    """A copy of the bundle at ``source`` in ``folder/bundle`` with its reference measured on ``images``
+    (benchmarks: the original bundle stays untouched)."""
+    bundle = folder / "bundle"
+    shutil.copytree(source, bundle)
+    return bundle, add_reference(bundle, images, artifact)
+

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import onnx
+from daemon_helpers import post_json as _post
+from daemon_helpers import wait_for_value
 from onnx import numpy_helper
 
 from edge_runtime.bundle import Artifact, file_digest, load_bundle, write_manifest
@@ -44,27 +45,6 @@ def _get(url: str) -> bytes:
         return response.read()
 
 
-def _post(url: str, body: object) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-def _wait(predicate, timeout_s: float = 60.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
-
-
 def test_captures_feedback_and_shadow_in_the_running_daemon(start_daemon, tiny_bundle, tmp_path):
     candidate = swapped_bundle(tiny_bundle, tmp_path / "candidate")
     captures = tmp_path / "captures"
@@ -78,7 +58,7 @@ def test_captures_feedback_and_shadow_in_the_running_daemon(start_daemon, tiny_b
     def status() -> dict:
         return json.loads(_get(f"{daemon.url}/status"))["site_loop"]
 
-    shadow = _wait(lambda: (s := status()["shadow"])["events"]["candidate"].get("blue_seen") and s)
+    shadow = wait_for_value(lambda: (s := status()["shadow"])["events"]["candidate"].get("blue_seen") and s)
     assert shadow["name"] == "tiny-swapped" and shadow["compared"] > 0
     assert 0.0 <= shadow["agreement"] < 1.0  # it swaps red and blue: they disagree on those frames
     assert shadow["events"]["live"].get("red_seen") and shadow["events"]["candidate"].get("blue_seen")
@@ -89,7 +69,7 @@ def test_captures_feedback_and_shadow_in_the_running_daemon(start_daemon, tiny_b
         rows = json.loads(_get(f"{daemon.url}/api/incidents?type=red_seen"))["incidents"]
         return [row for row in rows if row["status"] == "ended"]
 
-    incident = _wait(red)[0]
+    incident = wait_for_value(red)[0]
     assert incident["feedback"] is None
     code, given = _post(
         f"{daemon.url}/api/events/{incident['id']}/feedback",
@@ -118,7 +98,9 @@ def test_captures_feedback_and_shadow_in_the_running_daemon(start_daemon, tiny_b
     shown = next(row for row in red() if row["id"] == incident["id"])
     assert shown["feedback"]["verdict"] == "false_alarm"
     assert json.loads(_get(f"{daemon.url}/api/feedback"))["feedback"][0]["event_id"] == incident["id"]
-    captured = _wait(lambda: (c := status()["captures"])["captured"].get("shadow_disagreement") and c)
+    captured = wait_for_value(
+        lambda: (c := status()["captures"])["captured"].get("shadow_disagreement") and c
+    )
     assert captured["captured"].get("margin") and captured["captured"].get("event")
     daemon.close()
 
