@@ -63,4 +63,8 @@ def test_the_cost_table_compares_medians_with_the_loop_off():
     assert results["off"]["median"]["replay_fps"] == 200 and results["off"]["median"]["site_loop_ms"] is None
     text = table(results, 8)
     assert "| off | 200.0 | +0.0 %" in text
-    assert "| capture+drift+shadow | 190.0 | -5.0 %" in text and "| 6.9 | +11.3 %" in text and "| 20.0 % |" in text
+    assert (
+        "| capture+drift+shadow | 190.0 | -5.0 %" in text
+        and "| 6.9 | +11.3 %" in text
+        and "| 20.0 % |" in text
+    )
