@@ -24,10 +24,11 @@ import numpy as np
 
 from edge_runtime.bundle import load_bundle
 from edge_runtime.model import BundleModel
+from edge_runtime.postprocess import Classification
 from edge_runtime.preprocess import read_image
 from edge_runtime.siteloop.config import DriftConfig
 from edge_runtime.siteloop.drift import confidence_of
-from edge_runtime.siteloop.framestats import ReferenceStats, image_statistics
+from edge_runtime.siteloop.framestats import STATISTICS, ReferenceStats, Statistic, image_statistics
 from edge_runtime.siteloop.reference import copy_with_reference, image_files
 
 
@@ -48,18 +49,21 @@ def evaluate(
     model: BundleModel, images: list[tuple[np.ndarray, str]], reference: ReferenceStats
 ) -> dict[str, Any]:
     """Top-1 and each statistic's PSI (over all the images, as one window) against the reference."""
-    correct, samples = 0, {name: [] for name in ("brightness", "contrast", "sharpness", "confidence")}
+    correct = 0
+    samples: dict[Statistic, list[float]] = {name: [] for name in STATISTICS}
     for image, label in images:
         prediction = model.postprocess(model.infer(model.prepare([image])), [image.shape[:2]])[0]
-        correct += int(prediction.label == label)
+        correct += int(isinstance(prediction, Classification) and prediction.label == label)
         for name, value in image_statistics(image, reference.thumbnail).items():
             samples[name].append(value)
-        samples["confidence"].append(confidence_of(prediction))
+        confidence = confidence_of(prediction)
+        if confidence is not None:
+            samples["confidence"].append(confidence)
     psi = {}
-    for name, values in samples.items():
-        distribution = reference.distribution(name)  # type: ignore[arg-type]
+    for statistic, values in samples.items():
+        distribution = reference.distribution(statistic)
         if distribution is not None:
-            psi[name] = round(distribution.psi(values), 3)
+            psi[statistic] = round(distribution.psi(values), 3)
     raised = sorted(name for name, value in psi.items() if value >= DriftConfig().raise_above)
     return {
         "images": len(images),

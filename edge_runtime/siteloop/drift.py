@@ -22,7 +22,7 @@ import numpy as np
 from edge_runtime.events import Event, duration, utc_iso
 from edge_runtime.postprocess import Classification, Detections, Prediction
 from edge_runtime.siteloop.config import DriftConfig
-from edge_runtime.siteloop.framestats import ReferenceStats, Statistic, image_statistics
+from edge_runtime.siteloop.framestats import Distribution, ReferenceStats, Statistic, image_statistics
 from edge_runtime.sources import Frame
 
 
@@ -113,7 +113,8 @@ class DriftMonitor:
                 for name, camera in self._cameras.items()
             }
 
-    def _distribution(self, statistic: Statistic):  # noqa: ANN202 - never None for self.statistics
+    def _distribution(self, statistic: Statistic) -> Distribution:
+        """The reference of one of ``self.statistics`` (which holds only those the reference has)."""
         found = self.reference.distribution(statistic)
         if found is None:
             raise KeyError(statistic)

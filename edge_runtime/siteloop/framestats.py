@@ -124,7 +124,10 @@ def reference_statistics(
     if not measured["brightness"]:
         raise ValueError("reference statistics need at least one image")
     return ReferenceStats(
+        thumbnail=THUMBNAIL,
         source=source,
-        **{name: distribution(values) for name, values in measured.items()},
+        brightness=distribution(measured["brightness"]),
+        contrast=distribution(measured["contrast"]),
+        sharpness=distribution(measured["sharpness"]),
         confidence=distribution(confidences) if confidences else None,
     )

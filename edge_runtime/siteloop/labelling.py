@@ -156,7 +156,7 @@ def _coco(items: list[Labelled], classes: Sequence[str], out: Path, options: dic
             "COCO has no image-level classes: export classification captures as cvat-xml or label-studio"
         )
     ids = {name: i + 1 for i, name in enumerate(classes)}
-    annotations = []
+    annotations: list[dict[str, Any]] = []
     for index, item in enumerate(items, start=1):
         for box in item.boxes:
             x1, y1, x2, y2 = _pixels(item, box)

@@ -73,10 +73,10 @@ def _names(folder: Path) -> list[str]:
                 return [str(names[k]) for k in sorted(names)]
             if isinstance(names, list):
                 return [str(n) for n in names]
-    for candidate in ("classes.txt", "obj.names"):
+    for listing in ("classes.txt", "obj.names"):
         for where in (folder, folder.parent):
-            if (where / candidate).is_file():
-                return [line.strip() for line in (where / candidate).read_text().splitlines() if line.strip()]
+            if (where / listing).is_file():
+                return [line.strip() for line in (where / listing).read_text().splitlines() if line.strip()]
     raise ConfigError(f"{folder}: no class names (data.yaml with names, classes.txt or obj.names)")
 
 

@@ -31,11 +31,11 @@ from edge_runtime.rules import RuleSet
 from edge_runtime.siteloop.config import ShadowConfig
 from edge_runtime.siteloop.select import answer
 from edge_runtime.sources import Frame
-from edge_runtime.timing import StageTimers
+from edge_runtime.timing import Stage, StageTimers
 
 log = logging.getLogger(__name__)
 
-LIVE_STAGES = ("preprocess", "infer", "postprocess")
+LIVE_STAGES: tuple[Stage, ...] = ("preprocess", "infer", "postprocess")
 RECENT = 20  # would-be events kept per side for the dashboard
 SEGMENT_AGREE = 0.9  # masks agree when this share of their pixels has the same class
 
@@ -112,7 +112,7 @@ class ShadowRun:
         self._ready.set()
 
     def _live_ms(self) -> float:
-        return sum(self.live_timers.histogram(stage)[2] for stage in LIVE_STAGES)  # type: ignore[arg-type]
+        return sum((self.live_timers.histogram(stage)[2] for stage in LIVE_STAGES), 0.0)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
