@@ -37,6 +37,7 @@ from edge_runtime.postprocess import Prediction, Segmentation, decoder_for, list
 from edge_runtime.rules import RuleSet
 from edge_runtime.signal_monitor import MachineThread, SignalMonitor, verify_machine
 from edge_runtime.siteloop.loop import SiteLoop
+from edge_runtime.siteloop.shadow import check_candidate
 from edge_runtime.sinks import build_sinks
 from edge_runtime.snapshots import SnapshotWriter, snapshot_url
 from edge_runtime.state import EventTally
@@ -119,6 +120,8 @@ def verify_daemon(config: SiteConfig) -> SiteBundles:
         )
     bundle.artifact(config.model.artifact)
     check_rules(config, bundle.manifest, bundle.root, classes)
+    if config.site_loop.shadow is not None:
+        check_candidate(config, config.site_loop.shadow, bundle.manifest)
     belt_monitor(config, bundle)
     return SiteBundles(bundle, machines)
 

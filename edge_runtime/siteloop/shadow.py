@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from edge_runtime.backends import BackendOptions
-from edge_runtime.bundle import Manifest, load_bundle
+from edge_runtime.bundle import Bundle, Manifest, load_bundle
 from edge_runtime.config import RuleConfig, SiteConfig, check_rule_labels
 from edge_runtime.errors import ConfigError
 from edge_runtime.events import Event
@@ -42,8 +42,8 @@ SEGMENT_AGREE = 0.9  # masks agree when this share of their pixels has the same 
 Disagreement = Callable[[Frame, Prediction, Prediction], None]
 
 
-def load_candidate(site: SiteConfig, config: ShadowConfig, live: Manifest) -> BundleModel:
-    """The candidate's model; refused unless it serves the live bundle's task and the site's rules."""
+def check_candidate(site: SiteConfig, config: ShadowConfig, live: Manifest) -> Bundle:
+    """The verified candidate bundle; refused unless it serves the live bundle's task and the site's rules."""
     bundle = load_bundle(config.bundle)
     if bundle.manifest.task != live.task:
         raise ConfigError(
@@ -54,6 +54,13 @@ def load_candidate(site: SiteConfig, config: ShadowConfig, live: Manifest) -> Bu
         check_rule_labels(site, bundle.manifest.classes, None)
     except ConfigError as exc:
         raise ConfigError(f"site_loop.shadow.bundle: {config.bundle}: {exc}") from exc
+    bundle.artifact(config.artifact)
+    return bundle
+
+
+def load_candidate(site: SiteConfig, config: ShadowConfig, live: Manifest) -> BundleModel:
+    """The candidate's model, checked as ``check_candidate`` does."""
+    bundle = check_candidate(site, config, live)
     options = BackendOptions(device=site.model.device, threads=config.threads, mode="latency")
     return BundleModel(bundle, config.artifact, options=options)
 

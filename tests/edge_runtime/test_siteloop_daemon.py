@@ -164,3 +164,26 @@ def test_captures_feedback_and_shadow_in_the_running_daemon(start_daemon, tiny_b
         timeout=120,
     )
     assert bad.returncode == 2 and "not a capture folder" in bad.stderr
+
+
+def test_a_candidate_that_cannot_serve_the_rules_is_refused_at_start(tiny_bundle, colour_site, tmp_path):
+    candidate = swapped_bundle(tiny_bundle, tmp_path / "candidate")
+    manifest = load_bundle(candidate).manifest
+    write_manifest(candidate, manifest.model_copy(update={"classes": ["cyan", "magenta", "yellow"]}))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edge_runtime",
+            "run",
+            "--config",
+            str(colour_site),
+            "--validate",
+            f"site_loop.shadow.bundle={candidate}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "site_loop.shadow.bundle" in result.stderr and "'red'" in result.stderr
