@@ -135,9 +135,13 @@ class CaptureStore:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
+            self._stored, self._bytes, self._pinned = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(bytes), 0), COALESCE(SUM(pinned), 0) FROM captures"
+            ).fetchone()
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"site_loop.capture.folder: cannot use {self.folder} ({exc})") from exc
         self._lock = threading.Lock()
+        self._closed = False
         self._buckets: dict[str, TokenBucket] = {}
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=config.queue)
         self.counts: Counter[str] = Counter()  # captured per reason
@@ -157,7 +161,7 @@ class CaptureStore:
         event_ids: Sequence[str] = (),
     ) -> bool:
         """Queue ``frame`` for storage if the camera's rate limit allows; True when queued."""
-        if not reasons:
+        if not reasons or self._closed:
             return False
         with self._lock:
             if not UNLIMITED & set(reasons):
@@ -179,6 +183,8 @@ class CaptureStore:
         """Keep the capture of ``event_id``'s frame whatever the quota (operator feedback); its path."""
         self.flush()
         with self._lock:
+            if self._closed:
+                return None
             row = self._db.execute(
                 "SELECT c.id, c.file FROM captures c JOIN capture_events e ON e.capture_id = c.id "
                 "WHERE e.event_id = ?",
@@ -186,11 +192,12 @@ class CaptureStore:
             ).fetchone()
             if row is None:
                 return None
-            self._db.execute(
+            changed = self._db.execute(
                 "UPDATE captures SET pinned = 1, reasons = reasons || ',feedback' "
                 "WHERE id = ? AND pinned = 0",
                 (row[0],),
-            )
+            ).rowcount
+            self._pinned += changed
         return self.folder / "images" / row[1]
 
     def flush(self, timeout_s: float = 10.0) -> None:
@@ -203,18 +210,17 @@ class CaptureStore:
         self._queue.put(None)
         self._thread.join(10.0)
         with self._lock:
+            self._closed = True
             self._db.close()
 
     def state(self) -> dict[str, Any]:
+        """Counts kept in memory: /status never waits on the database (nor fails once it is closed)."""
         with self._lock:
-            count, size, pinned = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(bytes), 0), COALESCE(SUM(pinned), 0) FROM captures"
-            ).fetchone()
             return {
                 "folder": str(self.folder),
-                "stored": count,
-                "pinned": pinned,
-                "mb": round(size / 1e6, 2),
+                "stored": self._stored,
+                "pinned": self._pinned,
+                "mb": round(self._bytes / 1e6, 2),
                 "quota_mb": self.config.quota_mb,
                 "captured": dict(self.counts),
                 "rate_limited": self.rate_limited,
@@ -275,22 +281,27 @@ class CaptureStore:
                 )
             for reason in job.reasons:
                 self.counts[reason] += 1
+            self._stored += 1
+            self._bytes += len(data)
             self._enforce_quota()
         self.last_error = None
 
     def _enforce_quota(self) -> None:
         """Oldest unpinned first; pinned ones only once they alone exceed the quota."""
-        (total,) = self._db.execute("SELECT COALESCE(SUM(bytes), 0) FROM captures").fetchone()
-        while total > self._quota:
+        while self._bytes > self._quota:
             row = self._db.execute(
-                "SELECT id, file, bytes FROM captures ORDER BY pinned, id LIMIT 1"
+                "SELECT id, file, bytes, pinned FROM captures ORDER BY pinned, id LIMIT 1"
             ).fetchone()
             if row is None:
                 return
             (self.folder / "images" / row[1]).unlink(missing_ok=True)
             self._db.execute("DELETE FROM captures WHERE id = ?", (row[0],))
             self._db.execute("DELETE FROM capture_events WHERE capture_id = ?", (row[0],))
-            total -= row[2]
+            self._stored, self._bytes, self._pinned = (
+                self._stored - 1,
+                self._bytes - row[2],
+                self._pinned - row[3],
+            )
 
 
 def read_captures(folder: Path) -> Iterator[Capture]:

@@ -75,6 +75,14 @@ def test_store_keeps_predictions_and_bundle_under_rate_limit_and_quota(tmp_path)
         state = store.state()
     finally:
         store.close()
+    assert store.state() == state and store.pin("a" * 32) is None  # closed: /status still answers
+    again = CaptureStore(config, BundleTag("tiny", "1.3.0", "onnx-fp32"), clock=clock)  # after a restart
+    try:
+        assert {k: again.state()[k] for k in ("stored", "pinned", "mb")} == {
+            k: state[k] for k in ("stored", "pinned", "mb")
+        }
+    finally:
+        again.close()
     kept = list(read_captures(tmp_path / "captures"))
     assert state["mb"] * 1e6 <= 0.005 * 1024 * 1024 and state["stored"] == len(kept) < 36
     assert kept[0].event_ids == ["a" * 32] and kept[0].frame == 0  # pinned: outlived newer frames
