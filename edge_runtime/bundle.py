@@ -19,6 +19,7 @@ from edge_runtime.bundle_archive import is_archive, unpack
 from edge_runtime.errors import BundleError
 from edge_runtime.jsonsafe import nesting
 from edge_runtime.signal import SignalSpec
+from edge_runtime.siteloop.framestats import ReferenceStats
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -130,6 +131,9 @@ class Manifest(_Strict):
     artifacts: list[Artifact] = Field(min_length=1)
     provenance: dict[str, Any] = Field(default_factory=dict)
     signal: SignalSpec | None = Field(None, description="task signal: how sample windows become the input")
+    reference: ReferenceStats | None = Field(
+        None, description="statistics of the training data the daemon's drift check compares cameras with"
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from edge_runtime.errors import ConfigError
 from edge_runtime.fleet.config import FleetConfig, TrustConfig
+from edge_runtime.siteloop.config import SiteLoopConfig
 from edge_runtime.yamlconfig import load_config
 
 ANY_CAMERA = "*"
@@ -463,6 +464,7 @@ class SiteConfig(_Section):
     opcua: OpcUaConfig = OpcUaConfig()
     trust: TrustConfig = Field(default=TrustConfig(), description="signers whose bundles this device runs")
     fleet: FleetConfig | None = Field(default=None, description="managed over the broker (docs/fleet.md)")
+    site_loop: SiteLoopConfig = SiteLoopConfig()
 
     @model_validator(mode="before")
     @classmethod

@@ -21,7 +21,8 @@ from edge_runtime.errors import ConfigError
 from edge_runtime.jsonsafe import dumps
 
 Phase = Literal["start", "update", "end"]  # update: still going, every update_every_s
-Kind = Literal["rule", "machine", "camera_health", "belt_load", "outbox"]  # the producer; docs/events: one schema each
+# the producer; docs/events: one schema each
+Kind = Literal["rule", "machine", "camera_health", "belt_load", "outbox", "drift"]
 Severity = Literal["info", "warning", "critical"]
 SCHEMA_VERSION = 1  # of the published contract (edge_runtime.event_schema)
 

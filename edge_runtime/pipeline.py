@@ -38,9 +38,11 @@ from edge_runtime.rules import RuleSet
 from edge_runtime.signal_monitor import MachineThread, SignalMonitor, verify_machine
 from edge_runtime.signing import check_signature
 from edge_runtime.sinks import build_sinks
+from edge_runtime.siteloop.loop import SiteLoop
+from edge_runtime.siteloop.shadow import check_candidate
 from edge_runtime.snapshots import SnapshotWriter, snapshot_url
-from edge_runtime.state import EventTally
 from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_camera, open_source, read_ahead
+from edge_runtime.state import EventTally
 from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.timing import StageStats, StageTimers
 from edge_runtime.web.server import WebServer
@@ -122,6 +124,8 @@ def verify_daemon(config: SiteConfig) -> SiteBundles:
         )
     bundle.artifact(config.model.artifact)
     check_rules(config, bundle.manifest, bundle.root, classes)
+    if config.site_loop.shadow is not None:
+        check_candidate(config, config.site_loop.shadow, bundle.manifest)
     belt_monitor(config, bundle)
     return SiteBundles(bundle, machines)
 
@@ -171,8 +175,10 @@ class Pipeline:
         snapshots: SnapshotWriter | None = None,
         live: LatestFrames | None = None,
         belt: BeltLoadMonitor | None = None,
+        site_loop: SiteLoop | None = None,
     ) -> None:
         self.model = model
+        self.site_loop = site_loop
         self.live = live
         self.snapshots = snapshots
         self.belt = belt
@@ -205,6 +211,9 @@ class Pipeline:
             ]
         self.frames += len(frames)
         events = [event for group in caused for event in group]
+        if self.site_loop is not None:
+            with self.timers.measure("site_loop"):
+                events += self.site_loop.observe(frames, predictions, caused)
         self.deliver(events)
         committed = time.time()
         for frame, group in zip(frames, caused, strict=True):
@@ -242,6 +251,7 @@ class Pipeline:
     def finish(self) -> list[Event]:
         """End the events still open (the sources ended or the daemon stops) and deliver the ends."""
         events = self.rules.close() + (self.belt.close() if self.belt is not None else [])
+        events += self.site_loop.close() if self.site_loop is not None else []
         self.deliver(events)
         return events
 
@@ -326,8 +336,10 @@ def run(
         snapshots = SnapshotWriter(config.snapshots, config.rules) if config.snapshots.enabled else None
         live = LatestFrames()
         belt = belt_monitor(config, bundle) if bundle is not None else None
+        site_loop = SiteLoop.build(config, bundle, model.artifact.key, timers) if bundle and model else None
         pipeline = Pipeline(
-            model, RuleSet(config.rules), [outbox, tally], timers, snapshots=snapshots, live=live, belt=belt
+            model, RuleSet(config.rules), [outbox, tally], timers, snapshots=snapshots, live=live, belt=belt,
+            site_loop=site_loop,
         )
         started = time.monotonic()
         # the dashboard's model card: the cameras' model, or the first machine's on a machines-only site
@@ -347,6 +359,7 @@ def run(
             liveness=liveness,
             snapshots=snapshots,
             machines=[m.monitor for m in machines],
+            site_loop=site_loop,
         )
         if config.http.enabled:
             cleanup.callback(WebServer(config.http, view).close)
@@ -451,7 +464,10 @@ def replay(
     )
     timers = StageTimers()
     model = load_model(bundle, config.model)
-    pipeline = Pipeline(model, RuleSet(config.rules), sinks, timers, belt=belt_monitor(config, bundle))
+    site_loop = SiteLoop.build(config, bundle, model.artifact.key, timers)
+    pipeline = Pipeline(
+        model, RuleSet(config.rules), sinks, timers, belt=belt_monitor(config, bundle), site_loop=site_loop
+    )
     events: list[Event] = []
     started = time.monotonic()
     with (
