@@ -19,9 +19,11 @@ from edge_runtime.bundle_archive import is_archive, unpack
 from edge_runtime.errors import BundleError
 from edge_runtime.jsonsafe import nesting
 from edge_runtime.signal import SignalSpec
+from edge_runtime.siteloop.framestats import ReferenceStats
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+SIGNATURE_NAME = "signature.json"  # signatures of the manifest (edge_runtime.signing): it cannot list them
 
 Task = Literal["classify", "detect", "segment", "signal"]
 ArtifactFormat = Literal["onnx", "openvino"]
@@ -129,6 +131,9 @@ class Manifest(_Strict):
     artifacts: list[Artifact] = Field(min_length=1)
     provenance: dict[str, Any] = Field(default_factory=dict)
     signal: SignalSpec | None = Field(None, description="task signal: how sample windows become the input")
+    reference: ReferenceStats | None = Field(
+        None, description="statistics of the training data the daemon's drift check compares cameras with"
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -261,7 +266,7 @@ def _refuse_pickles(root: Path) -> None:
 
 
 def _refuse_unlisted(root: Path, manifest: Manifest) -> None:
-    listed = {MANIFEST_NAME} | {e.file for a in manifest.artifacts for e in a.files()}
+    listed = {MANIFEST_NAME, SIGNATURE_NAME} | {e.file for a in manifest.artifacts for e in a.files()}
     present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
     unlisted = sorted(present - {Path(name).as_posix() for name in listed})
     if unlisted:

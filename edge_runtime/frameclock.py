@@ -1,13 +1,13 @@
 """Two clocks of a camera: when a stream's frame was really captured, and which frames the model gets.
 
-``StreamClock`` (fed the frames the model gets): a frame's arrival time hides the stream's backlog. When decoding falls behind,
-frames wait in the socket and the decoder and arrive late, and "age since arrival" looks fine while
-the picture is seconds old. The stream's own timestamps advance at the camera's pace, so the
-smallest ``arrival - pts`` seen recently is the offset of a frame that waited for nothing; a
-frame's capture time is that offset plus its pts, and its backlog ``arrival - capture``. The minimum
-is taken over a sliding window (two halves), so a camera clock that runs slower than the box's does
-not build up a false backlog; a jump of the timestamps (camera restart, a looping test server)
-starts afresh.
+``StreamClock`` (fed the frames the model gets): a frame's arrival time hides the stream's backlog.
+When decoding falls behind, frames wait in the socket and the decoder and arrive late, and "age
+since arrival" looks fine while the picture is seconds old. The stream's own timestamps advance at
+the camera's pace, so the smallest ``arrival - pts`` seen recently is the offset of a frame that
+waited for nothing; a frame's capture time is that offset plus its pts, and its backlog ``arrival -
+capture``. The minimum is taken over a sliding window (two halves), so a camera clock that runs
+slower than the box's does not build up a false backlog; a jump of the timestamps (camera restart,
+a looping test server) starts afresh.
 
 ``Slots``: the model runs ``fps`` times per second of the camera's clock: the first frame at or after
 each due time is the one inferred, the rest are decoded (H.264 needs every frame) but not converted.

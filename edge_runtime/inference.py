@@ -28,6 +28,7 @@ from edge_runtime.live import LatestFrames
 from edge_runtime.model import BundleModel
 from edge_runtime.postprocess import Prediction, Segmentation
 from edge_runtime.rules import RuleSet
+from edge_runtime.siteloop.loop import SiteLoop
 from edge_runtime.snapshots import SnapshotWriter, snapshot_url
 from edge_runtime.sources import Frame
 from edge_runtime.timing import StageStats, StageTimers
@@ -74,12 +75,15 @@ class Pipeline:
         snapshots: SnapshotWriter | None = None,
         live: LatestFrames | None = None,
         belt: BeltLoadMonitor | None = None,
+        site_loop: SiteLoop | None = None,
         on_age: Callable[[str, float], None] | None = None,
         finished: threading.Event | None = None,
     ) -> None:
         """``on_age(camera, ms)``: each frame's age when handed to the model (capacity monitoring);
-        ``finished``: set whenever a batch finishes, so a waiting loop wakes to ``collect`` it."""
+        ``finished``: set whenever a batch finishes, so a waiting loop wakes to ``collect`` it;
+        ``site_loop``: sees every frame's prediction and events after the rules (captures, drift, shadow)."""
         self.model = model
+        self.site_loop = site_loop
         self.live = live
         self.snapshots = snapshots
         self.belt = belt
@@ -176,6 +180,9 @@ class Pipeline:
             ]
         self.frames += len(frames)
         events = [event for group in caused for event in group]
+        if self.site_loop is not None:
+            with self.timers.measure("site_loop"):
+                events += self.site_loop.observe(frames, predictions, caused)
         self.deliver(events)
         committed = time.time()
         for frame, group in zip(frames, caused, strict=True):
@@ -203,6 +210,7 @@ class Pipeline:
             self.model.wait()
         collected = self.collect()  # the frames still in flight, delivered there
         ends = self.rules.close() + (self.belt.close() if self.belt is not None else [])
+        ends += self.site_loop.close() if self.site_loop is not None else []
         self.deliver(ends)
         return collected + ends
 

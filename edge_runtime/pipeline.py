@@ -40,7 +40,10 @@ from edge_runtime.rules import RuleSet
 from edge_runtime.scheduler import FairScheduler
 from edge_runtime.serve import ServeLoop
 from edge_runtime.signal_monitor import MachineThread, SignalMonitor, verify_machine
+from edge_runtime.signing import check_signature
 from edge_runtime.sinks import build_sinks
+from edge_runtime.siteloop.loop import SiteLoop
+from edge_runtime.siteloop.shadow import check_candidate
 from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.sources import Frame, open_camera, open_source
 from edge_runtime.state import EventTally
@@ -82,6 +85,8 @@ def verify_daemon(config: SiteConfig) -> SiteBundles:
     """Start-up checks needing no camera: bundle digests, artifacts, rule labels among the classes,
     each machine's bundle and recording."""
     machines = {machine.name: verify_machine(machine, i) for i, machine in enumerate(config.machines)}
+    for machine in config.machines:  # signed by a trusted key, when the site requires it
+        check_signature(machines[machine.name].root, config.trust, label=str(machine.bundle))
     classes = {name: bundle.manifest.classes for name, bundle in machines.items()}
     for index, rule in enumerate(config.rules):
         if rule.camera in machines and (rule.zone is not None or rule.tripwire is not None):
@@ -95,6 +100,7 @@ def verify_daemon(config: SiteConfig) -> SiteBundles:
             raise ConfigError("belt_load: needs a camera with a segment bundle; this site has only machines")
         return SiteBundles(None, machines)
     bundle = load_bundle(config.model.bundle)
+    check_signature(bundle.root, config.trust, label=str(config.model.bundle))
     if decoder_for(bundle.manifest.task) is None:
         raise BundleError(
             f"{bundle.root}: task {bundle.manifest.task!r} has no post-processing; "
@@ -102,6 +108,8 @@ def verify_daemon(config: SiteConfig) -> SiteBundles:
         )
     bundle.artifact(config.model.artifact)
     check_rules(config, bundle.manifest, bundle.root, classes)
+    if config.site_loop.shadow is not None:
+        check_candidate(config, config.site_loop.shadow, bundle.manifest)
     belt_monitor(config, bundle)
     return SiteBundles(bundle, machines)
 
@@ -143,11 +151,13 @@ def run(
     config: SiteConfig,
     stop: threading.Event,
     notifier: SystemdNotifier | None = None,
+    on_view: Callable[[DaemonView], None] | None = None,
     *,
     timers: StageTimers | None = None,
 ) -> PipelineSummary:
     """Run every camera and machine until all sources end or ``stop`` is set; then stop and drain the outbox.
 
+    ``on_view`` is handed the run's live objects once everything has started (the fleet reads them);
     ``timers``: where every stage is timed (a benchmark passes its own to read a window of samples).
     """
     notifier = notifier or SystemdNotifier(None)
@@ -199,9 +209,10 @@ def run(
             for c, view in zip(config.cameras, cameras, strict=True)
         ]
         capacity = CapacityMonitor(watched, config.capacity, raised.put)
+        site_loop = SiteLoop.build(config, bundle, model.artifact.key, timers) if bundle and model else None
         pipeline = Pipeline(
             model, RuleSet(config.rules), [outbox, tally], timers, snapshots=snapshots, live=live, belt=belt,
-            on_age=capacity.record, finished=ready,
+            site_loop=site_loop, on_age=capacity.record, finished=ready,
         )
         started = time.monotonic()
         # the dashboard's model card: the cameras' model, or the first machine's on a machines-only site
@@ -222,6 +233,7 @@ def run(
             snapshots=snapshots,
             machines=[m.monitor for m in machines],
             capacity=capacity,
+            site_loop=site_loop,
         )
         if config.http.enabled:
             cleanup.callback(WebServer(config.http, view).close)
@@ -232,6 +244,8 @@ def run(
         for machine in machines:
             machine.start()
         log.info("running %d camera(s) on %s and %d machine(s)", len(cameras), artifact or "-", len(machines))
+        if on_view is not None:
+            on_view(view)
         notifier.ready()
         loop = ServeLoop(
             pipeline,
@@ -299,7 +313,10 @@ def replay(
     )
     timers = StageTimers()
     model = load_model(bundle, config.model)
-    pipeline = Pipeline(model, RuleSet(config.rules), sinks, timers, belt=belt_monitor(config, bundle))
+    site_loop = SiteLoop.build(config, bundle, model.artifact.key, timers)
+    pipeline = Pipeline(
+        model, RuleSet(config.rules), sinks, timers, belt=belt_monitor(config, bundle), site_loop=site_loop
+    )
     events: list[Event] = []
     started = time.monotonic()
     with (
@@ -309,9 +326,9 @@ def replay(
         for frame in frames:  # throughput mode: frames overlap on the infer requests, collected in order
             pipeline.submit([frame])
             events += pipeline.collect()
+    events += pipeline.finish()  # the frames still on infer requests too
     if pipeline.frames == 0:
         raise SourceError(f"{video}: no frame could be decoded")
-    events += pipeline.finish()
     return ReplayResult(events=events, summary=pipeline.summary(time.monotonic() - started))
 
 

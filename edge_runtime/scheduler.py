@@ -38,7 +38,7 @@ class FairScheduler:
         now = self._clock()
         waiting = [i for i, camera in enumerate(self._cameras) if camera.pending]
         waiting.sort(key=lambda i: (now - self._served[i]) * self._weights[i], reverse=True)
-        frames = []
+        frames: list[Frame] = []
         for i in waiting:
             if limit is not None and len(frames) >= limit:
                 break

@@ -15,6 +15,7 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, Protocol
@@ -134,10 +135,11 @@ class VideoCaptureSource:
             if not ok or image is None:
                 return None
             if self._raw:
-                image = cv2.imdecode(image.reshape(-1), cv2.IMREAD_COLOR)
-                if image is None:  # one corrupt JPEG: the next frame stands alone
+                decoded = cv2.imdecode(image.reshape(-1), cv2.IMREAD_COLOR)
+                if decoded is None:  # one corrupt JPEG: the next frame stands alone
                     log.warning("camera %s: frame %d is no decodable JPEG; skipped", self.camera, self._index)
                     continue
+                image = decoded
             return Frame(camera=self.camera, index=self._index, ts=ts, pts_s=pts_s, image=image)
 
     def _pts_s(self) -> float:

@@ -69,8 +69,12 @@ class OpenVinoBackend(Backend):
     def _infer_async(self, batch: np.ndarray) -> Outputs:
         """Each frame as its own request through the infer-request queue; outputs stacked in order."""
         per_frame: list[Outputs] = [[] for _ in range(len(batch))]
+
+        def keep(index: int) -> Callable[[Outputs], None]:
+            return lambda outputs: per_frame.__setitem__(index, outputs)
+
         for index in range(len(batch)):
-            self.start(batch[index : index + 1], lambda outputs, i=index: per_frame.__setitem__(i, outputs))
+            self.start(batch[index : index + 1], keep(index))
         self.wait()
         return [np.concatenate([frame[k] for frame in per_frame]) for k in range(len(self.compiled.outputs))]
 
