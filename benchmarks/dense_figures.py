@@ -13,21 +13,20 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.heldout import held_out
 from benchmarks.stats import LatencyStats, time_calls
 from edge_runtime.bundle import load_bundle
 from edge_runtime.errors import AditError
-from edge_runtime.model import BundleModel
-from edge_runtime.preprocess import preprocess, read_image
-from export.dense.tasks import TASKS
+from edge_runtime.model import BundleModel, Predictor
+from train.checkpoint import read_checkpoint
 
 
 def dense_figures(bundle_path: Path, checkpoint: Path, *, frames: int = 8, min_seconds: float = 2.0) -> dict:
     bundle = load_bundle(bundle_path)
-    meta = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    task = TASKS[bundle.manifest.task]
-    model = task.build_model(meta)
-    data = task.read_data(meta, None)
-    batches = [preprocess(read_image(p), bundle.manifest.input) for p in data.test_images[:frames]]
+    task, samples = held_out(bundle)
+    model = task.load(read_checkpoint(checkpoint))
+    prepare = Predictor(bundle.manifest, lambda batch: [], name=str(bundle_path)).prepare
+    batches = [prepare([task.frame(sample)]) for sample in samples[:frames]]
     cycle = {"i": 0}
 
     def next_batch():

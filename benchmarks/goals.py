@@ -62,8 +62,8 @@ def evaluate_goals(results: dict, budget: GateBudget | None = None) -> list[dict
                       None if ratio is None else ratio >= E2E_VS_MODEL_MIN))
     drops = int8_drops(rows)
     worst = max((d["top1_drop_pp"] for d in drops), default=None)
-    goals.append(Goal("largest INT8 top-1 drop vs FP32 (pp)", f"<= {budget.max_top1_drop_pp} pp", worst,
-                      None if worst is None else worst <= budget.max_top1_drop_pp))
+    goals.append(Goal("largest INT8 top-1 drop vs FP32 (pp)", f"<= {budget.max_drop_pp} pp", worst,
+                      None if worst is None else worst <= budget.max_drop_pp))
     return [asdict(g) for g in goals]
 
 

@@ -7,12 +7,14 @@ stored results file renders the same report on any machine (no model or data nee
 from __future__ import annotations
 
 import base64
-import html
 import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from benchmarks import plots
 from benchmarks.goals import evaluate_goals, int8_drops
@@ -165,12 +167,12 @@ def render_markdown(results: dict, lang: str = "en") -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _inline(text: str) -> str:
+def _inline(text: str) -> Markup:
     """The little markdown the sections use (**bold**, `code`, > note) as HTML, after escaping."""
-    escaped = html.escape(text)
+    escaped = str(escape(text))
     escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
     escaped = re.sub(r"`(.+?)`", r"<code>\1</code>", escaped)
-    return escaped.removeprefix("&gt; ")
+    return Markup(escaped.removeprefix("&gt; "))
 
 
 def _plots(results: dict) -> list[tuple[str, bytes]]:
@@ -181,31 +183,17 @@ def _plots(results: dict) -> list[tuple[str, bytes]]:
     return figures
 
 
+_PAGES = Environment(loader=PackageLoader("benchmarks"), autoescape=select_autoescape(["html"]), trim_blocks=True)
+_PAGES.filters["inline"] = _inline
+
+
 def render_html(results: dict, lang: str = "en") -> str:
-    """One self-contained page: tables plus PNG plots inlined as base64, nothing fetched."""
-    parts = [f'<!doctype html><html lang="{html.escape(lang)}"><head><meta charset="utf-8">',
-             (f"<title>{html.escape(results['bundle'])}</title><style>body{{font-family:sans-serif;max-width:80em;margin:2em auto}}"
-              "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:3px 6px}"
-              "td.n{text-align:right}img{max-width:100%}</style></head><body>")]
-    all_sections = sections(results, lang)
-    for index, section in enumerate(all_sections):
-        tag = "h1" if index == 0 else "h2"
-        parts.append(f"<{tag}>{html.escape(section.title)}</{tag}>")
-        parts += [f"<p>{_inline(p)}</p>" for p in section.paragraphs]
-        if section.headers:
-            parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in section.headers) + "</tr>")
-            for row in section.rows:
-                parts.append("<tr>" + "".join(f'<td{" class=n" if i in section.right else ""}>{html.escape(v)}</td>'
-                                              for i, v in enumerate(row)) + "</tr>")
-            parts.append("</table>")
-        if index == 2:  # plots right after the model table
-            parts.append(f"<h2>{html.escape(headings(lang)['plots'])}</h2>")
-            for caption, png in _plots(results):
-                data = base64.b64encode(png).decode("ascii")
-                parts.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
-                             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    """One self-contained page (templates/report.html): tables plus PNG plots inlined as base64, nothing fetched."""
+    figures = [(caption, base64.b64encode(png).decode("ascii")) for caption, png in _plots(results)]
+    page = _PAGES.get_template("report.html").render(
+        lang=lang, title=results["bundle"], sections=sections(results, lang), plots_title=headings(lang)["plots"], plots=figures
+    )
+    return page.rstrip() + "\n"
 
 
 def write_report(results: dict, out: Path, lang: str = "en") -> None:

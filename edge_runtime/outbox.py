@@ -15,7 +15,6 @@ and /metrics) and inference goes on; the held events are committed as soon as sp
 from __future__ import annotations
 
 import logging
-import random
 import sqlite3
 import threading
 import time
@@ -25,6 +24,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge_runtime.backoff import Backoff
 from edge_runtime.config import OutboxConfig
 from edge_runtime.errors import ConfigError
 from edge_runtime.events import Event, Sink
@@ -196,7 +196,7 @@ class Outbox:
 
     def _deliver_loop(self, sink: Sink) -> None:
         state, wake = self.states[sink.name], self._wake[sink.name]
-        backoff = self.config.retry_min_s
+        backoff = Backoff(self.config.retry_min_s, self.config.retry_max_s)  # jitter: many devices, one broker
         while True:
             row = self._next(sink.name)
             if row is None:
@@ -216,14 +216,13 @@ class Outbox:
                 state.failures += 1
                 state.healthy = False
                 state.last_error = str(exc)
-                log.warning("sink %s: delivery failed (%s); retrying in %.1f s", sink.name, exc, backoff)
+                log.warning("sink %s: delivery failed (%s); retrying in up to %.1f s", sink.name, exc, backoff.current)
                 if self._drain_deadline is not None:
                     return  # no retries once stopping: the event stays in the outbox
-                wake.wait(backoff * random.uniform(0.5, 1.0))  # jitter: many devices, one broker
+                wake.wait(backoff.next())
                 wake.clear()
-                backoff = min(backoff * 2, self.config.retry_max_s)
                 continue
-            backoff = self.config.retry_min_s
+            backoff.reset()
             state.delivered += 1
             if not state.healthy:
                 log.info("sink %s: delivering again", sink.name)

@@ -24,7 +24,7 @@ class SignalError(AditError):
 class SignalSpec(BaseModel):
     """The manifest's ``signal`` section: how a window of samples becomes the input tensor."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     sampling_rate: float = Field(gt=0, description="Hz the model was trained at; sources must match")
     window: int = Field(gt=0, description="samples per classified window")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import random
 import sys
 import threading
 from collections import deque
@@ -28,13 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from edge_runtime.backends import BackendOptions
+from edge_runtime.backoff import Backoff
 from edge_runtime.bundle import Bundle, load_bundle
 from edge_runtime.config import MachineConfig, MachineHealthConfig, RuleConfig, SiteConfig, load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.events import Event, JsonlSink, Sink
 from edge_runtime.logs import setup_logging
-from edge_runtime.model import BundleModel
+from edge_runtime.model import load_model
 from edge_runtime.rules import RuleSet
 from edge_runtime.signal import SignalError, Windower
 from edge_runtime.signal_source import SampleChunk, check_rate, load_recording, open_samples
@@ -77,7 +76,7 @@ def verify_machine(machine: MachineConfig, index: int) -> Bundle:
     spec = bundle.manifest.signal
     if spec is None:
         raise SignalError(f"{where}.bundle: {bundle.root} has no signal section (task {bundle.manifest.task!r})")
-    bundle.artifact(machine.artifact)
+    load_model(bundle, machine.artifact, precision=machine.precision)  # the model against its manifest
     if machine.health.normal_label not in bundle.manifest.classes:
         raise SignalError(
             f"{where}.health.normal_label: {machine.health.normal_label!r} is not a class of {bundle.root} "
@@ -109,7 +108,7 @@ class SignalMonitor:
         if bundle.manifest.signal is None:
             raise SignalError(f"{config.name}: {bundle.root} has no signal section (task {bundle.manifest.task!r})")
         self.spec = bundle.manifest.signal
-        self.model = BundleModel(bundle, config.artifact, options=BackendOptions(threads=config.threads))
+        self.model = load_model(bundle, config.artifact, precision=config.precision, threads=config.threads)
         self.rules = RuleSet(rules)
         self.health = HealthTracker(config.health, bundle.manifest.classes)
         self.windows = 0
@@ -208,13 +207,14 @@ class MachineThread(threading.Thread):
 
     def run(self) -> None:
         config, monitor = self.monitor.config, self.monitor
-        backoff = config.reconnect.min_s
+        backoff = Backoff(config.reconnect.min_s, config.reconnect.max_s)
         try:
             while not self.stop.is_set():
                 try:
                     for chunk in open_samples(config.source, monitor.spec, realtime=config.realtime):
                         monitor.process(chunk)
-                        monitor.error, backoff = None, config.reconnect.min_s
+                        monitor.error = None
+                        backoff.reset()
                         if self.stop.is_set():
                             return
                 except (SignalError, OSError) as exc:
@@ -222,8 +222,7 @@ class MachineThread(threading.Thread):
                     log.error("%s: %s", config.name, exc)
                 if not config.source.startswith("tcp://"):
                     return
-                self.stop.wait(backoff * random.uniform(0.5, 1.0))
-                backoff = min(backoff * 2, config.reconnect.max_s)
+                self.stop.wait(backoff.next())
                 monitor.restart()
         finally:
             self.wake.set()  # the daemon's loop notices that this machine has ended

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
-from edge_runtime.backends.base import Backend, BackendOptions, register_backend
+from edge_runtime.backends.base import Backend, BackendOptions, Shape, Signature, register_backend
 from edge_runtime.errors import BackendUnavailableError
 
 _PRECISION_NAMES = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
@@ -61,3 +61,13 @@ class OpenVinoBackend(Backend):
         hint = self.compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
         compute = _PRECISION_NAMES.get(hint, hint)
         return f"int8+{compute}" if self.declared_precision == "int8" else compute
+
+    def signature(self) -> Signature:
+        return Signature(_shape(self.compiled.inputs[0]), [_shape(o) for o in self.compiled.outputs])
+
+
+def _shape(port: ov.Output) -> Shape:
+    shape = port.get_partial_shape()
+    if shape.rank.is_dynamic:
+        return ()
+    return tuple(d.get_length() if d.is_static else None for d in shape)

@@ -10,9 +10,9 @@ from benchmarks.training import recipe_figures
 
 def test_time_to_target_sums_training_time_until_the_first_epoch_at_target(tmp_path):
     log = tmp_path / "log.jsonl"
-    epochs = [{"val_top1": 0.5, "images_per_s": 10.0, "seconds": 10.0},
-              {"val_top1": 0.92, "images_per_s": 5.0, "seconds": 20.0},
-              {"val_top1": 0.95, "images_per_s": 5.0, "seconds": 20.0}]
+    epochs = [{"val": 0.5, "images_per_s": 10.0, "seconds": 10.0},
+              {"val": 0.92, "images_per_s": 5.0, "seconds": 20.0},
+              {"val": 0.95, "images_per_s": 5.0, "seconds": 20.0}]
     log.write_text("".join(json.dumps(e) + "\n" for e in epochs))
     figures = recipe_figures(log, "seed", target_top1=0.9)
     assert figures["time_to_target_s"] == pytest.approx(30.0)

@@ -24,7 +24,7 @@ def test_fake_timed_workload_gives_known_percentiles():
 
     samples = time_calls(work, warmup=0, min_iterations=100, min_seconds=0.0, clock=clock)
     stats = LatencyStats.from_samples(samples)
-    assert stats.samples == 100
+    assert stats.count == 100
     assert stats.p50_ms == pytest.approx(50.5)
     assert stats.p90_ms == pytest.approx(90.1)
     assert stats.p99_ms == pytest.approx(99.01)

@@ -26,7 +26,7 @@ def test_verify_runs_every_artifact_on_a_zero_input(tiny_real_bundle, capsys):
 
 def test_provenance_is_complete(tiny_real_bundle):
     provenance = load_bundle(tiny_real_bundle).manifest.provenance
-    for key in ("training_config", "dataset_fingerprint", "code_version", "calibration_set", "export_options", "gate_budget"):
+    for key in ("training_config", "dataset_fingerprint", "code_version", "calibration_set", "export_options", "gate"):
         assert provenance.get(key), key
     assert len(provenance["calibration_set"]["fingerprint"]) == 16
 

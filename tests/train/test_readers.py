@@ -7,7 +7,7 @@ import pytest
 from train_tiny_data import write_class_folders
 
 from train.__main__ import main as train_main
-from train.config import DataConfig
+from train.config import ClassifyData
 from train.data import DataError
 from train.readers import fraction_split, read_csv, read_splits
 
@@ -51,8 +51,8 @@ def test_fraction_split_is_seeded_disjoint_and_per_class(discs):
 
 def test_folder_split_needs_val_and_test(discs):
     with pytest.raises(DataError, match="val"):
-        read_splits(DataConfig(root=discs), seed=0)
-    assert len(read_splits(DataConfig(root=discs, split="fraction"), seed=0).test) == 9
+        read_splits(ClassifyData(root=discs), seed=0)
+    assert len(read_splits(ClassifyData(root=discs, split="fraction"), seed=0).test) == 9
 
 
 def test_fit_from_csv_with_a_fraction_split(discs, tmp_path):

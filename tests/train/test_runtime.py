@@ -31,6 +31,6 @@ def test_fp16_on_cpu_is_refused_with_the_alternatives():
 
 def test_amp_off_survives_yaml(tmp_path):
     from edge_runtime.yamlconfig import load_config
-    from train.config import TrainConfig
+    from train.config import ClassifyConfig
 
-    assert load_config(TrainConfig, None, ["amp=off"]).amp == "off"
+    assert load_config(ClassifyConfig, None, ["amp=off"]).amp == "off"

@@ -1,5 +1,6 @@
 """Signal readers, per-recording splits, the synthetic generator's fault frequencies, and training."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 from scipy.io import savemat
 
 from edge_runtime.signal import SignalError
+from train.checkpoint import read_checkpoint
 from train.signal.readers import Recording, read_cwru, read_signal
 from train.signal.split import segment_bounds, split_windows, take_per_class
 from train.signal.synth import DEFECT_ORDERS, RPM_BY_LOAD, SynthSettings, bearing_signal
@@ -61,11 +63,17 @@ def test_synthetic_fault_shows_its_defect_frequency(label):
     assert _envelope_peak(bearing_signal(label, 0, seed=1, settings=settings), settings.sampling_rate) == pytest.approx(expected, rel=0.03)
 
 
-def test_fit_signal_writes_checkpoints_and_cross_load_report(signal_run):
-    out, report = signal_run
-    assert set(report["cross_load"]) == {"0", "5"}
-    assert set(report["within_load"]["per_class"]) == {"normal", "ball", "inner_race", "outer_race"}
-    assert (out / "source.pt").is_file() and (out / "target_k5.pt").is_file() and (out / "report.json").is_file()
+def test_signal_transfer_runs_follow_the_source_run(signal_run):
+    out = signal_run
+    source = json.loads((out / "metrics.json").read_text())
+    assert set(source["test"]["per_class"]) == {"normal", "ball", "inner_race", "outer_race"}
+    for shots in (0, 5):
+        checkpoint = read_checkpoint(out / f"target_k{shots}" / "best.pt")
+        config = checkpoint.meta.config
+        assert (config["data"]["load"], config["data"]["shots"], config["init"]) == (1, shots, str(out / "best.pt"))
+        # the fine-tune keeps the source run's preprocessing: its weights were trained with it
+        assert checkpoint.meta.interface.signal == read_checkpoint(out / "best.pt").meta.interface.signal
+    assert read_checkpoint(out / "target_k0" / "best.pt").meta.epoch == 0  # k=0: the source weights, measured at 1 HP
 
 
 @pytest.mark.real_data
