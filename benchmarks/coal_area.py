@@ -24,11 +24,15 @@ from edge_runtime.preprocess import read_image
 from train.segmentation.data import frame_mask
 
 
-def coal_area(bundle_path: Path, label: str, artifact: str | None = None, data_root: Path | None = None) -> dict:
+def coal_area(
+    bundle_path: Path, label: str, artifact: str | None = None, data_root: Path | None = None
+) -> dict:
     bundle = load_bundle(bundle_path)
     classes = bundle.manifest.classes
     if label not in classes:
-        raise ConfigError(f"--label: {label!r} is not among the bundle's classes; valid: {', '.join(classes)}")
+        raise ConfigError(
+            f"--label: {label!r} is not among the bundle's classes; valid: {', '.join(classes)}"
+        )
     samples = bundle_data(bundle, data_root)[1].test
     model = BundleModel(bundle, artifact)
     index = classes.index(label)
@@ -51,14 +55,20 @@ def coal_area(bundle_path: Path, label: str, artifact: str | None = None, data_r
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.coal_area", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.coal_area", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--bundle", type=Path, required=True)
-    parser.add_argument("--data", type=Path, help="data root (default: where the bundle's training run read it)")
+    parser.add_argument(
+        "--data", type=Path, help="data root (default: where the bundle's training run read it)"
+    )
     parser.add_argument("--label", default="coal")
     parser.add_argument("--artifacts", nargs="*", help="default: every shipped artifact")
     args = parser.parse_args(argv)
     try:
-        keys = args.artifacts or [a.key for a in load_bundle(args.bundle).manifest.artifacts if a.status == "shipped"]
+        keys = args.artifacts or [
+            a.key for a in load_bundle(args.bundle).manifest.artifacts if a.status == "shipped"
+        ]
         rows = [coal_area(args.bundle, args.label, key, args.data) for key in keys]
     except AditError as exc:
         print(f"error: {exc}", file=sys.stderr)

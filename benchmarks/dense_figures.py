@@ -37,11 +37,26 @@ def dense_figures(bundle_path: Path, checkpoint: Path, *, frames: int = 8, min_s
         with torch.no_grad():
             model(torch.from_numpy(next_batch()))
 
-    pytorch = LatencyStats.from_samples(time_calls(eager, warmup=3, min_iterations=20, min_seconds=min_seconds))
-    rows = [{"artifact": "pytorch-fp32 (eager)", "p50_ms": pytorch.p50_ms, "ratio_to_pytorch": 1.0, "mb": None, "status": "reference", "metric": None}]
+    pytorch = LatencyStats.from_samples(
+        time_calls(eager, warmup=3, min_iterations=20, min_seconds=min_seconds)
+    )
+    rows = [
+        {
+            "artifact": "pytorch-fp32 (eager)",
+            "p50_ms": pytorch.p50_ms,
+            "ratio_to_pytorch": 1.0,
+            "mb": None,
+            "status": "reference",
+            "metric": None,
+        }
+    ]
     for artifact in bundle.manifest.artifacts:
         runner = BundleModel(bundle, artifact.key)
-        stats = LatencyStats.from_samples(time_calls(lambda r=runner: r.infer(next_batch()), warmup=3, min_iterations=20, min_seconds=min_seconds))
+        stats = LatencyStats.from_samples(
+            time_calls(
+                lambda r=runner: r.infer(next_batch()), warmup=3, min_iterations=20, min_seconds=min_seconds
+            )
+        )
         rows.append(
             {
                 "artifact": artifact.key,
@@ -54,14 +69,22 @@ def dense_figures(bundle_path: Path, checkpoint: Path, *, frames: int = 8, min_s
                 "map": artifact.metrics.get("map"),
             }
         )
-    return {"bundle": str(bundle_path), "task": task.name, "metric": task.metric, "input": list(bundle.manifest.input.size),
-            "torch_threads": torch.get_num_threads(), "frames": len(batches), "rows": rows}
+    return {
+        "bundle": str(bundle_path),
+        "task": task.name,
+        "metric": task.metric,
+        "input": list(bundle.manifest.input.size),
+        "torch_threads": torch.get_num_threads(),
+        "frames": len(batches),
+        "rows": rows,
+    }
 
 
 def render(results: dict) -> str:
     metric = results["metric"]
     lines = [
-        f"{results['task']} bundle {results['bundle']} (input {results['input']}, batch 1, torch threads {results['torch_threads']})",
+        f"{results['task']} bundle {results['bundle']} (input {results['input']}, batch 1, "
+        f"torch threads {results['torch_threads']})",
         "",
         f"| artifact | {metric} | p50 ms | x PyTorch FP32 | MB | status |",
         "|---|---|---|---|---|---|",
@@ -69,7 +92,10 @@ def render(results: dict) -> str:
     for row in results["rows"]:
         value = "" if row["metric"] is None else f"{100 * row['metric']:.2f}"
         size = "" if row["mb"] is None else f"{row['mb']:.2f}"
-        lines.append(f"| {row['artifact']} | {value} | {row['p50_ms']:.1f} | {row['ratio_to_pytorch']:.2f} | {size} | {row['status']} |")
+        lines.append(
+            f"| {row['artifact']} | {value} | {row['p50_ms']:.1f} | {row['ratio_to_pytorch']:.2f} | {size} "
+            f"| {row['status']} |"
+        )
     return "\n".join(lines)
 
 

@@ -32,6 +32,7 @@ from train.task import Task
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class BenchSettings:
     """How hard to measure: seconds per timing, round-robin repeats, throughput batch, extra rows."""
@@ -110,7 +111,9 @@ def variants(bundle: Bundle) -> list[Variant]:
     return rows
 
 
-def load_pytorch(checkpoint_path: Path, sample: np.ndarray, task: Task, samples: Sequence[Any], settings: BenchSettings) -> Loaded:
+def load_pytorch(
+    checkpoint_path: Path, sample: np.ndarray, task: Task, samples: Sequence[Any], settings: BenchSettings
+) -> Loaded:
     with peak_rss_delta() as memory:
         started = time.perf_counter()
         checkpoint = read_checkpoint(checkpoint_path)
@@ -123,15 +126,33 @@ def load_pytorch(checkpoint_path: Path, sample: np.ndarray, task: Task, samples:
         with torch.inference_mode():
             return model(torch.from_numpy(batch))
 
-    predictor = Predictor(checkpoint.meta.interface, torch_infer(model, torch.device("cpu")), name=str(checkpoint_path))
+    predictor = Predictor(
+        checkpoint.meta.interface, torch_infer(model, torch.device("cpu")), name=str(checkpoint_path)
+    )
     return Loaded(
-        "pytorch-fp32 (eager)", "pytorch", "fp32", "fp32", "pytorch", "baseline", checkpoint_path.stat().st_size,
-        load_s, memory.delta_mb, infer, evaluate(task, predictor, samples),
+        "pytorch-fp32 (eager)",
+        "pytorch",
+        "fp32",
+        "fp32",
+        "pytorch",
+        "baseline",
+        checkpoint_path.stat().st_size,
+        load_s,
+        memory.delta_mb,
+        infer,
+        evaluate(task, predictor, samples),
         batched_throughput(infer, sample, settings.batch, settings.seconds),
     )
 
 
-def load_variant(bundle: Bundle, variant: Variant, sample: np.ndarray, task: Task, samples: Sequence[Any], settings: BenchSettings) -> Loaded:
+def load_variant(
+    bundle: Bundle,
+    variant: Variant,
+    sample: np.ndarray,
+    task: Task,
+    samples: Sequence[Any],
+    settings: BenchSettings,
+) -> Loaded:
     artifact = variant.artifact
     options = BackendOptions(precision_hint=variant.precision_hint, threads=settings.threads)
     with peak_rss_delta() as memory:
@@ -145,17 +166,35 @@ def load_variant(bundle: Bundle, variant: Variant, sample: np.ndarray, task: Tas
         name = f"{artifact.key} (CPU default: {model.runtime_precision})"
         note = "bf16 where the CPU has it" if bf16 else "this CPU has no bf16, so OpenVINO's default is f32"
     if model.backend_name == "openvino":
-        throughput = openvino_throughput(bundle.path_of(artifact), sample, settings.seconds,
-                                         precision_hint=variant.precision_hint, threads=settings.threads)
+        throughput = openvino_throughput(
+            bundle.path_of(artifact),
+            sample,
+            settings.seconds,
+            precision_hint=variant.precision_hint,
+            threads=settings.threads,
+        )
     else:
         throughput = batched_throughput(model.infer, sample, settings.batch, settings.seconds)
     return Loaded(
-        name, artifact.format, artifact.precision, model.runtime_precision, model.backend_name, artifact.status,
-        artifact.total_bytes, load_s, memory.delta_mb, model.infer, evaluate(task, model, samples), throughput, note,
+        name,
+        artifact.format,
+        artifact.precision,
+        model.runtime_precision,
+        model.backend_name,
+        artifact.status,
+        artifact.total_bytes,
+        load_s,
+        memory.delta_mb,
+        model.infer,
+        evaluate(task, model, samples),
+        throughput,
+        note,
     )
 
 
-def load_cv2(bundle: Bundle, sample: np.ndarray, task: Task, samples: Sequence[Any], settings: BenchSettings) -> Loaded | None:
+def load_cv2(
+    bundle: Bundle, sample: np.ndarray, task: Task, samples: Sequence[Any], settings: BenchSettings
+) -> Loaded | None:
     """OpenCV's own DNN module on the FP32 ONNX file: a fallback runtime some sites already have."""
     import cv2
 
@@ -178,8 +217,17 @@ def load_cv2(bundle: Bundle, sample: np.ndarray, task: Task, samples: Sequence[A
         return None
     predictor = Predictor(bundle.manifest, lambda batch: [np.asarray(infer(batch))], name="cv2.dnn")
     return Loaded(
-        "onnx-fp32 (cv2.dnn)", "onnx", "fp32", "fp32", "cv2.dnn", artifact.status, artifact.total_bytes, load_s,
-        memory.delta_mb, infer, evaluate(task, predictor, samples),
+        "onnx-fp32 (cv2.dnn)",
+        "onnx",
+        "fp32",
+        "fp32",
+        "cv2.dnn",
+        artifact.status,
+        artifact.total_bytes,
+        load_s,
+        memory.delta_mb,
+        infer,
+        evaluate(task, predictor, samples),
         batched_throughput(infer, sample, 1, settings.seconds),
     )
 
@@ -188,13 +236,29 @@ def _to_row(loaded: Loaded) -> Row:
     pooled = LatencyStats.from_samples(np.concatenate(loaded.latency))
     medians = [float(np.median(samples)) for samples in loaded.latency]
     return Row(
-        name=loaded.name, format=loaded.format, precision=loaded.precision, runtime_precision=loaded.runtime_precision,
-        backend=loaded.backend, status=loaded.status, size_bytes=loaded.size_bytes, load_s=round(loaded.load_s, 3),
-        top1=loaded.report.value, p50_ms=statistics.median(medians), p90_ms=pooled.p90_ms, p99_ms=pooled.p99_ms,
-        mean_ms=pooled.mean_ms, min_ms=pooled.min_ms, max_ms=pooled.max_ms, throughput_fps=round(loaded.throughput.fps, 1),
-        throughput_setting=loaded.throughput.setting, peak_rss_mb=loaded.peak_rss_mb, repeats=len(medians),
-        p50_min_ms=min(medians), p50_max_ms=max(medians),
-        recall={name: f["recall"] for name, f in loaded.report.per_class.items() if f and "recall" in f}, note=loaded.note,
+        name=loaded.name,
+        format=loaded.format,
+        precision=loaded.precision,
+        runtime_precision=loaded.runtime_precision,
+        backend=loaded.backend,
+        status=loaded.status,
+        size_bytes=loaded.size_bytes,
+        load_s=round(loaded.load_s, 3),
+        top1=loaded.report.value,
+        p50_ms=statistics.median(medians),
+        p90_ms=pooled.p90_ms,
+        p99_ms=pooled.p99_ms,
+        mean_ms=pooled.mean_ms,
+        min_ms=pooled.min_ms,
+        max_ms=pooled.max_ms,
+        throughput_fps=round(loaded.throughput.fps, 1),
+        throughput_setting=loaded.throughput.setting,
+        peak_rss_mb=loaded.peak_rss_mb,
+        repeats=len(medians),
+        p50_min_ms=min(medians),
+        p50_max_ms=max(medians),
+        recall={name: f["recall"] for name, f in loaded.report.per_class.items() if f and "recall" in f},
+        note=loaded.note,
     )
 
 
@@ -203,7 +267,9 @@ def run_model_benchmark(
 ) -> list[Row]:
     settings = settings or BenchSettings()
     task, samples = held_out(bundle, data_root)
-    sample = Predictor(bundle.manifest, lambda batch: [], name=str(bundle.root)).prepare([task.frame(samples[0])])
+    sample = Predictor(bundle.manifest, lambda batch: [], name=str(bundle.root)).prepare(
+        [task.frame(samples[0])]
+    )
     loaded: list[Loaded] = []
     if checkpoint is not None:
         loaded.append(load_pytorch(checkpoint, sample, task, samples, settings))
@@ -213,11 +279,24 @@ def run_model_benchmark(
     for repeat in range(settings.repeats):
         for item in loaded:
             item.latency.append(time_calls(lambda i=item: i.infer(sample), min_seconds=settings.seconds))
-            log.info("repeat %d/%d %s: p50 %.2f ms", repeat + 1, settings.repeats, item.name, np.median(item.latency[-1]))
+            log.info(
+                "repeat %d/%d %s: p50 %.2f ms",
+                repeat + 1,
+                settings.repeats,
+                item.name,
+                np.median(item.latency[-1]),
+            )
     rows = [_to_row(item) for item in loaded]
     if checkpoint is not None:
         baseline = rows[0].p50_ms
         rows = [replace(r, speedup_vs_pytorch=baseline / r.p50_ms) for r in rows]
     for r in rows:
-        log.info("%s: p50 %.2f ms, %s fps (%s), top-1 %.4f", r.name, r.p50_ms, r.throughput_fps, r.throughput_setting, r.top1)
+        log.info(
+            "%s: p50 %.2f ms, %s fps (%s), top-1 %.4f",
+            r.name,
+            r.p50_ms,
+            r.throughput_fps,
+            r.throughput_setting,
+            r.top1,
+        )
     return rows

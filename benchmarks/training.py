@@ -42,7 +42,14 @@ def run_training_benchmark(config: ClassifyConfig, out: Path, target_top1: float
     """The ``training`` object of results.json: one entry per recipe."""
     recipes = []
     for recipe in RECIPES:
-        run = config.model_copy(update={"out": out / recipe, "optim": config.optim.model_copy(update={"recipe": recipe})})
+        run = config.model_copy(
+            update={"out": out / recipe, "optim": config.optim.model_copy(update={"recipe": recipe})}
+        )
         fit(run)
         recipes.append(recipe_figures(out / recipe / "log.jsonl", recipe, target_top1))
-    return {"model": config.model.name, "data": str(config.data.root), "target_top1": target_top1, "recipes": recipes}
+    return {
+        "model": config.model.name,
+        "data": str(config.data.root),
+        "target_top1": target_top1,
+        "recipes": recipes,
+    }

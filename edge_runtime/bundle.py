@@ -22,7 +22,8 @@ from edge_runtime.errors import BundleError
 from edge_runtime.postprocess_spec import LEGACY_KIND, PostProcess
 from edge_runtime.signal import SignalSpec
 
-SCHEMA_VERSION = 1
+# 2: typed postprocess (``type`` required, inferred from the task for schema 1), ``precision_hint``.
+SCHEMA_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 
 ArtifactFormat = Literal["onnx", "openvino"]
@@ -87,9 +88,9 @@ class Artifact(FileDigest):
     metrics: dict[str, float] = Field(default_factory=dict)
     status: Literal["shipped", "rejected"] = "shipped"
     note: str = ""
-    # Added within schema 1 (defaults keep older manifests valid): the compute precision the
-    # runtime really used when it was measured (OpenVINO picks bf16 on CPUs that have it), and
-    # for INT8 every quantization attempt the gate judged, in the order they were tried.
+    # The compute precision the runtime really used when it was measured (OpenVINO picks bf16 on
+    # CPUs that have it), and every attempt the gate judged, in the order they were tried (added
+    # within schema 1: defaults keep older manifests valid).
     runtime_precision: str | None = None
     attempts: list[QuantAttempt] = Field(default_factory=list)
     precision_hint: InferencePrecision | None = Field(
@@ -125,8 +126,9 @@ class ModelInterface(_Strict):
         """Manifests written before ``postprocess.type`` existed: the kind follows from the task."""
         if isinstance(data, dict) and isinstance(data.get("postprocess", {}), dict):
             post = dict(data.get("postprocess", {}))
-            if "type" not in post and data.get("task") in LEGACY_KIND:
-                post["type"] = LEGACY_KIND[data["task"]]
+            task = data.get("task")
+            if "type" not in post and isinstance(task, str) and task in LEGACY_KIND:
+                post["type"] = LEGACY_KIND[task]
             return {**data, "postprocess": post}
         return data
 

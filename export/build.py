@@ -62,7 +62,10 @@ def export_bundle(request: ExportRequest) -> Bundle:
     data = task.read_data(config, request.data_root)
     unknown = [name for name in request.budget.safety_classes if name not in data.classes]
     if unknown:
-        raise ExportError(f"safety class(es) {unknown} are not classes of this model; choose from: {', '.join(data.classes)}")
+        raise ExportError(
+            f"safety class(es) {unknown} are not classes of this model; "
+            f"choose from: {', '.join(data.classes)}"
+        )
     interface = checkpoint.meta.interface
     model = task.load(checkpoint)
     prepare = Predictor(interface, lambda batch: [], name=str(request.checkpoint)).prepare
@@ -85,8 +88,13 @@ def export_bundle(request: ExportRequest) -> Bundle:
         for split, report in reports.items():
             missing = [name for name in request.budget.safety_classes if name in report.not_measured()]
             if missing:
-                raise ExportError(f"safety class(es) {missing} have no sample in the {split} split; the gate cannot hold them")
-        gate = Gate(task, measurer, request.budget, lambda candidate, rung: quantize(ctx, rung, candidate.path))
+                raise ExportError(
+                    f"safety class(es) {missing} have no sample in the {split} split; "
+                    "the gate cannot hold them"
+                )
+        gate = Gate(
+            task, measurer, request.budget, lambda candidate, rung: quantize(ctx, rung, candidate.path)
+        )
         artifacts = []
         for spec in specs:
             candidate = Candidate(spec.key, ctx.produced[spec.key])
@@ -127,7 +135,9 @@ def export_bundle(request: ExportRequest) -> Bundle:
             "onnx_parity": parity.as_dict(),
             "export_seconds": timings,
         }
-        manifest = Manifest(**interface.model_dump(), name=request.out.name, artifacts=artifacts, provenance=provenance)
+        manifest = Manifest(
+            **interface.model_dump(), name=request.out.name, artifacts=artifacts, provenance=provenance
+        )
         write_manifest(stage, manifest)
     return load_bundle(request.out)
 
@@ -199,12 +209,18 @@ def summary(bundle: Bundle) -> str:
         lines.append(f"  {a.key:<15} {metric} {value}  {a.total_bytes / 1e6:6.2f} MB  {a.status:<8} {ran}")
     for a in bundle.manifest.artifacts:
         if a.status == "rejected":
-            fallback = ", ".join(s.key for s in bundle.manifest.artifacts if s.status == "shipped" and s.precision != "int8")
+            fallback = ", ".join(
+                s.key for s in bundle.manifest.artifacts if s.status == "shipped" and s.precision != "int8"
+            )
             kind = "INT8" if a.precision == "int8" else "ARTIFACT"
-            lines.append(f"{kind} REJECTED: {a.key} missed the accuracy budget; {a.note.split('gate on ', 1)[-1]}.")
+            lines.append(
+                f"{kind} REJECTED: {a.key} missed the accuracy budget; {a.note.split('gate on ', 1)[-1]}."
+            )
             for attempt in a.attempts:
                 figure = 100 * attempt.metrics.get(metric, float("nan"))
                 verdict = "passed" if attempt.passed else "failed"
-                lines.append(f"    tried {attempt.method:<26} {metric} {figure:6.2f}% (validation)  {verdict}")
+                lines.append(
+                    f"    tried {attempt.method:<26} {metric} {figure:6.2f}% (validation)  {verdict}"
+                )
             lines.append(f"  -> not shipping {a.key}; use {fallback or 'a floating-point artifact'} instead.")
     return "\n".join(lines)

@@ -46,7 +46,11 @@ def balanced_subset(strata: Sequence[int], size: int, seed: int) -> list[int]:
 
 
 def calibration_set(
-    task: Task, samples: Sequence[Any], prepare: Callable[[list[np.ndarray]], np.ndarray], size: int, seed: int
+    task: Task,
+    samples: Sequence[Any],
+    prepare: Callable[[list[np.ndarray]], np.ndarray],
+    size: int,
+    seed: int,
 ) -> CalibrationSet:
     """``prepare``: the model's preprocessing (``Predictor.prepare``), frames -> input tensor."""
     chosen = balanced_subset([task.stratum(s) for s in samples], size, seed)

@@ -61,6 +61,7 @@ def judge(reference: EvalReport, candidate: EvalReport, budget: GateBudget, clas
         class_drop = 100 * (want - got)
         if class_drop > budget.max_class_drop_pp:
             reasons.append(
-                f"{class_figure} of safety class {name!r} dropped {class_drop:.2f} pp (budget {budget.max_class_drop_pp} pp)"
+                f"{class_figure} of safety class {name!r} dropped {class_drop:.2f} pp "
+                f"(budget {budget.max_class_drop_pp} pp)"
             )
     return GateResult(passed=not reasons, drop_pp=drop, reasons=reasons)

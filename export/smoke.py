@@ -14,7 +14,9 @@ def smoke_run(bundle: Bundle) -> dict[str, str]:
     shape = tuple(1 if dim is None else dim for dim in expected_input(bundle.manifest)[0])
     outcomes = {}
     for artifact in bundle.manifest.artifacts:
-        model = BundleModel(bundle, artifact)  # holds the model's shapes against the manifest, naming the field
+        model = BundleModel(
+            bundle, artifact
+        )  # holds the model's shapes against the manifest, naming the field
         try:
             outputs = model.infer(np.zeros(shape, dtype=np.float32))
         except Exception as exc:  # any backend failure means the artifact cannot ship
@@ -22,5 +24,7 @@ def smoke_run(bundle: Bundle) -> dict[str, str]:
                 outcomes[artifact.key] = f"rejected, does not run ({exc})"
                 continue
             raise BundleError(f"{bundle.root}: {artifact.file} does not run on a zero input ({exc})") from exc
-        outcomes[artifact.key] = f"ran in {model.runtime_precision}, outputs {[list(o.shape) for o in outputs]}"
+        outcomes[artifact.key] = (
+            f"ran in {model.runtime_precision}, outputs {[list(o.shape) for o in outputs]}"
+        )
     return outcomes

@@ -138,7 +138,8 @@ class ClassifyData(DataSection):
     )
     csv: dict[str, Path] = Field(
         default_factory=dict,
-        description="format=csv: split name -> CSV file (paths relative to the CSV); only 'train' needed with split=fraction",
+        description="format=csv: split name -> CSV file (paths relative to the CSV); "
+        "only 'train' needed with split=fraction",
     )
     split: Literal["folders", "fraction"] = Field(
         "folders", description="folders: train/val/test given; fraction: carve val/test out of train, seeded"
@@ -166,5 +167,5 @@ class ClassifyConfig(RunConfig):
 class DenseRunConfig(RunConfig):
     """What detection and segmentation runs share: every layer trains from the start, NCHW tensors."""
 
-    channels_last: bool = False  # torchvision's detection heads and upsampling convert back to NCHW anyway
+    channels_last: bool = False  # its gain was measured for classification backbones; measure before setting it
     optim: DenseOptimConfig = DenseOptimConfig()

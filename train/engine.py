@@ -92,7 +92,8 @@ class _Run:
     def __init__(self, task: Task, config: RunConfig, group: ProcessGroup) -> None:
         if config.optim.batch_size % group.world:
             raise ConfigError(
-                f"optim.batch_size={config.optim.batch_size} must divide evenly across {group.world} processes"
+                f"optim.batch_size={config.optim.batch_size} must divide evenly "
+                f"across {group.world} processes"
             )
         torch.manual_seed(config.seed)
         self.task, self.config, self.group = task, config, group
@@ -315,7 +316,7 @@ class _Run:
         if saved != current:
             changed = sorted(k for k in current if saved.get(k) != current[k])
             log.warning(
-                "resuming %s with a changed configuration (%s): the result may differ from an uninterrupted run",
+                "resuming %s with a changed configuration (%s): it may end unlike a run without a stop",
                 path,
                 changed,
             )

@@ -144,7 +144,8 @@ def load_weights_file(model: nn.Module, path: str, *, strict: bool = False) -> N
 def hub_error(name: str, weights: str, exc: Exception, extra: str = "") -> WeightsError:
     """The offline-site advice for a torchvision hub download that failed."""
     return WeightsError(
-        f"could not fetch torchvision weights {weights!r}{extra} for {name} ({exc}). On an offline machine, copy "
+        f"could not fetch torchvision weights {weights!r}{extra} for {name} ({exc}). "
+        "On an offline machine, copy "
         f"the .pth files from a connected machine's torch hub cache into {torch.hub.get_dir()}/checkpoints/, "
         f"pass a local file with weights=/path/to/file.pth, or use weights=none to train from scratch"
     )

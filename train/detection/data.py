@@ -132,7 +132,8 @@ def read_voc(root: Path, split: str, classes: list[str] | None = None) -> tuple[
     ids_file = root / "ImageSets" / "Main" / f"{split}.txt"
     if not ids_file.is_file():
         raise DataError(
-            f"{ids_file}: not found (Pascal VOC layout: Annotations/, JPEGImages/, ImageSets/Main/<split>.txt)"
+            f"{ids_file}: not found "
+            "(Pascal VOC layout: Annotations/, JPEGImages/, ImageSets/Main/<split>.txt)"
         )
     parsed = []
     for stem in ids_file.read_text().split():

@@ -23,7 +23,7 @@ def coco_map(
     classes: list[str],
     frame_sizes: Sequence[tuple[int, int]],
 ) -> EvalReport:
-    """``map50``, ``map`` (0.5:0.95) and per-class AP; classes absent from the ground truth are not measured."""
+    """``map50``, ``map`` (0.5:0.95) and per-class AP; a class absent from the truth is not measured."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 

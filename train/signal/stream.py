@@ -3,7 +3,8 @@
 Synthetic by default (the generator's classes); with ``--cwru ROOT`` it joins the held-out test
 segments (the last 20%) of a real normal and a real inner-race recording, which training never saw.
 
-``python -m train.signal.stream --out runs/signal/demo/stream.npy [--cwru ../shared/data/cwru_bearing_12k_de]``
+``python -m train.signal.stream --out runs/signal/demo/stream.npy
+    [--cwru ../shared/data/cwru_bearing_12k_de]``
 """
 
 from __future__ import annotations

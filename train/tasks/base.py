@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, ClassVar
 
@@ -70,12 +70,22 @@ class ClassifierTask(Task):
         return scores_agreement(expected, actual)
 
 
-def classify_frames(predictor: Predictor, frames: list[np.ndarray | None]) -> list[int | None]:
-    """The predicted class index of each frame (None where the frame could not be read)."""
-    kept = [i for i, frame in enumerate(frames) if frame is not None]
-    predicted: list[int | None] = [None] * len(frames)
-    for start in range(0, len(kept), EVAL_BATCH):
-        chunk = kept[start : start + EVAL_BATCH]
-        for index, result in zip(chunk, predictor.classify([frames[i] for i in chunk]), strict=True):
+def classify_frames(predictor: Predictor, frames: Iterable[np.ndarray | None]) -> list[int | None]:
+    """The predicted class index of each frame (None where the frame could not be read), in batches."""
+    predicted: list[int | None] = []
+    pending: list[tuple[int, np.ndarray]] = []
+
+    def flush() -> None:
+        for (index, _), result in zip(pending, predictor.classify([f for _, f in pending]), strict=True):
             predicted[index] = result.index
+        pending.clear()
+
+    for frame in frames:
+        predicted.append(None)
+        if frame is not None:
+            pending.append((len(predicted) - 1, frame))
+        if len(pending) == EVAL_BATCH:
+            flush()
+    if pending:
+        flush()
     return predicted
