@@ -167,5 +167,5 @@ class ClassifyConfig(RunConfig):
 class DenseRunConfig(RunConfig):
     """What detection and segmentation runs share: every layer trains from the start, NCHW tensors."""
 
-    channels_last: bool = False  # its gain was measured for classification backbones; measure before setting it
+    channels_last: bool = False  # its gain was measured on classification backbones only
     optim: DenseOptimConfig = DenseOptimConfig()
