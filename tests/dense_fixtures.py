@@ -53,7 +53,9 @@ def tiny_detector_bundle(tiny_detector_checkpoint, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("bundles") / "tiny-detect"
     formats = ("onnx-fp32", "openvino-fp32", "onnx-int8", "openvino-int8")
-    export_bundle(ExportRequest(checkpoint=tiny_detector_checkpoint, out=out, formats=formats, calibration_size=6))
+    export_bundle(
+        ExportRequest(checkpoint=tiny_detector_checkpoint, out=out, formats=formats, calibration_size=6)
+    )
     return out
 
 

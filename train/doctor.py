@@ -35,18 +35,10 @@ class DoctorConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    dark_mean: float = Field(
-        20.0, ge=0, le=255, description="mean grey level below which an image is too dark"
-    )
-    blur_variance: float = Field(
-        20.0, ge=0, description="variance of the Laplacian below which an image is too blurred"
-    )
-    near_distance: int = Field(
-        4, ge=0, le=32, description="pHash Hamming distance that counts as a near duplicate"
-    )
-    imbalance_ratio: float = Field(
-        10.0, ge=1, description="largest/smallest class count above which imbalance is flagged"
-    )
+    dark_mean: float = Field(20.0, ge=0, le=255, description="mean grey level below which an image is too dark")
+    blur_variance: float = Field(20.0, ge=0, description="variance of the Laplacian below which an image is too blurred")
+    near_distance: int = Field(4, ge=0, le=32, description="pHash Hamming distance that counts as a near duplicate")
+    imbalance_ratio: float = Field(10.0, ge=1, description="largest/smallest class count above which imbalance is flagged")
 
 
 @dataclass(frozen=True)
@@ -80,18 +72,14 @@ class Report:
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "error"]
 
-    def add(
-        self, severity: Severity, check: str, detail: str, path: Path | None = None, quarantine: bool = False
-    ) -> None:
+    def add(self, severity: Severity, check: str, detail: str, path: Path | None = None, quarantine: bool = False) -> None:
         self.findings.append(Finding(severity, check, detail, str(path) if path else None, quarantine))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self) | {"errors": len(self.errors)}, indent=2)
 
     def summary(self) -> str:
-        lines = [
-            f"{self.root} ({self.layout}): " + ", ".join(f"{split} {n}" for split, n in self.images.items())
-        ]
+        lines = [f"{self.root} ({self.layout}): " + ", ".join(f"{split} {n}" for split, n in self.images.items())]
         for split, counts in self.class_counts.items():
             lines.append(f"  {split}: " + ", ".join(f"{name} {n}" for name, n in sorted(counts.items())))
         if self.imbalance_ratio is not None:
@@ -111,26 +99,13 @@ def list_images(root: Path) -> tuple[str, list[ImageRecord]]:
         raise DataError(f"{root}: data folder not found")
     if (root / "images").is_dir() and (root / "labels").is_dir():
         splits = sorted(p for p in (root / "images").iterdir() if p.is_dir())
-        return "yolo", [
-            ImageRecord(p, s.name, "") for s in splits for p in sorted(s.rglob("*")) if _is_image(p)
-        ]
+        return "yolo", [ImageRecord(p, s.name, "") for s in splits for p in sorted(s.rglob("*")) if _is_image(p)]
     split_dirs = [root / s for s in SPLIT_ORDER if (root / s).is_dir()]
     if split_dirs:
         return "class-folders", [
-            ImageRecord(p, s.name, c.name)
-            for s in split_dirs
-            for c in sorted(s.iterdir())
-            if c.is_dir()
-            for p in sorted(c.iterdir())
-            if _is_image(p)
+            ImageRecord(p, s.name, c.name) for s in split_dirs for c in sorted(s.iterdir()) if c.is_dir() for p in sorted(c.iterdir()) if _is_image(p)
         ]
-    return "class-folders", [
-        ImageRecord(p, "all", c.name)
-        for c in sorted(root.iterdir())
-        if c.is_dir()
-        for p in sorted(c.iterdir())
-        if _is_image(p)
-    ]
+    return "class-folders", [ImageRecord(p, "all", c.name) for c in sorted(root.iterdir()) if c.is_dir() for p in sorted(c.iterdir()) if _is_image(p)]
 
 
 def _is_image(path: Path) -> bool:
@@ -150,20 +125,14 @@ def examine(root: Path, config: DoctorConfig = DoctorConfig()) -> Report:
     layout, records = list_images(root)
     report = Report(str(root), layout)
     if not records:
-        raise DataError(
-            f"{root}: no images found (expected <split>/<class>/<image>, <class>/<image> or images/<split>/)"
-        )
+        raise DataError(f"{root}: no images found (expected <split>/<class>/<image>, <class>/<image> or images/<split>/)")
     readable: list[ImageRecord] = []
     for record in records:
         data = record.path.read_bytes()
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
         truncated = _truncated(data, record.path.suffix.lower())
         if image is None or truncated:  # some decoders pad a cut-off image with grey and carry on
-            check, why = (
-                ("truncated", "file ends before the image does")
-                if truncated
-                else ("unreadable", "cannot be decoded")
-            )
+            check, why = ("truncated", "file ends before the image does") if truncated else ("unreadable", "cannot be decoded")
             report.add("error", check, f"{record.path}: {why}", record.path, quarantine=True)
             continue
         record.digest, record.hash = hashlib.sha256(data).hexdigest(), phash(image)
@@ -184,19 +153,10 @@ def _check_exposure(report: Report, path: Path, image: np.ndarray, config: Docto
     if grey.mean() < config.dark_mean:
         report.add("warning", "too_dark", f"{path}: mean grey {grey.mean():.1f} < {config.dark_mean}", path)
         return  # a black frame is also "blurred": one finding is enough
-    scale = min(
-        1.0, 256 / max(grey.shape)
-    )  # the Laplacian's variance depends on resolution: measure at most 256 px
-    sharpness = cv2.Laplacian(
-        cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), cv2.CV_64F
-    ).var()
+    scale = min(1.0, 256 / max(grey.shape))  # the Laplacian's variance depends on resolution: measure at most 256 px
+    sharpness = cv2.Laplacian(cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), cv2.CV_64F).var()
     if sharpness < config.blur_variance:
-        report.add(
-            "warning",
-            "too_blurred",
-            f"{path}: Laplacian variance {sharpness:.1f} < {config.blur_variance}",
-            path,
-        )
+        report.add("warning", "too_blurred", f"{path}: Laplacian variance {sharpness:.1f} < {config.blur_variance}", path)
 
 
 def _label_path(root: Path, record: ImageRecord) -> Path:
@@ -208,9 +168,7 @@ def _check_labels(report: Report, root: Path, record: ImageRecord, shape: tuple[
     """YOLO rows ``class cx cy w h``, normalised to the image; a missing file means no objects."""
     label = _label_path(root, record)
     if not label.is_file():
-        report.add(
-            "warning", "no_label_file", f"{record.path}: no {label.name} (treated as background)", record.path
-        )
+        report.add("warning", "no_label_file", f"{record.path}: no {label.name} (treated as background)", record.path)
         return
     counts = report.class_counts.setdefault(record.split, {})
     for number, line in enumerate(label.read_text().splitlines(), start=1):
@@ -220,25 +178,16 @@ def _check_labels(report: Report, root: Path, record: ImageRecord, shape: tuple[
         try:
             cls, cx, cy, w, h = (float(v) for v in line.split())
         except ValueError:
-            report.add(
-                "error", "label_malformed", f"{where}: expected 'class cx cy w h', got {line!r}", label
-            )
+            report.add("error", "label_malformed", f"{where}: expected 'class cx cy w h', got {line!r}", label)
             continue
         if cls < 0 or cls != int(cls):
-            report.add(
-                "error", "label_malformed", f"{where}: class {cls} is not a non-negative integer", label
-            )
+            report.add("error", "label_malformed", f"{where}: class {cls} is not a non-negative integer", label)
             continue
         counts[str(int(cls))] = counts.get(str(int(cls)), 0) + 1
         if w * shape[1] < 1 or h * shape[0] < 1:
             report.add("error", "box_empty", f"{where}: box {w:.4f}x{h:.4f} is under one pixel", label)
         elif min(cx - w / 2, cy - h / 2) < -1e-3 or max(cx + w / 2, cy + h / 2) > 1 + 1e-3:
-            report.add(
-                "error",
-                "box_outside",
-                f"{where}: box ({cx:.3f}, {cy:.3f}, {w:.3f}, {h:.3f}) leaves the image",
-                label,
-            )
+            report.add("error", "box_outside", f"{where}: box ({cx:.3f}, {cy:.3f}, {w:.3f}, {h:.3f}) leaves the image", label)
 
 
 def _check_orphan_labels(report: Report, root: Path, records: list[ImageRecord]) -> None:
@@ -248,9 +197,7 @@ def _check_orphan_labels(report: Report, root: Path, records: list[ImageRecord])
             report.add("warning", "orphan_label", f"{label}: no image with this name", label)
 
 
-def _check_classes(
-    report: Report, root: Path, layout: str, records: list[ImageRecord], config: DoctorConfig
-) -> None:
+def _check_classes(report: Report, root: Path, layout: str, records: list[ImageRecord], config: DoctorConfig) -> None:
     if layout == "class-folders":
         for record in records:
             counts = report.class_counts.setdefault(record.split, {})
@@ -261,12 +208,8 @@ def _check_classes(
     report.imbalance_ratio = max(reference.values()) / min(reference.values())
     if report.imbalance_ratio > config.imbalance_ratio:
         rare = min(reference, key=reference.get)
-        report.add(
-            "warning",
-            "imbalance",
-            f"largest/smallest class = {report.imbalance_ratio:.1f} (rarest: {rare}, {reference[rare]}); "
-            "consider data.balance=sampler or loss",
-        )
+        report.add("warning", "imbalance", f"largest/smallest class = {report.imbalance_ratio:.1f} (rarest: {rare}, {reference[rare]}); "
+                   "consider data.balance=sampler or loss")
     for split, counts in report.class_counts.items():
         for name in sorted(set(reference) - set(counts)):
             report.add("warning", "missing_class", f"{split}: no examples of class {name!r}")
@@ -279,46 +222,24 @@ def _check_duplicates(report: Report, records: list[ImageRecord], config: Doctor
         exact.setdefault(record.digest, []).append(record)
     exact_groups = [g for g in exact.values() if len(g) > 1]
     in_exact = {id(r) for g in exact_groups for r in g}
-    near = [
-        [records[i] for i in g]
-        for g in groups(len(records), near_pairs([r.hash for r in records], config.near_distance))
-    ]
+    near = [[records[i] for i in g] for g in groups(len(records), near_pairs([r.hash for r in records], config.near_distance))]
     for kind, found in (("exact", exact_groups), ("near", near)):
         for group in found:
-            if (
-                kind == "near"
-                and all(id(r) in in_exact for r in group)
-                and len({r.digest for r in group}) == 1
-            ):
+            if kind == "near" and all(id(r) in in_exact for r in group) and len({r.digest for r in group}) == 1:
                 continue  # already reported as exact copies
             group = sorted(group, key=lambda r: (rank.get(r.split, len(rank)), str(r.path)))
             keep, rest = group[0], group[1:]
             names = ", ".join(str(r.path) for r in group)
             labels = {r.label for r in group}
             if len(labels) > 1:
-                report.add(
-                    "error",
-                    "conflicting_labels",
-                    f"{kind} duplicates with labels {sorted(labels)}: {names}",
-                    keep.path,
-                )
+                report.add("error", "conflicting_labels", f"{kind} duplicates with labels {sorted(labels)}: {names}", keep.path)
             for other in rest:
                 if other.split != keep.split:
-                    report.add(
-                        "error",
-                        f"{kind}_duplicate_across_splits",
-                        f"{other.path} ({other.split}) duplicates {keep.path} ({keep.split})",
-                        other.path,
-                        quarantine=True,
-                    )
+                    report.add("error", f"{kind}_duplicate_across_splits",
+                               f"{other.path} ({other.split}) duplicates {keep.path} ({keep.split})", other.path, quarantine=True)
                 else:
-                    report.add(
-                        "warning",
-                        f"{kind}_duplicate_within_split",
-                        f"{other.path} duplicates {keep.path}",
-                        other.path,
-                        quarantine=kind == "exact",
-                    )
+                    report.add("warning", f"{kind}_duplicate_within_split", f"{other.path} duplicates {keep.path}",
+                               other.path, quarantine=kind == "exact")
 
 
 def default_quarantine(root: Path) -> Path:

@@ -28,11 +28,18 @@ def test_detector_bundle_runs_in_both_runtimes(tiny_detector_bundle, tiny_data):
     bundle = load_bundle(tiny_detector_bundle)
     manifest = bundle.manifest
     assert manifest.task == "detect" and manifest.postprocess.type == "boxes"
-    assert manifest.postprocess.coordinates == "input_pixels" and manifest.provenance["onnx_parity"]["agreement"] >= 0.95
+    assert (
+        manifest.postprocess.coordinates == "input_pixels"
+        and manifest.provenance["onnx_parity"]["agreement"] >= 0.95
+    )
     assert {a.key for a in manifest.artifacts} == {"onnx-fp32", "openvino-fp32", "onnx-int8", "openvino-int8"}
     frame = _frame(tiny_data, "detect")
     for artifact in manifest.artifacts:
-        assert 0.0 <= artifact.metrics["map50"] <= 1.0 and "gate" in artifact.note or artifact.precision != "int8"
+        assert (
+            0.0 <= artifact.metrics["map50"] <= 1.0
+            and "gate" in artifact.note
+            or artifact.precision != "int8"
+        )
         detections = BundleModel(bundle, artifact.key).detect(frame, min_score=0.0)[0]
         for det in detections:
             x1, y1, x2, y2 = det.box
@@ -55,12 +62,18 @@ def test_segmenter_bundle_runs_in_both_runtimes(tiny_segmenter_bundle, tiny_data
     assert (masks[0] == masks[1]).mean() > 0.99  # ONNX Runtime and OpenVINO FP32 agree
 
 
-def test_parity_check_fails_for_a_different_model(tiny_segmenter_checkpoint, tiny_segmenter_bundle, tiny_data):
+def test_parity_check_fails_for_a_different_model(
+    tiny_segmenter_checkpoint, tiny_segmenter_bundle, tiny_data
+):
     segment = get_task("segment")
-    strict = type("StrictSegment", (type(segment),), {"min_agreement": 0.999})()  # random weights may agree by chance
+    strict = type(
+        "StrictSegment", (type(segment),), {"min_agreement": 0.999}
+    )()  # random weights may agree by chance
     spec = load_bundle(tiny_segmenter_bundle).manifest.input
     batch = preprocess(_frame(tiny_data, "segment"), spec)
-    other = segment.export_module(build_model("segment", "lraspp_mobilenet_v3_large", ModelRequest(3, "none")).module)
+    other = segment.export_module(
+        build_model("segment", "lraspp_mobilenet_v3_large", ModelRequest(3, "none")).module
+    )
     with pytest.raises(ParityError, match="differs from PyTorch"):
         check_parity(strict, other.eval(), tiny_segmenter_bundle / "model.onnx", [batch])
 
@@ -95,7 +108,14 @@ def _planted_drop(real_quantize):
 
 def test_planted_int8_drop_is_rejected_and_fp32_still_ships(tiny_segmenter_checkpoint, tmp_path, monkeypatch):
     monkeypatch.setattr(formats, "quantize_onnx", _planted_drop(formats.quantize_onnx))
-    bundle = export_bundle(ExportRequest(checkpoint=tiny_segmenter_checkpoint, out=tmp_path / "b", formats=("onnx-fp32", "onnx-int8"), calibration_size=4))
+    bundle = export_bundle(
+        ExportRequest(
+            checkpoint=tiny_segmenter_checkpoint,
+            out=tmp_path / "b",
+            formats=("onnx-fp32", "onnx-int8"),
+            calibration_size=4,
+        )
+    )
     artifacts = {a.key: a for a in bundle.manifest.artifacts}
     assert artifacts["onnx-int8"].metrics["miou"] < artifacts["onnx-fp32"].metrics["miou"]
     assert artifacts["onnx-int8"].status == "rejected" and "budget" in artifacts["onnx-int8"].note
@@ -120,7 +140,9 @@ def test_the_daemon_pipeline_runs_a_detector_one_frame_at_a_time(tiny_detector_b
         for i, size in enumerate(sizes)
     ]
     live = LatestFrames()
-    pipeline = Pipeline(BundleModel(load_bundle(tiny_detector_bundle), "onnx-fp32"), RuleSet([]), [], StageTimers(), live=live)
+    pipeline = Pipeline(
+        BundleModel(load_bundle(tiny_detector_bundle), "onnx-fp32"), RuleSet([]), [], StageTimers(), live=live
+    )
     pipeline.process(frames)
     assert pipeline.frames == 3
     for frame in frames:

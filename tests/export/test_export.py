@@ -28,7 +28,9 @@ def test_bundle_has_every_format_measured(tiny_real_bundle):
     provenance = bundle.manifest.provenance
     assert provenance["onnx_parity"]["agreement"] == 1.0
     assert provenance["calibration_set"]["samples"] == 20
-    assert provenance["gate"]["reference"] == "onnx-fp32 run in f32" and provenance["gate"]["chosen_on"] == "val"
+    assert (
+        provenance["gate"]["reference"] == "onnx-fp32 run in f32" and provenance["gate"]["chosen_on"] == "val"
+    )
     raw = json.loads((tiny_real_bundle / "manifest.json").read_text())
     assert {"schema", "name", "task", "classes", "input", "artifacts"} <= raw.keys()
 
@@ -75,7 +77,11 @@ def test_a_safety_class_absent_from_the_split_is_not_measured_never_zero():
 
 
 def test_formats_resolve_prerequisites_and_reject_unknown():
-    assert [s.key for s in resolve_formats(["openvino-int8"])] == ["onnx-fp32", "openvino-fp32", "openvino-int8"]
+    assert [s.key for s in resolve_formats(["openvino-int8"])] == [
+        "onnx-fp32",
+        "openvino-fp32",
+        "openvino-int8",
+    ]
     with pytest.raises(ExportError, match="choose from"):
         resolve_formats(["tflite-int8"])
 

@@ -16,14 +16,20 @@ def _export_with_impossible_budget(checkpoint, out, formats):
     met by chance when INT8 happens to score above FP32.
     """
     request = ExportRequest(
-        checkpoint=checkpoint, out=out, formats=formats, calibration_size=10, budget=GateBudget(max_drop_pp=-101.0),
+        checkpoint=checkpoint,
+        out=out,
+        formats=formats,
+        calibration_size=10,
+        budget=GateBudget(max_drop_pp=-101.0),
     )
     return export_bundle(request)
 
 
 @pytest.fixture(scope="module")
 def rejected_onnx_bundle(tiny_checkpoint, tmp_path_factory):
-    return _export_with_impossible_budget(tiny_checkpoint, tmp_path_factory.mktemp("ladder") / "ort", ("onnx-int8",))
+    return _export_with_impossible_budget(
+        tiny_checkpoint, tmp_path_factory.mktemp("ladder") / "ort", ("onnx-int8",)
+    )
 
 
 def test_planted_drop_rejects_ort_int8_after_every_calibration(rejected_onnx_bundle):
@@ -60,7 +66,9 @@ def test_planted_drop_climbs_the_whole_nncf_ladder(tiny_checkpoint, tmp_path):
     ladder = ["nncf-performance", "nncf-mixed", "nncf-full-bias-correction", "nncf-accuracy-control"]
     assert methods[0] == "nncf-performance" and set(methods) <= {*ladder, "force-f32"}
     assert [m for m in methods if m != "force-f32"] == [m for m in ladder if m in methods]
-    assert "force-f32" not in methods[:-1]  # where the CPU chose bf16, f32 is the last fix, after every rebuild
+    assert (
+        "force-f32" not in methods[:-1]
+    )  # where the CPU chose bf16, f32 is the last fix, after every rebuild
     assert not any(a.passed for a in int8.attempts)
     assert int8.runtime_precision.startswith("int8+")
     assert "INT8 REJECTED: openvino-int8" in summary(bundle)

@@ -20,10 +20,20 @@ def _write_coco(samples, classes, root):
         images.append({"id": image_id, "file_name": str(sample.path), "width": 384, "height": 216})
         for box, label in zip(sample.boxes, sample.labels, strict=True):
             x1, y1, x2, y2 = map(float, box)
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": int(label) + 1, "bbox": [x1, y1, x2 - x1, y2 - y1], "iscrowd": 0})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": int(label) + 1,
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "iscrowd": 0,
+                }
+            )
     categories = [{"id": i + 1, "name": name} for i, name in enumerate(classes)]
     (root / "annotations").mkdir(parents=True)
-    (root / "annotations" / "test.json").write_text(json.dumps({"images": images, "annotations": annotations, "categories": categories}))
+    (root / "annotations" / "test.json").write_text(
+        json.dumps({"images": images, "annotations": annotations, "categories": categories})
+    )
 
 
 def _write_voc(samples, classes, root):
@@ -94,7 +104,9 @@ def test_offline_download_names_how_to_stage_weights(monkeypatch):
 
     monkeypatch.setattr(api, "load_state_dict_from_url", offline)
     with pytest.raises(WeightsError, match="checkpoints"):
-        build_model("detect", "ssdlite320_mobilenet_v3_large", ModelRequest(3, "DEFAULT", image_size=(64, 64)))
+        build_model(
+            "detect", "ssdlite320_mobilenet_v3_large", ModelRequest(3, "DEFAULT", image_size=(64, 64))
+        )
 
 
 def test_detect_config_is_validated_by_the_cli(tmp_path, capsys):

@@ -22,7 +22,9 @@ def lite0() -> torch.nn.Module:
     return build_model("classify", "efficientnet_lite0", ModelRequest(1000, "DEFAULT")).module.eval()
 
 
-@pytest.mark.parametrize(("image_name", "expected"), [("chelsea", IMAGENET_TABBY_CAT), ("coffee", IMAGENET_ESPRESSO)])
+@pytest.mark.parametrize(
+    ("image_name", "expected"), [("chelsea", IMAGENET_TABBY_CAT), ("coffee", IMAGENET_ESPRESSO)]
+)
 def test_offline_lite0_recognises_imagenet_classes(lite0, image_name, expected):
     rgb = getattr(skimage_data, image_name)()
     spec = InputSpec(size=(224, 224), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))

@@ -14,7 +14,9 @@ from train.recipe import Recipe, backbone_layers, cosine_with_warmup
 
 def _recipe(**optim) -> Recipe:
     config = OptimConfig.model_validate({"epochs": 3, "warmup_epochs": 1, **optim})
-    return Recipe(build_model("classify", "efficientnet_lite0", ModelRequest(3, "none")), config, steps_per_epoch=4)
+    return Recipe(
+        build_model("classify", "efficientnet_lite0", ModelRequest(3, "none")), config, steps_per_epoch=4
+    )
 
 
 def _trainable(recipe: Recipe) -> list[bool]:

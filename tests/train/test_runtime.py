@@ -8,7 +8,9 @@ from train.runtime import RuntimeSetupError, cpu_has_fast_bf16, resolve_amp
 CPUINFO = "processor\t: 0\nflags\t\t: fpu sse avx2 {extra}\n\nprocessor\t: 1\n"
 
 
-@pytest.mark.parametrize(("extra", "expected"), [("", False), ("avx512f avx512_bf16", True), ("amx_tile amx_bf16", True)])
+@pytest.mark.parametrize(
+    ("extra", "expected"), [("", False), ("avx512f avx512_bf16", True), ("amx_tile amx_bf16", True)]
+)
 def test_cpu_bf16_is_detected_from_the_flags(tmp_path, extra, expected):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(CPUINFO.format(extra=extra))

@@ -14,7 +14,9 @@ from train.segmentation.data import read_classes, read_mask, read_mask_splits
 from train.segmentation.metrics import iou_report
 
 # ../shared/data beside the repository, or wherever ADIT_SHARED_DATA points (e.g. from a git worktree)
-SHARED_DATA = Path(os.environ.get("ADIT_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+SHARED_DATA = Path(
+    os.environ.get("ADIT_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")
+)
 COAL_LAB = SHARED_DATA / "coal_lump_lab"
 
 
@@ -46,7 +48,9 @@ def test_flat_folders_split_by_seeded_fraction(tiny_data, tmp_path):
         for path in sorted((tiny_data / "segment" / kind).glob("*/*")):
             (flat / kind / f"{path.parent.name}_{path.name}").write_bytes(path.read_bytes())
     first, again = read_mask_splits(flat, seed=1), read_mask_splits(flat, seed=1)
-    assert {k: [s.path for s in v] for k, v in first.items()} == {k: [s.path for s in v] for k, v in again.items()}
+    assert {k: [s.path for s in v] for k, v in first.items()} == {
+        k: [s.path for s in v] for k, v in again.items()
+    }
     assert sum(len(v) for v in first.values()) == 12 and len(first["test"]) >= 1
 
 
