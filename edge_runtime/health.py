@@ -29,14 +29,21 @@ _PROBE_SIZE = (96, 72)  # grey thumbnail the checks run on: cheap, and blind to 
 class CameraHealth:
     """The health of one camera, fed frames by its capture thread and ticked by the pipeline."""
 
-    def __init__(self, camera: str, config: HealthConfig, emit: Callable[[Event], None]) -> None:
+    def __init__(
+        self,
+        camera: str,
+        config: HealthConfig,
+        emit: Callable[[Event], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.camera = camera
         self.config = config
         self._emit = emit
+        self._clock = clock  # monotonic: durations never go negative when the wall clock jumps
         self._lock = threading.Lock()
         self._active: dict[Condition, Event] = {}
         self._since: dict[Condition, float] = {}  # when a condition was first seen, not yet raised
-        self._last_frame_at = time.monotonic()
+        self._last_frame_at = clock()
         self._last_check = float("-inf")
         self._previous: np.ndarray | None = None
         self._shape: tuple[int, ...] | None = None
@@ -50,7 +57,7 @@ class CameraHealth:
 
     def observe(self, frame: Frame) -> None:
         """Called for every captured frame; runs the picture checks at most every ``check_every_s``."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             self._last_frame_at, self._last_frame = now, frame.index
             self._judge("no_frames", False, now)
@@ -83,7 +90,7 @@ class CameraHealth:
 
     def tick(self) -> None:
         """Called by the pipeline every loop: notices a camera that has stopped delivering frames."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             self._judge("no_frames", now - self._last_frame_at > self.config.no_frames_s, now)
 
