@@ -139,7 +139,7 @@ class Outbox:
             return
         if self.storage_error is not None:
             log.info("outbox %s: committing again (%d held event(s) written)", self.config.path, len(self._held))
-        self.recent.extend(committed)
+        self.recent.extend((seq, event) for seq, event in committed if seq is not None)
         self._held.clear()
         self.storage_error = None
 

@@ -281,10 +281,11 @@ def _replay(config: SiteConfig, args: argparse.Namespace) -> int:
     summary = {}
     try:
         for index, machine in chosen:
-            monitor, _ = replay_machine(
-                machine, config.rules, sinks, index=index,
-                observe=lambda r, name=machine.name: readings.append({"machine": name, **asdict(r)}),
-            )
+
+            def observe(reading: HealthReading, name: str = machine.name) -> None:
+                readings.append({"machine": name, **asdict(reading)})
+
+            monitor, _ = replay_machine(machine, config.rules, sinks, index=index, observe=observe)
             summary[machine.name] = monitor.state()
     finally:
         for sink in sinks:

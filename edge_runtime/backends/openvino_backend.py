@@ -37,22 +37,23 @@ class OpenVinoBackend(Backend):
         self.queue = ov.AsyncInferQueue(self.compiled) if options.mode == "throughput" else None
 
     def infer(self, batch: np.ndarray) -> list[np.ndarray]:
-        if self.queue is None or len(batch) == 1:
+        queue = self.queue
+        if queue is None or len(batch) == 1:
             results = self.request.infer({0: batch})
             return [np.asarray(results[output]) for output in self.compiled.outputs]
-        return self._infer_async(batch)
+        return self._infer_async(queue, batch)
 
-    def _infer_async(self, batch: np.ndarray) -> list[np.ndarray]:
+    def _infer_async(self, queue: ov.AsyncInferQueue, batch: np.ndarray) -> list[np.ndarray]:
         """Each frame as its own request through the infer-request queue; outputs stacked in order."""
         per_frame: list[list[np.ndarray]] = [[] for _ in range(len(batch))]
 
         def done(request: ov.InferRequest, index: int) -> None:
             per_frame[index] = [np.array(request.get_output_tensor(i).data) for i in range(len(self.compiled.outputs))]
 
-        self.queue.set_callback(done)
+        queue.set_callback(done)
         for index in range(len(batch)):
-            self.queue.start_async({0: batch[index : index + 1]}, index)
-        self.queue.wait_all()
+            queue.start_async({0: batch[index : index + 1]}, index)
+        queue.wait_all()
         return [np.concatenate([frame[k] for frame in per_frame]) for k in range(len(self.compiled.outputs))]
 
     @property
