@@ -26,7 +26,10 @@ def latency_bars(rows: list[dict]) -> bytes:
     names = [r["name"] for r in rows]
     p50 = [r["p50_ms"] for r in rows]
     spread = [[0] * len(rows), [r["p99_ms"] - r["p50_ms"] for r in rows]]
-    colours = ["#999999" if r.get("status") == "rejected" else "#dd8452" if r["backend"] == "pytorch" else "#4c72b0" for r in rows]
+    colours = [
+        "#999999" if r.get("status") == "rejected" else "#dd8452" if r["backend"] == "pytorch" else "#4c72b0"
+        for r in rows
+    ]
     axes.barh(names, p50, xerr=spread, capsize=3, color=colours)
     axes.invert_yaxis()
     axes.set_xscale("log")  # the PyTorch baseline is often 10-50x the artifacts
@@ -41,7 +44,9 @@ def accuracy_vs_latency(rows: list[dict]) -> bytes:
     for r in rows:
         marker = "x" if r.get("status") == "rejected" else "o"
         axes.scatter(r["p50_ms"], 100 * r["top1"], marker=marker)
-        axes.annotate(r["name"], (r["p50_ms"], 100 * r["top1"]), fontsize=7, xytext=(4, 2), textcoords="offset points")
+        axes.annotate(
+            r["name"], (r["p50_ms"], 100 * r["top1"]), fontsize=7, xytext=(4, 2), textcoords="offset points"
+        )
     axes.set_xscale("log")
     axes.xaxis.set_major_formatter(ScalarFormatter())
     axes.xaxis.set_minor_formatter(NullFormatter())

@@ -94,7 +94,7 @@ class Artifact(FileDigest):
     runtime_precision: str | None = None
     attempts: list[QuantAttempt] = Field(default_factory=list)
     precision_hint: InferencePrecision | None = Field(
-        None, description="the inference precision the gate measured it in; the device applies it unless the site says otherwise"
+        None, description="the precision the gate measured; the device applies it unless the site chooses"
     )
 
     @property
@@ -114,7 +114,7 @@ class ModelInterface(_Strict):
     """What a model takes and gives. The checkpoint and the manifest carry the same typed block, so
     export copies it from training and the device reads it; nothing is typed twice."""
 
-    task: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="the task that trained it (classify, detect, ...)")
+    task: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="the task that trained it (classify, ...)")
     classes: list[str] = Field(min_length=1)
     input: InputSpec
     postprocess: PostProcess

@@ -54,7 +54,12 @@ def decode_boxes(
     )
     frame_boxes = input_map(frame_hw, spec).to_frame(boxes[keep], frame_hw)
     return [
-        PixelDetection(box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])), index=int(label), label=classes[int(label)], score=float(score))
+        PixelDetection(
+            box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+            index=int(label),
+            label=classes[int(label)],
+            score=float(score),
+        )
         for box, score, label in zip(frame_boxes, scores[keep], labels[keep], strict=True)
         if box[2] > box[0] and box[3] > box[1]
     ]

@@ -38,7 +38,7 @@ class Predictor:
         self._infer = infer
 
     def prepare(self, frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
-        """Frames -> tensor; for a model with a ``signal`` section the "frames" are (N, window) sample windows."""
+        """Frames -> tensor; with a ``signal`` section the "frames" are (N, window) sample windows."""
         if self.interface.signal is not None:
             return prepare_windows(frames, self.interface.signal)
         return preprocess(frames, self.interface.input)
@@ -55,7 +55,7 @@ class Predictor:
     def postprocess(
         self, outputs: list[np.ndarray], frame_shapes: Sequence[tuple[int, int]] | None = None
     ) -> list[Prediction]:
-        """Decode the outputs of ``infer`` by the model's output kind; separate so callers can time each stage.
+        """Decode the outputs of ``infer`` by the model's output kind (separate: callers time each stage).
 
         ``frame_shapes`` are the (height, width) of the frames that went in: boxes and masks are
         mapped back to them (classifiers do not need them).
@@ -138,7 +138,7 @@ def load_model(
 
 
 def resolve_precision(choice: PrecisionChoice, artifact: Artifact) -> str | None:
-    """The inference-precision hint to load ``artifact`` with: the site's choice over the bundle's measured one.
+    """The inference-precision hint to load ``artifact`` with: the site's choice over the bundle's.
 
     ``auto`` runs the precision the export gate measured (so the device computes what was gated);
     ``default`` leaves the choice to the runtime (OpenVINO picks bf16 on CPUs that have it).
@@ -166,7 +166,8 @@ def check_signature(interface: ModelInterface, signature: Signature, where: str)
     wanted, field = expected_input(interface)
     if not _fits(signature.input, wanted):
         raise BundleError(
-            f"{where}: manifest {field} promises input {_shape_text(wanted)}, the model takes {_shape_text(signature.input)}"
+            f"{where}: manifest {field} promises input {_shape_text(wanted)}, "
+            f"the model takes {_shape_text(signature.input)}"
         )
     problem = interface.postprocess.check_outputs(signature.outputs, len(interface.classes))
     if problem is not None:

@@ -1,7 +1,8 @@
 """Task post-processing: raw model outputs -> predictions the rules and reports understand.
 
 One decoder per output kind (the manifest's ``postprocess.type``: scores, boxes, mask), registered by
-name, so a new task that emits a known kind needs no decoder of its own. The exported model's own output contract (boxes
+name, so a new task that emits a known kind needs no decoder of its own. The exported model's own
+output contract (boxes
 in input pixels, logits at the input size) is undone by ``edge_runtime.detection`` and
 ``edge_runtime.segmentation``; this module turns their frame-pixel results into what the rules
 read. Rule-facing boxes are normalised to 0..1 of the frame, so zones and tripwires stay valid when
@@ -86,7 +87,7 @@ def classify(
 
 
 @register_postprocess("scores")
-def _classify(outputs: list[np.ndarray], model: ModelInterface, frame_shapes: FrameShapes) -> list[Prediction]:
+def _classify(outputs: list[np.ndarray], model: ModelInterface, shapes: FrameShapes) -> list[Prediction]:
     post = model.postprocess
     return list(classify(outputs, model.classes, apply_softmax=isinstance(post, ScoresPost) and post.softmax))
 
@@ -100,14 +101,16 @@ def _detect(outputs: list[np.ndarray], model: ModelInterface, frame_shapes: Fram
         raise BundleError(f"postprocess {model.postprocess.type!r} is not boxes")
     height, width = frame_shapes[0]
     found = decode_boxes(outputs, (height, width), model.input, model.classes, model.postprocess)
-    return [
-        Detections(
-            [
-                Detection(d.label, d.score, (d.box[0] / width, d.box[1] / height, d.box[2] / width, d.box[3] / height))
-                for d in found
-            ]
-        )
-    ]
+    return [Detections([Detection(d.label, d.score, _normalised(d.box, width, height)) for d in found])]
+
+
+Box = tuple[float, float, float, float]
+
+
+def _normalised(box: Box, width: int, height: int) -> Box:
+    """Frame pixels -> 0..1 of the frame."""
+    x1, y1, x2, y2 = box
+    return (x1 / width, y1 / height, x2 / width, y2 / height)
 
 
 @register_postprocess("mask")

@@ -44,11 +44,16 @@ def test_decode_filters_low_scores_and_the_garbage_row_and_scales_to_the_frame()
 
 @pytest.mark.parametrize(
     ("postprocess", "complaint"),
-    [({"type": "yolo"}, "'scores', 'boxes', 'mask'"), ({"type": "boxes", "score_treshold": 0.3}, "score_treshold")],
+    [
+        ({"type": "yolo"}, "'scores', 'boxes', 'mask'"),
+        ({"type": "boxes", "score_treshold": 0.3}, "score_treshold"),
+    ],
 )
 def test_a_postprocess_it_does_not_know_is_refused_before_any_frame(postprocess, complaint):
     with pytest.raises(ValidationError, match=complaint):
-        ModelInterface(task="detect", classes=CLASSES, input=InputSpec(size=(10, 10)), postprocess=postprocess)
+        ModelInterface(
+            task="detect", classes=CLASSES, input=InputSpec(size=(10, 10)), postprocess=postprocess
+        )
 
 
 @pytest.mark.parametrize("mode", ["stretch", "letterbox", "center_crop"])
@@ -71,5 +76,7 @@ def test_decode_masks_gives_frame_sized_masks_and_fractions():
     logits[0, 2, :, :16] = 5.0  # left half coal
     result = decode_masks([logits], [(60, 80)], spec, ["background", "belt", "coal"])[0]
     assert result.mask.shape == (60, 80)
-    assert result.fractions["coal"] == pytest.approx(0.5) and sum(result.fractions.values()) == pytest.approx(1.0)
+    assert result.fractions["coal"] == pytest.approx(0.5) and sum(result.fractions.values()) == pytest.approx(
+        1.0
+    )
     assert cv2.countNonZero((result.mask == 2).astype(np.uint8)) == 60 * 40

@@ -24,7 +24,11 @@ def test_every_output_kind_has_a_decoder():
 def _manifest(task: str, size: tuple[int, int], postprocess: dict | None = None) -> Manifest:
     artifact = {"file": "m.onnx", "sha256": "0" * 64, "bytes": 0, "format": "onnx", "precision": "fp32"}
     return Manifest(
-        name="m", task=task, classes=CLASSES, input=InputSpec(size=size), postprocess=postprocess or {},
+        name="m",
+        task=task,
+        classes=CLASSES,
+        input=InputSpec(size=size),
+        postprocess=postprocess or {},
         artifacts=[artifact],
     )
 
@@ -45,7 +49,9 @@ def test_detect_scores_boxes_and_normalises_them_to_the_frame():
 
 def test_detect_refuses_a_batch():
     with pytest.raises(BundleError, match="one frame at a time"):
-        decoder_for("boxes")([np.zeros((0, 4)), np.zeros(0), np.zeros(0)], _manifest("detect", (8, 8)), [(8, 8)] * 2)
+        decoder_for("boxes")(
+            [np.zeros((0, 4)), np.zeros(0), np.zeros(0)], _manifest("detect", (8, 8)), [(8, 8)] * 2
+        )
 
 
 def test_segment_gives_class_shares_in_frame_pixels():
