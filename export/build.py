@@ -33,7 +33,7 @@ from export.options import NncfQuantOptions, OrtQuantOptions, parse_options
 from export.provenance import code_version
 from export.verdict import REFERENCE, Gate, Verdict, failed_verdict, judge_candidate, reference_verdict
 from train.checkpoint import read_checkpoint
-from train.task import get_task
+from train.task import Task, get_task
 
 log = logging.getLogger(__name__)
 
@@ -82,32 +82,7 @@ def export_bundle(request: ExportRequest) -> Bundle:
         timings = {spec.key: _build(ctx, spec, stage) for spec in specs}
         parity_inputs = [prepare([task.frame(sample)]) for sample in data.test[:PARITY_SAMPLES]]
         parity = check_parity(task, model, ctx.produced["onnx-fp32"], parity_inputs)
-        measurer = Measurer(task, interface, data)
-        reference = Candidate(REFERENCE, ctx.produced[REFERENCE])
-        reports = {split: measurer.measure(reference, split, "f32").report for split in ("val", "test")}
-        for split, report in reports.items():
-            missing = [name for name in request.budget.safety_classes if name in report.not_measured()]
-            if missing:
-                raise ExportError(
-                    f"safety class(es) {missing} have no sample in the {split} split; "
-                    "the gate cannot hold them"
-                )
-        gate = Gate(
-            task, measurer, request.budget, lambda candidate, rung: quantize(ctx, rung, candidate.path)
-        )
-        artifacts = []
-        for spec in specs:
-            candidate = Candidate(spec.key, ctx.produced[spec.key])
-            if spec.key == REFERENCE:
-                verdict = reference_verdict(gate, candidate)
-            else:
-                first, rungs = _rungs(options.get(spec.key), request.fix_ladder)
-                try:
-                    verdict = judge_candidate(gate, candidate, reports, first, rungs)
-                except ArtifactFailed as exc:
-                    log.error("%s", exc)
-                    verdict = failed_verdict(exc)
-            artifacts.append(_artifact(stage, spec, verdict, task.class_figure))
+        artifacts = _gated(ctx, specs, Measurer(task, interface, data), request, stage)
         provenance = {
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "code_version": code_version(),
@@ -124,22 +99,58 @@ def export_bundle(request: ExportRequest) -> Bundle:
                 "seed": request.seed,
             },
             "export_options": {key: value.model_dump(mode="json") for key, value in options.items()},
-            "gate": {
-                "metric": task.metric,
-                "class_figure": task.class_figure,
-                "reference": f"{REFERENCE} run in f32",
-                "chosen_on": "val",
-                "reported_on": "test",
-                **request.budget.as_dict(),
-            },
+            "gate": _gate_record(task, request.budget),
             "onnx_parity": parity.as_dict(),
             "export_seconds": timings,
         }
-        manifest = Manifest(
-            **interface.model_dump(), name=request.out.name, artifacts=artifacts, provenance=provenance
+        name = request.out.name
+        write_manifest(
+            stage, Manifest(**interface.model_dump(), name=name, artifacts=artifacts, provenance=provenance)
         )
-        write_manifest(stage, manifest)
     return load_bundle(request.out)
+
+
+def _gated(
+    ctx: BuildContext, specs: list[FormatSpec], measurer: Measurer, request: ExportRequest, stage: Path
+) -> list[Artifact]:
+    """Every artifact measured and judged against the true-FP32 reference, as manifest entries."""
+    reference = Candidate(REFERENCE, ctx.produced[REFERENCE])
+    reports = {split: measurer.measure(reference, split, "f32").report for split in ("val", "test")}
+    for split, report in reports.items():
+        missing = [name for name in request.budget.safety_classes if name in report.not_measured()]
+        if missing:
+            raise ExportError(
+                f"safety class(es) {missing} have no sample in the {split} split; the gate cannot hold them"
+            )
+    gate = Gate(
+        ctx.task, measurer, request.budget, lambda candidate, rung: quantize(ctx, rung, candidate.path)
+    )
+    artifacts = []
+    for spec in specs:
+        candidate = Candidate(spec.key, ctx.produced[spec.key])
+        if spec.key == REFERENCE:
+            verdict = reference_verdict(gate, candidate)
+        else:
+            first, rungs = _rungs(ctx.options.get(spec.key), request.fix_ladder)
+            try:
+                verdict = judge_candidate(gate, candidate, reports, first, rungs)
+            except ArtifactFailed as exc:
+                log.error("%s", exc)
+                verdict = failed_verdict(exc)
+        artifacts.append(_artifact(stage, spec, verdict, ctx.task.class_figure))
+    return artifacts
+
+
+def _gate_record(task: Task, budget: GateBudget) -> dict[str, object]:
+    """What the manifest says about how its artifacts were judged."""
+    return {
+        "metric": task.metric,
+        "class_figure": task.class_figure,
+        "reference": f"{REFERENCE} run in f32",
+        "chosen_on": "val",
+        "reported_on": "test",
+        **budget.as_dict(),
+    }
 
 
 def _build(ctx: BuildContext, spec: FormatSpec, stage: Path) -> float:
