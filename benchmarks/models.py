@@ -25,7 +25,7 @@ from benchmarks.stats import LatencyStats, time_calls
 from benchmarks.throughput import Throughput, batched_throughput, openvino_throughput
 from edge_runtime.backends import BackendOptions
 from edge_runtime.bundle import Artifact, Bundle
-from edge_runtime.model import BundleModel, Predictor
+from edge_runtime.model import BundleModel, Predictor, resolve_precision
 from train.checkpoint import read_checkpoint
 from train.evaluation import EvalReport, evaluate, torch_infer
 from train.task import Task
@@ -85,6 +85,7 @@ class Variant:
     artifact: Artifact
     precision_hint: str | None
     label: str
+    comparison: bool = False  # not how the device runs it: shown beside, never recommended
 
 
 @dataclass(frozen=True)
@@ -100,14 +101,24 @@ class Loaded(Subject):
 
 
 def variants(bundle: Bundle) -> list[Variant]:
-    """ONNX artifacts on ONNX Runtime; OpenVINO FP32 both forced to f32 and at the CPU's default."""
+    """Every artifact as the device runs it (at the precision its gate measured); OpenVINO FP32 also at
+    the other of forced f32 and the CPU's default precision (bf16 where the CPU has it), for comparison."""
     rows = []
     for artifact in bundle.manifest.artifacts:
+        hint = resolve_precision("auto", artifact)
         if artifact.format == "openvino" and artifact.precision == "fp32":
-            rows.append(Variant(artifact, "f32", f"{artifact.key} (forced f32)"))
-            rows.append(Variant(artifact, None, f"{artifact.key} (CPU default precision)"))
+            forced = hint == "f32"
+            rows.append(
+                Variant(artifact, hint, f"{artifact.key} ({'forced f32' if forced else 'CPU default'})")
+            )
+            other = None if forced else "f32"
+            rows.append(
+                Variant(
+                    artifact, other, f"{artifact.key} ({'CPU default' if forced else 'forced f32'})", True
+                )
+            )
         else:
-            rows.append(Variant(artifact, None, artifact.key))
+            rows.append(Variant(artifact, hint, artifact.key))
     return rows
 
 
@@ -165,6 +176,10 @@ def load_variant(
         bf16 = model.runtime_precision == "bf16"
         name = f"{artifact.key} (CPU default: {model.runtime_precision})"
         note = "bf16 where the CPU has it" if bf16 else "this CPU has no bf16, so OpenVINO's default is f32"
+    if variant.comparison:
+        note = f"{note}; not how the device runs it (the gate measured {artifact.runtime_precision})".lstrip(
+            "; "
+        )
     if model.backend_name == "openvino":
         throughput = openvino_throughput(
             bundle.path_of(artifact),
@@ -181,7 +196,7 @@ def load_variant(
         artifact.precision,
         model.runtime_precision,
         model.backend_name,
-        artifact.status,
+        "comparison" if variant.comparison else artifact.status,
         artifact.total_bytes,
         load_s,
         memory.delta_mb,

@@ -25,7 +25,12 @@ def select_artifact(bundle: Bundle, results: dict) -> tuple[str, dict]:
     """The artifact key and its results row: fastest among the rows the manifest ships."""
     status = {a.key: a.status for a in bundle.manifest.artifacts}
     rows = [r for r in results.get("rows", []) if r.get("backend") not in ("pytorch", "cv2.dnn")]
-    eligible = [r for r in rows if status.get(f"{r['format']}-{r['precision']}") == "shipped"]
+    # shipped by the bundle, and benchmarked as the device runs it (not a comparison row)
+    eligible = [
+        r
+        for r in rows
+        if r["status"] == "shipped" and status.get(f"{r['format']}-{r['precision']}") == "shipped"
+    ]
     if not eligible:
         measured = ", ".join(sorted({f"{r['format']}-{r['precision']}" for r in rows})) or "none"
         shipped = ", ".join(k for k, s in status.items() if s == "shipped") or "none"

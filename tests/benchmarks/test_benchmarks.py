@@ -95,6 +95,9 @@ def test_bench_cli_writes_results_and_report(tiny_real_bundle, tiny_checkpoint, 
     assert results["rows"][0]["speedup_vs_pytorch"] == pytest.approx(1.0)
     default = next(r for r in results["rows"] if "CPU default" in r["name"])
     assert default["name"].endswith(f"(CPU default: {default['runtime_precision']})")
+    ir = [r for r in results["rows"] if r["name"].startswith("openvino-fp32")]  # as gated, and the other
+    assert sorted(r["status"] for r in ir) == ["comparison", "shipped"]
+    assert results["recommended"] and "comparison" not in results["recommended"]
     assert [p["threads"] for p in results["sweep"] if p["mode"] == "latency"] == [1]
     assert [p["batch"] for p in results["sweep"] if p["mode"] == "batch"] == [2]
     assert results["tuned_int8"]["p50_ms"] > 0 and results["tuned_int8"]["adit_p50_ms"] > 0
