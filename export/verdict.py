@@ -1,8 +1,8 @@
 """One artifact through the gate: measure, climb the fix ladder on the validation split, report on test.
 
-The ladder chooses on the validation split; the chosen artifact is then measured once on the
-held-out test split, which the manifest reports and which must be within budget too. Test data
-never chooses a rung, so a reported INT8 figure is not flattered by the choice.
+Every decision (which rung, ship or reject) is taken on the validation split; the chosen artifact
+is then measured once on the held-out test split, which the manifest reports, drop included. Test
+data decides nothing, so a reported INT8 figure is an unbiased one, not the best of several tries.
 """
 
 from __future__ import annotations
@@ -92,11 +92,12 @@ def judge_candidate(
         rungs = [*rungs, FORCE_F32]  # the runtime chose a reduced precision: f32 is the last fix
     attempts = climb(record(first, first_val), rungs, attempt)
     test = gate.measurer.measure(candidate, "test", hint)
-    on_test = judge(reference["test"], test.report, gate.budget, figure)
-    passed = attempts[-1].passed and on_test.passed
+    truth = reference["test"]
+    on_test = f"{truth.metric} {100 * test.report.value:.2f} against FP32 {100 * truth.value:.2f}"
+    passed = attempts[-1].passed  # the test split is reported; it decides nothing
     note = (
         f"evaluated on {test.report.samples} held-out test samples; ran in {test.precision}; "
-        f"gate on validation: {attempts[-1].note}; on test: {on_test.note}"
+        f"gate on validation: {attempts[-1].note}; on test: {on_test}"
     )
     if len(attempts) > 1:
         note += f" (after {len(attempts)} attempts: {', '.join(a.method for a in attempts)})"
