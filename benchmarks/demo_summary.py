@@ -29,12 +29,13 @@ def summarise(run: Path, site_config: Path) -> str:
         "=" * 72,
         "",
         (
-            f"Accuracy on the held-out split ({manifest.provenance['evaluation_set']['images']} images), "
-            "measured through edge_runtime:"
+            f"Accuracy on the held-out split ({manifest.provenance['evaluation_set']['samples']} images), "
+            "measured through edge_runtime against true FP32 (decided on the validation split):"
         ),
     ]
     for artifact in manifest.artifacts:
-        lines.append(f"  {artifact.key:<15} top-1 {100 * artifact.metrics['top1']:6.2f}%   {artifact.status}")
+        top1 = f"{100 * artifact.metrics['top1']:6.2f}%" if "top1" in artifact.metrics else "     –"
+        lines.append(f"  {artifact.key:<15} top-1 {top1}   {artifact.status:<8}  ran in {artifact.runtime_precision}")
     lines += ["", f"Latency, batch 1, on {results['host']['cpu']} ({results['host']['cores']} cores):"]
     for row in results["rows"]:
         lines.append(
