@@ -178,8 +178,8 @@ def _artifact(root: Path, spec: FormatSpec, verdict: Verdict, class_figure: str)
     weights = file_digest(path.with_suffix(".bin"), root) if fmt == "openvino" else None
     return Artifact(
         **file_digest(path, root).model_dump(),
-        format=fmt,  # type: ignore[arg-type]
-        precision=precision,  # type: ignore[arg-type]
+        format=fmt,
+        precision=precision,
         weights=weights,
         metrics=verdict.report.manifest_metrics(class_figure) if verdict.report else {},
         status="shipped" if verdict.passed else "rejected",

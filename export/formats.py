@@ -7,7 +7,7 @@ is the requested options), so the gate can rebuild them by the same function.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from export.errors import ExportError
 from export.ladder import Rung, first_rung
 from export.onnx_export import export_onnx
 from export.openvino_export import convert_to_ir
-from export.options import NncfQuantOptions, OrtQuantOptions
+from export.options import NncfQuantOptions, OnnxOptions, OrtQuantOptions
 from export.quantize import AccuracyControl, quantize_onnx, quantize_openvino
 from train.evaluation import evaluate
 from train.task import Task
@@ -38,7 +38,7 @@ class BuildContext:
     model: nn.Module  # as exported (the task's export module), eval mode
     interface: ModelInterface
     calibration: CalibrationSet
-    options: dict[str, BaseModel]  # format key -> its validated options model
+    options: Mapping[str, BaseModel]  # format key -> its validated options model
     validation: Sequence[Any] = ()  # samples NNCF's accuracy control scores on (the validation split)
     max_drop: float = 0.005  # the task's metric, as a fraction: NNCF accuracy control's budget
     produced: dict[str, Path] = field(default_factory=dict)
@@ -53,15 +53,10 @@ class FormatSpec:
 
 
 def _onnx_fp32(ctx: BuildContext, target: Path) -> None:
-    task = ctx.task
-    export_onnx(
-        ctx.model,
-        ctx.calibration.batches[0],
-        target,
-        ctx.options["onnx-fp32"],
-        task.output_names,
-        task.dynamic_batch,
-    )
+    task, options = ctx.task, ctx.options["onnx-fp32"]
+    if not isinstance(options, OnnxOptions):
+        raise ExportError(f"onnx-fp32: options {type(options).__name__} are not ONNX export options")
+    export_onnx(ctx.model, ctx.calibration.batches[0], target, options, task.output_names, task.dynamic_batch)
 
 
 def _openvino(fp16: bool) -> Callable[[BuildContext, Path], None]:

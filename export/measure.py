@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from edge_runtime.backends import BackendOptions, backend_for_format, create_backend
@@ -88,6 +89,6 @@ def digest(path: Path) -> str:
     for file in (path, path.with_suffix(".bin")):
         if file.is_file():
             with file.open("rb") as handle:
-                for chunk in iter(lambda handle=handle: handle.read(1 << 20), b""):
+                for chunk in iter(partial(handle.read, 1 << 20), b""):
                     sha.update(chunk)
     return sha.hexdigest()

@@ -52,8 +52,9 @@ def prepare(task: Task, config: RunConfig, group: ProcessGroup, device: torch.de
     if channels_last:
         model.to(memory_format=torch.channels_last)
     train_set = task.train_set(config, data.train, interface)
+    size = len(train_set)  # type: ignore[arg-type]  # map-style datasets have a length; Dataset omits it
     sampler = EpochSampler(
-        len(train_set),
+        size,
         seed=config.seed,
         weights=task.sample_weights(config, data),
         rank=group.rank,
@@ -61,7 +62,7 @@ def prepare(task: Task, config: RunConfig, group: ProcessGroup, device: torch.de
     )
     batch_size = config.optim.batch_size // group.world
     workers = config.data.workers
-    loader = DataLoader(
+    loader: DataLoader = DataLoader(
         train_set,
         batch_size=batch_size,
         sampler=sampler,

@@ -40,6 +40,8 @@ from train.evaluation import EvalReport
 from train.models import BuiltModel, ModelRequest, build_model
 
 Batch = tuple[Any, Any, int]  # (inputs, targets, items skipped as unreadable)
+
+
 LossFn = Callable[[nn.Module, Any, Any], torch.Tensor]  # (model in train mode, inputs, targets) -> loss
 
 
@@ -137,7 +139,7 @@ class Task(ABC):
         built.module.load_state_dict(checkpoint.state_dict)
         return self.export_module(built.module).eval()
 
-    def followups(self, config: Any) -> list[RunConfig]:
+    def followups(self, config: Any) -> Sequence[RunConfig]:
         """Runs that continue from this one once it is done (e.g. few-shot fine-tunes); none by default."""
         return []
 

@@ -84,10 +84,17 @@ class Signal(ClassifierTask):
             raise SignalError(f"no test windows for load {data.load}; is there a recording of that load?")
         names = sorted({f"{r.name}:{len(r.samples)}" for r in recordings})
         every = [_samples(train), _samples(splits["val"]), _samples(splits["test"])]
-        source = f"{data.source} {data.root if data.source == 'cwru' else ''} load {data.load}".replace(
-            "  ", " "
+        source = f"{data.source} load {data.load}" + (f" ({data.root})" if data.source == "cwru" else "")
+        train_windows, val_windows, test_windows = every
+        return SignalData(
+            classes,
+            train_windows,
+            val_windows,
+            test_windows,
+            fingerprint(names),
+            source,
+            sampling_rate=rates.pop(),
         )
-        return SignalData(classes, *every, fingerprint(names), source, sampling_rate=rates.pop())
 
     def frame(self, sample: Window) -> np.ndarray:
         return sample.x
@@ -98,12 +105,15 @@ class Signal(ClassifierTask):
     def train_set(
         self, config: SignalTrainConfig, samples: Sequence[Window], interface: ModelInterface
     ) -> Dataset:
-        assert interface.signal is not None
+        if interface.signal is None:
+            raise SignalError("a signal model's interface has no signal section")
         return _Features(samples, interface.signal)
 
     def interface(self, config: SignalTrainConfig, data: TaskData, built: BuiltModel) -> ModelInterface:
+        if not isinstance(data, SignalData):
+            raise SignalError("signal data comes from Signal.read_data (it knows the sampling rate)")
         f = config.features
-        rate = data.sampling_rate if isinstance(data, SignalData) else 0.0
+        rate = data.sampling_rate
         spec = SignalSpec(
             sampling_rate=rate, window=f.window, hop=f.hop, representation=f.representation, n_fft=f.n_fft,
             fft_hop=f.fft_hop, image_size=f.image_size, channels=1 if f.representation == "waveform" else 3,
@@ -121,7 +131,7 @@ class Signal(ClassifierTask):
     def loss_fn(self, config: SignalTrainConfig, data: TaskData, device: torch.device) -> LossFn:
         return cross_entropy(config)
 
-    def followups(self, config: SignalTrainConfig) -> list[SignalTrainConfig]:
+    def followups(self, config: SignalTrainConfig) -> list[SignalTrainConfig]:  # a Sequence[RunConfig]
         """Few-shot fine-tunes from this run's best checkpoint, one per ``transfer.shots`` (k=0: none)."""
         transfer = config.transfer
         if transfer is None:
@@ -152,9 +162,11 @@ class Signal(ClassifierTask):
 def _recordings(config: SignalTrainConfig, root: Path | None) -> list[Recording]:
     if config.data.source == "cwru":
         return read_cwru(root or config.data.root)
-    loads = {config.data.load, config.data.replay_load, config.transfer.load if config.transfer else None} - {
-        None
-    }
+    loads = {config.data.load}
+    if config.data.replay_load is not None:
+        loads.add(config.data.replay_load)
+    if config.transfer is not None:
+        loads.add(config.transfer.load)
     return synthetic_recordings(loads=tuple(sorted(loads)), seed=config.seed)
 
 
