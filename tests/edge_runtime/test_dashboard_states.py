@@ -33,9 +33,8 @@ def _frame(image: np.ndarray, index: int) -> Frame:
 
 def test_online_blind_offline_reconnecting_and_ended():
     source, now = _Source(), [100.0]
-    health = CameraHealth(
-        "cam1", HealthConfig(check_every_s=0.0, hold_s=0.0, no_frames_s=0.05), lambda _: None, clock=lambda: now[0]
-    )
+    config = HealthConfig(check_every_s=0.0, hold_s=0.0, no_frames_s=0.05)
+    health = CameraHealth("cam1", config, lambda _: None, clock=lambda: now[0])
     capture = CaptureThread(source, threading.Event(), StageTimers())
     view = CameraView("cam1", capture, health)
     scene = np.random.default_rng(0).integers(40, 220, (48, 64, 3), dtype=np.uint8)
