@@ -186,4 +186,6 @@ class BeltLoadMonitor:
             pts_s=round(state.pts_s, 3),
             ts=utc_iso(state.ts),
             extra={**inputs, **extra},
+            kind="belt_load",
+            severity="critical" if type_ == OVERLOAD_TYPE else "info",
         )

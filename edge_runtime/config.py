@@ -183,6 +183,9 @@ class RuleConfig(_Section):
     event_type: str | None = Field(
         default=None, min_length=1, description="the events' type; None = the rule's name"
     )
+    severity: Literal["info", "warning", "critical"] = Field(
+        default="warning", description="carried by the events: the dashboard's colour, an alarm's priority"
+    )
 
     @model_validator(mode="after")
     def _zone_has_area(self) -> RuleConfig:
@@ -277,6 +280,13 @@ class MqttTlsConfig(_Section):
     insecure: bool = Field(default=False, description="skip hostname verification (test benches only)")
 
 
+class MqttStateConfig(_Section):
+    """Retained state topics a PLC or Node-RED reads: ``{topic}/{client_id}/camera|machine|belt/{name}``."""
+
+    topic: str = Field(default="adit/state", pattern=r"^[^#+]+$", description="prefix; the device: client_id")
+    every_s: float = Field(default=1.0, gt=0, le=60, description="how often state is read (sent if changed)")
+
+
 class MqttSinkConfig(_Section):
     """Events published with QoS 1 to ``{topic}/{camera}/{type}``; a retained availability topic."""
 
@@ -294,6 +304,9 @@ class MqttSinkConfig(_Section):
     tls: MqttTlsConfig | None = None
     keepalive_s: int = Field(default=30, ge=5)
     publish_timeout_s: float = Field(default=5.0, gt=0, description="wait for the broker's PUBACK")
+    state: MqttStateConfig | None = Field(
+        default=MqttStateConfig(), description="retained state topics beside the events; null: none"
+    )
     resubscribe_grace_s: float = Field(
         default=2.0,
         ge=0,
@@ -365,6 +378,9 @@ class HttpConfig(_Section):
         default=5.0, gt=0, le=30, description="most frames per second a live view is sent and encoded"
     )
     live_width: int = Field(default=960, ge=160, description="live frames are scaled down to this width")
+    acks_path: Path | None = Field(
+        default=None, description="the control room's acknowledgements (SQLite); None: acks.sqlite by the outbox"
+    )
     benchmark: Path | None = Field(
         default=Path("runs/demo/bench/results.json"),
         description="benchmark results.json shown on the model page when the file exists",
@@ -391,6 +407,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class OpcUaConfig(_Section):
+    """SCADA: an OPC UA server with each camera's and machine's state as read-only nodes (off by default)."""
+
+    enabled: bool = False
+    host: str = Field(default="127.0.0.1", description="localhost only unless the SCADA network needs it")
+    port: int = Field(default=4840, ge=0, lt=65536, description="OPC UA's port; 0 = any free port (logged)")
+    namespace: str = Field(default="urn:adit:edge", min_length=1, description="namespace URI of adit's nodes")
+    update_every_s: float = Field(default=1.0, gt=0, le=60, description="how often the nodes are refreshed")
+
+
 class SnapshotConfig(_Section):
     """JPEGs of the frames that start events, boxes and zones drawn, under a disk quota."""
 
@@ -413,6 +439,7 @@ class SiteConfig(_Section):
     http: HttpConfig = HttpConfig()
     snapshots: SnapshotConfig = SnapshotConfig()
     watchdog: WatchdogConfig = WatchdogConfig()
+    opcua: OpcUaConfig = OpcUaConfig()
 
     @model_validator(mode="before")
     @classmethod

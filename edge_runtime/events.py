@@ -20,11 +20,18 @@ from typing import Any, Literal, Protocol
 from edge_runtime.errors import ConfigError
 
 Phase = Literal["start", "update", "end"]  # update: still going, every update_every_s
+Kind = Literal["rule", "machine", "camera_health", "belt_load"]  # the producer; docs/events: one schema each
+Severity = Literal["info", "warning", "critical"]
+SCHEMA_VERSION: Literal[1] = 1  # of the published contract (edge_runtime.event_schema)
 
 
 @dataclass(frozen=True)
 class Event:
-    """One rule transition on one camera, as delivered to every sink."""
+    """One rule transition on one camera, as delivered to every sink.
+
+    The wire format is the contract in ``edge_runtime.event_schema`` (and docs/events): ``extra``
+    holds the fields of each kind and phase.
+    """
 
     camera: str
     type: str
@@ -37,6 +44,9 @@ class Event:
     ts: str = field(default_factory=lambda: utc_iso(datetime.now(UTC).timestamp()))
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     extra: dict[str, Any] = field(default_factory=dict)
+    kind: Kind = "rule"
+    severity: Severity = "warning"
+    schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -41,7 +41,7 @@ class CameraHealth:
         self._emit = emit
         self._clock = clock  # monotonic: durations never go negative when the wall clock jumps
         self._lock = threading.Lock()
-        self._active: dict[Condition, Event] = {}
+        self._active: dict[Condition, tuple[Event, float]] = {}  # the start event and its monotonic time
         self._since: dict[Condition, float] = {}  # when a condition was first seen, not yet raised
         self._last_frame_at = clock()
         self._last_check = float("-inf")
@@ -107,12 +107,13 @@ class CameraHealth:
 
     def _raise(self, condition: Condition, extra: Mapping[str, object]) -> None:
         event = self._event(condition, "start", dict(extra))
-        self._active[condition] = event
+        self._active[condition] = (event, self._clock())
         self._emit(event)
 
     def _clear(self, condition: Condition, extra: Mapping[str, object]) -> None:
-        start = self._active.pop(condition)
-        self._emit(self._event(condition, "end", {**extra, "start_id": start.id}))
+        start, raised_at = self._active.pop(condition)
+        duration = max(self._clock() - raised_at, 0.0)  # monotonic: a clock jump cannot make it negative
+        self._emit(self._event(condition, "end", {**extra, "start_id": start.id, "duration_s": duration}))
 
     def _event(self, condition: Condition, phase: Literal["start", "end"], extra: dict[str, object]) -> Event:
         return Event(
@@ -128,4 +129,6 @@ class CameraHealth:
             extra={
                 key: round(value, 3) if isinstance(value, float) else value for key, value in extra.items()
             },
+            kind="camera_health",
+            severity="critical" if condition == "no_frames" else "warning",
         )

@@ -22,6 +22,7 @@ import numpy as np
 from edge_runtime.beltload import BeltLoadMonitor
 from edge_runtime.bundle import Bundle, Manifest, load_bundle
 from edge_runtime.config import ModelConfig, SiteConfig, check_rule_labels
+from edge_runtime.control import open_control_outputs
 from edge_runtime.errors import ConfigError, SourceError
 from edge_runtime.events import Event, Sink
 from edge_runtime.health import CameraHealth
@@ -35,8 +36,9 @@ from edge_runtime.postprocess import Prediction, Segmentation
 from edge_runtime.rules import RuleSet
 from edge_runtime.signal_monitor import MachineThread, SignalMonitor, verify_machine
 from edge_runtime.sinks import build_sinks
-from edge_runtime.snapshots import SnapshotWriter
+from edge_runtime.snapshots import SnapshotWriter, snapshot_url
 from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_camera, open_source, read_ahead
+from edge_runtime.state import EventTally
 from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.timing import LatencyStats, StageTimers
 from edge_runtime.web.server import WebServer
@@ -223,7 +225,9 @@ class Pipeline:
         if event.phase != "start" or self.snapshots is None:
             return event
         name = self.snapshots.write(frame, event, prediction)
-        return event if name is None else replace(event, extra={**event.extra, "snapshot": name})
+        if name is None:
+            return event
+        return replace(event, extra={**event.extra, "snapshot": snapshot_url(name)})
 
     def finish(self) -> list[Event]:
         """End the events still open (the sources ended or the daemon stops) and deliver the ends."""
@@ -289,8 +293,13 @@ def run(
             )
             cleanup.callback(_release, capture)
             cameras.append(CameraView(camera.name, capture, monitor))
+        tally = EventTally()  # each source's last event and counts, for the control-system outputs
         machines = [
-            MachineThread(SignalMonitor(m, bundles.machines[m.name], config.rules, _committer(outbox)), stop, ready)
+            MachineThread(
+                SignalMonitor(m, bundles.machines[m.name], config.rules, _committer(outbox, tally)),
+                stop,
+                ready,
+            )
             for m in config.machines
         ]
         cleanup.callback(stop.set)  # runs first: every capture thread ends, then joins, then sinks close
@@ -299,7 +308,7 @@ def run(
         live = LatestFrames()
         belt = belt_monitor(config, bundle) if bundle is not None else None
         pipeline = Pipeline(
-            model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots, live=live, belt=belt
+            model, RuleSet(config.rules), [outbox, tally], timers, snapshots=snapshots, live=live, belt=belt
         )
         started = time.monotonic()
         # the dashboard's model card: the cameras' model, or the first machine's on a machines-only site
@@ -322,6 +331,8 @@ def run(
         )
         if config.http.enabled:
             cleanup.callback(WebServer(config.http, view).close)
+        for close in open_control_outputs(config, view, tally, sinks):
+            cleanup.callback(close)
         for camera_view in cameras:
             camera_view.capture.start()
         for machine in machines:
@@ -361,12 +372,13 @@ def run(
         )
 
 
-def _committer(outbox: Outbox) -> Callable[[Sequence[Event]], None]:
-    """A machine's events go to the durable outbox, like the cameras' (it is thread-safe)."""
+def _committer(*sinks: Sink) -> Callable[[Sequence[Event]], None]:
+    """A machine's events go to the durable outbox, like the cameras' (both sinks are thread-safe)."""
 
     def commit(events: Sequence[Event]) -> None:
         for event in events:
-            outbox.deliver(event)
+            for sink in sinks:
+                sink.deliver(event)
 
     return commit
 

@@ -174,6 +174,7 @@ class Rule:
             pts_s=round(where.pts_s, 3),
             ts=utc_iso(where.ts),
             extra=extra or {},
+            severity=self.config.severity,
         )
 
 

@@ -188,10 +188,11 @@ class SignalMonitor:
 
 
 def _with_health(event: Event, reading: HealthReading | None) -> Event:
+    """A rule's event on a machine: kind ``machine``, with the health index when there is one."""
     if reading is None:
-        return event
+        return replace(event, kind="machine")
     extra = {"health_index": round(reading.index, 4), "health_trend_per_h": round(reading.trend_per_h, 4)}
-    return replace(event, extra=event.extra | extra)
+    return replace(event, kind="machine", extra=event.extra | extra)
 
 
 class MachineThread(threading.Thread):

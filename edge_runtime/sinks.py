@@ -108,6 +108,7 @@ class MqttSink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         self._client = client
+        self.connections = 0  # successful connects so far: retained state is re-sent after each (mqtt_state)
         self._publish_after = 0.0  # monotonic time before which a fresh session waits for subscribers
         client.connect_async(config.host, config.port, keepalive=config.keepalive_s)
         client.loop_start()
@@ -128,6 +129,21 @@ class MqttSink:
             raise OSError(f"MQTT publish of {event.id} failed ({exc})") from exc
         if not info.is_published():
             raise OSError(f"MQTT broker sent no PUBACK for {event.id} in {self.config.publish_timeout_s} s")
+
+    def publish_retained(self, topic: str, payload: str, wait_s: float = 0.0) -> bool:
+        """Publish a retained QoS 1 message without the outbox (state, not events); False if not sent.
+
+        ``wait_s``: how long to wait for the broker's PUBACK (0: queue it and return).
+        """
+        if not self._client.is_connected():
+            return False
+        info = self._client.publish(topic, payload, qos=1, retain=True)
+        if wait_s > 0:
+            try:
+                info.wait_for_publish(wait_s)
+            except (RuntimeError, ValueError):
+                return False
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     def close(self) -> None:
         if self._client.is_connected():
@@ -152,6 +168,7 @@ class MqttSink:
             self._publish_after = time.monotonic() + self.config.resubscribe_grace_s
         log.info("MQTT connected to %s:%d", self.config.host, self.config.port)
         client.publish(self.config.availability_topic, "online", qos=1, retain=True)
+        self.connections += 1
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any

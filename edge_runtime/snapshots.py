@@ -1,8 +1,9 @@
 """Snapshots: the frame that started an event, as a JPEG with what the rule saw drawn on it.
 
 The folder is kept under a disk quota by deleting the oldest snapshots first: on a box that runs
-for months unattended, a full disk would stop the outbox too. The file's name is in the event
-(``extra.snapshot``) so an operator can open the picture of an alarm.
+for months unattended, a full disk would stop the outbox too. The event carries the URL path the
+dashboard serves the file under (``extra.snapshot``, e.g. ``/snapshots/cam1_00000042_<id>.jpg``) so an
+operator or a control system can open the picture of an alarm.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ from edge_runtime.postprocess import Detections, Prediction
 from edge_runtime.sources import Frame
 
 log = logging.getLogger(__name__)
+
+URL_PREFIX = "/snapshots/"  # the dashboard's route (edge_runtime.web.app)
+
+
+def snapshot_url(name: str) -> str:
+    """The URL path of a snapshot file on the daemon's HTTP endpoint."""
+    return URL_PREFIX + name
 
 
 class SnapshotWriter:

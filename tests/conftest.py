@@ -20,7 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 from edge_runtime.bundle import Artifact, InputSpec, Manifest, file_digest, write_manifest
 
 # The workstation pipeline's session fixtures (tiny data -> checkpoint -> exported bundle).
-pytest_plugins = ["pipeline_fixtures", "dense_fixtures", "signal_fixtures", "belt_fixtures"]
+pytest_plugins = ["pipeline_fixtures", "dense_fixtures", "signal_fixtures", "belt_fixtures", "event_contract"]
 
 TINY_CLASSES = ("red", "green", "blue")
 TINY_SIZE = 32

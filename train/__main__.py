@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     doctor_parser = commands.add_parser("doctor", help="data-quality report; exit 1 when it finds errors")
     doctor_parser.add_argument(
-        "data", type=Path, help="class folders (<split>/<class>/ or <class>/) or YOLO (images/ + labels/)"
+        "data", type=Path, help="class folders, YOLO (data.yaml or folder), COCO, images/ + masks/"
     )
     doctor_parser.add_argument(
         "--fix", action="store_true", help="move corrupt files and duplicate copies to the quarantine folder"
@@ -108,7 +108,7 @@ def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from train.doctor import DoctorConfig, default_quarantine, examine, fix
+    from train.doctor import DoctorConfig, default_quarantine, describe_fix, examine, fix
 
     config = load_config(DoctorConfig, None, args.thresholds)
     report = examine(args.data, config)
@@ -116,7 +116,7 @@ def _doctor(args: argparse.Namespace) -> int:
     if args.fix and any(f.quarantine for f in report.findings):
         quarantine = args.quarantine or default_quarantine(args.data)
         moved = fix(report, quarantine)
-        print(f"\nmoved {len(moved)} file(s) to {quarantine} (reasons in quarantine.jsonl); after the fix:")
+        print(f"\n{describe_fix(report, moved, quarantine)}; after the fix:")
         report = examine(args.data, config)
         print(report.summary())
     if args.json:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_runtime.config import RuleConfig
+from edge_runtime.config import BeltLoadConfig, RuleConfig
 from edge_runtime.live import Seen
 from edge_runtime.postprocess import Classification, Detections, Prediction
 from edge_runtime.segmentation import IGNORE_INDEX, Segmentation
@@ -25,6 +25,20 @@ OVERLOAD = (0, 0, 255)
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
+def classes_of_interest(
+    rules: Sequence[RuleConfig], camera: str, belt: BeltLoadConfig | None = None
+) -> frozenset[str]:
+    """The classes a camera's rules (and belt monitor) look at: the only ones a mask overlay paints.
+
+    Painting every class (background, belt, walls) hides the picture; an operator wants the coal or
+    the person that matters. With nothing configured, every class but "background" is painted.
+    """
+    wanted = {label for rule in rules if rule.watches(camera) for label in rule.labels}
+    if belt is not None and belt.watches(camera):
+        wanted.add(belt.label)
+    return frozenset(wanted)
+
+
 @dataclass(frozen=True)
 class BeltOverlay:
     """The belt region and the monitor's latest state (``BeltState.view()``) for one camera."""
@@ -34,9 +48,16 @@ class BeltOverlay:
 
 
 def annotate(
-    seen: Seen, rules: Sequence[RuleConfig], width: int, belt: BeltOverlay | None = None
+    seen: Seen,
+    rules: Sequence[RuleConfig],
+    width: int,
+    belt: BeltOverlay | None = None,
+    interest: frozenset[str] = frozenset(),
 ) -> np.ndarray:
-    """The frame scaled to at most ``width`` pixels wide, with the prediction and the camera's rules drawn."""
+    """The frame scaled to at most ``width`` pixels wide, with the prediction and the camera's rules drawn.
+
+    ``interest``: the segmentation classes to paint (``classes_of_interest``); empty: all but background.
+    """
     image = seen.frame.image
     height, frame_width = image.shape[:2]
     if frame_width > width:
@@ -45,7 +66,7 @@ def annotate(
         image = image.copy()
     size = np.array(image.shape[1::-1], dtype=np.float32)
     if isinstance(seen.prediction, Segmentation):
-        _draw_mask(image, seen.prediction)
+        _draw_mask(image, seen.prediction, interest)
     for rule in rules:
         if not rule.watches(seen.frame.camera):
             continue
@@ -62,7 +83,7 @@ def annotate(
             x1, y1, x2, y2 = (np.asarray(obj.box, dtype=np.float32).reshape(2, 2) * size).astype(int).ravel()
             cv2.rectangle(image, (x1, y1), (x2, y2), BOX, 2)
             _label(image, f"{obj.label} {obj.score:.2f}", (x1, y1), BOX)
-    headline = _headline(seen)
+    headline = _headline(seen, interest)
     if belt is not None:
         points = (np.asarray(belt.region, dtype=np.float32) * size).astype(np.int32)
         overloaded = bool(belt.state and belt.state["overloaded"])
@@ -74,27 +95,36 @@ def annotate(
     return image
 
 
-def _headline(seen: Seen) -> str:
+def _headline(seen: Seen, interest: frozenset[str]) -> str:
     prediction: Prediction = seen.prediction
     head = f"{seen.frame.camera} #{seen.frame.index}"
     if isinstance(prediction, Classification):
         return f"{head}  {prediction.label} {prediction.score:.2f}"
     if isinstance(prediction, Detections):
         return f"{head}  {len(prediction.objects)} object(s)"
-    shares = sorted(prediction.fractions.items(), key=lambda item: -item[1])[:3]
-    return f"{head}  load: " + ", ".join(f"{name} {share:.0%}" for name, share in shares)
+    painted = _painted(prediction, interest)
+    shares = sorted(((n, prediction.fractions[n]) for n in painted), key=lambda item: -item[1])
+    return f"{head}  " + ", ".join(f"{name} {share:.0%}" for name, share in shares[:3])
 
 
-def _draw_mask(image: np.ndarray, segmentation: Segmentation) -> None:
+def _painted(segmentation: Segmentation, interest: frozenset[str]) -> list[str]:
+    """The class names to paint, in the bundle's class order (``fractions`` keeps it)."""
+    names = list(segmentation.fractions)
+    return [n for n in names if n in interest] if interest else [n for n in names if n != "background"]
+
+
+def _draw_mask(image: np.ndarray, segmentation: Segmentation, interest: frozenset[str]) -> None:
     mask = segmentation.mask
     if mask.shape[:2] != image.shape[:2]:
         mask = cv2.resize(mask, image.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+    names = list(segmentation.fractions)
+    wanted = [names.index(name) for name in _painted(segmentation, interest)]
     hues = (mask.astype(np.uint16) * 47 % 180).astype(np.uint8)  # one hue per class, neighbours far apart
     colours = cv2.cvtColor(
         cv2.merge([hues, np.full_like(hues, 200), np.full_like(hues, 255)]), cv2.COLOR_HSV2BGR
     )
-    painted = mask != IGNORE_INDEX
-    image[painted] = (0.65 * image[painted] + 0.35 * colours[painted]).astype(np.uint8)
+    painted = np.isin(mask, wanted) & (mask != IGNORE_INDEX)
+    image[painted] = (0.55 * image[painted] + 0.45 * colours[painted]).astype(np.uint8)
 
 
 def _banner(image: np.ndarray, text: str) -> None:

@@ -31,8 +31,10 @@ from starlette.staticfiles import StaticFiles
 from edge_runtime.errors import ConfigError
 from edge_runtime.events import utc_iso
 from edge_runtime.observe import DaemonCollector, DaemonView
+from edge_runtime.snapshots import URL_PREFIX
+from edge_runtime.web.acks import AckStore
 from edge_runtime.web.auth import TokenGate
-from edge_runtime.web.eventlist import EventFilter, list_events
+from edge_runtime.web.eventlist import EventFilter, list_events, list_incidents
 from edge_runtime.web.frames import JpegCache
 from edge_runtime.web.i18n import LANG_COOKIE, messages, pick_language
 from edge_runtime.web.modelinfo import model_info
@@ -53,6 +55,7 @@ class Dashboard:
     registry: CollectorRegistry
     closing: threading.Event  # set when the server stops: ends the live streams
     templates: Environment
+    acks: AckStore
 
 
 def build_app(view: DaemonView, closing: threading.Event) -> Starlette:
@@ -62,9 +65,9 @@ def build_app(view: DaemonView, closing: threading.Event) -> Starlette:
     templates = Environment(
         loader=PackageLoader("edge_runtime.web", "templates"), autoescape=select_autoescape(["html"])
     )
-    board = Dashboard(
-        view, JpegCache(view.live, view.config.rules, http, view.config.belt_load, view.belt_states), RateMeter(), registry, closing, templates
-    )
+    jpegs = JpegCache(view.live, view.config.rules, http, view.config.belt_load, view.belt_states)
+    acks = AckStore(http.acks_path or view.config.outbox.path.with_name("acks.sqlite"))
+    board = Dashboard(view, jpegs, RateMeter(), registry, closing, templates, acks)
     routes = [
         Route("/", partial(_page, board, "overview")),
         Route("/live/{camera}", partial(_page, board, "live")),
@@ -76,10 +79,12 @@ def build_app(view: DaemonView, closing: threading.Event) -> Starlette:
         Route("/status", partial(_status, board)),
         Route("/api/overview", partial(_overview, board)),
         Route("/api/events", partial(_events, board)),
+        Route("/api/incidents", partial(_incidents, board)),
+        Route("/api/events/{event_id}/ack", partial(_acknowledge, board), methods=["POST"]),
         Route("/api/cameras/{camera}/frame.jpg", partial(_frame, board)),
         Route("/api/cameras/{camera}/stream.mjpg", partial(_stream, board)),
         Route("/api/rules/yaml", partial(_rule_yaml, board), methods=["POST"]),
-        Route("/snapshots/{name}", partial(_snapshot, board)),
+        Route(URL_PREFIX + "{name}", partial(_snapshot, board)),
         Mount("/static", StaticFiles(packages=[("edge_runtime.web", "static")]), name="static"),
     ]
     token = http.token.get_secret_value() if http.token is not None else None
@@ -135,20 +140,51 @@ def _page(board: Dashboard, page: str, request: Request) -> Response:
     return response
 
 
-def _events(board: Dashboard, request: Request) -> JSONResponse:
+def _filter(request: Request) -> EventFilter:
+    """The events and incidents lists' query; ValueError for a bad time or limit."""
     query = request.query_params
+    return EventFilter(
+        camera=query.get("camera") or None,
+        type=query.get("type") or None,
+        label=query.get("label") or None,
+        severity=query.get("severity") or None,
+        since=_iso(query.get("since")),
+        until=_iso(query.get("until")),
+        limit=min(int(query.get("limit") or 200), 1000),
+    )
+
+
+def _events(board: Dashboard, request: Request) -> JSONResponse:
     try:
-        wanted = EventFilter(
-            camera=query.get("camera") or None,
-            type=query.get("type") or None,
-            label=query.get("label") or None,
-            since=_iso(query.get("since")),
-            until=_iso(query.get("until")),
-            limit=min(int(query.get("limit") or 200), 1000),
-        )
+        wanted = _filter(request)
     except ValueError as exc:
         return _json({"error": str(exc)}, 400)
     return _json(list_events(board.view.outbox, wanted))
+
+
+def _incidents(board: Dashboard, request: Request) -> JSONResponse:
+    try:
+        wanted = _filter(request)
+    except ValueError as exc:
+        return _json({"error": str(exc)}, 400)
+    return _json(list_incidents(board.view.outbox, wanted, board.acks))
+
+
+async def _acknowledge(board: Dashboard, request: Request) -> JSONResponse:
+    """POST {"by": "name"}: the first acknowledgement of an incident stands; every viewer sees it."""
+    event_id = request.path_params["event_id"]
+    try:
+        body = await request.json()
+    except json.JSONDecodeError:
+        return _json({"error": 'expected JSON {"by": "operator name"}'}, 400)
+    by = body.get("by", "") if isinstance(body, dict) else None
+    if not isinstance(by, str):
+        return _json({"error": '"by" must be a string'}, 400)
+    known = {event.id for _, event in board.view.outbox.recent_events()}
+    if event_id not in known:
+        return _json({"error": f"no recent event {event_id!r}"}, 404)
+    ack = await run_in_threadpool(board.acks.acknowledge, event_id, by)
+    return _json(ack.to_dict())
 
 
 def _iso(value: str | None) -> str | None:

@@ -15,7 +15,7 @@ import cv2
 
 from edge_runtime.config import BeltLoadConfig, HttpConfig, RuleConfig
 from edge_runtime.live import LatestFrames
-from edge_runtime.web.annotate import BeltOverlay, annotate
+from edge_runtime.web.annotate import BeltOverlay, annotate, classes_of_interest
 
 JPEG_QUALITY = 80
 
@@ -61,7 +61,12 @@ class JpegCache:
                 return None
             if cached is not None and cached[1].index == seen.frame.index:
                 return cached[1]
-            image = annotate(seen, self.rules, self.width, self._belt(camera)) if annotated else seen.frame.image
+            interest = classes_of_interest(self.rules, camera, self.belt)
+            image = (
+                annotate(seen, self.rules, self.width, self._belt(camera), interest)
+                if annotated
+                else seen.frame.image
+            )
             ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
             if not ok:
                 return None

@@ -12,6 +12,7 @@ from typing import Any
 from edge_runtime.observe import CameraView, DaemonView
 
 FPS_WINDOW_S = 2.0  # fps is measured over at least this long, so one poll's jitter does not show
+SIGNAL = ("online", "blind")  # frames arrive (a blind camera's are useless, but they are the truth)
 
 
 class RateMeter:
@@ -66,9 +67,11 @@ def overview(view: DaemonView, meter: RateMeter) -> dict[str, Any]:
 def _camera(view: DaemonView, camera: CameraView, meter: RateMeter, last_event: Any) -> dict[str, Any]:
     state = camera.state()
     seen = view.live.get(camera.name)
+    summary = camera.summary_state()
     return {
         "name": camera.name,
-        "state": camera.summary_state(),
+        "state": summary,
+        "signal": summary in SIGNAL,  # else the dashboard shows NO SIGNAL, never the last stale frame
         "conditions": state["conditions"],
         "fps": round(meter.rate(camera.name, state["processed"], view.started), 2),
         "frame": seen.frame.index if seen else None,

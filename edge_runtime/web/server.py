@@ -37,8 +37,9 @@ class WebServer:
             raise ConfigError(f"http: cannot listen on {config.host}:{config.port} ({exc.strerror})") from exc
         self._socket.listen(64)
         self.port = self._socket.getsockname()[1]
+        self._app = build_app(view, self._closing)
         settings = uvicorn.Config(
-            build_app(view, self._closing),
+            self._app,
             log_config=None,  # the daemon's logging setup stays in charge
             log_level="warning",
             access_log=False,
@@ -64,3 +65,4 @@ class WebServer:
         self._server.should_exit = True
         self._thread.join(GRACE_S + 5.0)
         self._socket.close()
+        self._app.state.dashboard.acks.close()

@@ -82,3 +82,19 @@ def test_older_results_without_the_new_columns_still_render(stored):
         stored.pop(key)
     text = render_markdown(stored)
     assert "| openvino-int8 |" in text and "## Pipeline" not in text
+
+
+def test_latency_plots_use_linear_axes_and_labels_that_cannot_collide(stored, monkeypatch):
+    from benchmarks import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_png", lambda figure: figures.append(figure) or b"")
+    plots.latency_bars(stored["rows"])
+    plots.accuracy_vs_latency(stored["rows"])
+    bars, scatter = (figure.axes[0] for figure in figures)
+    assert bars.get_xscale() == "linear" and scatter.get_xscale() == "linear"
+    assert [t.get_text() for t in bars.texts] == [f"{r['p50_ms']:.2f}" for r in stored["rows"]]  # values
+    assert len(scatter.texts) == 0  # no names written beside points that may sit on top of each other
+    assert [t.get_text() for t in scatter.get_legend().get_texts()] == [r["name"] for r in stored["rows"]]
+    for figure in figures:
+        plots.plt.close(figure)

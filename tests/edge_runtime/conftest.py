@@ -39,6 +39,7 @@ def write_site(path: Path, bundle: Path, video: Path, events: Path, **model: obj
                 "debounce": {"hits": 3, "window": 5},
                 "cooldown_s": 2.0,
                 "event_type": "red_seen",
+                "severity": "critical",
             },
             {
                 "name": "blue-rule",
@@ -247,12 +248,13 @@ def start_daemon(tmp_path: Path, tiny_bundle: Path, colour_video):
     """Start the real daemon on the looping colour video, live paced, with snapshots and the dashboard."""
     started: list[RunningDaemon] = []
 
-    def start(**http: object) -> RunningDaemon:
+    def start(extra_cameras: tuple[dict, ...] = (), **http: object) -> RunningDaemon:
         site = write_site(
             tmp_path / "site.yaml", tiny_bundle, colour_video.path, tmp_path / "events" / "events.jsonl"
         )
         data = yaml.safe_load(site.read_text())
         data["cameras"][0].update(loop=True, realtime=True)
+        data["cameras"] += list(extra_cameras)
         data["snapshots"] = {"enabled": True, "folder": str(tmp_path / "snapshots")}
         data["http"] = {"port": free_port(), "benchmark": str(tmp_path / "no-bench" / "results.json"), **http}
         site.write_text(yaml.safe_dump(data, sort_keys=False))

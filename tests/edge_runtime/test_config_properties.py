@@ -42,6 +42,13 @@ BASE = {
          "a tripwire needs two distinct points"),
         ({"sinks": {"mqtt": {"port": "mqtt"}}}, "sinks.mqtt.port: Input should be a valid integer"),
         ({"sinks": {"webhook": {"url": "ftp://x"}}}, "sinks.webhook.url: String should match pattern"),
+        ({"opcua": {"enabled": True, "port": 70000}}, "opcua.port: Input should be less than 65536"),
+        ({"opcua": {"update_every_s": 0}}, "opcua.update_every_s: Input should be greater than 0"),
+        ({"opcua": {"endpoint": "x"}}, "opcua.endpoint: Extra inputs are not permitted"),
+        ({"sinks": {"mqtt": {"state": {"topic": "a/#"}}}},
+         "sinks.mqtt.state.topic: String should match pattern"),
+        ({"rules": [{"name": "r", "labels": ["p"], "severity": "high"}]},
+         "rules[0].severity: Input should be 'info'"),
     ],
 )
 def test_a_bad_site_file_names_the_field(tmp_path, change, message):

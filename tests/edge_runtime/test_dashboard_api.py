@@ -103,13 +103,49 @@ def test_pages_and_json_show_the_running_cameras_events_and_model(start_daemon):
 
     newest = _wait(delivered_starts)[0]
     assert not newest["in_outbox"]
-    code, headers, body = _get(f"{daemon.url}/snapshots/{newest['extra']['snapshot']}")
+    assert newest["extra"]["snapshot"].startswith("/snapshots/")  # a URL path on the same host
+    code, headers, body = _get(daemon.url + newest["extra"]["snapshot"])
     assert code == 200 and headers["content-type"] == "image/jpeg" and body[:2] == b"\xff\xd8"
     assert _get(f"{daemon.url}/snapshots/..%2Fsite.yaml")[0] == 404
     filtered = json.loads(_get(f"{daemon.url}/api/events?type={newest['type']}")[2])["events"]
     assert filtered and {e["type"] for e in filtered} == {newest["type"]}
     future = json.loads(_get(f"{daemon.url}/api/events?since=2999-01-01T00:00:00Z")[2])["events"]
     assert future == []
+
+
+def test_one_row_per_incident_with_duration_severity_and_a_durable_acknowledgement(start_daemon, tmp_path):
+    daemon = start_daemon()
+
+    def incidents(query: str = "") -> list[dict]:
+        return json.loads(_get(f"{daemon.url}/api/incidents{query}")[2])["incidents"]
+
+    ended = _wait(lambda: [i for i in incidents("?type=red_seen") if i["status"] == "ended"])[0]
+    events = json.loads(_get(f"{daemon.url}/api/events?type=red_seen&limit=1000")[2])["events"]
+    mine = [e for e in events if e["id"] == ended["id"] or e["extra"].get("start_id") == ended["id"]]
+    assert {e["phase"] for e in mine} == {"start", "end"} and ended["events"] == len(mine)  # one row for both
+    end = next(e for e in mine if e["phase"] == "end")
+    assert ended["duration_s"] == end["extra"]["duration_s"] >= 0 and ended["end_ts"] == end["ts"]
+    assert ended["severity"] == "critical" and ended["snapshot"].startswith("/snapshots/")
+    assert ended["ack"] is None and ended["camera"] == "cam1" and ended["label"] == "red"
+    blue = _wait(lambda: incidents("?severity=warning"))
+    assert {i["type"] for i in blue} == {"blue_seen"}  # the blue rule keeps the default severity
+
+    code, ack = _post(f"{daemon.url}/api/events/{ended['id']}/ack", {"by": "  Li   Wei "})
+    assert code == 200 and ack["by"] == "Li Wei" and ack["event_id"] == ended["id"]
+    code, again = _post(f"{daemon.url}/api/events/{ended['id']}/ack", {"by": "someone later"})
+    assert code == 200 and again == ack  # the first acknowledgement stands
+    shown = next(i for i in incidents("?type=red_seen") if i["id"] == ended["id"])
+    assert shown["ack"] == ack  # every viewer sees it
+    assert _post(f"{daemon.url}/api/events/{'f' * 32}/ack", {"by": "x"})[0] == 404
+    assert _post(f"{daemon.url}/api/events/{ended['id']}/ack", {"by": 7})[0] == 400
+    daemon.close()
+    from edge_runtime.web.acks import AckStore
+
+    store = AckStore(tmp_path / "events" / "acks.sqlite")  # beside the outbox: kept across restarts
+    try:
+        assert store.lookup([ended["id"]])[ended["id"]].to_dict() == ack
+    finally:
+        store.close()
 
 
 def test_frames_are_jpegs_and_the_mjpeg_stream_brings_new_ones(start_daemon):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from daemon_helpers import free_port
 
 from edge_runtime.config import load_site_config
 
@@ -78,7 +79,9 @@ def test_every_page_shows_the_running_daemon_and_updates(start_daemon, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    daemon = start_daemon()
+    # cam2 is a camera that is down: an RTSP address nothing answers on
+    down = {"name": "cam2", "source": f"rtsp://127.0.0.1:{free_port()}/cam", "reconnect": {"max_s": 1}}
+    daemon = start_daemon(extra_cameras=(down,))
     browser.get(daemon.url + "/")
     card = ".camera[data-camera=cam1]"
     _until(browser, lambda d: _text(d, f"{card} .processed").isdigit(), "overview shows no camera")
@@ -89,6 +92,10 @@ def test_every_page_shows_the_running_daemon_and_updates(start_daemon, browser):
     )
     _until(browser, lambda d: _loaded(d, f"{card} img"), "no camera thumbnail")
     _until(browser, lambda d: _text(d, "#sinks tbody td") == "jsonl", "no sink")
+    dead = ".camera[data-camera=cam2]"
+    _until(browser, lambda d: "NO SIGNAL" in _text(d, f"{dead} .thumb"), "a camera down shows no NO SIGNAL")
+    assert _text(browser, f"{card} .thumb") == ""  # the live camera shows its picture, no tile
+    assert not browser.find_element(By.CSS_SELECTOR, f"{dead} img").is_displayed()  # never its last frame
     browser.save_screenshot(str(SHOTS / "overview.png"))
 
     browser.get(daemon.url + "/live/cam1")
@@ -98,8 +105,24 @@ def test_every_page_shows_the_running_daemon_and_updates(start_daemon, browser):
     _until(browser, lambda d: _text(d, "#camera-facts .fps") not in ("", "–"), "no live facts")
     browser.save_screenshot(str(SHOTS / "live.png"))
 
+    browser.get(daemon.url + "/live/cam2")
+    _until(browser, lambda d: "NO SIGNAL" in _text(d, ".live .picture"), "the live view of a dead camera")
+    assert not browser.find_element(By.ID, "stream").is_displayed()
+
     browser.get(daemon.url + "/events")
     _until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#events tbody tr"), "no events listed")
+    red = "#events tbody tr.sev-critical.status-ended"  # one row per incident: start and end together
+    _until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, red), "no ended critical incident")
+    assert _text(browser, f"{red} td.duration").split("\n")[0].endswith(" s")
+    edge = browser.find_element(By.CSS_SELECTOR, f"{red} td:first-child").value_of_css_property("box-shadow")
+    assert "rgb(210, 69, 60)" in edge  # the severity colour
+    incident = browser.find_element(By.CSS_SELECTOR, red).get_attribute("data-id")
+    browser.find_element(By.NAME, "operator").send_keys("Li Wei")
+    browser.find_element(By.CSS_SELECTOR, f"tr[data-id='{incident}'] .ack-button").click()
+    acked = f"tr[data-id='{incident}'] td.ack.done"
+    _until(browser, lambda d: "Li Wei" in _text(d, acked), "the acknowledgement is not shown")
+    browser.get(daemon.url + "/events")  # another screen, or a reload: stored by the daemon
+    _until(browser, lambda d: "Li Wei" in _text(d, acked), "the acknowledgement was not kept")
     _until(browser, lambda d: _loaded(d, "#events img.thumb"), "no snapshot thumbnail")
     _until(  # the newest may still be on its way to the sink: some row must show it delivered
         browser,
@@ -157,6 +180,7 @@ def test_every_page_shows_the_running_daemon_and_updates(start_daemon, browser):
     _until(browser, lambda d: _text(d, "header nav a") == "总览", "no Chinese texts")
     browser.get(daemon.url + "/")
     _until(browser, lambda d: _text(d, f"{card} .state") == "在线", "the language choice is not kept")
+    _until(browser, lambda d: "无信号" in _text(d, f"{dead} .thumb"), "no Chinese NO SIGNAL")
     browser.save_screenshot(str(SHOTS / "overview-zh.png"))
 
     browser.set_window_size(800, 1200)  # a tablet held upright

@@ -7,12 +7,21 @@ import time
 import cv2
 import numpy as np
 
-from edge_runtime.config import HttpConfig, RuleConfig
+from edge_runtime.config import BeltLoadConfig, HttpConfig, RuleConfig
 from edge_runtime.live import LatestFrames, Seen
 from edge_runtime.postprocess import Classification, Detection, Detections
 from edge_runtime.segmentation import Segmentation
 from edge_runtime.sources import Frame
-from edge_runtime.web.annotate import BELT, BOX, OVERLOAD, TRIPWIRE, ZONE, BeltOverlay, annotate
+from edge_runtime.web.annotate import (
+    BELT,
+    BOX,
+    OVERLOAD,
+    TRIPWIRE,
+    ZONE,
+    BeltOverlay,
+    annotate,
+    classes_of_interest,
+)
 from edge_runtime.web.frames import JpegCache
 
 GREY = np.full((240, 320, 3), 90, np.uint8)
@@ -71,3 +80,19 @@ def test_the_belt_region_turns_red_on_overload():
     assert _has(image, BELT) and not _has(image, OVERLOAD)
     image = annotate(Seen(_frame(2), segmentation), [], 320, BeltOverlay(region, calm | {"overloaded": True}))
     assert _has(image, OVERLOAD) and not _has(image, BELT)
+
+
+def test_a_mask_overlay_paints_only_the_classes_the_rules_and_the_belt_look_at():
+    mask = np.zeros((240, 320), np.uint8)
+    mask[:, 100:200], mask[:, 200:] = 1, 2  # background | belt | coal
+    seen = Seen(_frame(3), Segmentation(mask, {"background": 0.3, "belt": 0.3, "coal": 0.4}))
+    rules = [RuleConfig(name="spill", labels=["coal"]), RuleConfig(name="b", camera="cam2", labels=["belt"])]
+    interest = classes_of_interest(rules, "cam1")
+    assert interest == {"coal"}
+    image = annotate(seen, rules, 320, interest=interest)
+    assert np.all(image[120, 50] == 90) and np.all(image[120, 150] == 90)  # background and belt untouched
+    assert not np.all(image[120, 250] == 90)  # coal tinted
+    belt = BeltLoadConfig(region=[(0, 0), (1, 0), (1, 1)], label="belt")
+    assert classes_of_interest([], "cam1", belt) == {"belt"}
+    everything = annotate(seen, [], 320)  # nothing configured: all but background
+    assert np.all(everything[120, 50] == 90) and not np.all(everything[120, 150] == 90)

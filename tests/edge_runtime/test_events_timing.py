@@ -37,7 +37,8 @@ def test_event_has_uuid_hex_id_and_utc_iso_time():
 def test_jsonl_sink_appends_one_object_per_line(tmp_path):
     path = tmp_path / "deep" / "events.jsonl"
     sink = JsonlSink(path)
-    events = [_event(), _event(phase="end", extra={"start_id": "x"})]
+    end = {"start_id": "a" * 32, "duration_s": 1.5, "reason": "absent"}
+    events = [_event(), _event(phase="end", extra=end)]
     for event in events:
         sink.deliver(event)
     sink.close()
@@ -45,7 +46,7 @@ def test_jsonl_sink_appends_one_object_per_line(tmp_path):
     sink.deliver(_event())
     sink.close()
     lines = path.read_text().splitlines()
-    assert len(lines) == 3 and json.loads(lines[1])["extra"] == {"start_id": "x"}
+    assert len(lines) == 3 and json.loads(lines[1])["extra"] == end
     assert read_events(path)[:2] == events
 
 

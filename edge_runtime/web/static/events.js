@@ -1,10 +1,14 @@
 "use strict";
+// One row per incident (a start with its updates and end), newest first; acknowledgements are
+// stored by the daemon, so every screen in the control room shows them.
 const form = document.getElementById("filters");
 const viewer = document.getElementById("viewer");
+const OPERATOR_KEY = "adit-operator";
+form.elements.operator.value = localStorage.getItem(OPERATOR_KEY) ?? "";
 
 function query() {
   const params = new URLSearchParams();
-  for (const key of ["camera", "type", "label"]) if (form.elements[key].value) params.set(key, form.elements[key].value);
+  for (const key of ["camera", "type", "label", "severity"]) if (form.elements[key].value) params.set(key, form.elements[key].value);
   for (const key of ["since", "until"]) {
     const value = form.elements[key].value;
     if (value) params.set(key, new Date(value).toISOString());  // the browser's local time -> UTC
@@ -17,42 +21,78 @@ function fillChoices(choices) {
     const select = form.elements[key];
     const chosen = select.value;
     const known = new Set([...select.options].map((o) => o.value));
-    for (const value of values) if (!known.has(value)) select.append(el("option", { value }, value));
+    for (const value of values) if (!known.has(value)) select.append(el("option", { value }, key === "severity" ? t(`sev.${value}`) : value));
     select.value = chosen;
   }
 }
 
-function deliveryCell(event) {
-  const badges = Object.entries(event.delivered).map(([sink, done]) =>
+function deliveryCell(incident) {
+  const badges = Object.entries(incident.delivered).map(([sink, done]) =>
     el("span", { class: `badge ${done ? "ok" : "wait"}`, title: t(done ? "ev.delivered" : "ev.in_outbox") },
       `${sink} ${done ? "✓" : "…"}`));
   return el("td", { class: "delivery" }, badges);
 }
 
-function row(event) {
-  const snapshot = event.extra.snapshot;
+function durationCell(incident) {
+  let text = "–";
+  if (incident.status === "ended") text = fmtDuration(incident.duration_s);
+  else if (incident.status === "open") text = fmtDuration(Math.max(0, (Date.now() - Date.parse(incident.start_ts)) / 1000));
+  return el("td", { class: "duration num" }, text, el("small", {}, t(`status.${incident.status}`)));
+}
+
+async function acknowledge(incident, button) {
+  const by = form.elements.operator.value.trim();
+  localStorage.setItem(OPERATOR_KEY, by);
+  button.disabled = true;
+  const response = await fetch(`/api/events/${incident.id}/ack`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ by }),
+  });
+  if (!response.ok) { button.disabled = false; button.textContent = t("ev.ack_failed"); return; }
+  await refresh();
+}
+
+function ackCell(incident) {
+  if (incident.ack) {
+    return el("td", { class: "ack done" }, `✓ ${t("ev.acked_by")} ${incident.ack.by}`, el("small", {}, fmtTime(incident.ack.at)));
+  }
+  if (incident.status === "instant" && incident.severity === "info") return el("td", { class: "ack" });
+  const button = el("button", { type: "button", class: "ack-button" }, t("ev.ack_button"));
+  button.addEventListener("click", () => acknowledge(incident, button));
+  return el("td", { class: "ack" }, button);
+}
+
+function row(incident) {
+  const snapshot = incident.snapshot;  // the URL path the daemon serves it under
   const thumb = snapshot
-    ? el("img", { src: `/snapshots/${snapshot}`, class: "thumb", alt: event.type, loading: "lazy",
-        onclick: () => { viewer.querySelector("img").src = `/snapshots/${snapshot}`; viewer.showModal(); } })
+    ? el("img", { src: snapshot, class: "thumb", alt: incident.type, loading: "lazy",
+        onclick: () => { viewer.querySelector("img").src = snapshot; viewer.showModal(); } })
     : "";
-  return el("tr", { class: `phase-${event.phase}`, dataset: { id: event.id } },
+  const classes = [`sev-${incident.severity}`, `status-${incident.status}`, incident.ack ? "acked" : "unacked"];
+  return el("tr", { class: classes.join(" "), dataset: { id: incident.id } },
     el("td", {}, thumb),
-    el("td", {}, fmtTime(event.ts)),
-    el("td", {}, event.camera),
-    el("td", {}, event.type),
-    el("td", {}, event.label),
-    el("td", { class: "num" }, event.score.toFixed(2)),
-    el("td", {}, t(`phase.${event.phase}`)),
-    deliveryCell(event));
+    el("td", {}, fmtTime(incident.start_ts)),
+    el("td", {}, incident.camera),
+    el("td", {}, incident.type),
+    el("td", {}, incident.label),
+    el("td", {}, el("span", { class: `badge sev sev-${incident.severity}` }, t(`sev.${incident.severity}`))),
+    el("td", { class: "num" }, incident.score.toFixed(2)),
+    durationCell(incident),
+    ackCell(incident),
+    deliveryCell(incident));
 }
 
 async function refresh() {
-  const data = await getJSON(`/api/events?${query()}`);
+  const data = await getJSON(`/api/incidents?${query()}`);
   fillChoices(data.choices);
-  document.querySelector("#events tbody").replaceChildren(...data.events.map(row));
-  document.getElementById("events-empty").hidden = data.events.length > 0;
+  const shown = form.elements.unacked.checked ? data.incidents.filter((i) => !i.ack) : data.incidents;
+  document.querySelector("#events tbody").replaceChildren(...shown.map(row));
+  document.getElementById("events-empty").hidden = shown.length > 0;
 }
 
-form.addEventListener("change", refresh);
-form.addEventListener("reset", () => setTimeout(refresh));
+form.addEventListener("change", (event) => { if (event.target.name !== "operator") refresh(); });
+form.elements.operator.addEventListener("change", () => localStorage.setItem(OPERATOR_KEY, form.elements.operator.value.trim()));
+form.addEventListener("reset", () => setTimeout(() => {
+  form.elements.operator.value = localStorage.getItem(OPERATOR_KEY) ?? "";
+  refresh();
+}));
 poll(() => (form.elements.auto.checked ? refresh() : Promise.resolve()), 3000);

@@ -5,13 +5,17 @@ function cameraCard(camera) {
   let card = grid.querySelector(`[data-camera="${camera.name}"]`);
   if (!card) {
     card = el("article", { class: "camera", dataset: { camera: camera.name } },
-      el("a", { href: `/live/${camera.name}`, class: "thumb" }, el("img", { alt: camera.name })),
+      el("a", { href: `/live/${camera.name}`, class: "thumb" }, el("img", { alt: camera.name }),
+        el("div", { class: "nosignal" }, el("b", {}, t("cam.no_signal")), el("span", {}))),
       el("header", {}, el("h3", {}, camera.name), el("span", { class: "state" })),
       el("dl", {}));
     grid.append(card);
   }
   const img = card.querySelector("img");
-  if (camera.frame !== null) img.src = `/api/cameras/${camera.name}/frame.jpg?f=${camera.frame}`;
+  card.classList.toggle("no-signal", !camera.signal);  // never the last frame of a camera that is down
+  if (camera.signal && camera.frame !== null) img.src = `/api/cameras/${camera.name}/frame.jpg?f=${camera.frame}`;
+  card.querySelector(".nosignal span").textContent =
+    `${t("state." + camera.state)} · ${t("cam.last_frame")} ${fmtDuration(camera.frame_age_s)}`;
   card.querySelector(".state").replaceChildren(stateBadge(camera.state, camera.conditions));
   const last = camera.last_event;
   const facts = [
