@@ -12,7 +12,7 @@ import logging
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -250,15 +250,9 @@ def load_cv2(
 def _to_row(loaded: Loaded) -> Row:
     pooled = LatencyStats.from_samples(np.concatenate(loaded.latency))
     medians = [float(np.median(samples)) for samples in loaded.latency]
+    subject = {f.name: getattr(loaded, f.name) for f in fields(Subject)} | {"load_s": round(loaded.load_s, 3)}
     return Row(
-        name=loaded.name,
-        format=loaded.format,
-        precision=loaded.precision,
-        runtime_precision=loaded.runtime_precision,
-        backend=loaded.backend,
-        status=loaded.status,
-        size_bytes=loaded.size_bytes,
-        load_s=round(loaded.load_s, 3),
+        **subject,
         top1=loaded.report.value,
         p50_ms=statistics.median(medians),
         p90_ms=pooled.p90_ms,
