@@ -172,7 +172,7 @@ def load_variant(
         model.infer(sample)
         load_s = time.perf_counter() - started
     name, note = variant.label, ""
-    if artifact.format == "openvino" and variant.precision_hint is None and artifact.precision == "fp32":
+    if artifact.format == "openvino" and variant.precision_hint != "f32" and artifact.precision == "fp32":
         bf16 = model.runtime_precision == "bf16"
         name = f"{artifact.key} (CPU default: {model.runtime_precision})"
         note = "bf16 where the CPU has it" if bf16 else "this CPU has no bf16, so OpenVINO's default is f32"

@@ -29,7 +29,7 @@ def select_artifact(bundle: Bundle, results: dict) -> tuple[str, dict]:
     eligible = [
         r
         for r in rows
-        if r["status"] == "shipped" and status.get(f"{r['format']}-{r['precision']}") == "shipped"
+        if r.get("status") != "comparison" and status.get(f"{r['format']}-{r['precision']}") == "shipped"
     ]
     if not eligible:
         measured = ", ".join(sorted({f"{r['format']}-{r['precision']}" for r in rows})) or "none"

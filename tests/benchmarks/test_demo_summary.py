@@ -29,4 +29,4 @@ def test_summary_of_a_run_folder(tiny_real_bundle, colour_video, tmp_path, capsy
         "samples"
     ]
     assert f"held-out split ({samples} images)" in text and "onnx-int8" in text and "ran in" in text
-    assert (run / "summary.txt").read_text() == text.rstrip("\n")
+    assert text.startswith((run / "summary.txt").read_text())
