@@ -21,7 +21,7 @@ import numpy as np
 
 from edge_runtime.config import BeltLoadConfig
 from edge_runtime.errors import ConfigError
-from edge_runtime.events import Event, Phase, utc_iso
+from edge_runtime.events import Event, Phase, duration, utc_iso
 from edge_runtime.segmentation import Segmentation
 from edge_runtime.sources import Frame
 
@@ -146,7 +146,7 @@ class BeltLoadMonitor:
         return state.open_event
 
     def _end(self, state: BeltState, start: Event, camera: str, *, reason: str) -> Event:
-        extra = {"start_id": start.id, "duration_s": round(state.pts_s - start.pts_s, 3), "reason": reason}
+        extra = {"start_id": start.id, "duration_s": duration(start.pts_s, state.pts_s), "reason": reason}
         state.open_event, state.overloaded, state.above_since = None, False, None
         return self._event(camera, OVERLOAD_TYPE, "end", state, extra)
 

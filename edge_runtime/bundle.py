@@ -10,15 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tarfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge_runtime.bundle_archive import is_archive, unpack
 from edge_runtime.errors import BundleError
+from edge_runtime.jsonsafe import nesting
 from edge_runtime.postprocess_spec import LEGACY_KIND, PostProcess
 from edge_runtime.signal import SignalSpec
 
@@ -85,6 +85,9 @@ class Artifact(FileDigest):
     format: ArtifactFormat
     precision: Precision
     weights: FileDigest | None = Field(None, description="OpenVINO .bin beside the .xml")
+    data: list[FileDigest] = Field(
+        default_factory=list, description="other files the runtime reads for it: ONNX external data"
+    )
     metrics: dict[str, float] = Field(default_factory=dict)
     status: Literal["shipped", "rejected"] = "shipped"
     note: str = ""
@@ -107,7 +110,16 @@ class Artifact(FileDigest):
         return sum(entry.bytes for entry in self.files())
 
     def files(self) -> list[FileDigest]:
-        return [self, self.weights] if self.weights else [self]
+        """Every file the runtime reads for this artifact, each checked against its digest."""
+        return [self, *([self.weights] if self.weights else []), *self.data]
+
+    @model_validator(mode="after")
+    def _weights_beside_the_ir(self) -> Artifact:
+        # OpenVINO reads NAME.bin beside NAME.xml whatever the manifest says: list that file, no other
+        expected = Path(self.file).with_suffix(".bin").as_posix()
+        if self.format == "openvino" and self.weights is not None and self.weights.file != expected:
+            raise ValueError(f"{self.file}: weights {self.weights.file!r} is not {expected!r}, OpenVINO's")
+        return self
 
 
 class ModelInterface(_Strict):
@@ -209,12 +221,20 @@ def _inside(root: Path, relative: str) -> Path:
     return candidate
 
 
+MAX_NESTING = 32  # a manifest nests a few levels; hundreds parse, then fail where they are written back
+
+
 def read_manifest(root: Path) -> Manifest:
     path = root / MANIFEST_NAME
     if not path.is_file():
         raise BundleError(f"{root}: no {MANIFEST_NAME}; is this a bundle directory?")
     try:
-        return Manifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if nesting(data) > MAX_NESTING:
+            raise BundleError(f"{path}: nested more than {MAX_NESTING} levels deep; not a manifest")
+        return Manifest.model_validate(data)
+    except RecursionError as exc:
+        raise BundleError(f"{path}: nested too deeply to be a manifest") from exc
     except json.JSONDecodeError as exc:
         raise BundleError(f"{path}: not valid JSON ({exc})") from exc
     except UnicodeDecodeError as exc:
@@ -237,21 +257,27 @@ def verify_file(root: Path, entry: FileDigest) -> None:
 
 
 def load_bundle(path: str | Path, *, verify: Literal["all", "none"] = "all") -> Bundle:
-    """Read a bundle directory (or ``.tar.gz``), checking every artifact's digest by default."""
+    """Read a bundle directory (or ``.tar.gz``), checking every artifact's digest by default.
+
+    Every file in the bundle must be listed in the manifest: a runtime reads files an artifact
+    names only implicitly (OpenVINO's ``.bin``, ONNX external data), and an unlisted one would be
+    read without its digest ever being checked.
+    """
     root = Path(path)
-    if root.is_file() and root.name.endswith((".tar.gz", ".tgz")):
-        root = _unpack(root)
+    if is_archive(root):
+        root = unpack(root, MANIFEST_NAME)
     if not root.is_dir():
         raise BundleError(f"{root}: bundle directory not found")
     _refuse_pickles(root)
     manifest = read_manifest(root)
-    bundle = Bundle(root=root, manifest=manifest)
-    for artifact in manifest.artifacts:
-        for entry in artifact.files():
-            _inside(root, entry.file)
-            if verify == "all":
-                verify_file(root, entry)
-    return bundle
+    entries = [entry for artifact in manifest.artifacts for entry in artifact.files()]
+    for entry in entries:
+        _inside(root, entry.file)
+    _refuse_unlisted(root, manifest)
+    if verify == "all":
+        for entry in entries:
+            verify_file(root, entry)
+    return Bundle(root=root, manifest=manifest)
 
 
 # Files that unpickle on load can run code; a bundle carries ONNX/IR and JSON only.
@@ -259,21 +285,22 @@ PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".ckpt", ".joblib")
 
 
 def _refuse_pickles(root: Path) -> None:
-    found = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
+    found = sorted(
+        p.relative_to(root).as_posix() for p in root.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES
+    )
     if found:
-        raise BundleError(f"{root}: bundle holds pickle-bearing file(s) {found}; a bundle must not carry them")
+        raise BundleError(f"{root}: bundle holds pickle-bearing file(s) {found}; a bundle must not have them")
 
 
-def _unpack(archive: Path) -> Path:
-    """Unpack a shipped ``.tar.gz`` beside itself, refusing members that escape the target."""
-    target = archive.with_name(archive.name.removesuffix(".tar.gz").removesuffix(".tgz"))
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            tar.extractall(target, filter="data")
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:  # FilterError: a member escapes
-        raise BundleError(f"{archive}: cannot unpack the bundle archive ({exc})") from exc
-    inner = [p for p in target.iterdir() if p.is_dir()]
-    return inner[0] if len(inner) == 1 and not (target / MANIFEST_NAME).exists() else target
+def _refuse_unlisted(root: Path, manifest: Manifest) -> None:
+    listed = {MANIFEST_NAME} | {e.file for a in manifest.artifacts for e in a.files()}
+    present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
+    unlisted = sorted(present - {Path(name).as_posix() for name in listed})
+    if unlisted:
+        raise BundleError(
+            f"{root}: file(s) not listed in the manifest: {unlisted}; every file a runtime may read "
+            "(OpenVINO weights, ONNX external data) must be listed with its sha256"
+        )
 
 
 def write_manifest(root: Path, manifest: Manifest) -> Path:

@@ -2,30 +2,41 @@
 
 Exit codes: 0 success; 1 a replay's events do not match the ground truth; 2 a configuration,
 bundle or source error (printed as a message, without a traceback).
+
+Signals to ``run``: SIGINT and SIGTERM stop it (draining the outbox); SIGHUP reloads: the daemon
+drains and stops as for SIGTERM, reads the configuration file again and starts on it, or, when the
+new one fails its checks, logs why and starts again on the one it had.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.events import JsonlSink, compare_events, read_truth
 from edge_runtime.logs import setup_logging
 from edge_runtime.pipeline import ReplayResult, replay, replay_tolerance, run, verify_daemon
+from edge_runtime.redact import redact
 from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.yamlconfig import save_config
+
+log = logging.getLogger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m edge_runtime", description="adit's edge daemon: cameras and monitored machines.")
     commands = parser.add_subparsers(dest="command", required=True)
-    run_parser = commands.add_parser("run", help="run the site's cameras and machines until they end or SIGINT/SIGTERM")
+    run_parser = commands.add_parser(
+        "run", help="run the site's cameras and machines until they end or SIGINT/SIGTERM (SIGHUP: reload)"
+    )
     run_parser.add_argument("--config", type=Path, help="site YAML (demo defaults when omitted)")
     run_parser.add_argument(
         "--validate", action="store_true", help="check configuration and bundle, then exit"
@@ -64,16 +75,16 @@ def main(argv: list[str] | None = None) -> int:
         config = load_site_config(args.config, args.overrides)
         if args.command == "replay":
             return _replay(config, args)
-        return _run(config, validate_only=args.validate)
+        return _run(config, args)
     except AditError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
-def _run(config: SiteConfig, *, validate_only: bool) -> int:
-    if validate_only:
+def _run(config: SiteConfig, args: argparse.Namespace) -> int:
+    if args.validate:
         bundles = verify_daemon(config)
-        print(json.dumps(config.model_dump(mode="json"), indent=2))
+        print(json.dumps(redact(config.model_dump(mode="json")), indent=2))  # as /status shows it
         used = [f"{b.root} ({b.artifact(config.model.artifact).key})" for b in [bundles.cameras] if b is not None]
         used += [f"{b.root} ({b.artifact(m.artifact).key})" for m in config.machines for b in [bundles.machines[m.name]]]
         print(
@@ -81,17 +92,61 @@ def _run(config: SiteConfig, *, validate_only: bool) -> int:
             f"{len(config.rules)} rule(s)"
         )
         return 0
-    if config.sinks.jsonl is not None:
-        save_config(config, config.sinks.jsonl.path.with_suffix(".config.yaml"))
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        summary = run(config, stop, SystemdNotifier.from_env())
-    finally:
-        for sig, handler in previous.items():
+    notifier = SystemdNotifier.from_env()
+    with _Signals() as signals:
+        while True:
+            if config.sinks.jsonl is not None:
+                save_config(config, config.sinks.jsonl.path.with_suffix(".config.yaml"))
+            summary = run(config, signals.stop, notifier)
+            print(json.dumps(summary.to_dict(), indent=2), flush=True)
+            if not signals.reload or signals.terminate:
+                return 0
+            notifier.notify("RELOADING=1")
+            signals.reset()
+            config = _reloaded(config, args)
+
+
+class _Signals:
+    """SIGINT/SIGTERM: stop. SIGHUP: stop, then run again on the re-read configuration (a reload)."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.reload = self.terminate = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        handlers = {signal.SIGINT: self._end, signal.SIGTERM: self._end, signal.SIGHUP: self._hup}
+        for sig, handler in handlers.items():
+            self._previous[sig] = signal.signal(sig, handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
             signal.signal(sig, handler)
-    print(json.dumps(summary.to_dict(), indent=2))
-    return 0
+
+    def _end(self, *_: object) -> None:
+        self.terminate = True
+        self.stop.set()
+
+    def _hup(self, *_: object) -> None:
+        self.reload = True
+        self.stop.set()
+
+    def reset(self) -> None:
+        self.reload = False
+        self.stop.clear()
+
+
+def _reloaded(current: SiteConfig, args: argparse.Namespace) -> SiteConfig:
+    """The configuration file read and checked again; the current one when the new one fails."""
+    try:
+        config = load_site_config(args.config, args.overrides)
+        verify_daemon(config)
+    except AditError as exc:
+        log.error("SIGHUP: the configuration was not reloaded, running on with the previous one: %s", exc)
+        return current
+    log.info("SIGHUP: configuration %s reloaded", args.config or "(defaults)")
+    return config
 
 
 def _replay(config: SiteConfig, args: argparse.Namespace) -> int:

@@ -19,12 +19,16 @@ from edge_runtime.errors import ConfigError
 from edge_runtime.yamlconfig import load_config
 
 ANY_CAMERA = "*"
+NAME = r"^[A-Za-z0-9_.-]+$"  # camera, machine, rule and event-type names: also one MQTT topic level
+# An MQTT topic to publish to: no wildcards, no NUL, not a broker's $-topic (RFC: MQTT 3.1.1, 4.7)
+TOPIC = r"^[^#+$\x00][^#+\x00]*$"
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Point = tuple[Fraction, Fraction]  # (x, y) in 0..1 of the frame: a point outside it can never be reached
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf/nan passed as a quota or a timeout validate as "greater than 0" and then crash the run
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # auto: the precision the bundle's gate measured the artifact in; default: the runtime's own choice
@@ -80,7 +84,7 @@ class ReconnectConfig(_Section):
 class CameraConfig(_Section):
     """One frame source: a video file, an image folder, an RTSP/HTTP URL or a device index such as "0"."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="used in events and metrics")
+    name: str = Field(pattern=NAME, description="used in events and metrics")
     source: str = Field(min_length=1)
     loop: bool = Field(default=False, description="restart a video file at its end (demo, soak tests)")
     realtime: bool = Field(default=False, description="pace a video file at its native frame rate")
@@ -103,7 +107,7 @@ class MachineConfig(_Section):
     Its name is the "camera" of its events and rules, so rules watch a machine as they watch a camera.
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="used in events and metrics")
+    name: str = Field(pattern=NAME, description="used in events and metrics")
     source: str = Field(
         min_length=1, description="a .npy/.csv file to replay, or tcp://host:port (little-endian float32)"
     )
@@ -111,6 +115,12 @@ class MachineConfig(_Section):
         default=None, gt=0, description="the sensor's rate in Hz, refused unless it is the bundle's; None = the bundle's"
     )
     realtime: bool = Field(default=True, description="files: pace the replay at the sampling rate")
+    max_abs: float = Field(
+        default=1e6,
+        gt=0,
+        description="the sensor's physical range, +- in the samples' unit (e.g. 50 for a +-50 g "
+        "accelerometer): windows holding a sample beyond it are counted and skipped",
+    )
     bundle: Path = Field(description="a bundle of task signal")
     artifact: str | None = Field(default=None, pattern=r"^[a-z]+-[a-z0-9]+$")
     threads: int | None = Field(default=1, gt=0, description="inference threads; a window is cheap")
@@ -151,7 +161,7 @@ class TripwireConfig(_Section):
 class RuleConfig(_Section):
     """A class/score rule with N-of-M debounce and a cool-down between starts."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=NAME)
     camera: str = Field(
         default=ANY_CAMERA, description='a camera or machine name, or "*" for every camera and machine'
     )
@@ -181,7 +191,9 @@ class RuleConfig(_Section):
         description="detections: box area; segmentation: class share of the frame",
     )
     event_type: str | None = Field(
-        default=None, min_length=1, description="the events' type; None = the rule's name"
+        default=None,
+        pattern=NAME,
+        description="the events' type; None = the rule's name; one MQTT topic level, so no '+', '#' or '/'",
     )
     severity: Literal["info", "warning", "critical"] = Field(
         default="warning", description="carried by the events: the dashboard's colour, an alarm's priority"
@@ -295,9 +307,12 @@ class MqttSinkConfig(_Section):
     client_id: str = Field(
         default="adit-edge", pattern=r"^[A-Za-z0-9_.-]+$", description="fixed, for a persistent session"
     )
-    topic: str = Field(default="adit/events", pattern=r"^[^#+]+$")
+    topic: str = Field(default="adit/events", pattern=TOPIC, max_length=1024)
     availability_topic: str = Field(
-        default="adit/status", pattern=r"^[^#+]+$", description='retained "online"; last will "offline"'
+        default="adit/status",
+        pattern=TOPIC,
+        max_length=1024,
+        description='retained "online"; last will "offline"',
     )
     username: str | None = None
     password: SecretStr | None = None
@@ -345,6 +360,12 @@ class OutboxConfig(_Section):
     drain_timeout_s: float = Field(
         default=10.0, ge=0, description="at shutdown, how long sinks may catch up before the rest waits"
     )
+    max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="a sink that refuses one event this many times (HTTP 400/413/422, an invalid topic, an "
+        "unreadable row) moves it to the dead-letter table and goes on; outages are retried forever",
+    )
 
 
 def _demo_cameras() -> list[CameraConfig]:
@@ -359,6 +380,12 @@ class WatchdogConfig(_Section):
         gt=0,
         description="a stage (inference, a sink's delivery) busy this long is stalled; keep it above "
         "the sinks' timeouts and the first inference's warm-up",
+    )
+    no_progress_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="a sink that delivers nothing this long while events wait turns /healthz red; one whose "
+        "delivery loop does not even try (dead or wedged) also stops the watchdog",
     )
 
 

@@ -248,11 +248,53 @@ class BeltOverloadEnd(_Envelope):
     extra: BeltEndExtra
 
 
+# --- the daemon's own state: a damaged outbox moved aside and salvaged -----------------------------------
+
+
+class OutboxDamagedExtra(_Strict):
+    moved_to: str = Field(description="where the damaged file was moved (never deleted)")
+    reason: str = Field(description="what was wrong with it")
+    salvaged: int = Field(ge=0, description="rows copied into the fresh outbox")
+    unreadable: int = Field(ge=0, description="rows kept as dead letters")
+
+
+class OutboxDamagedEndExtra(OutboxDamagedExtra):
+    start_id: EventId
+    duration_s: Duration
+
+
+class OutboxDamagedStart(_Envelope):
+    """At start the outbox could not be read: it was moved aside and a fresh one started."""
+
+    kind: Literal["outbox"]
+    phase: Literal["start"]
+    camera: Literal["daemon"] = Field(description="the daemon itself")
+    type: Literal["outbox_damaged"]
+    label: Literal["outbox_damaged"]
+    rule: Literal["outbox"]
+    extra: OutboxDamagedExtra
+
+
+class OutboxDamagedEnd(_Envelope):
+    """Sent right after the start: the recovery is complete."""
+
+    kind: Literal["outbox"]
+    phase: Literal["end"]
+    camera: Literal["daemon"]
+    type: Literal["outbox_damaged"]
+    label: Literal["outbox_damaged"]
+    rule: Literal["outbox"]
+    extra: OutboxDamagedEndExtra
+
+
 RuleEvent = Annotated[RuleStart | RuleUpdate | RuleEnd, Field(discriminator="phase")]
 MachineEvent = Annotated[MachineStart | MachineUpdate | MachineEnd, Field(discriminator="phase")]
 HealthEvent = Annotated[HealthStart | HealthEnd, Field(discriminator="phase")]
 BeltEvent = Annotated[BeltSpeed | BeltOverloadStart | BeltOverloadEnd, Field(discriminator="phase")]
-AnyEvent = Annotated[RuleEvent | MachineEvent | HealthEvent | BeltEvent, Field(discriminator="kind")]
+OutboxEvent = Annotated[OutboxDamagedStart | OutboxDamagedEnd, Field(discriminator="phase")]
+AnyEvent = Annotated[
+    RuleEvent | MachineEvent | HealthEvent | BeltEvent | OutboxEvent, Field(discriminator="kind")
+]
 
 # The schema files of docs/events: name -> (title, type). ``event`` is the union every consumer can use.
 SCHEMAS: dict[str, tuple[str, Any]] = {
@@ -261,6 +303,7 @@ SCHEMAS: dict[str, tuple[str, Any]] = {
     "machine": ("adit machine event (vibration)", MachineEvent),
     "camera_health": ("adit camera health event", HealthEvent),
     "belt_load": ("adit belt load and speed event", BeltEvent),
+    "outbox": ("adit outbox recovery event", OutboxEvent),
 }
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)

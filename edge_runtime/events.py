@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from edge_runtime.errors import ConfigError
+from edge_runtime.jsonsafe import dumps
 
 Phase = Literal["start", "update", "end"]  # update: still going, every update_every_s
-Kind = Literal["rule", "machine", "camera_health", "belt_load"]  # the producer; docs/events: one schema each
+# the producer; docs/events: one schema each
+Kind = Literal["rule", "machine", "camera_health", "belt_load", "outbox"]
 Severity = Literal["info", "warning", "critical"]
 SCHEMA_VERSION: Literal[1] = 1  # of the published contract (edge_runtime.event_schema)
 
@@ -49,7 +51,7 @@ class Event:
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return dumps(asdict(self), sort_keys=True)  # NaN/inf -> null: always parseable JSON
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Event:
@@ -60,13 +62,28 @@ class Event:
         return cls.from_dict(json.loads(text))
 
 
+def duration(start_s: float, end_s: float) -> float:
+    """``duration_s`` of an end or update event: never negative, even if a clock was reset between them."""
+    return round(max(0.0, end_s - start_s), 3)
+
+
 def utc_iso(timestamp: float) -> str:
     """A wall-clock time as ISO-8601 UTC with milliseconds, e.g. ``2025-01-31T06:00:00.123+00:00``."""
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
 
 
+class DeliveryRefused(Exception):  # noqa: N818 - a refusal, not a program error
+    """The receiver refused this event itself (HTTP 400/413/422, a topic it cannot take).
+
+    Unlike an ``OSError`` (the receiver is down, slow or misconfigured: retried until it works),
+    retrying the same event cannot help; the outbox moves it to its dead-letter table after
+    ``outbox.max_attempts``.
+    """
+
+
 class Sink(Protocol):
-    """Where events go. ``deliver`` returns once the event is durable (or raises OSError)."""
+    """Where events go. ``deliver`` returns once the receiver has the event, or raises: ``OSError``
+    when the receiver or the way to it fails, ``DeliveryRefused`` when it refuses this event."""
 
     name: str
 

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from edge_runtime.config import HealthConfig
-from edge_runtime.events import Event, utc_iso
+from edge_runtime.events import Event, duration, utc_iso
 from edge_runtime.sources import Frame
 
 Condition = Literal["no_frames", "frozen", "dark", "obscured", "resolution_changed"]
@@ -39,9 +39,9 @@ class CameraHealth:
         self.camera = camera
         self.config = config
         self._emit = emit
-        self._clock = clock  # monotonic: durations never go negative when the wall clock jumps
+        self._clock = clock  # monotonic: a wall-clock jump must not make a duration negative
         self._lock = threading.Lock()
-        self._active: dict[Condition, tuple[Event, float]] = {}  # the start event and its monotonic time
+        self._active: dict[Condition, tuple[Event, float]] = {}  # the start event, and when it was raised
         self._since: dict[Condition, float] = {}  # when a condition was first seen, not yet raised
         self._last_frame_at = clock()
         self._last_check = float("-inf")
@@ -112,8 +112,8 @@ class CameraHealth:
 
     def _clear(self, condition: Condition, extra: Mapping[str, object]) -> None:
         start, raised_at = self._active.pop(condition)
-        duration = max(self._clock() - raised_at, 0.0)  # monotonic: a clock jump cannot make it negative
-        self._emit(self._event(condition, "end", {**extra, "start_id": start.id, "duration_s": duration}))
+        span = duration(raised_at, self._clock())
+        self._emit(self._event(condition, "end", {**extra, "start_id": start.id, "duration_s": span}))
 
     def _event(self, condition: Condition, phase: Literal["start", "end"], extra: dict[str, object]) -> Event:
         return Event(

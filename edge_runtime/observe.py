@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -110,13 +110,10 @@ class DaemonView:
             state = camera.state()
             ok = (state["connected"] or state["ended"]) and not state["conditions"]
             cameras[camera.name] = {"ok": ok, "conditions": state["conditions"]}
-        sinks = {
-            name: {"ok": sink.healthy, "pending": self.outbox.depth(name), "last_error": sink.last_error}
-            for name, sink in self.outbox.states.items()
-        }
+        sinks = {name: self.sink_health(name) for name in self.outbox.states}
         machines = {m.config.name: {"ok": m.error is None, "error": m.error} for m in self.machines}
         storage = self.storage()
-        stalled = self.liveness.stalled() if self.liveness else {}
+        stalled = self.stalled()
         ok = (
             all(part["ok"] for group in (cameras, machines, sinks) for part in group.values())
             and storage["ok"]
@@ -124,6 +121,28 @@ class DaemonView:
         )
         body = {"ok": ok, "cameras": cameras, "machines": machines, "sinks": sinks, "storage": storage}
         return ok, body | {"stalled": stalled}
+
+    def sink_health(self, name: str) -> dict[str, Any]:
+        """A sink is healthy when its last attempt worked and it has not gone ``no_progress_s`` without
+        delivering while events wait (a hung receiver fails no attempt, yet delivers nothing)."""
+        state = self.outbox.states[name]
+        undelivered = round(self.outbox.undelivered_s(name), 1)
+        return {
+            "ok": state.healthy and undelivered <= self.config.watchdog.no_progress_s,
+            "pending": self.outbox.depth(name),
+            "last_error": state.last_error,
+            "undelivered_s": undelivered,
+            "dead_letters": state.dead_letters,
+        }
+
+    def stalled(self) -> dict[str, float]:
+        """Stages busy too long (liveness) and sink loops that stopped trying: why the watchdog is not fed."""
+        stalled = self.liveness.stalled() if self.liveness else {}
+        for name in self.outbox.states:
+            overdue = self.outbox.untried_s(name)
+            if overdue > self.config.watchdog.no_progress_s:
+                stalled[f"sink:{name}"] = max(stalled.get(f"sink:{name}", 0.0), round(overdue, 1))
+        return stalled
 
     def status(self) -> dict[str, Any]:
         config = redact(self.config.model_dump(mode="json"))  # SecretStr fields dump as "**********"
@@ -133,10 +152,15 @@ class DaemonView:
             "runtime_precision": self.runtime_precision,
             "cameras": {camera.name: camera.state() for camera in self.cameras},
             "machines": {machine.config.name: machine.state() for machine in self.machines},
-            "outbox": {"depth": self.outbox.depth(), "dropped": self.outbox.dropped},
+            "outbox": {
+                "depth": self.outbox.depth(),
+                "dropped": self.outbox.dropped,
+                "dead_letters": self.outbox.dead_letters(),
+                "recovered": None if self.outbox.recovery is None else asdict(self.outbox.recovery),
+            },
             "storage": self.storage(),
-            "stalled": self.liveness.stalled() if self.liveness else {},
-            "sinks": {name: vars(state) for name, state in self.outbox.states.items()},
+            "stalled": self.stalled(),
+            "sinks": {name: self.sink_health(name) | s.view() for name, s in self.outbox.states.items()},
             "timing_ms": {stage: vars(stats) for stage, stats in self.timers.summary().items()},
             "belt_load": self.belt_states(),
             "config": config,
@@ -177,11 +201,19 @@ class DaemonCollector:
         depth = GaugeMetricFamily("adit_outbox_depth", "Events not yet delivered to a sink", labels=["sink"])
         delivered = CounterMetricFamily("adit_events_delivered", "Events delivered", labels=["sink"])
         failures = CounterMetricFamily("adit_delivery_failures", "Failed delivery attempts", labels=["sink"])
+        dead = CounterMetricFamily(
+            "adit_dead_letters", "Events a sink refused outbox.max_attempts times, set aside", labels=["sink"]
+        )
+        undelivered = GaugeMetricFamily(
+            "adit_sink_undelivered_seconds", "Time a sink delivered nothing, events waiting", labels=["sink"]
+        )
         for name, sink in view.outbox.states.items():
             depth.add_metric([name], view.outbox.depth(name))
             delivered.add_metric([name], sink.delivered)
             failures.add_metric([name], sink.failures)
-        yield from (depth, delivered, failures)
+            dead.add_metric([name], sink.dead_letters)
+            undelivered.add_metric([name], view.outbox.undelivered_s(name))
+        yield from (depth, delivered, failures, dead, undelivered)
         yield CounterMetricFamily(
             "adit_outbox_dropped", "Events dropped because the outbox was full", value=view.outbox.dropped
         )
@@ -201,7 +233,7 @@ class DaemonCollector:
         stalled = GaugeMetricFamily(
             "adit_stage_stalled_seconds", "How long a hung stage has been busy", labels=["stage"]
         )
-        for stage, seconds in (view.liveness.stalled() if view.liveness else {}).items():
+        for stage, seconds in view.stalled().items():
             stalled.add_metric([stage], seconds)
         yield stalled
         latency = HistogramMetricFamily(
@@ -222,7 +254,12 @@ def _machine_metrics(machines: list[SignalMonitor]) -> Iterator[Metric]:
     """Per monitored machine: windows classified and skipped, the health index and its trend."""
     windows = CounterMetricFamily("adit_machine_windows", "Signal windows classified", labels=["machine"])
     invalid = CounterMetricFamily(
-        "adit_machine_windows_invalid", "Windows skipped for NaN/inf samples", labels=["machine"]
+        "adit_machine_windows_invalid", "Windows skipped for NaN/inf samples or outputs", labels=["machine"]
+    )
+    beyond = CounterMetricFamily(
+        "adit_machine_windows_out_of_range",
+        "Windows skipped for samples beyond the sensor's range (machines[].max_abs)",
+        labels=["machine"],
     )
     index = GaugeMetricFamily(
         "adit_machine_health_index", "Smoothed P(not normal): 0 healthy, 1 faulty", labels=["machine"]
@@ -234,10 +271,11 @@ def _machine_metrics(machines: list[SignalMonitor]) -> Iterator[Metric]:
         state = machine.state()
         windows.add_metric([machine.config.name], state["windows"])
         invalid.add_metric([machine.config.name], state["invalid_windows"])
+        beyond.add_metric([machine.config.name], state["out_of_range_windows"])
         if state["health_index"] is not None:
             index.add_metric([machine.config.name], state["health_index"])
             trend.add_metric([machine.config.name], state["health_trend_per_h"])
-    yield from (windows, invalid, index, trend)
+    yield from (windows, invalid, beyond, index, trend)
 
 
 def _belt_metrics(states: dict[str, dict[str, Any]]) -> Iterator[Metric]:

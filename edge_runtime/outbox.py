@@ -1,15 +1,20 @@
 """The durable outbox: every event is committed to SQLite (WAL) before any sink sees it.
 
-One delivery thread per sink reads the events after its own cursor, in order, and advances the
-cursor only once the sink has the event, so a broker outage, a restart or a power cut (``kill -9``)
-loses nothing: on the next start each sink resumes where it stopped (at least once; receivers dedupe
-by event id). A failing sink is retried with exponential back-off on its own thread and never blocks
-inference or the other sinks. Rows every sink has are deleted; beyond ``max_events`` the oldest
-undelivered rows are dropped, counted and logged with their ids, so the disk can never fill up.
+One delivery thread per sink reads the events after its own cursor, in order, and moves the cursor
+once the sink has the event, so an outage, a restart or a power cut loses nothing (at least once;
+receivers dedupe by event id). Rows every sink has are deleted; beyond ``max_events`` the oldest
+undelivered rows are dropped, counted and logged with their ids, so the disk never fills up.
 
-When the volume is full anyway (other files, a small partition) SQLite refuses the commit: the
-event is then held in memory, in order, the condition is reported (``storage_error``, in /healthz
-and /metrics) and inference goes on; the held events are committed as soon as space returns.
+A delivery loop never ends on an error (it catches everything at its edge). An ``OSError`` is the
+receiver or the way to it (refused, timeout, HTTP 5xx, a redirect): the event is retried with
+back-off for as long as it takes. Anything else is this event (HTTP 400, an invalid topic, an
+unreadable row): after ``max_attempts`` it goes to the dead-letter table with its error and the
+queue moves on. ``undelivered_s``/``untried_s`` tell /healthz and the watchdog about no progress.
+
+Cursors live in memory and are written after each delivery; when the disk refuses the write,
+delivery goes on and the write is retried with back-off, so a stop or crash re-sends only what
+was delivered since the last recorded cursor, once. Events the disk refuses are held in memory in
+order (``storage_error``); a damaged file is moved aside and salvaged at start (``outbox_store``).
 """
 
 from __future__ import annotations
@@ -19,44 +24,58 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
 
 from edge_runtime.backoff import Backoff
 from edge_runtime.config import OutboxConfig
-from edge_runtime.errors import ConfigError
-from edge_runtime.events import Event, Sink
+from edge_runtime.events import Event, Sink, utc_iso
 from edge_runtime.liveness import Liveness
+from edge_runtime.outbox_store import (
+    OutboxLock,
+    add_dead_letter,
+    drop_oldest,
+    list_dead_letters,
+    open_store,
+    recovery_events,
+    transaction,
+)
 
 log = logging.getLogger(__name__)
 
 RECENT_EVENTS = 1000  # kept in memory for the dashboard's events page
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS cursors (sink TEXT PRIMARY KEY, seq INTEGER NOT NULL);
-"""
+IDLE_WAIT_S = 1.0  # an idle loop looks again this often (new events wake it at once)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    # synchronous=FULL: a commit survives a power cut, not only a process crash
-    connection = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=FULL")
-    return connection
+class _Step(Enum):
+    MOVED = "moved"  # delivered, or dead-lettered: the next row is due now
+    FAILED = "failed"  # wait with back-off, then try the same row again
+    IDLE = "idle"  # nothing to send
+    DONE = "done"  # draining: caught up, or out of time
 
 
 @dataclass
 class SinkState:
-    """What /healthz and /metrics say about one sink."""
+    """What /healthz, /status and /metrics say about one sink."""
 
     name: str
     delivered: int = 0
     failures: int = 0
     last_error: str | None = None
     healthy: bool = True
+    dead_letters: int = 0
+    last_dead_letter: dict[str, Any] | None = None
+    progress_at: float = 0.0  # clock time of the last delivery, dead letter or empty queue
+    due_at: float = 0.0  # clock time by which the loop will have tried again (planned waits included)
+    busy: bool = False  # inside the sink's deliver (a hang there is the liveness stall's job)
+
+    def view(self) -> dict[str, Any]:
+        keys = ("delivered", "failures", "last_error", "healthy", "dead_letters", "last_dead_letter")
+        return {key: getattr(self, key) for key in keys}
 
 
 class Outbox:
@@ -64,43 +83,69 @@ class Outbox:
 
     name = "outbox"
 
-    def __init__(self, config: OutboxConfig, sinks: Sequence[Sink], liveness: Liveness | None = None) -> None:
+    def __init__(
+        self,
+        config: OutboxConfig,
+        sinks: Sequence[Sink],
+        liveness: Liveness | None = None,
+        *,
+        lock: OutboxLock | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
         self.sinks = list(sinks)
         self.dropped = 0
-        self.storage_error: str | None = None  # why the last commit failed; None once commits work
+        self.storage_error: str | None = None  # why the last write failed; None once writes work
         self.storage_failures = 0
         self._held: deque[Event] = deque()  # accepted but not yet committed (the disk refused them)
         self._liveness = liveness
+        self._clock = clock
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         self._drain_deadline: float | None = None
+        self._own_lock = lock is None
+        self._file_lock = lock or OutboxLock(config.path)
         try:
-            config.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = _connect(config.path)
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(f"outbox.path: cannot open {config.path} ({exc})") from exc
-        self.states = {sink.name: SinkState(sink.name) for sink in self.sinks}
+            self._db, self.recovery = open_store(config.path)
+        except BaseException:
+            if self._own_lock:
+                self._file_lock.release()
+            raise
+        now = clock()
+        self.states = {sink.name: SinkState(sink.name, progress_at=now, due_at=now) for sink in self.sinks}
         self._wake = {sink.name: threading.Event() for sink in self.sinks}
         for sink in self.sinks:
             self._db.execute("INSERT OR IGNORE INTO cursors (sink, seq) VALUES (?, 0)", (sink.name,))
-        self._threads = [
-            threading.Thread(target=self._deliver_loop, args=(sink,), name=f"sink-{sink.name}", daemon=True)
-            for sink in self.sinks
-        ]
-        # The newest events with their outbox sequence, for the dashboard (delivered rows leave the table).
-        self.recent: deque[tuple[int, Event]] = deque(maxlen=RECENT_EVENTS)
-        for seq, body in reversed(
-            self._db.execute(
-                "SELECT seq, body FROM events ORDER BY seq DESC LIMIT ?", (RECENT_EVENTS,)
-            ).fetchall()
-        ):
-            self.recent.append((seq, Event.from_json(body)))
+        stored = dict(self._db.execute("SELECT sink, seq FROM cursors").fetchall())
+        self._cursor = {name: stored[name] for name in self.states}  # may run ahead of the disk
+        self._recorded = dict(self._cursor)  # what the disk has
+        self._record_after = 0.0  # back-off of cursor writes the disk refused
+        self._record_backoff = Backoff(config.retry_min_s, config.retry_max_s)
+        self._attempts: dict[str, tuple[int, int]] = {}  # sink -> (seq, failed attempts of that row)
+        for sink, count in self._db.execute("SELECT sink, COUNT(*) FROM dead_letters GROUP BY sink"):
+            if sink in self.states:
+                self.states[sink].dead_letters = count
+        # The newest events with their sequence numbers, for the dashboard (delivered rows leave the table);
+        # open_store has read every row once, so they parse.
+        rows = self._db.execute("SELECT seq, body FROM events ORDER BY seq DESC LIMIT ?", (RECENT_EVENTS,))
+        recent = [(seq, Event.from_json(body)) for seq, body in reversed(rows.fetchall())]
+        self.recent = deque(recent, RECENT_EVENTS)
         pending = self.depth()
         if pending:
             log.info("outbox %s: %d undelivered event(s) from an earlier run", config.path, pending)
-        for thread in self._threads:
+        if self.recovery is not None:
+            for event in recovery_events(self.recovery):
+                self.deliver(event)
+        self._threads = {
+            sink.name: threading.Thread(
+                target=self._deliver_loop, args=(sink,), name=f"sink-{sink.name}", daemon=True
+            )
+            for sink in self.sinks
+        }
+        for thread in self._threads.values():
             thread.start()
+
+    # --- accepting events (the inference and machine threads) ----------------------------------
 
     def deliver(self, event: Event) -> None:
         """Commit ``event`` (durable on return unless the disk refuses: then held), wake the sinks."""
@@ -124,34 +169,25 @@ class Outbox:
 
     def _commit_held(self) -> None:
         try:
-            with self._transaction():
-                committed = [
-                    (self._db.execute("INSERT INTO events (id, body) VALUES (?, ?)", (e.id, e.to_json())).lastrowid, e)
-                    for e in self._held
-                ]
+            with transaction(self._db):
+                insert = "INSERT INTO events (id, body) VALUES (?, ?)"
+                committed = [(self._db.execute(insert, (e.id, e.to_json())).lastrowid, e) for e in self._held]
                 self._enforce_bound()
         except sqlite3.Error as exc:  # SQLITE_FULL, an I/O error: keep the events, report, retry later
-            self.storage_failures += 1
-            if self.storage_error is None:
-                log.error("outbox %s: cannot commit (%s); holding events in memory", self.config.path, exc)
-            self.storage_error = str(exc)
+            self._storage_failed("cannot commit; holding events in memory", exc)
             self._bound_held()
             return
         if self.storage_error is not None:
-            log.info("outbox %s: committing again (%d held event(s) written)", self.config.path, len(self._held))
-        self.recent.extend((seq, event) for seq, event in committed if seq is not None)
+            log.info("outbox %s: committing again (%d held written)", self.config.path, len(self._held))
+        self.recent.extend(committed)
         self._held.clear()
         self.storage_error = None
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _storage_failed(self, what: str, exc: sqlite3.Error) -> None:
+        self.storage_failures += 1
+        if self.storage_error is None:
+            log.error("outbox %s: %s (%s)", self.config.path, what, exc)
+        self.storage_error = str(exc)
 
     def _bound_held(self) -> None:
         excess = len(self._held) - self.config.max_events
@@ -160,28 +196,60 @@ class Outbox:
             self.dropped += excess
             log.error("outbox full in memory too: dropped the oldest held event(s): %s", ", ".join(dropped))
 
+    def _enforce_bound(self) -> None:
+        dropped = drop_oldest(self._db, self.config.max_events)
+        if dropped:
+            self.dropped += len(dropped)
+            log.error("outbox full (%d events): dropped the oldest undelivered: %s",
+                      self.config.max_events, ", ".join(dropped))
+
+    # --- what the dashboard and the watchdog read ----------------------------------------------
+
     def depth(self, sink: str | None = None) -> int:
         """Events not yet delivered to ``sink`` (or to the slowest sink)."""
         with self._lock:
-            cursor = self._cursor(sink) if sink else self._min_cursor()
+            cursor = self._cursor[sink] if sink else min(self._cursor.values(), default=None)
+            if cursor is None:
+                return 0  # no sink: nothing waits for anyone
             return self._db.execute("SELECT COUNT(*) FROM events WHERE seq > ?", (cursor,)).fetchone()[0]
 
     def recent_events(self) -> list[tuple[int, Event]]:
-        """The newest events (oldest first) with their sequence numbers, this run's and any left undelivered."""
+        """The newest events (oldest first) with their sequence numbers, this run's and older undelivered."""
         with self._lock:
             return list(self.recent)
 
     def cursors(self) -> dict[str, int]:
-        """Each sink's cursor: it has every event up to this sequence number."""
+        """Each sink's cursor: it has every event up to this sequence number (dead letters aside)."""
         with self._lock:
-            return {name: self._cursor(name) for name in self.states}
+            return dict(self._cursor)
+
+    def dead_letters(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest dead letters, newest first: which sink, which event, why, after how many attempts."""
+        with self._lock:
+            return list_dead_letters(self._db, limit)
+
+    def undelivered_s(self, sink: str) -> float:
+        """How long ``sink`` has delivered nothing while events waited for it (0 when it is caught up)."""
+        if not self.depth(sink):
+            return 0.0
+        return max(0.0, self._clock() - self.states[sink].progress_at)
+
+    def untried_s(self, sink: str) -> float:
+        """How long ``sink``'s loop is overdue for its next attempt while events wait: dead or wedged."""
+        state = self.states[sink]
+        if self._closing.is_set() or state.busy or not self.depth(sink):
+            return 0.0
+        return max(0.0, self._clock() - state.due_at)
+
+    # --- shutting down -------------------------------------------------------------------------
 
     def close(self) -> None:
         """Let the sinks catch up for ``drain_timeout_s``, then stop; what is left stays for next time."""
-        self._drain_deadline = time.monotonic() + self.config.drain_timeout_s
+        self._drain_deadline = self._clock() + self.config.drain_timeout_s
+        self._closing.set()
         for wake in self._wake.values():
             wake.set()
-        for thread in self._threads:
+        for thread in self._threads.values():
             thread.join(self.config.drain_timeout_s + self.config.retry_max_s)
         self.retry_held()
         if self._held:
@@ -189,96 +257,141 @@ class Outbox:
                 "outbox %s: still cannot commit (%s); %d event(s) lost at exit: %s",
                 self.config.path, self.storage_error, len(self._held), ", ".join(e.id for e in self._held),
             )
+        self._record_cursors(final=True)
+        unrecorded = {n: c - self._recorded[n] for n, c in self._cursor.items() if c != self._recorded[n]}
+        if unrecorded:  # re-sent once at the next start; receivers dedupe by id
+            log.error("outbox %s: the disk refused to record deliveries (%s); events past each sink's "
+                      "recorded cursor are sent again at the next start: %s",
+                      self.config.path, self.storage_error, unrecorded)
         left = self.depth() if self.sinks else 0
         if left:
             log.warning("outbox: %d event(s) not yet delivered everywhere; kept for the next start", left)
-        self._db.close()
+        with self._lock:
+            self._db.close()
+        if self._own_lock:
+            self._file_lock.release()
+
+    # --- the delivery loop of one sink (its own thread) ----------------------------------------
 
     def _deliver_loop(self, sink: Sink) -> None:
         state, wake = self.states[sink.name], self._wake[sink.name]
         backoff = Backoff(self.config.retry_min_s, self.config.retry_max_s)  # jitter: many devices, one broker
         while True:
-            row = self._next(sink.name)
-            if row is None:
-                if self._drain_deadline is not None:
-                    return  # caught up while draining
-                wake.wait(1.0)
-                wake.clear()
-                self.retry_held()
-                continue
-            if self._drain_deadline is not None and time.monotonic() > self._drain_deadline:
-                return
-            seq, body = row
+            state.due_at = self._clock()
             try:
-                with self._liveness.busy(f"sink:{sink.name}") if self._liveness else nullcontext():
-                    sink.deliver(Event.from_json(body))
-            except OSError as exc:
-                state.failures += 1
-                state.healthy = False
-                state.last_error = str(exc)
-                log.warning("sink %s: delivery failed (%s); retrying in up to %.1f s", sink.name, exc, backoff.current)
-                if self._drain_deadline is not None:
-                    return  # no retries once stopping: the event stays in the outbox
-                wake.wait(backoff.next())
-                wake.clear()
+                step = self._step(sink)
+            except BaseException as exc:  # noqa: BLE001 - the loop's edge: nothing ends it, not sys.exit
+                log.exception("sink %s: delivery loop error; retrying", sink.name)
+                self._failed(state, exc)
+                step = _Step.FAILED
+            if step is _Step.DONE or (step is _Step.FAILED and self._drain_deadline is not None):
+                return  # stopping: no retries; the event stays in the outbox for the next start
+            if step is _Step.MOVED:
+                backoff.reset()
                 continue
-            backoff.reset()
-            state.delivered += 1
-            if not state.healthy:
-                log.info("sink %s: delivering again", sink.name)
-            state.healthy, state.last_error = True, None
-            self._advance_until_recorded(sink.name, seq)
+            if step is _Step.FAILED:
+                pause = backoff.next()
+                state.due_at = self._clock() + pause
+                self._closing.wait(pause)  # new events do not cut a back-off short
+                continue
+            state.due_at = self._clock() + IDLE_WAIT_S
+            wake.wait(IDLE_WAIT_S)
+            wake.clear()
+            self.retry_held()
+            self._record_cursors()
 
-    def _advance_until_recorded(self, sink: str, seq: int) -> None:
-        """Move the cursor past ``seq``; while the disk refuses, retry rather than send the event again."""
-        while True:
-            try:
-                self._advance(sink, seq)
-                return
-            except sqlite3.Error as exc:
-                if self.storage_error is None:
-                    log.error("outbox %s: cannot record delivery to %s (%s)", self.config.path, sink, exc)
-                self.storage_error = str(exc)
-                if self._drain_deadline is not None:
-                    return  # stopping: the event stays and is sent again next start (deduped by id)
-                time.sleep(self.config.retry_max_s)
+    def _step(self, sink: Sink) -> _Step:
+        state = self.states[sink.name]
+        row = self._next(sink.name)
+        if row is None:
+            state.progress_at = self._clock()
+            return _Step.DONE if self._drain_deadline is not None else _Step.IDLE
+        if self._drain_deadline is not None and self._clock() > self._drain_deadline:
+            return _Step.DONE
+        seq, event_id, body = row
+        try:
+            event = Event.from_json(body)
+            state.busy = True
+            with self._liveness.busy(f"sink:{sink.name}") if self._liveness else nullcontext():
+                sink.deliver(event)
+        except OSError as exc:  # the receiver or the way to it: this event is retried until it works
+            self._failed(state, exc)
+            return _Step.FAILED
+        except Exception as exc:  # noqa: BLE001 - this event itself: bounded attempts, then a dead letter
+            self._failed(state, exc)
+            head, attempts = self._attempts.get(sink.name, (seq, 0))
+            attempts = attempts + 1 if head == seq else 1
+            self._attempts[sink.name] = (seq, attempts)
+            if attempts >= self.config.max_attempts and self._dead_letter(sink.name, seq, event_id, body):
+                return _Step.MOVED
+            return _Step.FAILED
+        finally:
+            state.busy = False
+        state.delivered += 1
+        state.progress_at = self._clock()
+        if not state.healthy:
+            log.info("sink %s: delivering again", sink.name)
+        state.healthy, state.last_error = True, None
+        self._advance(sink.name, seq)
+        return _Step.MOVED
 
-    def _next(self, sink: str) -> tuple[int, str] | None:
+    def _failed(self, state: SinkState, exc: BaseException) -> None:
+        state.failures += 1
+        state.healthy = False
+        state.last_error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, OSError) else str(exc)
+        log.warning("sink %s: delivery failed (%s)", state.name, state.last_error)
+
+    def _dead_letter(self, sink: str, seq: int, event_id: str, body: str) -> bool:
+        """Move the row out of ``sink``'s way, keeping it with its error; False if the disk refused."""
+        state = self.states[sink]
+        attempts = self._attempts.get(sink, (seq, 0))[1]
+        letter = {"sink": sink, "seq": seq, "id": event_id, "error": state.last_error, "attempts": attempts,
+                  "ts": utc_iso(datetime.now(UTC).timestamp())}
+        try:
+            with self._lock, transaction(self._db):
+                add_dead_letter(self._db, letter, body, keep=self.config.max_events)
+        except sqlite3.Error as error:
+            self._storage_failed("cannot record a dead letter", error)
+            return False
+        log.error(
+            "sink %s: event %s moved to the dead-letter table after %d attempt(s): %s",
+            sink, event_id, attempts, letter["error"],
+        )
+        state.dead_letters += 1
+        state.last_dead_letter = letter
+        state.progress_at = self._clock()
+        self._attempts.pop(sink, None)
+        self._advance(sink, seq)
+        return True
+
+    def _next(self, sink: str) -> tuple[int, str, str] | None:
         with self._lock:
             return self._db.execute(
-                "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT 1", (self._cursor(sink),)
+                "SELECT seq, id, body FROM events WHERE seq > ? ORDER BY seq LIMIT 1", (self._cursor[sink],)
             ).fetchone()
 
     def _advance(self, sink: str, seq: int) -> None:
-        with self._lock, self._transaction():
-            self._db.execute("UPDATE cursors SET seq = ? WHERE sink = ?", (seq, sink))
-            self._db.execute("DELETE FROM events WHERE seq <= ?", (self._min_cursor(),))
-        if self.storage_error is not None and not self._held:
-            self.storage_error = None  # the disk took a write again and nothing waits in memory
+        with self._lock:
+            self._cursor[sink] = seq
+        self._record_cursors()
 
-    def _cursor(self, sink: str) -> int:
-        return self._db.execute("SELECT seq FROM cursors WHERE sink = ?", (sink,)).fetchone()[0]
+    def _record_cursors(self, *, final: bool = False) -> None:
+        """Write the cursors that moved; when the disk refuses, back off (delivery goes on from memory)."""
+        with self._lock:
+            moved = {name: seq for name, seq in self._cursor.items() if seq != self._recorded[name]}
+            if not moved or (not final and self._clock() < self._record_after):
+                return
+            try:
+                with transaction(self._db):
+                    update = "UPDATE cursors SET seq = ? WHERE sink = ?"
+                    self._db.executemany(update, [(seq, name) for name, seq in moved.items()])
+                    self._db.execute("DELETE FROM events WHERE seq <= ?", (min(self._cursor.values()),))
+            except sqlite3.Error as exc:
+                self._storage_failed("cannot record deliveries", exc)
+                self._record_after = self._clock() + self._record_backoff.next()
+                return
+            self._recorded.update(moved)
+            self._record_backoff.reset()
+            if self.storage_error is not None and not self._held:
+                self.storage_error = None  # the disk took a write again and nothing waits in memory
 
-    def _min_cursor(self) -> int:
-        """The slowest configured sink's cursor; rows up to it are delivered everywhere."""
-        names = list(self.states)
-        if not names:
-            return self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
-        marks = ",".join("?" * len(names))
-        return self._db.execute(f"SELECT MIN(seq) FROM cursors WHERE sink IN ({marks})", names).fetchone()[0]
-
-    def _enforce_bound(self) -> None:
-        count = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-        excess = count - self.config.max_events
-        if excess <= 0:
-            return
-        dropped = self._db.execute("SELECT id FROM events ORDER BY seq LIMIT ?", (excess,)).fetchall()
-        self._db.execute(
-            "DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?)", (excess,)
-        )
-        self.dropped += len(dropped)
-        log.error(
-            "outbox full (%d events): dropped the oldest undelivered: %s",
-            self.config.max_events,
-            ", ".join(row[0] for row in dropped),
-        )

@@ -32,6 +32,7 @@ from edge_runtime.model import BundleModel
 from edge_runtime.model import load_model as open_model
 from edge_runtime.observe import CameraView, DaemonView
 from edge_runtime.outbox import Outbox
+from edge_runtime.outbox_store import OutboxLock
 from edge_runtime.postprocess import Prediction, Segmentation
 from edge_runtime.rules import RuleSet
 from edge_runtime.signal_monitor import MachineThread, SignalMonitor, verify_machine
@@ -244,7 +245,7 @@ class Pipeline:
                 for sink in self.sinks:
                     try:
                         sink.deliver(event)
-                    except OSError:  # one broken sink must not stop the others (the outbox will retry)
+                    except Exception:  # noqa: BLE001 - one broken sink must not stop the others or inference
                         log.exception("sink %s failed to deliver event %s", sink.name, event.id)
                         self.delivery_failures += 1
 
@@ -273,11 +274,14 @@ def run(
     timers = StageTimers()
     ready = threading.Event()
     with ExitStack() as cleanup:
+        # before any sink connects: a second daemon on this outbox must not even say "online" on MQTT
+        lock = OutboxLock(config.outbox.path)
+        cleanup.callback(lock.release)
         sinks = build_sinks(config.sinks)
         for sink in sinks:
             cleanup.callback(sink.close)
         liveness = Liveness(config.watchdog.stall_s)
-        outbox = Outbox(config.outbox, sinks, liveness)
+        outbox = Outbox(config.outbox, sinks, liveness, lock=lock)
         cleanup.callback(outbox.close)  # drains into the sinks before they close
         cameras, raised = [], queue.SimpleQueue[Event]()
         for camera in config.cameras:
@@ -342,7 +346,7 @@ def run(
         stalled: dict[str, float] = {}
         try:
             while not stop.is_set():
-                stalled = _pet_watchdog(notifier, liveness, stalled)
+                stalled = _pet_watchdog(notifier, view.stalled(), stalled)
                 ready.wait(IDLE_WAIT_S)
                 ready.clear()
                 for camera_view in cameras:
@@ -384,10 +388,10 @@ def _committer(*sinks: Sink) -> Callable[[Sequence[Event]], None]:
 
 
 def _pet_watchdog(
-    notifier: SystemdNotifier, liveness: Liveness, before: dict[str, float]
+    notifier: SystemdNotifier, stalled: dict[str, float], before: dict[str, float]
 ) -> dict[str, float]:
-    """Pet systemd's watchdog only while no stage hangs, so systemd restarts a daemon with a stuck sink."""
-    stalled = liveness.stalled()
+    """Pet systemd's watchdog only while no stage hangs and every sink loop keeps trying, so systemd
+    restarts a daemon with a stuck sink (the outbox keeps the events across the restart)."""
     if stalled and stalled.keys() != before.keys():
         log.error(
             "stalled: %s; no longer petting the watchdog",

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from edge_runtime.config import RuleConfig
-from edge_runtime.events import Event, Phase, utc_iso
+from edge_runtime.events import Event, Phase, duration, utc_iso
 from edge_runtime.postprocess import Classification, Detections, Prediction, Segmentation
 from edge_runtime.sources import Frame
 from edge_runtime.tripwire import Tripwire
@@ -116,7 +116,7 @@ class Rule:
         every = self.config.update_every_s
         if every is not None and frame.pts_s - state.last_report_pts_s >= every:
             state.last_report_pts_s = frame.pts_s
-            extra = {"start_id": start.id, "duration_s": round(frame.pts_s - start.pts_s, 3)}
+            extra = {"start_id": start.id, "duration_s": duration(start.pts_s, frame.pts_s)}
             return self._event(start.camera, "update", start.label, state.peak_score, state.last_seen, extra)
         return None
 
@@ -148,7 +148,7 @@ class Rule:
     def _end(self, state: _CameraState, start: Event, *, reason: str) -> Event:
         extra = {
             "start_id": start.id,
-            "duration_s": round(state.last_seen.pts_s - start.pts_s, 3),
+            "duration_s": duration(start.pts_s, state.last_seen.pts_s),
             "reason": reason,
         }
         state.open_event = None

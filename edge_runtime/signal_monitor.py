@@ -15,7 +15,6 @@ hour) say whether a machine is degrading before a rule fires.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import threading
@@ -32,6 +31,7 @@ from edge_runtime.bundle import Bundle, load_bundle
 from edge_runtime.config import MachineConfig, MachineHealthConfig, RuleConfig, SiteConfig, load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.events import Event, JsonlSink, Sink
+from edge_runtime.jsonsafe import dumps
 from edge_runtime.logs import setup_logging
 from edge_runtime.model import load_model
 from edge_runtime.rules import RuleSet
@@ -62,10 +62,13 @@ class HealthTracker:
 
     def update(self, pts_s: float, probabilities: np.ndarray) -> tuple[float, float]:
         fault = 1.0 - float(probabilities[self._normal])
+        if not np.isfinite(fault):  # the caller skips such windows; a NaN here would stick to the EMA
+            return self._index or 0.0, 0.0
         self._index = fault if self._index is None else self._alpha * fault + (1 - self._alpha) * self._index
         self._recent.append((pts_s, self._index))
         times, values = np.array(self._recent).T
-        slope = float(np.polyfit(times, values, 1)[0]) * 3600 if len(self._recent) > 1 and np.ptp(times) > 0 else 0.0
+        fitted = len(self._recent) > 1 and np.ptp(times) > 0
+        slope = float(np.polyfit(times, values, 1)[0]) * 3600 if fitted else 0.0
         return self._index, slope
 
 
@@ -112,7 +115,9 @@ class SignalMonitor:
         self.rules = RuleSet(rules)
         self.health = HealthTracker(config.health, bundle.manifest.classes)
         self.windows = 0
-        self.invalid = 0  # windows skipped for NaN/inf samples (a stream's sensor dropout)
+        self.invalid = 0  # windows skipped for NaN/inf samples (a stream's sensor dropout) or outputs
+        self.out_of_range = 0  # windows skipped for samples beyond max_abs
+        self._warned = False
         self.events = 0
         self.last: HealthReading | None = None
         self.error: str | None = None
@@ -129,18 +134,19 @@ class SignalMonitor:
                 return []
             self._seen += len(chunk.samples)
             windows = [(self._offset + end, w) for end, w in self._windower.push(chunk.samples)]
-            valid = [(end, w) for end, w in windows if np.isfinite(w).all()]
-            if len(valid) < len(windows):
-                if self.invalid == 0:
-                    log.warning("%s: windows with NaN/inf samples are skipped (counted in /metrics)", self.config.name)
-                self.invalid += len(windows) - len(valid)
+            valid = self._usable(windows)
             if not valid:
                 return []
             events: list[Event] = []
             predictions = self.model.classify(np.stack([w for _, w in valid]))
             for (end, _), prediction in zip(valid, predictions, strict=True):
+                if not np.isfinite(prediction.probabilities).all():  # never let a NaN into the index
+                    self.invalid += 1
+                    continue
                 pts_s = round(end / self.spec.sampling_rate, 6)  # signal time of the window's last sample
-                frame = Frame(camera=self.config.name, index=self.windows, ts=chunk.ts, pts_s=pts_s, image=_NO_IMAGE)
+                frame = Frame(
+                    camera=self.config.name, index=self.windows, ts=chunk.ts, pts_s=pts_s, image=_NO_IMAGE
+                )
                 self.windows += 1
                 index, trend = self.health.update(pts_s, prediction.probabilities)
                 self.last = HealthReading(pts_s, prediction.label, prediction.score, index, trend)
@@ -149,6 +155,28 @@ class SignalMonitor:
                 events += [_with_health(e, self.last) for e in self.rules.evaluate(frame, prediction)]
             self._send(events)
             return events
+
+    def _usable(self, windows: list[tuple[int, np.ndarray]]) -> list[tuple[int, np.ndarray]]:
+        """The windows a sensor could have measured; the rest are counted and skipped.
+
+        NaN/inf is a sensor dropout; a sample beyond ``max_abs`` a wiring fault or a garbled stream
+        (one huge finite value made the spectrogram overflow and the health index NaN for good).
+        """
+        usable = []
+        for end, window in windows:
+            if not np.isfinite(window).all():
+                self.invalid += 1
+            elif np.abs(window).max() > self.config.max_abs:
+                self.out_of_range += 1
+            else:
+                usable.append((end, window))
+        if len(usable) < len(windows) and not self._warned:
+            self._warned = True
+            log.warning(
+                "%s: windows with NaN/inf samples or samples beyond +-%g are skipped (counted in /metrics)",
+                self.config.name, self.config.max_abs,
+            )
+        return usable
 
     def restart(self) -> None:
         """A new connection: windows never straddle the gap, signal time continues."""
@@ -175,6 +203,7 @@ class SignalMonitor:
             "error": self.error,
             "windows": self.windows,
             "invalid_windows": self.invalid,
+            "out_of_range_windows": self.out_of_range,
             "events": self.events,
             "label": last and last.label,
             "health_index": last and round(last.index, 4),
@@ -293,8 +322,8 @@ def _replay(config: SiteConfig, args: argparse.Namespace) -> int:
             sink.close()
     if args.health_log:
         args.health_log.parent.mkdir(parents=True, exist_ok=True)
-        args.health_log.write_text("".join(json.dumps(r) + "\n" for r in readings), encoding="utf-8")
-    print(json.dumps(summary, indent=2))
+        args.health_log.write_text("".join(dumps(r) + "\n" for r in readings), encoding="utf-8")
+    print(dumps(summary, indent=2))
     return 0
 
 

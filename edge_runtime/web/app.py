@@ -30,12 +30,14 @@ from starlette.staticfiles import StaticFiles
 
 from edge_runtime.errors import ConfigError
 from edge_runtime.events import utc_iso
+from edge_runtime.jsonsafe import dumps, nesting
 from edge_runtime.observe import DaemonCollector, DaemonView
 from edge_runtime.snapshots import URL_PREFIX
 from edge_runtime.web.acks import AckStore
 from edge_runtime.web.auth import TokenGate
 from edge_runtime.web.eventlist import EventFilter, list_events, list_incidents
 from edge_runtime.web.frames import JpegCache
+from edge_runtime.web.guard import BodyLimit, host_check
 from edge_runtime.web.i18n import LANG_COOKIE, messages, pick_language
 from edge_runtime.web.modelinfo import model_info
 from edge_runtime.web.overview import RateMeter, overview
@@ -43,6 +45,7 @@ from edge_runtime.web.zones import rule_yaml
 
 _SNAPSHOT_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.jpg$")
 _JSON_HEADERS = {"Cache-Control": "no-store"}
+MAX_RULE_NESTING = 8  # a rule draft: {zone: [[x, y], ...], debounce: {...}}
 
 
 @dataclass
@@ -88,13 +91,23 @@ def build_app(view: DaemonView, closing: threading.Event) -> Starlette:
         Mount("/static", StaticFiles(packages=[("edge_runtime.web", "static")]), name="static"),
     ]
     token = http.token.get_secret_value() if http.token is not None else None
-    app = Starlette(routes=routes, middleware=[Middleware(TokenGate, token=token)])
+    guards = [Middleware(BodyLimit)]
+    if token is None:  # loopback without a token: the Host header is what keeps other sites' pages out
+        guards.append(Middleware(host_check, configured_host=http.host))
+    app = Starlette(routes=routes, middleware=[*guards, Middleware(TokenGate, token=token)])
     app.state.dashboard = board
     return app
 
 
+class _FiniteJSON(JSONResponse):
+    """Non-finite numbers render as null: a NaN anywhere must not turn /status into an HTTP 500."""
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def _json(body: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers=_JSON_HEADERS)
+    return _FiniteJSON(body, status_code=status, headers=_JSON_HEADERS)
 
 
 def _healthz(board: Dashboard, request: Request) -> JSONResponse:
@@ -232,10 +245,14 @@ async def _stream(board: Dashboard, request: Request) -> Response:
 async def _rule_yaml(board: Dashboard, request: Request) -> JSONResponse:
     try:
         draft = await request.json()
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return _json({"error": "expected a JSON rule"}, 400)
+    except RecursionError:
+        return _json({"error": "nested too deeply to be a rule"}, 400)
     if not isinstance(draft, dict):
         return _json({"error": "expected a JSON object"}, 400)
+    if nesting(draft) > MAX_RULE_NESTING:
+        return _json({"error": f"nested more than {MAX_RULE_NESTING} levels deep; not a rule"}, 400)
     try:
         text, warning = rule_yaml(board.view.config, board.view.manifest, draft)
     except ConfigError as exc:

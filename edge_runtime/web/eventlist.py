@@ -3,7 +3,8 @@
 ``list_events`` gives every event as sent; ``list_incidents`` gives one row per incident (a start with
 its updates and end, or a lone event such as a belt-speed update) with its duration and whether the
 control room has acknowledged it. An event is in the outbox until every sink has it; per sink it is
-delivered once that sink's cursor has passed its sequence number.
+delivered once that sink's cursor has passed its sequence number, unless the sink refused it and it
+went to the dead letters.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from edge_runtime.events import Event
-from edge_runtime.outbox import Outbox
+from edge_runtime.outbox import RECENT_EVENTS, Outbox
+from edge_runtime.outbox_store import EVERY_SINK
 from edge_runtime.web.acks import AckStore
 
 _SEVERITY_RANK = ["info", "warning", "critical"]
@@ -55,16 +57,19 @@ def _choices(recent: list[tuple[int, Event]]) -> dict[str, list[str]]:
 def list_events(outbox: Outbox, wanted: EventFilter) -> dict[str, Any]:
     recent = outbox.recent_events()
     cursors = outbox.cursors()
+    dead = _dead_letters(outbox)
     rows = []
     for seq, event in reversed(recent):  # newest first
         if not wanted.matches(event):
             continue
-        delivered = {sink: seq <= cursor for sink, cursor in cursors.items()}
+        refused = _refused(dead, cursors, seq)
+        delivered = {sink: seq <= cursor and sink not in refused for sink, cursor in cursors.items()}
         rows.append(
             {
                 **asdict(event),
                 "delivered": delivered,
-                "in_outbox": not all(delivered.values()),
+                "dead_letter": refused,
+                "in_outbox": any(seq > cursor for cursor in cursors.values()),  # a sink still waits for it
             }
         )
         if len(rows) >= wanted.limit:
@@ -72,10 +77,20 @@ def list_events(outbox: Outbox, wanted: EventFilter) -> dict[str, Any]:
     return {"events": rows, "choices": _choices(recent)}
 
 
+def _dead_letters(outbox: Outbox) -> set[tuple[str, int]]:
+    return {(letter["sink"], letter["seq"]) for letter in outbox.dead_letters(RECENT_EVENTS)}
+
+
+def _refused(dead: set[tuple[str, int]], cursors: dict[str, int], seq: int) -> list[str]:
+    """The sinks that gave up on event ``seq`` (it went to their dead letters)."""
+    return [sink for sink in cursors if (sink, seq) in dead or (EVERY_SINK, seq) in dead]
+
+
 def list_incidents(outbox: Outbox, wanted: EventFilter, acks: AckStore) -> dict[str, Any]:
     """One row per incident, newest start first; an open one has ``duration_s`` None and ``status`` open."""
     recent = outbox.recent_events()
     cursors = outbox.cursors()
+    dead = _dead_letters(outbox)
     groups: dict[str, list[tuple[int, Event]]] = {}
     for seq, event in recent:  # oldest first: a group's first event is its start when still held
         groups.setdefault(event.extra.get("start_id", event.id), []).append((seq, event))
@@ -83,7 +98,7 @@ def list_incidents(outbox: Outbox, wanted: EventFilter, acks: AckStore) -> dict[
     for key, members in groups.items():
         first = members[0][1]
         if wanted.matches(first):
-            rows.append(_incident(key, members, cursors) | {"_first": first.ts})
+            rows.append(_incident(key, members, cursors, dead) | {"_first": first.ts})
     rows.sort(key=lambda row: row.pop("_first"), reverse=True)
     rows = rows[: wanted.limit]
     found = acks.lookup([row["id"] for row in rows])
@@ -92,7 +107,9 @@ def list_incidents(outbox: Outbox, wanted: EventFilter, acks: AckStore) -> dict[
     return {"incidents": rows, "choices": _choices(recent)}
 
 
-def _incident(key: str, members: list[tuple[int, Event]], cursors: dict[str, int]) -> dict[str, Any]:
+def _incident(
+    key: str, members: list[tuple[int, Event]], cursors: dict[str, int], dead: set[tuple[str, int]]
+) -> dict[str, Any]:
     events = [event for _, event in members]
     first, last = events[0], events[-1]
     start = first if first.phase == "start" else None
@@ -103,7 +120,11 @@ def _incident(key: str, members: list[tuple[int, Event]], cursors: dict[str, int
     else:
         status = "open"
     durations = [event.extra["duration_s"] for event in events if "duration_s" in event.extra]
-    delivered = {sink: all(seq <= cursor for seq, _ in members) for sink, cursor in cursors.items()}
+    refused = sorted({sink for seq, _ in members for sink in _refused(dead, cursors, seq)})
+    delivered = {
+        sink: sink not in refused and all(seq <= cursor for seq, _ in members)
+        for sink, cursor in cursors.items()
+    }
     return {
         "id": key,
         "camera": first.camera,
@@ -121,6 +142,7 @@ def _incident(key: str, members: list[tuple[int, Event]], cursors: dict[str, int
         "reason": last.extra.get("reason"),
         "events": len(events),
         "delivered": delivered,
-        "in_outbox": not all(delivered.values()),
+        "dead_letter": refused,
+        "in_outbox": any(seq > cursor for seq, _ in members for cursor in cursors.values()),
     }
 

@@ -57,9 +57,14 @@ def overview(view: DaemonView, meter: RateMeter) -> dict[str, Any]:
         },
         "cameras": [_camera(view, camera, meter, last_event.get(camera.name)) for camera in view.cameras],
         "sinks": [
-            {**vars(state), "pending": view.outbox.depth(name)} for name, state in view.outbox.states.items()
+            {"name": name, **state.view(), **view.sink_health(name)} 
+            for name, state in view.outbox.states.items()
         ],
-        "outbox": {"depth": view.outbox.depth(), "dropped": view.outbox.dropped},
+        "outbox": {
+            "depth": view.outbox.depth(),
+            "dropped": view.outbox.dropped,
+            "dead_letters": view.outbox.dead_letters(10),  # the newest: which event, which sink, why
+        },
         "device": device_load(view.config.outbox.path),
     }
 

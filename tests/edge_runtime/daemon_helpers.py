@@ -58,6 +58,20 @@ def spawn_daemon(site, repo, **env: str) -> subprocess.Popen:
     )
 
 
+def serve_samples_once(samples) -> int:
+    """A sensor gateway on a free port: one connection, all samples as little-endian float32, then close."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def send() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.sendall(samples.astype("<f4").tobytes())
+        server.close()
+
+    threading.Thread(target=send, daemon=True).start()
+    return server.getsockname()[1]
+
+
 def http_get(url: str) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:

@@ -1,11 +1,9 @@
 """Bad vibration input stops with an error naming the file, before anything is sent or overwritten."""
 
-import socket
-import threading
-
 import numpy as np
 import pytest
 import yaml
+from daemon_helpers import serve_samples_once
 
 from edge_runtime.cli import main
 from edge_runtime.config import MachineConfig, RuleConfig
@@ -76,17 +74,9 @@ def test_the_daemon_refuses_a_bad_file_at_start_and_keeps_earlier_events(signal_
 
 def test_a_stream_dropout_skips_only_its_windows(signal_bundle):
     samples = _with_nan(synthetic_stream(seconds_each=1.0), 12_000, 100)
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def send() -> None:
-        conn, _ = server.accept()
-        with conn:
-            conn.sendall(samples.astype("<f4").tobytes())
-        server.close()
-
-    threading.Thread(target=send, daemon=True).start()
+    port = serve_samples_once(samples)
     rule = RuleConfig(name="any", labels=["normal", "ball", "inner_race", "outer_race"], min_score=0.0)
-    monitor, events = replay_machine(_machine(signal_bundle, f"tcp://127.0.0.1:{server.getsockname()[1]}"), [rule])
+    monitor, events = replay_machine(_machine(signal_bundle, f"tcp://127.0.0.1:{port}"), [rule])
     window, hop = monitor.spec.window, monitor.spec.hop
     total = (len(samples) - window) // hop + 1
     touched = sum(1 for i in range(total) if i * hop < 12_100 and i * hop + window > 12_000)

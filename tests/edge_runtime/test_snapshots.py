@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
 import time
 
 import cv2
@@ -44,3 +46,47 @@ def test_zones_and_boxes_are_drawn(tmp_path):
     saved = cv2.imread(str(tmp_path / writer.write(frame, event, box)))
     assert saved[60, 100].max() > 100  # the zone's left edge at x = 0.5
     assert saved[70, 20, 2] > 150 and saved[70, 40].max() < 60  # the box's red left edge; inside untouched
+
+
+def _start_event(index: int) -> tuple[Frame, Event]:
+    image = np.random.default_rng(index).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    frame = Frame(camera="belt", index=index, ts=time.time(), pts_s=0.0, image=image)
+    event = Event(
+        camera="belt", type="t", label="red", score=0.9, frame=index, phase="start", rule="r", pts_s=0.0
+    )
+    return frame, event
+
+
+def test_snapshots_of_an_earlier_run_count_towards_the_quota_oldest_first(tmp_path):
+    old = []
+    for index in range(20):  # 20 x 10 KiB from "last week", mtimes one minute apart
+        path = tmp_path / f"old_{index:02d}.jpg"
+        path.write_bytes(b"\xff" * 10240)
+        os.utime(path, (1_700_000_000 + 60 * index, 1_700_000_000 + 60 * index))
+        old.append(path.name)
+    writer = SnapshotWriter(SnapshotConfig(enabled=True, folder=tmp_path, quota_mb=0.2), [])  # 204.8 KiB
+    assert sorted(p.name for p in tmp_path.glob("*.jpg")) == old  # 200 KiB: under the quota, nothing deleted
+    names = [writer.write(*_start_event(index)) for index in range(3)]
+    kept = {p.name for p in tmp_path.glob("*.jpg")}
+    assert set(names) <= kept
+    assert sum(p.stat().st_size for p in tmp_path.glob("*.jpg")) <= 0.2 * 1024 * 1024
+    evicted = [name for name in old if name not in kept]
+    assert evicted and evicted == old[: len(evicted)]  # the oldest went first
+
+
+def test_writing_a_snapshot_never_lists_the_folder(tmp_path, monkeypatch):
+    for index in range(50):
+        (tmp_path / f"old_{index:02d}.jpg").write_bytes(b"\xff" * 4096)
+    writer = SnapshotWriter(SnapshotConfig(enabled=True, folder=tmp_path, quota_mb=50 * 4096 / 2**20), [])
+
+    def listing(*_args, **_kwargs):
+        raise AssertionError("the folder was listed on the event path")
+
+    for name in ("glob", "iterdir", "rglob"):
+        monkeypatch.setattr(pathlib.Path, name, listing)
+    monkeypatch.setattr(os, "scandir", listing)
+    monkeypatch.setattr(os, "listdir", listing)
+    for index in range(5):
+        assert writer.write(*_start_event(index)) is not None
+    monkeypatch.undo()
+    assert len(list(tmp_path.glob("old_*.jpg"))) < 50  # the quota was kept: old ones evicted

@@ -8,7 +8,13 @@ import torchvision
 from edge_runtime.bundle import InputSpec
 from edge_runtime.preprocess import preprocess
 from edge_runtime.registry import UnknownNameError
-from train.backbones import map_lite0_state_dict, offline_lite0_weights_path
+from train.lite_weights import (
+    LITE_VARIANTS,
+    lite_classifier,
+    map_lite_state_dict,
+    offline_weights_path,
+    stage_depths,
+)
 from train.models import BuiltModel, ModelRequest, WeightsError, build_model, register_model
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -33,10 +39,12 @@ def test_offline_lite0_recognises_imagenet_classes(lite0, image_name, expected):
         assert int(lite0(torch.from_numpy(batch)).argmax()) == expected
 
 
-def test_lite0_mapping_covers_every_parameter():
-    source = torch.load(offline_lite0_weights_path(), map_location="cpu", weights_only=True)
-    mapped = map_lite0_state_dict(source)
-    target = build_model("classify", "efficientnet_lite0", ModelRequest(1000, "none")).module.state_dict()
+@pytest.mark.parametrize("variant", LITE_VARIANTS)
+def test_lite_mapping_covers_every_parameter(variant):
+    source = torch.load(offline_weights_path(variant), map_location="cpu", weights_only=True)
+    target = lite_classifier(variant, pretrained=False)
+    mapped = map_lite_state_dict(source, stage_depths(target))
+    target = target.state_dict()
     assert mapped.keys() == target.keys()
     assert all(mapped[k].shape == target[k].shape for k in target)
 

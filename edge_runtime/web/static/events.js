@@ -27,9 +27,13 @@ function fillChoices(choices) {
 }
 
 function deliveryCell(incident) {
-  const badges = Object.entries(incident.delivered).map(([sink, done]) =>
-    el("span", { class: `badge ${done ? "ok" : "wait"}`, title: t(done ? "ev.delivered" : "ev.in_outbox") },
-      `${sink} ${done ? "✓" : "…"}`));
+  const badges = Object.entries(incident.delivered).map(([sink, done]) => {
+    if ((incident.dead_letter ?? []).includes(sink)) {  // the sink refused it: set aside, see the overview
+      return el("span", { class: "badge bad", title: t("ev.dead_letter") }, `${sink} ✗`);
+    }
+    return el("span", { class: `badge ${done ? "ok" : "wait"}`, title: t(done ? "ev.delivered" : "ev.in_outbox") },
+      `${sink} ${done ? "✓" : "…"}`);
+  });
   return el("td", { class: "delivery" }, badges);
 }
 

@@ -42,13 +42,24 @@ async function refresh() {
     `${data.outbox.depth} ${t("outbox.waiting")}` + (data.outbox.dropped ? ` · ${data.outbox.dropped} ${t("outbox.dropped")}` : "");
   document.getElementById("uptime").textContent = fmtDuration(data.uptime_s);
   data.cameras.forEach(cameraCard);
+  // ok: delivering; failing: its last attempt failed; stalled: nothing delivered for too long while events wait
+  const sinkState = (sink) => (sink.ok ? "sink.ok" : sink.healthy ? "sink.stalled" : "sink.failing");
   document.querySelector("#sinks tbody").replaceChildren(...data.sinks.map((sink) => el("tr", {},
     el("td", {}, sink.name),
-    el("td", {}, el("span", { class: `badge ${sink.healthy ? "ok" : "bad"}` }, t(sink.healthy ? "sink.ok" : "sink.failing"))),
+    el("td", {}, el("span", { class: `badge ${sink.ok ? "ok" : "bad"}` }, t(sinkState(sink)))),
     el("td", { class: "num" }, sink.delivered),
     el("td", { class: "num" }, sink.pending),
     el("td", { class: "num" }, sink.failures),
-    el("td", { class: "muted" }, sink.last_error ?? ""))));
+    el("td", { class: `num dead ${sink.dead_letters ? "bad" : ""}` }, sink.dead_letters),
+    el("td", { class: "muted" }, sink.last_error ?? sink.last_dead_letter?.error ?? ""))));
+  const dead = data.outbox.dead_letters;
+  document.getElementById("dead-letters").hidden = dead.length === 0;
+  document.querySelector("#dead-letters tbody").replaceChildren(...dead.map((letter) => el("tr", {},
+    el("td", {}, letter.ts),
+    el("td", {}, letter.sink),
+    el("td", { class: "muted" }, letter.id ?? "–"),
+    el("td", { class: "num" }, letter.attempts),
+    el("td", { class: "muted" }, letter.error))));
   const d = data.device;
   const rows = [
     ["load", `${d.load1} / ${d.load5} (${d.cpus} ${t("device.cores")})`],

@@ -1,0 +1,130 @@
+"""Recipe pieces: box-aware augmentation moves boxes with pixels, repeat factors favour rare classes,
+the photometric policy follows the data's light, and the fine-tuning groups protect the backbone."""
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from train.augment import AugmentConfig
+from train.detection.balance import repeat_factors
+from train.detection.boxaug import BoxAugmentConfig, Boxed, augment_boxes, hflip, mosaic, scale_jitter
+from train.finetune import freeze_batchnorm, freeze_stem, param_groups, warmup_cosine
+from train.lite_weights import lite_features
+from train.photometric import UNDERGROUND, light_statistics, photometric_policy
+
+
+def _squares(height=120, width=160, boxes=((20, 30, 60, 70), (100, 40, 150, 110))) -> Boxed:
+    """White filled rectangles on black, one per box: the pixels say where each box must be."""
+    image = np.zeros((height, width, 3), np.uint8)
+    for x1, y1, x2, y2 in boxes:
+        image[y1:y2, x1:x2] = 255
+    return Boxed(image, np.array(boxes, np.float32), np.arange(len(boxes), dtype=np.int64))
+
+
+def _white_share(item: Boxed) -> list[float]:
+    """Share of white pixels inside each box (1.0 when box and pixels moved together)."""
+    grey = item.image[..., 0]
+    return [
+        float((grey[int(y1) : int(y2), int(x1) : int(x2)] > 127).mean())
+        for x1, y1, x2, y2 in item.boxes.round()
+    ]
+
+
+def test_hflip_moves_boxes_with_the_pixels():
+    flipped = hflip(_squares())
+    assert flipped.boxes.tolist()[0] == [100.0, 30.0, 140.0, 70.0]
+    assert min(_white_share(flipped)) == 1.0
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_scale_jitter_keeps_boxes_on_their_objects(seed):
+    item = scale_jitter(_squares(), np.random.default_rng(seed), (0.5, 1.8), min_visible=0.4)
+    assert item.image.shape == (120, 160, 3)
+    assert ((item.boxes >= 0) & (item.boxes <= [160, 120, 160, 120])).all()
+    assert all(share > 0.9 for share in _white_share(item))  # edges are interpolated
+
+
+def test_scale_jitter_drops_boxes_mostly_cut_away():
+    item = _squares(boxes=((0, 0, 60, 60),))
+    kept = [len(scale_jitter(item, np.random.default_rng(s), (1.8, 1.8), 0.5).boxes) for s in range(60)]
+    assert 0 in kept and 1 in kept  # a corner box survives some zooms and not others
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mosaic_boxes_stay_on_their_objects_inside_the_canvas(seed):
+    rng = np.random.default_rng(seed)
+    items = [
+        _squares(int(rng.integers(80, 200)), int(rng.integers(80, 200)), ((10, 10, 50, 50), (40, 30, 70, 75)))
+        for _ in range(4)
+    ]
+    out = mosaic(items, rng, min_visible=0.4)
+    assert out.image.shape == items[0].image.shape and len(out.boxes) == len(out.labels) > 0
+    assert all(share > 0.85 for share in _white_share(out))
+
+
+def test_augment_boxes_draws_three_more_frames_for_mosaic_only():
+    drawn = []
+
+    def draw():
+        drawn.append(1)
+        return _squares()
+
+    config = BoxAugmentConfig(mosaic=1.0)
+    augment_boxes(_squares(), config, np.random.default_rng(0), draw)
+    assert len(drawn) == 3
+    augment_boxes(_squares(), config.model_copy(update={"mosaic": 0.0}), np.random.default_rng(0), draw)
+    assert len(drawn) == 3
+
+
+def test_repeat_factors_favour_images_with_the_rare_class():
+    labels = [np.array([0])] * 90 + [np.array([0, 1])] * 10  # class 1 in 10 % of images
+    weights = repeat_factors(labels, 2, threshold=0.4)
+    assert weights[0] == 1.0 and weights[-1] == pytest.approx(2.0)  # sqrt(0.4 / 0.1)
+    assert repeat_factors([np.array([], np.int64)], 2).tolist() == [1.0]
+    with pytest.raises(ValueError, match="threshold"):
+        repeat_factors(labels, 2, threshold=0)
+
+
+def test_photometric_policy_follows_the_data_light(tmp_path):
+    rng = np.random.default_rng(0)
+    bright = [tmp_path / f"day{i}.png" for i in range(4)]
+    dark = [tmp_path / f"mine{i}.png" for i in range(4)]
+    for path in bright:
+        cv2.imwrite(str(path), rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))  # mean 128, std 74
+    for path in dark:
+        cv2.imwrite(str(path), rng.integers(0, 40, (32, 32, 3), dtype=np.uint8))
+    base = AugmentConfig()
+    day = photometric_policy(light_statistics(bright), base)
+    mine = photometric_policy(light_statistics(dark), base)
+    assert all(getattr(day, name) == 0 for name in UNDERGROUND) and day.noise == base.noise
+    assert mine == base
+
+
+def test_param_groups_scale_the_backbone_and_skip_decay_on_norms():
+    body = freeze_batchnorm(lite_features(0, pretrained=False))
+    frozen = freeze_stem(body, stages=2)
+    model = torch.nn.ModuleDict({"backbone": body, "head": torch.nn.Conv2d(320, 4, 1)})
+    groups = param_groups(model, body, lr=1e-3, backbone_lr_scale=0.1, weight_decay=0.05)
+    grouped = {id(p) for g in groups for p in g["params"]}
+    assert not grouped & {id(p) for p in frozen} and frozen
+    # the frozen-BN backbone has no trainable 1-d parameters left (its convolutions have no bias)
+    assert sorted((round(g["lr"], 9), g["weight_decay"]) for g in groups) == [
+        (1e-4, 0.05),
+        (1e-3, 0.0),
+        (1e-3, 0.05),
+    ]
+    assert all(p.ndim <= 1 for g in groups if g["weight_decay"] == 0 for p in g["params"])
+    assert not any(
+        isinstance(m, torch.nn.BatchNorm2d) for m in body.modules()
+    )  # frozen BN has no batch statistics
+
+
+def test_warmup_cosine_rises_then_decays():
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    schedule = warmup_cosine(optimizer, total_steps=100, warmup_steps=10)
+    lrs = []
+    for step in range(100):
+        schedule.step_update(step)
+        lrs.append(optimizer.param_groups[0]["lr"])
+    assert lrs[0] < lrs[9] and max(lrs) == pytest.approx(1e-3, rel=0.05) and lrs[-1] < 0.1 * max(lrs)
