@@ -173,10 +173,13 @@ def _rungs(options: Any, fix_ladder: bool) -> tuple[Rung, list[Rung]]:
     return Rung("as-built"), []
 
 
+_FILE_FIELDS = {"file", "sha256", "bytes", "format", "precision", "weights", "data"}
+
+
 def _artifact(root: Path, spec: FormatSpec, verdict: Verdict, class_figure: str) -> Artifact:
     # every file the runtime reads for it (OpenVINO's .bin, ONNX external data), digested as written
     return Artifact(
-        **artifact_entry(root, spec.key, root / spec.file).model_dump(),
+        **artifact_entry(root, spec.key, root / spec.file).model_dump(include=_FILE_FIELDS),
         metrics=verdict.report.manifest_metrics(class_figure) if verdict.report else {},
         status="shipped" if verdict.passed else "rejected",
         note=verdict.note,
