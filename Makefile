@@ -17,10 +17,11 @@ PYTEST_ARGS ?=
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements-labelling-dev.txt
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[workstation,dev]"
+	$(PY) -m pip install --quiet --no-deps -r requirements-labelling-dev.txt
 	touch $@
 
 # The whole pipeline on generated data; everything lands under $(RUN) (git-ignored).

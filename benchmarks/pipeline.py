@@ -26,6 +26,7 @@ from edge_runtime.errors import SourceError
 from edge_runtime.model import BundleModel
 from edge_runtime.pipeline import Pipeline, replay
 from edge_runtime.rules import RuleSet
+from edge_runtime.siteloop.loop import SiteLoop
 from edge_runtime.sources import CaptureThread, Frame, open_source
 from edge_runtime.timing import StageTimers
 
@@ -80,16 +81,25 @@ def model_only_fps(model: BundleModel, image: np.ndarray, seconds: float) -> flo
     return 1000.0 / stats.mean_ms
 
 
-def live_run(model: BundleModel, config: SiteConfig, video: Path, count: int, seconds: float) -> _LiveRun:
-    """``count`` cameras playing ``video`` at its frame rate into one shared inference stage, as ``run`` does."""
+def live_run(
+    model: BundleModel,
+    config: SiteConfig,
+    video: Path,
+    count: int,
+    seconds: float,
+    site_loop: SiteLoop | None = None,
+    timers: StageTimers | None = None,
+) -> _LiveRun:
+    """``count`` cameras playing ``video`` at its frame rate into one shared inference stage, as ``run`` does
+    (``site_loop``: with hard-example capture, drift and shadow as the daemon runs them, on ``timers``)."""
     first = config.camera()
     cameras = [
         first.model_copy(update={"name": first.name if i == 0 else f"{first.name}-{i}", "source": str(video),
                                  "loop": True, "realtime": True})
         for i in range(count)
     ]
-    stop, ready, timers = threading.Event(), threading.Event(), StageTimers()
-    pipeline = Pipeline(model, RuleSet(config.rules), [], timers)
+    stop, ready, timers = threading.Event(), threading.Event(), timers or StageTimers()
+    pipeline = Pipeline(model, RuleSet(config.rules), [], timers, site_loop=site_loop)
     arrivals = _Arrivals()
     ages: list[float] = []
     event_latency: list[float] = []

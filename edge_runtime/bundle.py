@@ -21,10 +21,12 @@ from edge_runtime.errors import BundleError
 from edge_runtime.jsonsafe import nesting
 from edge_runtime.postprocess_spec import LEGACY_KIND, PostProcess
 from edge_runtime.signal import SignalSpec
+from edge_runtime.siteloop.framestats import ReferenceStats
 
 # 2: typed postprocess (``type`` required, inferred from the task for schema 1), ``precision_hint``.
 SCHEMA_VERSION = 2
 MANIFEST_NAME = "manifest.json"
+SIGNATURE_NAME = "signature.json"  # signatures of the manifest (edge_runtime.signing): it cannot list them
 
 ArtifactFormat = Literal["onnx", "openvino"]
 Precision = Literal["fp32", "fp16", "int8"]
@@ -161,6 +163,9 @@ class Manifest(ModelInterface):
     version: str = "0.1.0"
     artifacts: list[Artifact] = Field(min_length=1)
     provenance: dict[str, Any] = Field(default_factory=dict)
+    reference: ReferenceStats | None = Field(
+        None, description="statistics of the training data the daemon's drift check compares cameras with"
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
@@ -293,7 +298,7 @@ def _refuse_pickles(root: Path) -> None:
 
 
 def _refuse_unlisted(root: Path, manifest: Manifest) -> None:
-    listed = {MANIFEST_NAME} | {e.file for a in manifest.artifacts for e in a.files()}
+    listed = {MANIFEST_NAME, SIGNATURE_NAME} | {e.file for a in manifest.artifacts for e in a.files()}
     present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
     unlisted = sorted(present - {Path(name).as_posix() for name in listed})
     if unlisted:

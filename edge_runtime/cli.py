@@ -22,6 +22,7 @@ from typing import Any
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.events import JsonlSink, compare_events, read_truth
+from edge_runtime.fleet.supervisor import run_fleet
 from edge_runtime.logs import setup_logging
 from edge_runtime.pipeline import ReplayResult, replay, replay_tolerance, run, verify_daemon
 from edge_runtime.redact import redact
@@ -97,7 +98,7 @@ def _run(config: SiteConfig, args: argparse.Namespace) -> int:
         while True:
             if config.sinks.jsonl is not None:
                 save_config(config, config.sinks.jsonl.path.with_suffix(".config.yaml"))
-            summary = run(config, signals.stop, notifier)
+            summary = (run_fleet if config.fleet is not None else run)(config, signals.stop, notifier)
             print(json.dumps(summary.to_dict(), indent=2), flush=True)
             if not signals.reload or signals.terminate:
                 return 0

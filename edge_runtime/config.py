@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from edge_runtime.errors import ConfigError
+from edge_runtime.fleet.config import FleetConfig, TrustConfig
+from edge_runtime.siteloop.config import SiteLoopConfig
 from edge_runtime.yamlconfig import load_config
 
 ANY_CAMERA = "*"
@@ -309,10 +311,11 @@ class MqttSinkConfig(_Section):
     )
     topic: str = Field(default="adit/events", pattern=TOPIC, max_length=1024)
     availability_topic: str = Field(
-        default="adit/status",
+        default="adit/status/{device}",
         pattern=TOPIC,
         max_length=1024,
-        description='retained "online"; last will "offline"',
+        description='retained "online"; last will "offline"; {device} is replaced by client_id '
+        "(it was the shared adit/status before the fleet: set that to keep it)",
     )
     username: str | None = None
     password: SecretStr | None = None
@@ -467,6 +470,9 @@ class SiteConfig(_Section):
     snapshots: SnapshotConfig = SnapshotConfig()
     watchdog: WatchdogConfig = WatchdogConfig()
     opcua: OpcUaConfig = OpcUaConfig()
+    trust: TrustConfig = Field(default=TrustConfig(), description="signers whose bundles this device runs")
+    fleet: FleetConfig | None = Field(default=None, description="managed over the broker (docs/fleet.md)")
+    site_loop: SiteLoopConfig = SiteLoopConfig()
 
     @model_validator(mode="before")
     @classmethod
@@ -499,6 +505,14 @@ class SiteConfig(_Section):
                 f"belt_load.camera: no camera {belt.camera!r}; the cameras are: "
                 f'{", ".join(cameras)} (or "{ANY_CAMERA}" for all)'
             )
+        return self
+
+    @model_validator(mode="after")
+    def _fleet_needs_broker_and_signers(self) -> SiteConfig:
+        if self.fleet is not None and self.sinks.mqtt is None:
+            raise ValueError("fleet: needs sinks.mqtt, the broker the fleet is managed over")
+        if self.fleet is not None and not self.trust.required:
+            raise ValueError("fleet: needs trust.keys; a fleet device runs only signed bundles")
         return self
 
     @property

@@ -287,13 +287,54 @@ class OutboxDamagedEnd(_Envelope):
     extra: OutboxDamagedEndExtra
 
 
+# --- drift: a camera's recent frames against the bundle's reference statistics (siteloop) --------------
+
+DriftStatistic = Literal["brightness", "contrast", "sharpness", "confidence"]
+
+
+class DriftExtra(_Strict):
+    psi: float = Field(ge=0, description="Population Stability Index of the recent samples to the reference")
+    recent_median: float | None = Field(description="median of the camera's recent samples")
+    reference_median: float = Field(description="median of the bundle's reference data")
+    samples: int = Field(ge=0, description="recent samples compared")
+
+
+class DriftEndExtra(DriftExtra):
+    start_id: EventId
+    duration_s: Duration
+    reason: Literal["cleared", "stopped"] = Field(
+        description="cleared: the PSI fell below clear_below; stopped: the daemon stopped"
+    )
+
+
+class DriftStart(_Envelope):
+    """A statistic of a camera's recent frames left the training data (PSI >= raise_above)."""
+
+    kind: Literal["drift"]
+    phase: Literal["start"]
+    type: Literal["drift"]
+    label: DriftStatistic = Field(description="the statistic that moved")
+    rule: Literal["drift"]
+    extra: DriftExtra
+
+
+class DriftEnd(_Envelope):
+    kind: Literal["drift"]
+    phase: Literal["end"]
+    type: Literal["drift"]
+    label: DriftStatistic
+    rule: Literal["drift"]
+    extra: DriftEndExtra
+
+
 RuleEvent = Annotated[RuleStart | RuleUpdate | RuleEnd, Field(discriminator="phase")]
 MachineEvent = Annotated[MachineStart | MachineUpdate | MachineEnd, Field(discriminator="phase")]
 HealthEvent = Annotated[HealthStart | HealthEnd, Field(discriminator="phase")]
 BeltEvent = Annotated[BeltSpeed | BeltOverloadStart | BeltOverloadEnd, Field(discriminator="phase")]
 OutboxEvent = Annotated[OutboxDamagedStart | OutboxDamagedEnd, Field(discriminator="phase")]
+DriftEvent = Annotated[DriftStart | DriftEnd, Field(discriminator="phase")]
 AnyEvent = Annotated[
-    RuleEvent | MachineEvent | HealthEvent | BeltEvent | OutboxEvent, Field(discriminator="kind")
+    RuleEvent | MachineEvent | HealthEvent | BeltEvent | OutboxEvent | DriftEvent, Field(discriminator="kind")
 ]
 
 # The schema files of docs/events: name -> (title, type). ``event`` is the union every consumer can use.
@@ -304,6 +345,7 @@ SCHEMAS: dict[str, tuple[str, Any]] = {
     "camera_health": ("adit camera health event", HealthEvent),
     "belt_load": ("adit belt load and speed event", BeltEvent),
     "outbox": ("adit outbox recovery event", OutboxEvent),
+    "drift": ("adit drift event (a camera's frames against the bundle's reference statistics)", DriftEvent),
 }
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)
@@ -363,7 +405,9 @@ def main(argv: list[str] | None = None) -> int:
         "--write", action="store_true", help="write the files (default: check them, exit 1 on drift)"
     )
     args = parser.parse_args(argv)
-    files = schema_files(state_schemas())
+    from edge_runtime.fleet.messages import fleet_schemas  # and the fleet's (docs/fleet.md)
+
+    files = schema_files(state_schemas() | fleet_schemas())
     if args.write:
         args.folder.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():

@@ -24,6 +24,7 @@ from edge_runtime.liveness import Liveness
 from edge_runtime.outbox import Outbox
 from edge_runtime.redact import redact
 from edge_runtime.signal_monitor import SignalMonitor
+from edge_runtime.siteloop.loop import SiteLoop
 from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.sources import CaptureThread
 from edge_runtime.timing import BUCKETS_MS, STAGES, StageTimers
@@ -83,6 +84,7 @@ class DaemonView:
     liveness: Liveness | None = None
     snapshots: SnapshotWriter | None = None
     machines: list[SignalMonitor] = field(default_factory=list)
+    site_loop: SiteLoop | None = None
 
     def belt_states(self) -> dict[str, dict[str, object]]:
         """Each belt camera's load, speed recommendation and overload state (empty without belt_load)."""
@@ -163,6 +165,7 @@ class DaemonView:
             "sinks": {name: self.sink_health(name) | s.view() for name, s in self.outbox.states.items()},
             "timing_ms": {stage: vars(stats) for stage, stats in self.timers.summary().items()},
             "belt_load": self.belt_states(),
+            "site_loop": self.site_loop.state() if self.site_loop is not None else None,
             "config": config,
         }
 

@@ -36,7 +36,10 @@ from edge_runtime.outbox_store import OutboxLock
 from edge_runtime.postprocess import Prediction, Segmentation
 from edge_runtime.rules import RuleSet
 from edge_runtime.signal_monitor import MachineThread, SignalMonitor, verify_machine
+from edge_runtime.signing import check_signature
 from edge_runtime.sinks import build_sinks
+from edge_runtime.siteloop.loop import SiteLoop
+from edge_runtime.siteloop.shadow import check_candidate
 from edge_runtime.snapshots import SnapshotWriter, snapshot_url
 from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_camera, open_source, read_ahead
 from edge_runtime.state import EventTally
@@ -98,6 +101,8 @@ def verify_daemon(config: SiteConfig) -> SiteBundles:
     """Start-up checks needing no camera: bundle digests, artifacts, rule labels among the classes,
     each machine's bundle and recording."""
     machines = {machine.name: verify_machine(machine, i) for i, machine in enumerate(config.machines)}
+    for machine in config.machines:  # signed by a trusted key, when the site requires it
+        check_signature(machines[machine.name].root, config.trust, label=str(machine.bundle))
     classes = {name: bundle.manifest.classes for name, bundle in machines.items()}
     for index, rule in enumerate(config.rules):
         if rule.camera in machines and (rule.zone is not None or rule.tripwire is not None):
@@ -111,8 +116,11 @@ def verify_daemon(config: SiteConfig) -> SiteBundles:
             raise ConfigError("belt_load: needs a camera with a segment bundle; this site has only machines")
         return SiteBundles(None, machines)
     bundle = load_bundle(config.model.bundle)
+    check_signature(bundle.root, config.trust, label=str(config.model.bundle))
     load_model(bundle, config.model)  # the model against its manifest: shapes, classes (exit 2 naming the field)
     check_rules(config, bundle.manifest, bundle.root, classes)
+    if config.site_loop.shadow is not None:
+        check_candidate(config, config.site_loop.shadow, bundle.manifest)
     belt_monitor(config, bundle)
     return SiteBundles(bundle, machines)
 
@@ -162,8 +170,10 @@ class Pipeline:
         snapshots: SnapshotWriter | None = None,
         live: LatestFrames | None = None,
         belt: BeltLoadMonitor | None = None,
+        site_loop: SiteLoop | None = None,
     ) -> None:
         self.model = model
+        self.site_loop = site_loop
         self.live = live
         self.snapshots = snapshots
         self.belt = belt
@@ -196,6 +206,9 @@ class Pipeline:
             ]
         self.frames += len(frames)
         events = [event for group in caused for event in group]
+        if self.site_loop is not None:
+            with self.timers.measure("site_loop"):
+                events += self.site_loop.observe(frames, predictions, caused)
         self.deliver(events)
         committed = time.time()
         for frame, group in zip(frames, caused, strict=True):
@@ -233,6 +246,7 @@ class Pipeline:
     def finish(self) -> list[Event]:
         """End the events still open (the sources ended or the daemon stops) and deliver the ends."""
         events = self.rules.close() + (self.belt.close() if self.belt is not None else [])
+        events += self.site_loop.close() if self.site_loop is not None else []
         self.deliver(events)
         return events
 
@@ -264,9 +278,15 @@ class Pipeline:
 
 
 def run(
-    config: SiteConfig, stop: threading.Event, notifier: SystemdNotifier | None = None
+    config: SiteConfig,
+    stop: threading.Event,
+    notifier: SystemdNotifier | None = None,
+    on_view: Callable[[DaemonView], None] | None = None,
 ) -> PipelineSummary:
-    """Run every camera and machine until all sources end or ``stop`` is set; then stop and drain the outbox."""
+    """Run every camera and machine until all sources end or ``stop`` is set; then stop and drain the outbox.
+
+    ``on_view`` is handed the run's live objects once everything has started (the fleet reads them).
+    """
     notifier = notifier or SystemdNotifier(None)
     bundles = verify_daemon(config)
     bundle = bundles.cameras
@@ -311,8 +331,10 @@ def run(
         snapshots = SnapshotWriter(config.snapshots, config.rules) if config.snapshots.enabled else None
         live = LatestFrames()
         belt = belt_monitor(config, bundle) if bundle is not None else None
+        site_loop = SiteLoop.build(config, bundle, model.artifact.key, timers) if bundle and model else None
         pipeline = Pipeline(
-            model, RuleSet(config.rules), [outbox, tally], timers, snapshots=snapshots, live=live, belt=belt
+            model, RuleSet(config.rules), [outbox, tally], timers, snapshots=snapshots, live=live, belt=belt,
+            site_loop=site_loop,
         )
         started = time.monotonic()
         # the dashboard's model card: the cameras' model, or the first machine's on a machines-only site
@@ -332,6 +354,7 @@ def run(
             liveness=liveness,
             snapshots=snapshots,
             machines=[m.monitor for m in machines],
+            site_loop=site_loop,
         )
         if config.http.enabled:
             cleanup.callback(WebServer(config.http, view).close)
@@ -342,6 +365,8 @@ def run(
         for machine in machines:
             machine.start()
         log.info("running %d camera(s) on %s and %d machine(s)", len(cameras), artifact or "-", len(machines))
+        if on_view is not None:
+            on_view(view)
         notifier.ready()
         stalled: dict[str, float] = {}
         try:
@@ -434,7 +459,10 @@ def replay(
     )
     timers = StageTimers()
     model = load_model(bundle, config.model)
-    pipeline = Pipeline(model, RuleSet(config.rules), sinks, timers, belt=belt_monitor(config, bundle))
+    site_loop = SiteLoop.build(config, bundle, model.artifact.key, timers)
+    pipeline = Pipeline(
+        model, RuleSet(config.rules), sinks, timers, belt=belt_monitor(config, bundle), site_loop=site_loop
+    )
     events: list[Event] = []
     started = time.monotonic()
     with (

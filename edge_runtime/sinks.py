@@ -145,7 +145,9 @@ class MqttSink:
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigError(f"sinks.mqtt.tls: cannot load certificates ({exc})") from exc
             client.tls_insecure_set(tls.insecure)
-        client.will_set(config.availability_topic, "offline", qos=1, retain=True)
+        # per device, so one box's last will never hides another's "online" (docs/events.md)
+        self.availability_topic = config.availability_topic.replace("{device}", config.client_id)
+        client.will_set(self.availability_topic, "offline", qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -193,7 +195,7 @@ class MqttSink:
     def close(self) -> None:
         if self._client.is_connected():
             self._client.publish(
-                self.config.availability_topic, "offline", qos=1, retain=True
+                self.availability_topic, "offline", qos=1, retain=True
             ).wait_for_publish(self.config.publish_timeout_s)
         self._client.disconnect()
         self._client.loop_stop()
@@ -212,7 +214,7 @@ class MqttSink:
             # 53 of 100 lost, REAL-PARTS.md), so give subscribers a moment first
             self._publish_after = time.monotonic() + self.config.resubscribe_grace_s
         log.info("MQTT connected to %s:%d", self.config.host, self.config.port)
-        client.publish(self.config.availability_topic, "online", qos=1, retain=True)
+        client.publish(self.availability_topic, "online", qos=1, retain=True)
         self.connections += 1
 
     def _on_disconnect(

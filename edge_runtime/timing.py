@@ -21,9 +21,11 @@ from typing import Literal, get_args
 import numpy as np
 
 # frame_age: capture to the start of inference (how stale the picture the model sees is);
-# capture_to_event: capture to the event committed in the outbox (what a site's alarm waits for).
+# capture_to_event: capture to the event committed in the outbox (what a site's alarm waits for);
+# site_loop: drift, hard-example selection and shadow hand-off on the inference thread (siteloop).
 Stage = Literal[
-    "decode", "preprocess", "infer", "postprocess", "rules", "delivery", "frame_age", "capture_to_event"
+    "decode", "preprocess", "infer", "postprocess", "rules", "site_loop", "delivery", "frame_age",
+    "capture_to_event",
 ]
 STAGES: tuple[Stage, ...] = get_args(Stage)
 # Histogram bucket bounds (ms) for /metrics; counted over every sample, like the count and the total.

@@ -1,4 +1,5 @@
-"""``python -m export build --checkpoint CKPT --out BUNDLE`` (any task), ``python -m export verify BUNDLE``.
+"""``python -m export build --checkpoint CKPT --out BUNDLE`` (any task), ``verify BUNDLE`` and
+``sign BUNDLE --key KEY``.
 
 Exit codes: 0 done (a rejected INT8 artifact is a verdict, not a failure); 2 bad input or a bundle
 that does not verify, printed as one message without a traceback.
@@ -14,6 +15,7 @@ from pathlib import Path
 from edge_runtime.bundle import load_bundle
 from edge_runtime.errors import AditError
 from edge_runtime.logs import setup_logging
+from edge_runtime.signing import add_sign_arguments, load_private_key, sign_bundle, sign_command
 from export.build import ExportRequest, export_bundle, summary
 from export.formats import FORMATS
 from export.gate import GateBudget
@@ -77,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
         help="reject an artifact that misses the budget without trying fixes",
     )
     build.add_argument("--tar", action="store_true", help="also pack BUNDLE.tar.gz for shipping")
+    build.add_argument("--sign-key", type=Path, help="sign the manifest with this Ed25519 key (docs/fleet.md)")
+    build.add_argument("--signer", help="name recorded with the signature (default: the key file's stem)")
+    add_sign_arguments(commands.add_parser("sign", help="sign a bundle's manifest with an Ed25519 key"))
     verify = commands.add_parser(
         "verify", help="check a bundle's manifest and every artifact's sha256, then run each once"
     )
@@ -96,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {key:<15} {outcome}")
             print("OK: every artifact loads and runs on a zero input")
             return 0
+        if args.command == "sign":
+            return sign_command(args)
+        sign_key = load_private_key(args.sign_key) if args.sign_key else None  # a bad key fails before any work
         budget = GateBudget(
             max_drop_pp=args.max_drop,
             max_class_drop_pp=args.max_class_drop,
@@ -113,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         bundle = export_bundle(request)
         print(summary(bundle))
+        if sign_key is not None:
+            sign_bundle(args.out, sign_key, args.signer or args.sign_key.stem)
         if args.tar:
             archive = args.out.with_name(args.out.name + ".tar.gz")
             with tarfile.open(archive, "w:gz") as tar:

@@ -84,6 +84,8 @@ def build_app(view: DaemonView, closing: threading.Event) -> Starlette:
         Route("/api/events", partial(_events, board)),
         Route("/api/incidents", partial(_incidents, board)),
         Route("/api/events/{event_id}/ack", partial(_acknowledge, board), methods=["POST"]),
+        Route("/api/events/{event_id}/feedback", partial(_give_feedback, board), methods=["POST"]),
+        Route("/api/feedback", partial(_feedback, board)),
         Route("/api/cameras/{camera}/frame.jpg", partial(_frame, board)),
         Route("/api/cameras/{camera}/stream.mjpg", partial(_stream, board)),
         Route("/api/rules/yaml", partial(_rule_yaml, board), methods=["POST"]),
@@ -146,6 +148,7 @@ def _page(board: Dashboard, page: str, request: Request) -> Response:
         context["model"] = model_info(
             view.manifest, view.artifact, view.runtime_precision, view.config.http.benchmark
         )
+        context["loop"] = view.site_loop.state() if view.site_loop is not None else {}
     html = board.templates.get_template(f"{page}.html").render(context)
     response = HTMLResponse(html)
     if "lang" in request.query_params:
@@ -198,6 +201,42 @@ async def _acknowledge(board: Dashboard, request: Request) -> JSONResponse:
         return _json({"error": f"no recent event {event_id!r}"}, 404)
     ack = await run_in_threadpool(board.acks.acknowledge, event_id, by)
     return _json(ack.to_dict())
+
+
+async def _give_feedback(board: Dashboard, request: Request) -> JSONResponse:
+    """POST {"by", "verdict": false_alarm|confirmed|relabel, "label": class (relabel only)}: kept with the
+    event's frame (its capture, pinned against the quota, else its snapshot); the newest stands."""
+    event_id = request.path_params["event_id"]
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict) or not all(isinstance(body.get(k, ""), str) for k in ("by", "verdict")):
+        return _json({"error": 'expected JSON {"by": name, "verdict": ..., "label": class}'}, 400)
+    label = body.get("label")
+    if label is not None and label not in board.view.manifest.classes:
+        classes = ", ".join(board.view.manifest.classes)
+        return _json({"error": f"no class {label!r}; the classes: {classes}"}, 422)
+    event = next((e for _, e in board.view.outbox.recent_events() if e.id == event_id), None)
+    if event is None:
+        return _json({"error": f"no recent event {event_id!r}"}, 404)
+    loop = board.view.site_loop
+    captured = loop.captures if loop is not None else None
+    frame = await run_in_threadpool(captured.pin, event_id) if captured is not None else None
+    try:
+        stored = await run_in_threadpool(
+            board.acks.give_feedback, event_id, body.get("verdict", ""), body.get("by", ""),
+            label=label, frame=str(frame) if frame is not None else event.extra.get("snapshot"),
+            event_label=event.label,
+        )
+    except ValueError as exc:
+        return _json({"error": str(exc)}, 422)
+    return _json(stored.to_dict())
+
+
+def _feedback(board: Dashboard, request: Request) -> JSONResponse:
+    """Every feedback the control room gave, oldest first: what the labelling export takes along."""
+    return _json({"feedback": [item.to_dict() for item in board.acks.feedback().values()]})
 
 
 def _iso(value: str | None) -> str | None:

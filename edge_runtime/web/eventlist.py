@@ -102,8 +102,10 @@ def list_incidents(outbox: Outbox, wanted: EventFilter, acks: AckStore) -> dict[
     rows.sort(key=lambda row: row.pop("_first"), reverse=True)
     rows = rows[: wanted.limit]
     found = acks.lookup([row["id"] for row in rows])
+    feedback = acks.feedback([row["id"] for row in rows])
     for row in rows:
         row["ack"] = found[row["id"]].to_dict() if row["id"] in found else None
+        row["feedback"] = feedback[row["id"]].to_dict() if row["id"] in feedback else None
     return {"incidents": rows, "choices": _choices(recent)}
 
 

@@ -248,7 +248,9 @@ def start_daemon(tmp_path: Path, tiny_bundle: Path, colour_video):
     """Start the real daemon on the looping colour video, live paced, with snapshots and the dashboard."""
     started: list[RunningDaemon] = []
 
-    def start(extra_cameras: tuple[dict, ...] = (), **http: object) -> RunningDaemon:
+    def start(
+        extra_cameras: tuple[dict, ...] = (), site_loop: dict | None = None, **http: object
+    ) -> RunningDaemon:
         site = write_site(
             tmp_path / "site.yaml", tiny_bundle, colour_video.path, tmp_path / "events" / "events.jsonl"
         )
@@ -257,6 +259,8 @@ def start_daemon(tmp_path: Path, tiny_bundle: Path, colour_video):
         data["cameras"] += list(extra_cameras)
         data["snapshots"] = {"enabled": True, "folder": str(tmp_path / "snapshots")}
         data["http"] = {"port": free_port(), "benchmark": str(tmp_path / "no-bench" / "results.json"), **http}
+        if site_loop is not None:
+            data["site_loop"] = site_loop
         site.write_text(yaml.safe_dump(data, sort_keys=False))
         daemon = RunningDaemon(load_site_config(site), site)
         started.append(daemon)

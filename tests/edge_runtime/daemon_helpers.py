@@ -127,3 +127,27 @@ def finish_into_webhook(site, repo) -> list[str]:
         collector.shutdown()
         collector.server_close()
     return collector.ids
+
+
+def post_json(url: str, body: object) -> tuple[int, dict]:
+    """POST ``body`` as JSON; the status and the decoded JSON answer (errors included)."""
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def wait_for_value(predicate, timeout_s: float = 30.0):
+    """The predicate's first truthy value, polled every 0.2 s; AssertionError after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+

@@ -48,16 +48,35 @@ def test_mqtt_events_arrive_with_qos1_and_a_retained_availability_topic(mosquitt
     assert _wait(lambda: len(_event_ids(subscriber)) == 3)
     assert _event_ids(subscriber) == [e.id for e in events]
     topics = {topic for topic, _, _ in subscriber.messages}
-    assert "adit/events/belt/person" in topics and "adit/status" in topics
+    status = "adit/status/edge-a"  # per device: one box's will never hides another's "online"
+    assert "adit/events/belt/person" in topics and status in topics
     sink.close()
-    assert _wait(lambda: b"offline" in [p for t, p, _ in subscriber.messages if t == "adit/status"])
-    late = type(subscriber)(
-        mosquitto.port, "adit/status", "test-late"
-    )  # a new subscriber gets the retained state
+    assert _wait(lambda: b"offline" in [p for t, p, _ in subscriber.messages if t == status])
+    late = type(subscriber)(mosquitto.port, status, "test-late")  # a new subscriber gets the retained state
     try:
-        assert _wait(lambda: late.messages == [("adit/status", b"offline", True)])
+        assert _wait(lambda: late.messages == [(status, b"offline", True)])
     finally:
         late.close()
+
+
+def test_each_device_has_its_own_availability_and_the_shared_topic_still_works(mosquitto, subscriber):
+    down = MqttSink(MqttSinkConfig(port=mosquitto.port, client_id="edge-down"))
+    up = MqttSink(MqttSinkConfig(port=mosquitto.port, client_id="edge-up"))
+    legacy = MqttSink(MqttSinkConfig(port=mosquitto.port, client_id="edge-old", availability_topic="adit/status"))
+    try:
+        assert _wait(lambda: down.connected and up.connected and legacy.connected)
+        down.close()
+
+        def retained(topic: str) -> bytes | None:
+            payloads = [p for t, p, _ in subscriber.messages if t == topic]
+            return payloads[-1] if payloads else None
+
+        assert _wait(lambda: retained("adit/status/edge-down") == b"offline")
+        assert retained("adit/status/edge-up") == b"online"
+        assert _wait(lambda: retained("adit/status") == b"online")  # set explicitly: the old shared topic
+    finally:
+        up.close()
+        legacy.close()
 
 
 def test_broker_down_mid_run_every_event_still_arrives_once_per_id(mosquitto, subscriber, tmp_path):

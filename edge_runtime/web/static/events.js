@@ -4,6 +4,7 @@
 const form = document.getElementById("filters");
 const viewer = document.getElementById("viewer");
 const OPERATOR_KEY = "adit-operator";
+const CLASSES = JSON.parse(document.getElementById("classes").textContent);
 form.elements.operator.value = localStorage.getItem(OPERATOR_KEY) ?? "";
 
 function query() {
@@ -65,6 +66,39 @@ function ackCell(incident) {
   return el("td", { class: "ack" }, button);
 }
 
+// Was the model right? Kept with the event's frame for the next labelling round; the newest answer stands.
+async function giveFeedback(incident, verdict, label, cell) {
+  const by = form.elements.operator.value.trim();
+  localStorage.setItem(OPERATOR_KEY, by);
+  const response = await fetch(`/api/events/${incident.id}/feedback`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(label ? { by, verdict, label } : { by, verdict }),
+  });
+  if (!response.ok) { cell.append(el("small", { class: "bad" }, t("fb.failed"))); return; }
+  await refresh();
+}
+
+function feedbackCell(incident) {
+  const cell = el("td", { class: "feedback" });
+  if (incident.kind !== "rule") return cell;  // feedback judges the model, not the cameras or the belt
+  const given = incident.feedback;
+  if (given) {
+    const text = given.verdict === "relabel" ? `${t("fb.relabel")} ${given.label}` : t(`fb.${given.verdict}`);
+    cell.append(el("b", { class: `fb fb-${given.verdict}` }, text), el("small", {}, `${t("fb.by")} ${given.by}`));
+  }
+  for (const verdict of ["false_alarm", "confirmed"]) {
+    const button = el("button", { type: "button", class: `fb-button fb-${verdict}` }, t(`fb.${verdict}`));
+    button.addEventListener("click", () => giveFeedback(incident, verdict, null, cell));
+    cell.append(button);
+  }
+  const other = CLASSES.filter((name) => name !== incident.label);
+  const select = el("select", { class: "fb-relabel", title: t("fb.relabel") },
+    el("option", { value: "" }, t("fb.relabel")), other.map((name) => el("option", { value: name }, name)));
+  select.addEventListener("change", () => { if (select.value) giveFeedback(incident, "relabel", select.value, cell); });
+  cell.append(select);
+  return cell;
+}
+
 function row(incident) {
   const snapshot = incident.snapshot;  // the URL path the daemon serves it under
   const thumb = snapshot
@@ -82,6 +116,7 @@ function row(incident) {
     el("td", { class: "num" }, incident.score.toFixed(2)),
     durationCell(incident),
     ackCell(incident),
+    feedbackCell(incident),
     deliveryCell(incident));
 }
 

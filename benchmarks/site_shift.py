@@ -1,0 +1,106 @@
+"""A shifted site before adaptation: the deployed model's accuracy and drift statistic, original vs shifted.
+
+``python -m benchmarks.site_shift --bundle B --data DATA/classify --out DIR``
+
+The shifted site is the held-out split seen through another site's camera: less light, more dust haze, a
+warmer lamp, a belt of another colour cast and the camera turned a few degrees (``shift``, seeded per
+image). For the original and the shifted split: top-1 of the bundle's shipped artifact (through
+edge_runtime, as the daemon runs it) and each statistic's PSI against a reference measured on the
+``val`` split, with the verdict the daemon's default thresholds would give. Retraining on the shifted
+site (hard-example vs random labels, forgetting) needs the workstation's task engine and is not here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge_runtime.bundle import load_bundle
+from edge_runtime.model import BundleModel
+from edge_runtime.postprocess import Classification
+from edge_runtime.preprocess import read_image
+from edge_runtime.siteloop.config import DriftConfig
+from edge_runtime.siteloop.drift import confidence_of
+from edge_runtime.siteloop.framestats import STATISTICS, ReferenceStats, Statistic, image_statistics
+from edge_runtime.siteloop.reference import copy_with_reference, image_files
+
+
+def shift(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Another site's camera: 0.5-0.65 of the light, 0.2-0.35 dust haze, warm cast, turned 4-8 degrees."""
+    height, width = image.shape[:2]
+    angle = float(rng.uniform(4, 8) * rng.choice([-1, 1]))
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.08)  # zoomed: no black corners
+    out = cv2.warpAffine(image, turn, (width, height), borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+    out *= rng.uniform(0.5, 0.65)
+    out *= np.array([0.8, 0.95, 1.15], np.float32)  # BGR: a sodium-warm lamp, a brownish belt
+    haze = rng.uniform(0.2, 0.35)
+    out = out * (1 - haze) + haze * 90.0
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def evaluate(
+    model: BundleModel, images: list[tuple[np.ndarray, str]], reference: ReferenceStats
+) -> dict[str, Any]:
+    """Top-1 and each statistic's PSI (over all the images, as one window) against the reference."""
+    correct = 0
+    samples: dict[Statistic, list[float]] = {name: [] for name in STATISTICS}
+    for image, label in images:
+        prediction = model.postprocess(model.infer(model.prepare([image])), [image.shape[:2]])[0]
+        correct += int(isinstance(prediction, Classification) and prediction.label == label)
+        for name, value in image_statistics(image, reference.thumbnail).items():
+            samples[name].append(value)
+        confidence = confidence_of(prediction)
+        if confidence is not None:
+            samples["confidence"].append(confidence)
+    psi = {}
+    for statistic, values in samples.items():
+        distribution = reference.distribution(statistic)
+        if distribution is not None:
+            psi[statistic] = round(distribution.psi(values), 3)
+    raised = sorted(name for name, value in psi.items() if value >= DriftConfig().raise_above)
+    return {
+        "images": len(images),
+        "top1": round(correct / len(images), 4),
+        "psi": psi,
+        "drift_raised": raised,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.site_shift", description=__doc__)
+    parser.add_argument("--bundle", type=Path, required=True)
+    parser.add_argument("--artifact")
+    parser.add_argument("--data", type=Path, required=True, help="class-folder root with val/ and test/")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    scratch = Path(tempfile.mkdtemp(prefix="site-shift-"))
+    try:
+        val = image_files(args.data / "val")
+        bundle, reference = copy_with_reference(args.bundle, scratch, val, args.artifact)
+        model = BundleModel(load_bundle(bundle), args.artifact)
+        rng = np.random.default_rng(args.seed)
+        test = [(read_image(path), path.parent.name) for path in image_files(args.data / "test")]
+        results = {
+            "artifact": model.artifact.key,
+            "reference": reference.source,
+            "original": evaluate(model, test, reference),
+            "shifted": evaluate(model, [(shift(image, rng), label) for image, label in test], reference),
+        }
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "site_shift.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""The site loop's benchmark helpers: the shifted site's evaluation and the cost table's medians."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from benchmarks.site_loop import median, table
+from benchmarks.site_shift import evaluate, shift
+from edge_runtime.bundle import load_bundle
+from edge_runtime.model import BundleModel
+from edge_runtime.siteloop.framestats import reference_statistics
+
+BGR = {"red": (0, 0, 255), "green": (0, 255, 0), "blue": (255, 0, 0)}
+
+
+def _scene(colour: str, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    image = np.full((96, 128, 3), BGR[colour], np.float32) * rng.uniform(0.7, 1.0)
+    image += rng.normal(0, 12, image.shape)
+    return cv2.GaussianBlur(np.clip(image, 0, 255).astype(np.uint8), (3, 3), 0)
+
+
+def test_the_shifted_site_raises_drift_and_the_original_does_not(tiny_bundle):
+    model = BundleModel(load_bundle(tiny_bundle))
+    reference = reference_statistics(
+        [_scene(c, s) for c in BGR for s in range(40)], [0.99] * 120, source="test"
+    )
+    rng = np.random.default_rng(0)
+    test = [(_scene(c, 100 + s), c) for c in BGR for s in range(40)]
+    original = evaluate(model, test, reference)
+    shifted = evaluate(model, [(shift(image, rng), label) for image, label in test], reference)
+    assert original["top1"] == 1.0 and original["drift_raised"] == []
+    assert "brightness" in shifted["drift_raised"]
+    assert shifted["psi"]["brightness"] > original["psi"]["brightness"]
+
+
+def _round(fps: float, cpu: float, stage: dict | None = None, shadow: dict | None = None) -> dict:
+    live = {
+        "count": 8,
+        "fps_per_camera": 15.0,
+        "frame_age_p50_ms": 5.0,
+        "frame_age_p99_ms": 30.0,
+        "dropped": 0,
+        "captured": 1200,
+    }
+    return {"replay_fps": fps, "live": live, "cpu_ms_per_frame": cpu, "site_loop_ms": stage, "shadow": shadow}
+
+
+def test_the_cost_table_compares_medians_with_the_loop_off():
+    results = {
+        "off": {"median": median([_round(200, 6.0), _round(100, 9.0), _round(210, 6.2)])},
+        "capture+drift+shadow": {
+            "median": median(
+                [
+                    _round(190, 6.6, {"p50": 0.1, "p99": 2.0}, {"cost": 0.2}),
+                    _round(195, 6.9, {"p50": 0.2, "p99": 3.0}, {"cost": 0.18}),
+                    _round(90, 9.9, {"p50": 0.1, "p99": 9.0}, {"cost": 0.21}),
+                ]
+            )
+        },
+    }
+    assert results["off"]["median"]["replay_fps"] == 200 and results["off"]["median"]["site_loop_ms"] is None
+    text = table(results, 8)
+    assert "| off | 200.0 | +0.0 %" in text
+    assert (
+        "| capture+drift+shadow | 190.0 | -5.0 %" in text
+        and "| 6.9 | +11.3 %" in text
+        and "| 20.0 % |" in text
+    )
