@@ -79,7 +79,9 @@ def _parser() -> argparse.ArgumentParser:
         help="reject an artifact that misses the budget without trying fixes",
     )
     build.add_argument("--tar", action="store_true", help="also pack BUNDLE.tar.gz for shipping")
-    build.add_argument("--sign-key", type=Path, help="sign the manifest with this Ed25519 key (docs/fleet.md)")
+    build.add_argument(
+        "--sign-key", type=Path, help="sign the manifest with this Ed25519 key (docs/fleet.md)"
+    )
     build.add_argument("--signer", help="name recorded with the signature (default: the key file's stem)")
     add_sign_arguments(commands.add_parser("sign", help="sign a bundle's manifest with an Ed25519 key"))
     verify = commands.add_parser(
@@ -103,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "sign":
             return sign_command(args)
-        sign_key = load_private_key(args.sign_key) if args.sign_key else None  # a bad key fails before any work
+        # a bad key fails before any work
+        sign_key = load_private_key(args.sign_key) if args.sign_key else None
         budget = GateBudget(
             max_drop_pp=args.max_drop,
             max_class_drop_pp=args.max_class_drop,
