@@ -100,7 +100,7 @@ def _run_and_restart(colour_site, small_volume, receiver: RawHttpServer) -> None
         accepted: list[str] = []
         receiver.answer = lambda request: accepted.append(request.event["id"]) or status(204, "No Content")
         process.send_signal(signal.SIGTERM)
-        out, _ = process.communicate(timeout=90)
+        out = log.stdout_at_exit(process, 90)
     finally:
         process.kill()
     assert process.returncode == 0, log.rest()
