@@ -19,21 +19,21 @@ from typing import Any
 
 import numpy as np
 
-from edge_runtime.backends import BackendOptions
 from edge_runtime.beltload import BeltLoadMonitor
 from edge_runtime.bundle import Bundle, Manifest, load_bundle
 from edge_runtime.config import ModelConfig, SiteConfig, check_rule_labels
 from edge_runtime.control import open_control_outputs
-from edge_runtime.errors import BundleError, ConfigError, SourceError
+from edge_runtime.errors import ConfigError, SourceError
 from edge_runtime.events import Event, Sink
 from edge_runtime.health import CameraHealth
 from edge_runtime.live import LatestFrames
 from edge_runtime.liveness import Liveness
 from edge_runtime.model import BundleModel
+from edge_runtime.model import load_model as open_model
 from edge_runtime.observe import CameraView, DaemonView
 from edge_runtime.outbox import Outbox
 from edge_runtime.outbox_store import OutboxLock
-from edge_runtime.postprocess import Prediction, Segmentation, decoder_for, list_postprocess
+from edge_runtime.postprocess import Prediction, Segmentation
 from edge_runtime.rules import RuleSet
 from edge_runtime.signal_monitor import MachineThread, SignalMonitor, verify_machine
 from edge_runtime.signing import check_signature
@@ -44,7 +44,7 @@ from edge_runtime.snapshots import SnapshotWriter, snapshot_url
 from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_camera, open_source, read_ahead
 from edge_runtime.state import EventTally
 from edge_runtime.systemd import SystemdNotifier
-from edge_runtime.timing import StageStats, StageTimers
+from edge_runtime.timing import LatencyStats, StageTimers
 from edge_runtime.web.server import WebServer
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class PipelineSummary:
     delivery_failures: int
     duration_s: float
     fps: float
-    timing_ms: dict[str, StageStats]
+    timing_ms: dict[str, LatencyStats]
     machines: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,12 +117,7 @@ def verify_daemon(config: SiteConfig) -> SiteBundles:
         return SiteBundles(None, machines)
     bundle = load_bundle(config.model.bundle)
     check_signature(bundle.root, config.trust, label=str(config.model.bundle))
-    if decoder_for(bundle.manifest.task) is None:
-        raise BundleError(
-            f"{bundle.root}: task {bundle.manifest.task!r} has no post-processing; "
-            f"known: {', '.join(list_postprocess())}"
-        )
-    bundle.artifact(config.model.artifact)
+    load_model(bundle, config.model)  # the model against its manifest: shapes, classes (exit 2 naming the field)
     check_rules(config, bundle.manifest, bundle.root, classes)
     if config.site_loop.shadow is not None:
         check_candidate(config, config.site_loop.shadow, bundle.manifest)
@@ -157,8 +152,8 @@ def belt_monitor(config: SiteConfig, bundle: Bundle) -> BeltLoadMonitor | None:
 
 
 def load_model(bundle: Bundle, config: ModelConfig) -> BundleModel:
-    return BundleModel(
-        bundle, config.artifact, options=BackendOptions(device=config.device, threads=config.threads, mode=config.mode)
+    return open_model(
+        bundle, config.artifact, precision=config.precision, device=config.device, threads=config.threads, mode=config.mode
     )
 
 

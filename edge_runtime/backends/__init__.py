@@ -3,6 +3,7 @@
 from edge_runtime.backends.base import (
     Backend,
     BackendOptions,
+    Signature,
     backend_for_format,
     create_backend,
     list_backends,
@@ -22,6 +23,7 @@ except ImportError as exc:
 __all__ = [
     "Backend",
     "BackendOptions",
+    "Signature",
     "backend_for_format",
     "create_backend",
     "list_backends",

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
-from edge_runtime.backends.base import Backend, BackendOptions, register_backend
+from edge_runtime.backends.base import Backend, BackendOptions, Shape, Signature, register_backend
 from edge_runtime.errors import BackendUnavailableError
 
 _PRECISION_NAMES = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
@@ -37,22 +37,23 @@ class OpenVinoBackend(Backend):
         self.queue = ov.AsyncInferQueue(self.compiled) if options.mode == "throughput" else None
 
     def infer(self, batch: np.ndarray) -> list[np.ndarray]:
-        if self.queue is None or len(batch) == 1:
+        queue = self.queue
+        if queue is None or len(batch) == 1:
             results = self.request.infer({0: batch})
             return [np.asarray(results[output]) for output in self.compiled.outputs]
-        return self._infer_async(batch)
+        return self._infer_async(queue, batch)
 
-    def _infer_async(self, batch: np.ndarray) -> list[np.ndarray]:
+    def _infer_async(self, queue: ov.AsyncInferQueue, batch: np.ndarray) -> list[np.ndarray]:
         """Each frame as its own request through the infer-request queue; outputs stacked in order."""
         per_frame: list[list[np.ndarray]] = [[] for _ in range(len(batch))]
 
         def done(request: ov.InferRequest, index: int) -> None:
             per_frame[index] = [np.array(request.get_output_tensor(i).data) for i in range(len(self.compiled.outputs))]
 
-        self.queue.set_callback(done)
+        queue.set_callback(done)
         for index in range(len(batch)):
-            self.queue.start_async({0: batch[index : index + 1]}, index)
-        self.queue.wait_all()
+            queue.start_async({0: batch[index : index + 1]}, index)
+        queue.wait_all()
         return [np.concatenate([frame[k] for frame in per_frame]) for k in range(len(self.compiled.outputs))]
 
     @property
@@ -61,3 +62,13 @@ class OpenVinoBackend(Backend):
         hint = self.compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
         compute = _PRECISION_NAMES.get(hint, hint)
         return f"int8+{compute}" if self.declared_precision == "int8" else compute
+
+    def signature(self) -> Signature:
+        return Signature(_shape(self.compiled.inputs[0]), [_shape(o) for o in self.compiled.outputs])
+
+
+def _shape(port: ov.Output) -> Shape:
+    shape = port.get_partial_shape()
+    if shape.rank.is_dynamic:
+        return ()
+    return tuple(d.get_length() if d.is_static else None for d in shape)
