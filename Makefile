@@ -13,7 +13,7 @@ CHECKPOINT ?= $(RUN)/train$(TASK_SUFFIX)/best.pt
 BUNDLE ?= $(RUN)/bundle$(TASK_SUFFIX)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo belt-demo data train export bench run test test-all clean signal-demo
+.PHONY: setup demo belt-demo data train export bench run lint test test-all clean signal-demo
 
 setup: $(VENV)/.installed
 
@@ -64,6 +64,12 @@ run: setup
 	@echo "dashboard: http://$$(sed -n '/^http:/,/^[a-z]/s/^  host: *\([^ #]*\).*/\1/p' $(SITE) | head -1):$$(sed -n '/^http:/,/^[a-z]/s/^  port: *\([0-9]*\).*/\1/p' $(SITE) | head -1)/ (the daemon logs the address it bound)"
 	$(PY) -m edge_runtime run --config $(SITE) $(ARGS)
 
+# Style and bug patterns (ruff), types of edge_runtime and the contracts (mypy), the layering (import-linter).
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
+
 test: setup
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
@@ -77,16 +83,16 @@ SIGNAL_RUN ?= runs/signal/demo
 signal-demo: setup
 	@if [ -f $(CWRU)/manifest.csv ]; then \
 		set -e; echo "signal-demo: CWRU data at $(CWRU)"; \
-		$(PY) -m train signal --config configs/train-signal-cwru-1d.yaml data.root=$(CWRU) out=$(SIGNAL_RUN); \
+		$(PY) -m train fit --config configs/train-signal-cwru-1d.yaml data.root=$(CWRU) out=$(SIGNAL_RUN); \
 		$(PY) -m train.signal.stream --out $(SIGNAL_RUN)/stream.npy --cwru $(CWRU); \
 		SITE_SIGNAL=configs/signal-site-cwru.yaml; \
 	else \
 		set -e; echo "signal-demo: no CWRU data at $(CWRU); using generated signals"; \
-		$(PY) -m train signal model.name=signal_cnn1d model.weights=none features.representation=waveform optim.epochs=10 out=$(SIGNAL_RUN); \
+		$(PY) -m train fit --config configs/train-signal-cwru-1d.yaml data.source=synth optim.epochs=10 out=$(SIGNAL_RUN); \
 		$(PY) -m train.signal.stream --out $(SIGNAL_RUN)/stream.npy; \
 		SITE_SIGNAL=configs/signal-site-demo.yaml; \
 	fi; \
-	$(PY) -m export.signal --checkpoint $(SIGNAL_RUN)/target_k20.pt --out $(SIGNAL_RUN)/bundle && \
+	$(PY) -m export build --checkpoint $(SIGNAL_RUN)/target_k20/best.pt --out $(SIGNAL_RUN)/bundle && \
 	rm -f $(SIGNAL_RUN)/events.jsonl $(SIGNAL_RUN)/outbox.sqlite* && \
 	SIGNAL_SITE_ARGS="machines.0.source=$(SIGNAL_RUN)/stream.npy machines.0.bundle=$(SIGNAL_RUN)/bundle" && \
 	$(PY) -m edge_runtime run --config $$SITE_SIGNAL $$SIGNAL_SITE_ARGS sinks.jsonl.path=$(SIGNAL_RUN)/events.jsonl \

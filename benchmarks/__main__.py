@@ -13,6 +13,7 @@ from pathlib import Path
 
 from benchmarks.capacity_cli import capacity
 from benchmarks.capacity_cli import positive_counts as _counts
+from benchmarks.heldout import bundle_data, held_out
 from benchmarks.host import host_info
 from benchmarks.i18n import HEADINGS
 from benchmarks.models import BenchSettings, run_model_benchmark
@@ -25,10 +26,9 @@ from edge_runtime.bundle import Bundle, load_bundle
 from edge_runtime.config import load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.logs import setup_logging
-from edge_runtime.preprocess import preprocess, read_image
+from edge_runtime.model import Predictor
 from edge_runtime.yamlconfig import load_config
-from train.config import TrainConfig
-from train.data import list_class_folders
+from train.config import ClassifyConfig
 
 
 def bench_parser() -> argparse.ArgumentParser:
@@ -53,14 +53,14 @@ def bench_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _tuned(bundle: Bundle, data_root: Path, args: argparse.Namespace) -> tuple[list[dict], dict | None]:
+def _tuned(bundle: Bundle, data_root: Path | None, args: argparse.Namespace) -> tuple[list[dict], dict | None]:
     """The hand-tuned OpenVINO INT8 sweep and its best latency point, with edge_runtime's own figure
     for the same artifact measured alongside (empty without an INT8 IR)."""
     artifact = next((a for a in bundle.manifest.artifacts if a.key == "openvino-int8"), None)
     if artifact is None:
         return [], None
-    _, samples = list_class_folders(data_root / "test", bundle.manifest.classes)
-    sample = preprocess(read_image(samples[0].path), bundle.manifest.input)
+    task, samples = held_out(bundle, data_root)
+    sample = Predictor(bundle.manifest, lambda batch: [], name=str(bundle.root)).prepare([task.frame(samples[0])])
     threads = args.sweep_threads or list(range(1, min(host_info()["cores"] or 1, 4) + 1))
     points = openvino_sweep(bundle, artifact, sample, args.seconds, threads, args.sweep_streams, args.repeats,
                             args.sweep_batch)
@@ -80,11 +80,12 @@ def _pipeline(args: argparse.Namespace, bundle_root: Path, artifact: str | None)
 def bench(argv: list[str]) -> int:
     args = bench_parser().parse_args(argv)
     bundle = load_bundle(args.bundle)
-    data_root = args.data or Path(bundle.manifest.provenance["evaluation_set"]["root"]).parent
+    data_root = args.data
     settings = BenchSettings(seconds=args.seconds, repeats=args.repeats, batch=args.batch, threads=args.threads, cv2=args.cv2)
     rows = run_model_benchmark(bundle, args.checkpoint, data_root, settings)
     sweep, tuned = _tuned(bundle, data_root, args)
-    synthetic = (data_root.parent / "dataset.json").is_file()
+    _, data = bundle_data(bundle, data_root)
+    synthetic = (Path(data.source).parent / "dataset.json").is_file()  # adit's generator writes it
     shipped = recommend([asdict(r) for r in rows])
     pipeline = _pipeline(args, args.bundle, f"{shipped['format']}-{shipped['precision']}" if shipped else None)
     results = build_results(host_info(), rows, bundle.manifest.name, synthetic, settings=vars(settings) | {"lang": args.lang},
@@ -118,7 +119,7 @@ def train(argv: list[str]) -> int:
     parser.add_argument("--results", type=Path, help="results.json to add the training section to (its report is re-rendered)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides of the training YAML, e.g. optim.epochs=3")
     args = parser.parse_args(argv)
-    training = run_training_benchmark(load_config(TrainConfig, args.config, args.overrides), args.out, args.target)
+    training = run_training_benchmark(load_config(ClassifyConfig, args.config, args.overrides), args.out, args.target)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "training.json").write_text(json.dumps(training, indent=2) + "\n")
     if args.results:

@@ -13,21 +13,20 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.heldout import held_out
 from benchmarks.stats import LatencyStats, time_calls
 from edge_runtime.bundle import load_bundle
 from edge_runtime.errors import AditError
-from edge_runtime.model import BundleModel
-from edge_runtime.preprocess import preprocess, read_image
-from export.dense.tasks import TASKS
+from edge_runtime.model import BundleModel, Predictor
+from train.checkpoint import read_checkpoint
 
 
 def dense_figures(bundle_path: Path, checkpoint: Path, *, frames: int = 8, min_seconds: float = 2.0) -> dict:
     bundle = load_bundle(bundle_path)
-    meta = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    task = TASKS[bundle.manifest.task]
-    model = task.build_model(meta)
-    data = task.read_data(meta, None)
-    batches = [preprocess(read_image(p), bundle.manifest.input) for p in data.test_images[:frames]]
+    task, samples = held_out(bundle)
+    model = task.load(read_checkpoint(checkpoint))
+    prepare = Predictor(bundle.manifest, lambda batch: [], name=str(bundle_path)).prepare
+    batches = [prepare([task.frame(sample)]) for sample in samples[:frames]]
     cycle = {"i": 0}
 
     def next_batch():
@@ -38,11 +37,26 @@ def dense_figures(bundle_path: Path, checkpoint: Path, *, frames: int = 8, min_s
         with torch.no_grad():
             model(torch.from_numpy(next_batch()))
 
-    pytorch = LatencyStats.from_samples(time_calls(eager, warmup=3, min_iterations=20, min_seconds=min_seconds))
-    rows = [{"artifact": "pytorch-fp32 (eager)", "p50_ms": pytorch.p50_ms, "ratio_to_pytorch": 1.0, "mb": None, "status": "reference", "metric": None}]
+    pytorch = LatencyStats.from_samples(
+        time_calls(eager, warmup=3, min_iterations=20, min_seconds=min_seconds)
+    )
+    rows = [
+        {
+            "artifact": "pytorch-fp32 (eager)",
+            "p50_ms": pytorch.p50_ms,
+            "ratio_to_pytorch": 1.0,
+            "mb": None,
+            "status": "reference",
+            "metric": None,
+        }
+    ]
     for artifact in bundle.manifest.artifacts:
         runner = BundleModel(bundle, artifact.key)
-        stats = LatencyStats.from_samples(time_calls(lambda r=runner: r.infer(next_batch()), warmup=3, min_iterations=20, min_seconds=min_seconds))
+        stats = LatencyStats.from_samples(
+            time_calls(
+                lambda r=runner: r.infer(next_batch()), warmup=3, min_iterations=20, min_seconds=min_seconds
+            )
+        )
         rows.append(
             {
                 "artifact": artifact.key,
@@ -55,14 +69,22 @@ def dense_figures(bundle_path: Path, checkpoint: Path, *, frames: int = 8, min_s
                 "map": artifact.metrics.get("map"),
             }
         )
-    return {"bundle": str(bundle_path), "task": task.name, "metric": task.metric, "input": list(bundle.manifest.input.size),
-            "torch_threads": torch.get_num_threads(), "frames": len(batches), "rows": rows}
+    return {
+        "bundle": str(bundle_path),
+        "task": task.name,
+        "metric": task.metric,
+        "input": list(bundle.manifest.input.size),
+        "torch_threads": torch.get_num_threads(),
+        "frames": len(batches),
+        "rows": rows,
+    }
 
 
 def render(results: dict) -> str:
     metric = results["metric"]
     lines = [
-        f"{results['task']} bundle {results['bundle']} (input {results['input']}, batch 1, torch threads {results['torch_threads']})",
+        f"{results['task']} bundle {results['bundle']} (input {results['input']}, batch 1, "
+        f"torch threads {results['torch_threads']})",
         "",
         f"| artifact | {metric} | p50 ms | x PyTorch FP32 | MB | status |",
         "|---|---|---|---|---|---|",
@@ -70,7 +92,10 @@ def render(results: dict) -> str:
     for row in results["rows"]:
         value = "" if row["metric"] is None else f"{100 * row['metric']:.2f}"
         size = "" if row["mb"] is None else f"{row['mb']:.2f}"
-        lines.append(f"| {row['artifact']} | {value} | {row['p50_ms']:.1f} | {row['ratio_to_pytorch']:.2f} | {size} | {row['status']} |")
+        lines.append(
+            f"| {row['artifact']} | {value} | {row['p50_ms']:.1f} | {row['ratio_to_pytorch']:.2f} | {size} "
+            f"| {row['status']} |"
+        )
     return "\n".join(lines)
 
 

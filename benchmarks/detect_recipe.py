@@ -1,12 +1,12 @@
 """Detection recipe experiments on a fixed CPU-time budget (issue 14), until detection trains in the
 shared task engine (issue 13).
 
-One run: a detector from ``train.detection.lite`` (or any ``build_detector`` name), the recipe
+One run: a detector from ``train.detection.lite`` (or any ``detect`` model name), the recipe
 pieces of ``train.finetune`` (frozen BatchNorm, frozen stem, backbone learning-rate multiplier,
 warm-up + cosine over the time budget, weight EMA), box-aware augmentation
 (``train.detection.boxaug``), the light-gated photometric policy and class-balanced sampling;
 trains for ``--minutes`` of wall time, then reports COCO mAP through edge_runtime's preprocessing
-and decoding (``train.detection.engine.evaluate_detector``) on the chosen splits.
+and decoding (``train.evaluation.evaluate`` with the detect task) on the chosen splits.
 
     nice -n 15 python -m benchmarks.detect_recipe --data ../shared/data/ppe_construction_rf100 \
         --model fcos_efficientnet_lite0_fpn --minutes 15 --out runs/ppe/fcos-l0
@@ -24,18 +24,20 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from edge_runtime.bundle import InputSpec
+from edge_runtime.bundle import InputSpec, ModelInterface
 from edge_runtime.geometry import input_map
+from edge_runtime.postprocess_spec import BoxesPost
 from edge_runtime.preprocess import preprocess, read_image
 from train.augment import AugmentConfig, augment
 from train.detection.balance import repeat_factors
 from train.detection.boxaug import BoxAugmentConfig, Boxed, augment_boxes
 from train.detection.data import BoxSample, read_detection_split
-from train.detection.engine import evaluate_detector
-from train.detection.models import build_detector, detector_normalisation
+from train.evaluation import evaluate, module_predictor
 from train.finetune import freeze_batchnorm, freeze_stem, param_groups, warmup_cosine, weight_ema
+from train.models import ModelRequest, build_model
 from train.photometric import light_statistics, photometric_policy
 from train.sampling import EpochSampler
+from train.task import get_task
 
 NOMINAL_STEPS = 10_000  # the schedule runs over the time budget, in these units
 
@@ -121,13 +123,14 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     classes, train = read_detection_split(args.data, "train", "yolo")
-    mean, std = detector_normalisation(args.model)
-    spec = InputSpec(size=tuple(args.size), resize=args.resize, colour="rgb", mean=mean, std=std)
+    request = ModelRequest(len(classes), weights=args.weights, image_size=tuple(args.size))
+    built = build_model("detect", args.model, request)
+    spec = InputSpec(size=tuple(args.size), resize=args.resize, colour="rgb", mean=built.mean, std=built.std)
     photo_base = AugmentConfig(resized_crop=0.0, rotate=0.0, hflip=0.0)
     stats = light_statistics([s.path for s in train])
     photo = {"on": photo_base, "off": None, "auto": photometric_policy(stats, photo_base)}[args.photometric]
 
-    model = build_detector(args.model, len(classes), tuple(args.size), weights=args.weights)
+    model = built.module
     body = model.backbone.body
     if args.freeze_bn:
         model.backbone.body = body = freeze_batchnorm(body)
@@ -189,10 +192,13 @@ def main(argv: list[str] | None = None) -> None:
         epoch += 1
     train_seconds = time.perf_counter() - started
     final = ema.module if ema is not None else model
+    task = get_task("detect")
+    interface = ModelInterface(task="detect", classes=classes, input=spec, postprocess=BoxesPost())
+    predictor = module_predictor(interface, task.export_module(final), torch.device("cpu"), False)
     results = {}
     for split in args.eval:
         _, samples = read_detection_split(args.data, split, "yolo", classes)
-        results[split] = evaluate_detector(final, samples, spec, classes, torch.device("cpu"))
+        results[split] = evaluate(task, predictor, samples).model_dump()
     report = {
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "light": vars(stats) | {"daylight": stats.daylight},
@@ -203,7 +209,10 @@ def main(argv: list[str] | None = None) -> None:
         "seconds_per_step": train_seconds / max(step, 1),
         "loadavg": os.getloadavg(),
         "final_loss": float(np.mean(losses[-50:])),
-        "results": {split: {k: r[k] for k in ("map50", "map", "per_class")} for split, r in results.items()},
+        "results": {
+            split: {"map50": r["value"], "map": r["figures"]["map"], "per_class": r["per_class"]}
+            for split, r in results.items()
+        },
     }
     (args.out / "report.json").write_text(json.dumps(report, indent=2))
     torch.save({"state_dict": final.state_dict()}, args.out / "model.pt")
@@ -213,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
                 "out": str(args.out),
                 "steps": step,
                 "s/step": report["seconds_per_step"],
-                **{s: r["map50"] for s, r in results.items()},
+                **{s: r["value"] for s, r in results.items()},
             }
         )
     )

@@ -8,8 +8,29 @@ import platform
 from pathlib import Path
 
 # Instruction sets that change which kernels ONNX Runtime and OpenVINO pick.
-ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
-LIBRARIES = ("torch", "torchvision", "onnx", "onnxruntime", "openvino", "nncf", "opencv-python-headless", "numpy", "timm")
+ISA_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "amx_bf16",
+    "amx_int8",
+)
+LIBRARIES = (
+    "torch",
+    "torchvision",
+    "onnx",
+    "onnxruntime",
+    "openvino",
+    "nncf",
+    "opencv-python-headless",
+    "numpy",
+    "timm",
+)
 
 
 def _cpuinfo() -> dict[str, str]:
@@ -32,10 +53,18 @@ def _version(package: str) -> str | None:
 def host_info() -> dict:
     cpu = _cpuinfo()
     flags = set(cpu.get("flags", "").split())
-    memory_kb = next(
-        (int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")),
-        0,
-    ) if Path("/proc/meminfo").is_file() else 0
+    memory_kb = (
+        next(
+            (
+                int(line.split()[1])
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")
+            ),
+            0,
+        )
+        if Path("/proc/meminfo").is_file()
+        else 0
+    )
     return {
         "cpu": cpu.get("model name", platform.processor() or "unknown"),
         "cores": os.cpu_count(),

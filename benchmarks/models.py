@@ -11,28 +11,26 @@ from __future__ import annotations
 import logging
 import statistics
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from benchmarks.heldout import held_out
 from benchmarks.memory import peak_rss_delta
 from benchmarks.stats import LatencyStats, time_calls
 from benchmarks.throughput import Throughput, batched_throughput, openvino_throughput
 from edge_runtime.backends import BackendOptions
 from edge_runtime.bundle import Artifact, Bundle
-from edge_runtime.model import BundleModel
-from edge_runtime.preprocess import preprocess, read_image
-from export.checkpoint import load_checkpoint
-from export.evaluate import evaluate_classifier
-from train.data import Sample, list_class_folders
-from train.metrics import classification_report
+from edge_runtime.model import BundleModel, Predictor, resolve_precision
+from train.checkpoint import read_checkpoint
+from train.evaluation import EvalReport, evaluate, torch_infer
+from train.task import Task
 
 log = logging.getLogger(__name__)
-
-ACCURACY_BATCH = 16  # as export.evaluate: accuracy is a property of the weights, not of the batch size
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,9 @@ class BenchSettings:
 
 
 @dataclass(frozen=True)
-class Row:
+class Subject:
+    """What a row measures: the artifact and how it ran."""
+
     name: str
     format: str
     precision: str
@@ -56,6 +56,10 @@ class Row:
     status: str
     size_bytes: int
     load_s: float
+
+
+@dataclass(frozen=True)
+class Row(Subject):
     top1: float
     p50_ms: float
     p90_ms: float
@@ -81,49 +85,50 @@ class Variant:
     artifact: Artifact
     precision_hint: str | None
     label: str
+    comparison: bool = False  # not how the device runs it: shown beside, never recommended
 
 
-@dataclass
-class Loaded:
+@dataclass(frozen=True)
+class Loaded(Subject):
     """A row's model, loaded once; latency is timed later, round-robin with the other rows."""
 
-    name: str
-    format: str
-    precision: str
-    runtime_precision: str
-    backend: str
-    status: str
-    size_bytes: int
-    load_s: float
     peak_rss_mb: float | None
     infer: Callable[[np.ndarray], object]
-    report: dict
+    report: EvalReport
     throughput: Throughput
     note: str = ""
     latency: list[list[float]] = field(default_factory=list)  # ms samples, one list per repeat
 
 
 def variants(bundle: Bundle) -> list[Variant]:
-    """ONNX artifacts on ONNX Runtime; OpenVINO FP32 both forced to f32 and at the CPU's default."""
+    """Every artifact as the device runs it (at the precision its gate measured); OpenVINO FP32 also at
+    the other of forced f32 and the CPU's default precision (bf16 where the CPU has it), for comparison."""
     rows = []
     for artifact in bundle.manifest.artifacts:
+        hint = resolve_precision("auto", artifact)
         if artifact.format == "openvino" and artifact.precision == "fp32":
-            rows.append(Variant(artifact, "f32", f"{artifact.key} (forced f32)"))
-            rows.append(Variant(artifact, None, f"{artifact.key} (CPU default precision)"))
+            forced = hint == "f32"
+            rows.append(
+                Variant(artifact, hint, f"{artifact.key} ({'forced f32' if forced else 'CPU default'})")
+            )
+            other = None if forced else "f32"
+            rows.append(
+                Variant(
+                    artifact, other, f"{artifact.key} ({'CPU default' if forced else 'forced f32'})", True
+                )
+            )
         else:
-            rows.append(Variant(artifact, None, artifact.key))
+            rows.append(Variant(artifact, hint, artifact.key))
     return rows
 
 
-def _report(predictions: list[int], samples: list[Sample], classes: list[str]) -> dict:
-    return classification_report(np.array([s.label for s in samples]), np.array(predictions), classes)
-
-
-def load_pytorch(checkpoint_path: Path, sample: np.ndarray, samples: list[Sample], settings: BenchSettings) -> Loaded:
+def load_pytorch(
+    checkpoint_path: Path, sample: np.ndarray, task: Task, samples: Sequence[Any], settings: BenchSettings
+) -> Loaded:
     with peak_rss_delta() as memory:
         started = time.perf_counter()
-        checkpoint = load_checkpoint(checkpoint_path)
-        model = checkpoint.model.eval()
+        checkpoint = read_checkpoint(checkpoint_path)
+        model = task.load(checkpoint)
         with torch.inference_mode():
             model(torch.from_numpy(sample))
         load_s = time.perf_counter() - started
@@ -132,18 +137,33 @@ def load_pytorch(checkpoint_path: Path, sample: np.ndarray, samples: list[Sample
         with torch.inference_mode():
             return model(torch.from_numpy(batch))
 
-    predictions: list[int] = []
-    for start in range(0, len(samples), ACCURACY_BATCH):
-        batch = preprocess([read_image(s.path) for s in samples[start : start + ACCURACY_BATCH]], checkpoint.input)
-        predictions += infer(batch).argmax(dim=1).tolist()
+    predictor = Predictor(
+        checkpoint.meta.interface, torch_infer(model, torch.device("cpu")), name=str(checkpoint_path)
+    )
     return Loaded(
-        "pytorch-fp32 (eager)", "pytorch", "fp32", "fp32", "pytorch", "baseline", checkpoint_path.stat().st_size,
-        load_s, memory.delta_mb, infer, _report(predictions, samples, checkpoint.classes),
+        "pytorch-fp32 (eager)",
+        "pytorch",
+        "fp32",
+        "fp32",
+        "pytorch",
+        "baseline",
+        checkpoint_path.stat().st_size,
+        load_s,
+        memory.delta_mb,
+        infer,
+        evaluate(task, predictor, samples),
         batched_throughput(infer, sample, settings.batch, settings.seconds),
     )
 
 
-def load_variant(bundle: Bundle, variant: Variant, sample: np.ndarray, samples: list[Sample], settings: BenchSettings) -> Loaded:
+def load_variant(
+    bundle: Bundle,
+    variant: Variant,
+    sample: np.ndarray,
+    task: Task,
+    samples: Sequence[Any],
+    settings: BenchSettings,
+) -> Loaded:
     artifact = variant.artifact
     options = BackendOptions(precision_hint=variant.precision_hint, threads=settings.threads)
     with peak_rss_delta() as memory:
@@ -152,22 +172,44 @@ def load_variant(bundle: Bundle, variant: Variant, sample: np.ndarray, samples: 
         model.infer(sample)
         load_s = time.perf_counter() - started
     name, note = variant.label, ""
-    if artifact.format == "openvino" and variant.precision_hint is None and artifact.precision == "fp32":
+    if artifact.format == "openvino" and variant.precision_hint != "f32" and artifact.precision == "fp32":
         bf16 = model.runtime_precision == "bf16"
         name = f"{artifact.key} (CPU default: {model.runtime_precision})"
         note = "bf16 where the CPU has it" if bf16 else "this CPU has no bf16, so OpenVINO's default is f32"
+    if variant.comparison:
+        note = f"{note}; not how the device runs it (the gate measured {artifact.runtime_precision})".lstrip(
+            "; "
+        )
     if model.backend_name == "openvino":
-        throughput = openvino_throughput(bundle.path_of(artifact), sample, settings.seconds,
-                                         precision_hint=variant.precision_hint, threads=settings.threads)
+        throughput = openvino_throughput(
+            bundle.path_of(artifact),
+            sample,
+            settings.seconds,
+            precision_hint=variant.precision_hint,
+            threads=settings.threads,
+        )
     else:
         throughput = batched_throughput(model.infer, sample, settings.batch, settings.seconds)
     return Loaded(
-        name, artifact.format, artifact.precision, model.runtime_precision, model.backend_name, artifact.status,
-        artifact.total_bytes, load_s, memory.delta_mb, model.infer, evaluate_classifier(model, samples), throughput, note,
+        name,
+        artifact.format,
+        artifact.precision,
+        model.runtime_precision,
+        model.backend_name,
+        "comparison" if variant.comparison else artifact.status,
+        artifact.total_bytes,
+        load_s,
+        memory.delta_mb,
+        model.infer,
+        evaluate(task, model, samples),
+        throughput,
+        note,
     )
 
 
-def load_cv2(bundle: Bundle, sample: np.ndarray, samples: list[Sample], settings: BenchSettings) -> Loaded | None:
+def load_cv2(
+    bundle: Bundle, sample: np.ndarray, task: Task, samples: Sequence[Any], settings: BenchSettings
+) -> Loaded | None:
     """OpenCV's own DNN module on the FP32 ONNX file: a fallback runtime some sites already have."""
     import cv2
 
@@ -188,10 +230,19 @@ def load_cv2(bundle: Bundle, sample: np.ndarray, samples: list[Sample], settings
     except cv2.error as exc:  # OpenCV's importer lags behind ONNX opsets; a missing row is not an error
         log.warning("cv2.dnn cannot run %s: %s", artifact.key, exc)
         return None
-    predictions = [int(np.argmax(infer(preprocess(read_image(s.path), bundle.manifest.input)))) for s in samples]
+    predictor = Predictor(bundle.manifest, lambda batch: [np.asarray(infer(batch))], name="cv2.dnn")
     return Loaded(
-        "onnx-fp32 (cv2.dnn)", "onnx", "fp32", "fp32", "cv2.dnn", artifact.status, artifact.total_bytes, load_s,
-        memory.delta_mb, infer, _report(predictions, samples, bundle.manifest.classes),
+        "onnx-fp32 (cv2.dnn)",
+        "onnx",
+        "fp32",
+        "fp32",
+        "cv2.dnn",
+        artifact.status,
+        artifact.total_bytes,
+        load_s,
+        memory.delta_mb,
+        infer,
+        evaluate(task, predictor, samples),
         batched_throughput(infer, sample, 1, settings.seconds),
     )
 
@@ -199,37 +250,62 @@ def load_cv2(bundle: Bundle, sample: np.ndarray, samples: list[Sample], settings
 def _to_row(loaded: Loaded) -> Row:
     pooled = LatencyStats.from_samples(np.concatenate(loaded.latency))
     medians = [float(np.median(samples)) for samples in loaded.latency]
+    subject = {f.name: getattr(loaded, f.name) for f in fields(Subject)} | {"load_s": round(loaded.load_s, 3)}
     return Row(
-        name=loaded.name, format=loaded.format, precision=loaded.precision, runtime_precision=loaded.runtime_precision,
-        backend=loaded.backend, status=loaded.status, size_bytes=loaded.size_bytes, load_s=round(loaded.load_s, 3),
-        top1=loaded.report["top1"], p50_ms=statistics.median(medians), p90_ms=pooled.p90_ms, p99_ms=pooled.p99_ms,
-        mean_ms=pooled.mean_ms, min_ms=pooled.min_ms, max_ms=pooled.max_ms, throughput_fps=round(loaded.throughput.fps, 1),
-        throughput_setting=loaded.throughput.setting, peak_rss_mb=loaded.peak_rss_mb, repeats=len(medians),
-        p50_min_ms=min(medians), p50_max_ms=max(medians),
-        recall={name: values["recall"] for name, values in loaded.report["per_class"].items()}, note=loaded.note,
+        **subject,
+        top1=loaded.report.value,
+        p50_ms=statistics.median(medians),
+        p90_ms=pooled.p90_ms,
+        p99_ms=pooled.p99_ms,
+        mean_ms=pooled.mean_ms,
+        min_ms=pooled.min_ms,
+        max_ms=pooled.max_ms,
+        throughput_fps=round(loaded.throughput.fps, 1),
+        throughput_setting=loaded.throughput.setting,
+        peak_rss_mb=loaded.peak_rss_mb,
+        repeats=len(medians),
+        p50_min_ms=min(medians),
+        p50_max_ms=max(medians),
+        recall={name: f["recall"] for name, f in loaded.report.per_class.items() if f and "recall" in f},
+        note=loaded.note,
     )
 
 
 def run_model_benchmark(
-    bundle: Bundle, checkpoint: Path | None, data_root: Path, settings: BenchSettings | None = None
+    bundle: Bundle, checkpoint: Path | None, data_root: Path | None, settings: BenchSettings | None = None
 ) -> list[Row]:
     settings = settings or BenchSettings()
-    _, samples = list_class_folders(data_root / "test", bundle.manifest.classes)
-    sample = preprocess(read_image(samples[0].path), bundle.manifest.input)
+    task, samples = held_out(bundle, data_root)
+    sample = Predictor(bundle.manifest, lambda batch: [], name=str(bundle.root)).prepare(
+        [task.frame(samples[0])]
+    )
     loaded: list[Loaded] = []
     if checkpoint is not None:
-        loaded.append(load_pytorch(checkpoint, sample, samples, settings))
-    loaded += [load_variant(bundle, variant, sample, samples, settings) for variant in variants(bundle)]
-    if settings.cv2 and (row := load_cv2(bundle, sample, samples, settings)) is not None:
+        loaded.append(load_pytorch(checkpoint, sample, task, samples, settings))
+    loaded += [load_variant(bundle, variant, sample, task, samples, settings) for variant in variants(bundle)]
+    if settings.cv2 and (row := load_cv2(bundle, sample, task, samples, settings)) is not None:
         loaded.append(row)
     for repeat in range(settings.repeats):
         for item in loaded:
             item.latency.append(time_calls(lambda i=item: i.infer(sample), min_seconds=settings.seconds))
-            log.info("repeat %d/%d %s: p50 %.2f ms", repeat + 1, settings.repeats, item.name, np.median(item.latency[-1]))
+            log.info(
+                "repeat %d/%d %s: p50 %.2f ms",
+                repeat + 1,
+                settings.repeats,
+                item.name,
+                np.median(item.latency[-1]),
+            )
     rows = [_to_row(item) for item in loaded]
     if checkpoint is not None:
         baseline = rows[0].p50_ms
         rows = [replace(r, speedup_vs_pytorch=baseline / r.p50_ms) for r in rows]
     for r in rows:
-        log.info("%s: p50 %.2f ms, %s fps (%s), top-1 %.4f", r.name, r.p50_ms, r.throughput_fps, r.throughput_setting, r.top1)
+        log.info(
+            "%s: p50 %.2f ms, %s fps (%s), top-1 %.4f",
+            r.name,
+            r.p50_ms,
+            r.throughput_fps,
+            r.throughput_setting,
+            r.top1,
+        )
     return rows

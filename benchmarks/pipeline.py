@@ -157,11 +157,12 @@ def live_run(
             decision_latency += [(done - arrived[frame.camera]) * 1000.0 for frame in frames]
             event_latency += [(done - arrived[event.camera]) * 1000.0 for event in events]
         duration = time.monotonic() - started
+    age = LatencyStats.maybe(ages)
     point = CameraPoint(
         count=count,
         fps_per_camera=round(pipeline.frames / duration / count, 2),
-        frame_age_p50_ms=round(float(np.percentile(ages, 50)), 2) if ages else 0.0,
-        frame_age_p99_ms=round(float(np.percentile(ages, 99)), 2) if ages else 0.0,
+        frame_age_p50_ms=round(age.p50_ms, 2) if age else 0.0,
+        frame_age_p99_ms=round(age.p99_ms, 2) if age else 0.0,
         dropped=sum(capture.stats.dropped for capture in captures),
         captured=sum(capture.stats.captured for capture in captures),
     )
@@ -187,10 +188,8 @@ class _Arrivals:
 
 
 def _percentiles(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50": None, "p99": None}
-    p50, p99 = np.percentile(values, [50, 99])
-    return {"p50": round(float(p50), 2), "p99": round(float(p99), 2)}
+    stats = LatencyStats.maybe(values)
+    return {"p50": round(stats.p50_ms, 2), "p99": round(stats.p99_ms, 2)} if stats else {"p50": None, "p99": None}
 
 
 def run_pipeline_benchmark(

@@ -26,7 +26,10 @@ def latency_bars(rows: list[dict]) -> bytes:
     names = [r["name"] for r in rows]
     p50 = [r["p50_ms"] for r in rows]
     spread = [[0] * len(rows), [r["p99_ms"] - r["p50_ms"] for r in rows]]
-    colours = ["#999999" if r.get("status") == "rejected" else "#dd8452" if r["backend"] == "pytorch" else "#4c72b0" for r in rows]
+    colours = [
+        "#999999" if r.get("status") == "rejected" else "#dd8452" if r["backend"] == "pytorch" else "#4c72b0"
+        for r in rows
+    ]
     bars = axes.barh(names, p50, xerr=spread, capsize=3, color=colours)
     axes.invert_yaxis()
     # linear: a reader compares bar lengths; each bar's figure is written beside it, so the short ones

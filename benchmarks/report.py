@@ -7,12 +7,14 @@ stored results file renders the same report on any machine (no model or data nee
 from __future__ import annotations
 
 import base64
-import html
 import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from benchmarks import plots
 from benchmarks.goals import FRAME_AGE_P99_MAX_MS, cameras_kept, evaluate_goals, int8_drops
@@ -58,13 +60,17 @@ def _fmt(value: object, spec: str = ".2f", suffix: str = "") -> str:
 def _verdict(results: dict) -> list[str]:
     lines = []
     if results.get("recommended"):
-        lines.append(f"**Ship:** `{results['recommended']}` — the fastest artifact that passed the accuracy gate.")
+        lines.append(
+            f"**Ship:** `{results['recommended']}` — the fastest artifact that passed the accuracy gate."
+        )
     cameras = (results.get("pipeline") or {}).get("cameras", [])
     kept_up = [c["count"] for c in cameras if c["dropped"] == 0]
     if cameras:
         most = max(kept_up) if kept_up else 0
-        lines.append(f"**Cameras:** this box kept up with {most} of the {max(c['count'] for c in cameras)} camera(s) "
-                     "tried without dropping a frame (video played at its own frame rate).")
+        lines.append(
+            f"**Cameras:** this box kept up with {most} of the {max(c['count'] for c in cameras)} camera(s) "
+            "tried without dropping a frame (video played at its own frame rate)."
+        )
     for task in ("classify", "detect"):
         kept = cameras_kept(results.get("capacity") or [], task)
         if kept is not None:
@@ -76,15 +82,48 @@ def _verdict(results: dict) -> list[str]:
 
 
 def _model_section(results: dict, title: str) -> Section:
-    section = Section(title, headers=[
-        "artifact", "backend", "ran in", "p50 ms", "p90 ms", "p99 ms", "p50 min–max", "throughput fps", "throughput mode",
-        "load s", "peak MB", "size MB", "top-1", "speed-up vs PyTorch", "status"], right={3, 4, 5, 7, 9, 10, 11, 12, 13})
+    section = Section(
+        title,
+        headers=[
+            "artifact",
+            "backend",
+            "ran in",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "p50 min–max",
+            "throughput fps",
+            "throughput mode",
+            "load s",
+            "peak MB",
+            "size MB",
+            "top-1",
+            "speed-up vs PyTorch",
+            "status",
+        ],
+        right={3, 4, 5, 7, 9, 10, 11, 12, 13},
+    )
     for r in results["rows"]:
-        section.rows.append([
-            r["name"], r["backend"], r["runtime_precision"], f"{r['p50_ms']:.2f}", f"{r['p90_ms']:.2f}", f"{r['p99_ms']:.2f}",
-            f"{r.get('p50_min_ms', r['p50_ms']):.2f}–{r.get('p50_max_ms', r['p50_ms']):.2f} ({r.get('repeats', 1)}x)",
-            f"{r['throughput_fps']:.1f}", r.get("throughput_setting", ""), _fmt(r.get("load_s")), _fmt(r.get("peak_rss_mb"), ".0f"),
-            f"{r['size_bytes'] / 1e6:.2f}", f"{100 * r['top1']:.2f}%", f"{r['speedup_vs_pytorch']:.2f}x", r["status"]])
+        section.rows.append(
+            [
+                r["name"],
+                r["backend"],
+                r["runtime_precision"],
+                f"{r['p50_ms']:.2f}",
+                f"{r['p90_ms']:.2f}",
+                f"{r['p99_ms']:.2f}",
+                f"{r.get('p50_min_ms', r['p50_ms']):.2f}–{r.get('p50_max_ms', r['p50_ms']):.2f} "
+                f"({r.get('repeats', 1)}x)",
+                f"{r['throughput_fps']:.1f}",
+                r.get("throughput_setting", ""),
+                _fmt(r.get("load_s")),
+                _fmt(r.get("peak_rss_mb"), ".0f"),
+                f"{r['size_bytes'] / 1e6:.2f}",
+                f"{100 * r['top1']:.2f}%",
+                f"{r['speedup_vs_pytorch']:.2f}x",
+                r["status"],
+            ]
+        )
     notes = sorted({f"{r['name']}: {r['note']}" for r in results["rows"] if r.get("note")})
     section.paragraphs = [f"Latency: {results['latency_mode']}."] + notes
     return section
@@ -93,30 +132,67 @@ def _model_section(results: dict, title: str) -> Section:
 def sections(results: dict, lang: str = "en") -> list[Section]:
     text = headings(lang)
     host = results["host"]
-    intro = Section(f"{text['title']}: {results['bundle']}", [
-        f"Measured {results['created']} on **{host['cpu']}** ({host['cores']} cores, {', '.join(host['isa'])}).",
-    ])
+    intro = Section(
+        f"{text['title']}: {results['bundle']}",
+        [
+            f"Measured {results['created']} on **{host['cpu']}** "
+            f"({host['cores']} cores, {', '.join(host['isa'])}).",
+        ],
+    )
     if results.get("synthetic_data"):
-        intro.paragraphs.append("> Accuracy is measured on adit's **synthetic** demo data, not on field footage.")
+        intro.paragraphs.append(
+            "> Accuracy is measured on adit's **synthetic** demo data, not on field footage."
+        )
     out = [intro, Section(text["verdict"], _verdict(results)), _model_section(results, text["models"])]
     goals = Section(text["goals"], headers=["goal", "target", "measured", "met"], right={2})
     for g in results.get("goals", []):
-        goals.rows.append([g["goal"], g["target"], _fmt(g["measured"], ".3f"), {True: "yes", False: "NO", None: "not measured"}[g["passed"]]])
+        goals.rows.append(
+            [
+                g["goal"],
+                g["target"],
+                _fmt(g["measured"], ".3f"),
+                {True: "yes", False: "NO", None: "not measured"}[g["passed"]],
+            ]
+        )
     out.append(goals)
     drops = int8_drops(results["rows"])
     if drops:
         classes = list(drops[0]["recall_drop_pp"])
-        int8 = Section(text["int8"], ["Drop in percentage points against the FP32 row of the same format (positive = worse)."],
-                       ["artifact", "vs", "top-1", *classes], right=set(range(2, 3 + len(classes))))
+        int8 = Section(
+            text["int8"],
+            ["Drop in percentage points against the FP32 row of the same format (positive = worse)."],
+            ["artifact", "vs", "top-1", *classes],
+            right=set(range(2, 3 + len(classes))),
+        )
         for d in drops:
-            int8.rows.append([d["artifact"], d["reference"], f"{d['top1_drop_pp']:.2f}", *(f"{d['recall_drop_pp'][c]:.2f}" for c in classes)])
+            int8.rows.append(
+                [
+                    d["artifact"],
+                    d["reference"],
+                    f"{d['top1_drop_pp']:.2f}",
+                    *(f"{d['recall_drop_pp'][c]:.2f}" for c in classes),
+                ]
+            )
         out.append(int8)
     if results.get("sweep"):
-        sweep = Section(text["sweep"], ["Plain OpenVINO calls, threads and streams set by hand: the figure adit must match."],
-                        ["artifact", "mode", "threads", "streams", "batch", "p50 ms", "fps"], right={2, 3, 4, 5, 6})
+        sweep = Section(
+            text["sweep"],
+            ["Plain OpenVINO calls, threads and streams set by hand: the figure adit must match."],
+            ["artifact", "mode", "threads", "streams", "batch", "p50 ms", "fps"],
+            right={2, 3, 4, 5, 6},
+        )
         for p in results["sweep"]:
-            sweep.rows.append([p["artifact"], p["mode"], _fmt(p["threads"], "d"), _fmt(p["streams"], "d"), str(p.get("batch", 1)),
-                               _fmt(p["p50_ms"]), f"{p['fps']:.1f}"])
+            sweep.rows.append(
+                [
+                    p["artifact"],
+                    p["mode"],
+                    _fmt(p["threads"], "d"),
+                    _fmt(p["streams"], "d"),
+                    str(p.get("batch", 1)),
+                    _fmt(p["p50_ms"]),
+                    f"{p['fps']:.1f}",
+                ]
+            )
         out.append(sweep)
     if results.get("pipeline"):
         out += _pipeline_sections(results["pipeline"], text)
@@ -124,23 +200,44 @@ def sections(results: dict, lang: str = "en") -> list[Section]:
         out.append(_capacity_section(results, text["capacity"]))
     if results.get("training"):
         out.append(_training_section(results["training"], text["training"]))
-    out.append(Section(text["host"], [
-        (f"{host['cpu']}, {host['cores']} cores, {host.get('memory_gib', '?')} GiB, {host.get('os', '')}; "
-         f"instruction sets: {', '.join(host['isa'])}; load average (1 min) at the start: {_fmt(host.get('load_avg_1m'))}."),
-        "Libraries: " + ", ".join(f"{k} {v}" for k, v in host["libraries"].items() if v)]))
+    out.append(
+        Section(
+            text["host"],
+            [
+                (
+                    f"{host['cpu']}, {host['cores']} cores, {host.get('memory_gib', '?')} GiB, "
+                    f"{host.get('os', '')}; instruction sets: {', '.join(host['isa'])}; "
+                    f"load average (1 min) at the start: {_fmt(host.get('load_avg_1m'))}."
+                ),
+                "Libraries: " + ", ".join(f"{k} {v}" for k, v in host["libraries"].items() if v),
+            ],
+        )
+    )
     return out
 
 
 def _pipeline_sections(p: dict, text: dict[str, str]) -> list[Section]:
     event = p["capture_to_event_ms"]
-    stages = Section(text["pipeline"], [
-        (f"`{p['artifact']}` (ran in {p['runtime_precision']}) replayed over {p['frames']} frames of `{p['video']}`: "
-         f"**{p['e2e_fps']:.1f} fps end to end** against {p['model_only_fps']:.1f} fps for the model alone "
-         f"({_fmt(p['e2e_vs_model_only'], '.2f')}x)."),
-        (f"Capture to event: p50 {_fmt(event['p50'])} ms, p99 {_fmt(event['p99'])} ms over {event['events']} event(s) "
-         f"with {event['camera_count']} camera(s) live; capture to decision (every frame): "
-         f"p50 {_fmt(p['capture_to_decision_ms']['p50'])} ms, p99 {_fmt(p['capture_to_decision_ms']['p99'])} ms.")],
-        ["stage", "p50 ms", "p99 ms", "mean ms"], right={1, 2, 3})
+    stages = Section(
+        text["pipeline"],
+        [
+            (
+                f"`{p['artifact']}` (ran in {p['runtime_precision']}) replayed over {p['frames']} frames "
+                f"of `{p['video']}`: **{p['e2e_fps']:.1f} fps end to end** against "
+                f"{p['model_only_fps']:.1f} fps for the model alone "
+                f"({_fmt(p['e2e_vs_model_only'], '.2f')}x)."
+            ),
+            (
+                f"Capture to event: p50 {_fmt(event['p50'])} ms, p99 {_fmt(event['p99'])} ms "
+                f"over {event['events']} event(s) "
+                f"with {event['camera_count']} camera(s) live; capture to decision (every frame): "
+                f"p50 {_fmt(p['capture_to_decision_ms']['p50'])} ms, "
+                f"p99 {_fmt(p['capture_to_decision_ms']['p99'])} ms."
+            ),
+        ],
+        ["stage", "p50 ms", "p99 ms", "mean ms"],
+        right={1, 2, 3},
+    )
     for stage, s in p["stages_ms"].items():
         stages.rows.append([stage, f"{s['p50']:.3f}", f"{s['p99']:.3f}", f"{s['mean']:.3f}"])
     if p.get("cpu_ms_per_frame"):
@@ -151,11 +248,23 @@ def _pipeline_sections(p: dict, text: dict[str, str]) -> list[Section]:
             f"**{p['cpu_bound_fps']:.1f} fps**; end to end is "
             f"{_fmt(p['cpu_bound_fraction'], '.2f')}x that bound."
         )
-    cameras = Section(text["cameras"], ["Every camera plays the video at its frame rate; the model takes the newest frame of each."],
-                      ["cameras", "fps per camera", "frame age p50 ms", "frame age p99 ms", "captured", "dropped"], right={0, 1, 2, 3, 4, 5})
+    cameras = Section(
+        text["cameras"],
+        ["Every camera plays the video at its frame rate; the model takes the newest frame of each."],
+        ["cameras", "fps per camera", "frame age p50 ms", "frame age p99 ms", "captured", "dropped"],
+        right={0, 1, 2, 3, 4, 5},
+    )
     for c in p["cameras"]:
-        cameras.rows.append([str(c["count"]), f"{c['fps_per_camera']:.1f}", _fmt(c.get("frame_age_p50_ms")),
-                             f"{c['frame_age_p99_ms']:.2f}", str(c.get("captured", "")), str(c["dropped"])])
+        cameras.rows.append(
+            [
+                str(c["count"]),
+                f"{c['fps_per_camera']:.1f}",
+                _fmt(c.get("frame_age_p50_ms")),
+                f"{c['frame_age_p99_ms']:.2f}",
+                str(c.get("captured", "")),
+                str(c["dropped"]),
+            ]
+        )
     return [stages, cameras]
 
 
@@ -231,11 +340,25 @@ def _capacity_row(p: dict) -> list[str]:
 
 
 def _training_section(training: dict, title: str) -> Section:
-    section = Section(title, [f"Target top-1 {100 * training['target_top1']:.1f}% on the validation split; same model, data and machine."],
-                      ["recipe", "images/s", "epochs", "best top-1", "time to target s"], right={1, 2, 3, 4})
+    section = Section(
+        title,
+        [
+            f"Target top-1 {100 * training['target_top1']:.1f}% on the validation split; "
+            "same model, data and machine."
+        ],
+        ["recipe", "images/s", "epochs", "best top-1", "time to target s"],
+        right={1, 2, 3, 4},
+    )
     for r in training["recipes"]:
-        section.rows.append([r["recipe"], f"{r['images_per_s']:.1f}", str(r["epochs"]), f"{100 * r['best_top1']:.2f}%",
-                             _fmt(r["time_to_target_s"], ".1f")])
+        section.rows.append(
+            [
+                r["recipe"],
+                f"{r['images_per_s']:.1f}",
+                str(r["epochs"]),
+                f"{100 * r['best_top1']:.2f}%",
+                _fmt(r["time_to_target_s"], ".1f"),
+            ]
+        )
     return section
 
 
@@ -247,18 +370,22 @@ def render_markdown(results: dict, lang: str = "en") -> str:
             lines += [paragraph, ""]
         if section.headers:
             lines.append("| " + " | ".join(section.headers) + " |")
-            lines.append("|" + "|".join("---:" if i in section.right else "---" for i in range(len(section.headers))) + "|")
+            lines.append(
+                "|"
+                + "|".join("---:" if i in section.right else "---" for i in range(len(section.headers)))
+                + "|"
+            )
             lines += ["| " + " | ".join(row) + " |" for row in section.rows]
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _inline(text: str) -> str:
+def _inline(text: str) -> Markup:
     """The little markdown the sections use (**bold**, `code`, > note) as HTML, after escaping."""
-    escaped = html.escape(text)
+    escaped = str(escape(text))
     escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
     escaped = re.sub(r"`(.+?)`", r"<code>\1</code>", escaped)
-    return escaped.removeprefix("&gt; ")
+    return Markup(escaped.removeprefix("&gt; "))
 
 
 def _plots(results: dict) -> list[tuple[str, bytes]]:
@@ -277,31 +404,23 @@ def _plots(results: dict) -> list[tuple[str, bytes]]:
     return figures
 
 
+_PAGES = Environment(
+    loader=PackageLoader("benchmarks"), autoescape=select_autoescape(["html"]), trim_blocks=True
+)
+_PAGES.filters["inline"] = _inline
+
+
 def render_html(results: dict, lang: str = "en") -> str:
-    """One self-contained page: tables plus PNG plots inlined as base64, nothing fetched."""
-    parts = [f'<!doctype html><html lang="{html.escape(lang)}"><head><meta charset="utf-8">',
-             (f"<title>{html.escape(results['bundle'])}</title><style>body{{font-family:sans-serif;max-width:80em;margin:2em auto}}"
-              "table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:3px 6px}"
-              "td.n{text-align:right}img{max-width:100%}</style></head><body>")]
-    all_sections = sections(results, lang)
-    for index, section in enumerate(all_sections):
-        tag = "h1" if index == 0 else "h2"
-        parts.append(f"<{tag}>{html.escape(section.title)}</{tag}>")
-        parts += [f"<p>{_inline(p)}</p>" for p in section.paragraphs]
-        if section.headers:
-            parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in section.headers) + "</tr>")
-            for row in section.rows:
-                parts.append("<tr>" + "".join(f'<td{" class=n" if i in section.right else ""}>{html.escape(v)}</td>'
-                                              for i, v in enumerate(row)) + "</tr>")
-            parts.append("</table>")
-        if index == 2:  # plots right after the model table
-            parts.append(f"<h2>{html.escape(headings(lang)['plots'])}</h2>")
-            for caption, png in _plots(results):
-                data = base64.b64encode(png).decode("ascii")
-                parts.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
-                             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    """One self-contained page (templates/report.html): tables, inlined PNG plots, nothing fetched."""
+    figures = [(caption, base64.b64encode(png).decode("ascii")) for caption, png in _plots(results)]
+    page = _PAGES.get_template("report.html").render(
+        lang=lang,
+        title=results["bundle"],
+        sections=sections(results, lang),
+        plots_title=headings(lang)["plots"],
+        plots=figures,
+    )
+    return page.rstrip() + "\n"
 
 
 def write_report(results: dict, out: Path, lang: str = "en") -> None:

@@ -48,7 +48,9 @@ def accuracy(model: BundleModel, images: list[np.ndarray], labels: list[int]) ->
 
 def run_robustness(bundle_path: Path, split: Path, artifacts: list[str] | None) -> dict:
     bundle = load_bundle(bundle_path)
-    keys = artifacts or [a.key for a in bundle.manifest.artifacts if a.status == "shipped" and a.precision != "fp16"]
+    keys = artifacts or [
+        a.key for a in bundle.manifest.artifacts if a.status == "shipped" and a.precision != "fp16"
+    ]
     images, labels = held_out(split, bundle.manifest.classes)
     conditions = [("clean", 0)] + [(name, s) for name in list_corruptions() for s in SEVERITIES]
     variants = {
@@ -61,8 +63,16 @@ def run_robustness(bundle_path: Path, split: Path, artifacts: list[str] | None) 
     for key in keys:
         model = BundleModel(bundle, key, options=BackendOptions())
         for (name, severity), pictures in variants.items():
-            rows[f"{name}/{severity}" if severity else name][key] = round(accuracy(model, pictures, labels), 4)
-    return {"bundle": str(bundle_path), "split": str(split), "images": len(images), "artifacts": keys, "top1": rows}
+            rows[f"{name}/{severity}" if severity else name][key] = round(
+                accuracy(model, pictures, labels), 4
+            )
+    return {
+        "bundle": str(bundle_path),
+        "split": str(split),
+        "images": len(images),
+        "artifacts": keys,
+        "top1": rows,
+    }
 
 
 def table(result: dict) -> str:
@@ -81,10 +91,16 @@ def table(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.robustness", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.robustness", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--bundle", type=Path, default=Path("runs/demo/bundle"))
-    parser.add_argument("--data", type=Path, default=Path("runs/demo/data/classify/test"), help="held-out split")
-    parser.add_argument("--artifacts", nargs="*", help="keys, e.g. onnx-fp32 onnx-int8 (default: all but fp16)")
+    parser.add_argument(
+        "--data", type=Path, default=Path("runs/demo/data/classify/test"), help="held-out split"
+    )
+    parser.add_argument(
+        "--artifacts", nargs="*", help="keys, e.g. onnx-fp32 onnx-int8 (default: all but fp16)"
+    )
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args(argv)
     result = run_robustness(args.bundle, args.data, args.artifacts)

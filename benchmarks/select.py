@@ -25,11 +25,19 @@ def select_artifact(bundle: Bundle, results: dict) -> tuple[str, dict]:
     """The artifact key and its results row: fastest among the rows the manifest ships."""
     status = {a.key: a.status for a in bundle.manifest.artifacts}
     rows = [r for r in results.get("rows", []) if r.get("backend") not in ("pytorch", "cv2.dnn")]
-    eligible = [r for r in rows if status.get(f"{r['format']}-{r['precision']}") == "shipped"]
+    # shipped by the bundle, and benchmarked as the device runs it (not a comparison row)
+    eligible = [
+        r
+        for r in rows
+        if r.get("status") != "comparison" and status.get(f"{r['format']}-{r['precision']}") == "shipped"
+    ]
     if not eligible:
         measured = ", ".join(sorted({f"{r['format']}-{r['precision']}" for r in rows})) or "none"
-        raise SelectError(f"no artifact of {bundle.root} both passed the accuracy gate and was benchmarked "
-                          f"(benchmarked: {measured}; shipped: {', '.join(k for k, s in status.items() if s == 'shipped') or 'none'})")
+        shipped = ", ".join(k for k, s in status.items() if s == "shipped") or "none"
+        raise SelectError(
+            f"no artifact of {bundle.root} both passed the accuracy gate and was benchmarked "
+            f"(benchmarked: {measured}; shipped: {shipped})"
+        )
     best = min(eligible, key=lambda r: r["p50_ms"])
     return f"{best['format']}-{best['precision']}", best
 
@@ -39,8 +47,10 @@ def write_selection(path: Path, bundle_path: Path, artifact: str, site: Path | N
     data = (yaml.safe_load(site.read_text()) if site else None) or {}
     data["model"] = {**data.get("model", {}), "bundle": str(bundle_path), "artifact": artifact}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("# written by `python -m benchmarks select`: the fastest artifact that passed the accuracy gate\n"
-                    + yaml.safe_dump(data, sort_keys=False))
+    path.write_text(
+        "# written by `python -m benchmarks select`: the fastest artifact that passed the accuracy gate\n"
+        + yaml.safe_dump(data, sort_keys=False)
+    )
     load_site_config(path)  # the daemon must accept it: fail here, not on the device
 
 

@@ -1,31 +1,14 @@
-"""Timing a callable and summarising the samples; the same percentiles everywhere in adit."""
+"""Timing a callable for the benchmarks; the statistics are edge_runtime's (``LatencyStats``), the
+same percentiles the daemon reports."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-import numpy as np
+from edge_runtime.timing import LatencyStats
 
-
-@dataclass(frozen=True)
-class LatencyStats:
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    mean_ms: float
-    min_ms: float
-    max_ms: float
-    samples: int
-
-    @classmethod
-    def from_samples(cls, samples_ms: list[float] | np.ndarray) -> LatencyStats:
-        values = np.asarray(samples_ms, dtype=np.float64)
-        if values.size == 0:
-            raise ValueError("no latency samples")
-        p50, p90, p99 = np.percentile(values, [50, 90, 99])
-        return cls(float(p50), float(p90), float(p99), float(values.mean()), float(values.min()), float(values.max()), int(values.size))
+__all__ = ["LatencyStats", "time_calls"]
 
 
 def time_calls(

@@ -42,8 +42,14 @@ def _hand_tuned(model_path: Path, threads: int) -> Callable[[np.ndarray], object
 
 
 def openvino_sweep(
-    bundle: Bundle, artifact: Artifact, sample: np.ndarray, seconds: float, threads: list[int], streams: list[int],
-    repeats: int = 1, batches: list[int] | None = None,
+    bundle: Bundle,
+    artifact: Artifact,
+    sample: np.ndarray,
+    seconds: float,
+    threads: list[int],
+    streams: list[int],
+    repeats: int = 1,
+    batches: list[int] | None = None,
 ) -> list[SweepPoint]:
     """edge_runtime's default against latency over ``threads`` (one stream), then throughput over
     ``streams`` and, through edge_runtime, over synchronous ``batches``."""
@@ -60,7 +66,16 @@ def openvino_sweep(
     points = []
     for (mode, count), values in samples.items():
         stats = LatencyStats.from_samples(values)
-        points.append(SweepPoint(artifact.key, mode, count, 1 if count else None, round(stats.p50_ms, 3), round(1000 / stats.mean_ms, 1)))
+        points.append(
+            SweepPoint(
+                artifact.key,
+                mode,
+                count,
+                1 if count else None,
+                round(stats.p50_ms, 3),
+                round(1000 / stats.mean_ms, 1),
+            )
+        )
     for count in streams:
         result = openvino_throughput(model_path, sample, seconds, streams=count)
         points.append(SweepPoint(artifact.key, "throughput", None, count, None, round(result.fps, 1)))

@@ -24,7 +24,9 @@ class Throughput:
     setting: str  # how it was run, for the report: "2 streams, 2 async requests" / "batch 8"
 
 
-def batched_throughput(infer: Callable[[np.ndarray], object], sample: np.ndarray, batch: int, min_seconds: float) -> Throughput:
+def batched_throughput(
+    infer: Callable[[np.ndarray], object], sample: np.ndarray, batch: int, min_seconds: float
+) -> Throughput:
     """Frames per second of synchronous calls on a batch of ``batch`` copies of ``sample``."""
     frames = np.repeat(sample, batch, axis=0)
     for _ in range(WARMUP_ROUNDS):
@@ -37,8 +39,13 @@ def batched_throughput(infer: Callable[[np.ndarray], object], sample: np.ndarray
 
 
 def openvino_throughput(
-    model_path: Path, sample: np.ndarray, min_seconds: float, *, precision_hint: str | None = None,
-    streams: int | None = None, threads: int | None = None,
+    model_path: Path,
+    sample: np.ndarray,
+    min_seconds: float,
+    *,
+    precision_hint: str | None = None,
+    streams: int | None = None,
+    threads: int | None = None,
 ) -> Throughput:
     """Frames per second with the THROUGHPUT hint and an AsyncInferQueue of the optimal size."""
     config: dict[str, str] = {"PERFORMANCE_HINT": "THROUGHPUT"}

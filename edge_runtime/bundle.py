@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -18,20 +19,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edge_runtime.bundle_archive import is_archive, unpack
 from edge_runtime.errors import BundleError
 from edge_runtime.jsonsafe import nesting
+from edge_runtime.postprocess_spec import LEGACY_KIND, PostProcess
 from edge_runtime.signal import SignalSpec
 from edge_runtime.siteloop.framestats import ReferenceStats
 
-SCHEMA_VERSION = 1
+# 2: typed postprocess (``type`` required, inferred from the task for schema 1), ``precision_hint``.
+SCHEMA_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "signature.json"  # signatures of the manifest (edge_runtime.signing): it cannot list them
 
-Task = Literal["classify", "detect", "segment", "signal"]
 ArtifactFormat = Literal["onnx", "openvino"]
 Precision = Literal["fp32", "fp16", "int8"]
+InferencePrecision = Literal["f32", "bf16", "f16"]  # what a runtime computes in (OpenVINO's hint names)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class InputSpec(_Strict):
@@ -90,11 +93,14 @@ class Artifact(FileDigest):
     metrics: dict[str, float] = Field(default_factory=dict)
     status: Literal["shipped", "rejected"] = "shipped"
     note: str = ""
-    # Added within schema 1 (defaults keep older manifests valid): the compute precision the
-    # runtime really used when it was measured (OpenVINO picks bf16 on CPUs that have it), and
-    # for INT8 every quantization attempt the gate judged, in the order they were tried.
+    # The compute precision the runtime really used when it was measured (OpenVINO picks bf16 on
+    # CPUs that have it), and every attempt the gate judged, in the order they were tried (added
+    # within schema 1: defaults keep older manifests valid).
     runtime_precision: str | None = None
     attempts: list[QuantAttempt] = Field(default_factory=list)
+    precision_hint: InferencePrecision | None = Field(
+        None, description="the precision the gate measured; the device applies it unless the site chooses"
+    )
 
     @property
     def key(self) -> str:
@@ -118,24 +124,50 @@ class Artifact(FileDigest):
         return self
 
 
-class Manifest(_Strict):
+class ModelInterface(_Strict):
+    """What a model takes and gives. The checkpoint and the manifest carry the same typed block, so
+    export copies it from training and the device reads it; nothing is typed twice."""
+
+    task: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="the task that trained it (classify, ...)")
+    classes: list[str] = Field(min_length=1)
+    input: InputSpec
+    postprocess: PostProcess
+    signal: SignalSpec | None = Field(None, description="sample windows in: how they become the input tensor")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_postprocess(cls, data: Any) -> Any:
+        """Manifests written before ``postprocess.type`` existed: the kind follows from the task."""
+        if isinstance(data, dict) and isinstance(data.get("postprocess", {}), dict):
+            post = dict(data.get("postprocess", {}))
+            task = data.get("task")
+            if "type" not in post and isinstance(task, str) and task in LEGACY_KIND:
+                post["type"] = LEGACY_KIND[task]
+            return {**data, "postprocess": post}
+        return data
+
+    @field_validator("classes")
+    @classmethod
+    def _unique_classes(cls, classes: list[str]) -> list[str]:
+        repeated = sorted({c for c in classes if classes.count(c) > 1})
+        if repeated:
+            raise ValueError(f"class names must be unique; repeated: {repeated}")
+        return classes
+
+
+class Manifest(ModelInterface):
     """``manifest.json``: what the bundle is, how to feed it, and what each artifact scored."""
 
     schema_version: int = Field(SCHEMA_VERSION, alias="schema")
     name: str
     version: str = "0.1.0"
-    task: Task
-    classes: list[str] = Field(min_length=1)
-    input: InputSpec
-    postprocess: dict[str, Any] = Field(default_factory=dict)
     artifacts: list[Artifact] = Field(min_length=1)
     provenance: dict[str, Any] = Field(default_factory=dict)
-    signal: SignalSpec | None = Field(None, description="task signal: how sample windows become the input")
     reference: ReferenceStats | None = Field(
         None, description="statistics of the training data the daemon's drift check compares cameras with"
     )
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     @field_validator("schema_version")
     @classmethod
@@ -277,6 +309,9 @@ def _refuse_unlisted(root: Path, manifest: Manifest) -> None:
 
 
 def write_manifest(root: Path, manifest: Manifest) -> Path:
+    """Write atomically (temp file, then rename): a reader never sees half a manifest."""
     path = root / MANIFEST_NAME
-    path.write_text(manifest.to_json() + "\n", encoding="utf-8")
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(manifest.to_json() + "\n", encoding="utf-8")
+    os.replace(partial, path)
     return path

@@ -33,6 +33,12 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+# auto: the precision the bundle's gate measured the artifact in; default: the runtime's own choice
+# (OpenVINO computes FP32 in bf16 on CPUs that have it); f32/bf16/f16: forced.
+PrecisionChoice = Literal["auto", "default", "f32", "bf16", "f16"]
+PRECISION_HELP = "inference precision: auto = as the bundle's accuracy gate measured it, default = the runtime's choice"
+
+
 class ModelConfig(_Section):
     """Which bundle and artifact to run, and on which device."""
 
@@ -57,6 +63,7 @@ class ModelConfig(_Section):
         "normalisation and layout in the compiled graph (PrePostProcessor); host: edge_runtime.preprocess "
         "in numpy for every backend (ONNX Runtime always does)",
     )
+    precision: PrecisionChoice = Field(default="auto", description=PRECISION_HELP)
 
 
 class HealthConfig(_Section):
@@ -157,6 +164,7 @@ class MachineConfig(_Section):
     bundle: Path = Field(description="a bundle of task signal")
     artifact: str | None = Field(default=None, pattern=r"^[a-z]+-[a-z0-9]+$")
     threads: int | None = Field(default=1, gt=0, description="inference threads; a window is cheap")
+    precision: PrecisionChoice = Field(default="auto", description=PRECISION_HELP)
     health: MachineHealthConfig = MachineHealthConfig()
     reconnect: ReconnectConfig = ReconnectConfig()
 

@@ -1,8 +1,8 @@
 """Detection post-processing: the exported detector's (boxes, scores, labels) -> frame-pixel boxes.
 
-Detectors are exported with NMS inside the graph and return boxes in model-input pixels (see the
-manifest's ``postprocess``: ``{"type": "boxes", "box_format": "xyxy", "coordinates":
-"input_pixels", ...}``); this module undoes the manifest's resize and filters by score. The
+Detectors are exported with NMS inside the graph and return boxes in model-input pixels (the
+manifest's ``postprocess`` is a ``BoxesPost``); this module undoes the manifest's resize and filters
+by score. The
 score filter also drops the single garbage row OpenVINO returns for an exported Faster R-CNN
 that found nothing.
 """
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_runtime.bundle import InputSpec
-from edge_runtime.errors import BundleError
 from edge_runtime.geometry import input_map
+from edge_runtime.postprocess_spec import BoxesPost
 
 
 @dataclass(frozen=True)
@@ -33,21 +33,19 @@ def decode_boxes(
     frame_hw: tuple[int, int],
     spec: InputSpec,
     classes: list[str],
-    postprocess: dict,
+    postprocess: BoxesPost,
     *,
     min_score: float | None = None,
 ) -> list[PixelDetection]:
     """Decode one frame's outputs; ``min_score`` defaults to the manifest's ``score_threshold``."""
-    if postprocess.get("type") != "boxes" or postprocess.get("coordinates") != "input_pixels":
-        raise BundleError(f"postprocess {postprocess!r} is not input-pixel boxes; this runtime decodes only those")
-    threshold = postprocess.get("score_threshold", 0.5) if min_score is None else min_score
+    threshold = postprocess.score_threshold if min_score is None else min_score
     boxes, scores, labels = (np.asarray(o) for o in outputs[:3])
     boxes = boxes.reshape(-1, 4).astype(np.float32)
     scores = scores.reshape(-1).astype(np.float32)
     labels = labels.reshape(-1).astype(np.int64)
     keep = (
         np.isfinite(scores)
-        & (scores >= max(threshold, postprocess.get("min_score", 0.0)))
+        & (scores >= max(threshold, postprocess.min_score))
         & (labels >= 0)
         & (labels < len(classes))
         & np.isfinite(boxes).all(axis=1)
@@ -56,7 +54,12 @@ def decode_boxes(
     )
     frame_boxes = input_map(frame_hw, spec).to_frame(boxes[keep], frame_hw)
     return [
-        PixelDetection(box=tuple(float(v) for v in box), index=int(label), label=classes[int(label)], score=float(score))
+        PixelDetection(
+            box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+            index=int(label),
+            label=classes[int(label)],
+            score=float(score),
+        )
         for box, score, label in zip(frame_boxes, scores[keep], labels[keep], strict=True)
         if box[2] > box[0] and box[3] > box[1]
     ]

@@ -65,7 +65,8 @@ class _Envelope(_Strict):
 
 
 class RuleStartExtra(_Strict):
-    snapshot: SnapshotPath = Field(default=None, description="present when snapshots are enabled and written")
+    # absent (never null) when no snapshot was written: the published schema says string
+    snapshot: SnapshotPath = Field(default=None, description="present when snapshots are enabled and written")  # type: ignore[assignment]
 
 
 class RuleUpdateExtra(_Strict):

@@ -24,7 +24,7 @@ Phase = Literal["start", "update", "end"]  # update: still going, every update_e
 # the producer; docs/events: one schema each
 Kind = Literal["rule", "machine", "camera_health", "belt_load", "outbox", "capacity", "drift"]
 Severity = Literal["info", "warning", "critical"]
-SCHEMA_VERSION = 1  # of the published contract (edge_runtime.event_schema)
+SCHEMA_VERSION: Literal[1] = 1  # of the published contract (edge_runtime.event_schema)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal, get_args
 
 import cv2
@@ -105,12 +105,12 @@ class CameraHealth:
         if condition not in self._active and now - first >= hold:
             self._raise(condition, self.measures)
 
-    def _raise(self, condition: Condition, extra: dict[str, object]) -> None:
+    def _raise(self, condition: Condition, extra: Mapping[str, object]) -> None:
         event = self._event(condition, "start", dict(extra))
         self._active[condition] = (event, self._clock())
         self._emit(event)
 
-    def _clear(self, condition: Condition, extra: dict[str, object]) -> None:
+    def _clear(self, condition: Condition, extra: Mapping[str, object]) -> None:
         start, raised_at = self._active.pop(condition)
         span = duration(raised_at, self._clock())
         self._emit(self._event(condition, "end", {**extra, "start_id": start.id, "duration_s": span}))

@@ -31,7 +31,7 @@ from edge_runtime.rules import RuleSet
 from edge_runtime.siteloop.loop import SiteLoop
 from edge_runtime.snapshots import SnapshotWriter, snapshot_url
 from edge_runtime.sources import Frame
-from edge_runtime.timing import StageStats, StageTimers
+from edge_runtime.timing import LatencyStats, StageTimers
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class PipelineSummary:
     delivery_failures: int
     duration_s: float
     fps: float
-    timing_ms: dict[str, StageStats]
+    timing_ms: dict[str, LatencyStats]
     machines: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
 class Liveness:
-    def __init__(self, stall_s: float) -> None:
+    def __init__(self, stall_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.stall_s = stall_s
+        self._clock = clock
         self._lock = threading.Lock()
         self._busy: dict[str, float] = {}
 
@@ -26,7 +27,7 @@ class Liveness:
     def busy(self, stage: str) -> Iterator[None]:
         """Mark ``stage`` busy for the duration of the block (one holder per stage name)."""
         with self._lock:
-            self._busy[stage] = time.monotonic()
+            self._busy[stage] = self._clock()
         try:
             yield
         finally:
@@ -35,7 +36,7 @@ class Liveness:
 
     def stalled(self) -> dict[str, float]:
         """Stages busy for longer than ``stall_s``, with how long (seconds) they have been."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             return {
                 stage: round(now - since, 1)

@@ -87,14 +87,14 @@ class StatePublisher:
     def _publish(self, state: SiteState, *, stopped: bool = False) -> None:
         device, wait_s = self.retained.device, FINAL_WAIT_S if stopped else 0.0
         for camera in state.cameras:
-            message = camera_message(device, camera)
+            seen = camera_message(device, camera)
             if stopped:
-                message = message.model_copy(update={"online": False, "state": "stopped"})
-            self.retained.publish(f"camera/{camera.name}", message, wait_s)
+                seen = seen.model_copy(update={"online": False, "state": "stopped"})
+            self.retained.publish(f"camera/{camera.name}", seen, wait_s)
         for machine in state.machines:
-            message = machine_message(device, machine)
+            heard = machine_message(device, machine)
             if stopped:
-                message = message.model_copy(update={"online": False, "state": "stopped"})
-            self.retained.publish(f"machine/{machine.name}", message, wait_s)
-        for camera, belt in state.belts.items():
-            self.retained.publish(f"belt/{camera}", belt_message(device, camera, belt), wait_s)
+                heard = heard.model_copy(update={"online": False, "state": "stopped"})
+            self.retained.publish(f"machine/{machine.name}", heard, wait_s)
+        for belt_camera, belt in state.belts.items():
+            self.retained.publish(f"belt/{belt_camera}", belt_message(device, belt_camera, belt), wait_s)

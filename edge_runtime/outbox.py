@@ -20,7 +20,6 @@ order (``storage_error``); a damaged file is moved aside and salvaged at start (
 from __future__ import annotations
 
 import logging
-import random
 import sqlite3
 import threading
 import time
@@ -32,6 +31,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from edge_runtime.backoff import Backoff
 from edge_runtime.config import OutboxConfig
 from edge_runtime.events import Event, Sink, utc_iso
 from edge_runtime.liveness import Liveness
@@ -120,7 +120,7 @@ class Outbox:
         self._cursor = {name: stored[name] for name in self.states}  # may run ahead of the disk
         self._recorded = dict(self._cursor)  # what the disk has
         self._record_after = 0.0  # back-off of cursor writes the disk refused
-        self._record_backoff = config.retry_min_s
+        self._record_backoff = Backoff(config.retry_min_s, config.retry_max_s)
         self._attempts: dict[str, tuple[int, int]] = {}  # sink -> (seq, failed attempts of that row)
         for sink, count in self._db.execute("SELECT sink, COUNT(*) FROM dead_letters GROUP BY sink"):
             if sink in self.states:
@@ -275,7 +275,7 @@ class Outbox:
 
     def _deliver_loop(self, sink: Sink) -> None:
         state, wake = self.states[sink.name], self._wake[sink.name]
-        backoff = self.config.retry_min_s
+        backoff = Backoff(self.config.retry_min_s, self.config.retry_max_s)  # jitter: many devices, one broker
         while True:
             state.due_at = self._clock()
             try:
@@ -287,11 +287,10 @@ class Outbox:
             if step is _Step.DONE or (step is _Step.FAILED and self._drain_deadline is not None):
                 return  # stopping: no retries; the event stays in the outbox for the next start
             if step is _Step.MOVED:
-                backoff = self.config.retry_min_s
+                backoff.reset()
                 continue
             if step is _Step.FAILED:
-                pause = backoff * random.uniform(0.5, 1.0)  # jitter: many devices, one broker
-                backoff = min(backoff * 2, self.config.retry_max_s)
+                pause = backoff.next()
                 state.due_at = self._clock() + pause
                 self._closing.wait(pause)  # new events do not cut a back-off short
                 continue
@@ -389,11 +388,10 @@ class Outbox:
                     self._db.execute("DELETE FROM events WHERE seq <= ?", (min(self._cursor.values()),))
             except sqlite3.Error as exc:
                 self._storage_failed("cannot record deliveries", exc)
-                self._record_after = self._clock() + self._record_backoff
-                self._record_backoff = min(self._record_backoff * 2, self.config.retry_max_s)
+                self._record_after = self._clock() + self._record_backoff.next()
                 return
             self._recorded.update(moved)
-            self._record_backoff = self.config.retry_min_s
+            self._record_backoff.reset()
             if self.storage_error is not None and not self._held:
                 self.storage_error = None  # the disk took a write again and nothing waits in memory
 

@@ -127,7 +127,7 @@ def open_store(path: Path) -> tuple[sqlite3.Connection, Recovery | None]:
         except sqlite3.DatabaseError as exc:
             problem = f"damaged ({exc})"
         db.close()
-    return _recover(path, problem)
+    return _recover(path, problem or "damaged")
 
 
 def _damage(db: sqlite3.Connection) -> str | None:
@@ -254,9 +254,9 @@ def _salvage(path: Path) -> tuple[list[tuple[str, str]], list[tuple[int, str | N
         except sqlite3.Error:
             last = None
         for seq, id_, body in _rows(db, last):
-            why = _unreadable(body)
+            why = _unreadable(body) if isinstance(body, str) else f"body stored as {type(body).__name__}"
             if why is None:
-                readable.append((str(id_), body))
+                readable.append((str(id_), str(body)))
             else:
                 unreadable.append((seq, None if id_ is None else str(id_), str(body), why))
     return readable, unreadable

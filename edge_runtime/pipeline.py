@@ -18,24 +18,23 @@ from contextlib import ExitStack, closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from edge_runtime.backends import BackendOptions
 from edge_runtime.beltload import BeltLoadMonitor
 from edge_runtime.bundle import Bundle, Manifest, load_bundle
 from edge_runtime.capacity import CapacityMonitor, WatchedCamera
 from edge_runtime.capture import CaptureThread, iter_frames, read_ahead
 from edge_runtime.config import ModelConfig, SiteConfig, check_rule_labels
 from edge_runtime.control import open_control_outputs
-from edge_runtime.errors import BundleError, ConfigError, SourceError
+from edge_runtime.errors import ConfigError, SourceError
 from edge_runtime.events import Event, Sink
 from edge_runtime.health import CameraHealth
 from edge_runtime.inference import Pipeline, PipelineSummary
 from edge_runtime.live import LatestFrames
 from edge_runtime.liveness import Liveness
 from edge_runtime.model import BundleModel
+from edge_runtime.model import load_model as open_model
 from edge_runtime.observe import CameraView, DaemonView
 from edge_runtime.outbox import Outbox
 from edge_runtime.outbox_store import OutboxLock
-from edge_runtime.postprocess import decoder_for, list_postprocess
 from edge_runtime.rules import RuleSet
 from edge_runtime.scheduler import FairScheduler
 from edge_runtime.serve import ServeLoop
@@ -101,12 +100,7 @@ def verify_daemon(config: SiteConfig) -> SiteBundles:
         return SiteBundles(None, machines)
     bundle = load_bundle(config.model.bundle)
     check_signature(bundle.root, config.trust, label=str(config.model.bundle))
-    if decoder_for(bundle.manifest.task) is None:
-        raise BundleError(
-            f"{bundle.root}: task {bundle.manifest.task!r} has no post-processing; "
-            f"known: {', '.join(list_postprocess())}"
-        )
-    bundle.artifact(config.model.artifact)
+    load_model(bundle, config.model)  # the model against its manifest: shapes, classes (exit 2 naming the field)
     check_rules(config, bundle.manifest, bundle.root, classes)
     if config.site_loop.shadow is not None:
         check_candidate(config, config.site_loop.shadow, bundle.manifest)
@@ -141,10 +135,15 @@ def belt_monitor(config: SiteConfig, bundle: Bundle) -> BeltLoadMonitor | None:
 
 
 def load_model(bundle: Bundle, config: ModelConfig) -> BundleModel:
-    options = BackendOptions(
-        device=config.device, threads=config.threads, mode=config.mode, preprocess=config.preprocess
+    return open_model(
+        bundle,
+        config.artifact,
+        precision=config.precision,
+        device=config.device,
+        threads=config.threads,
+        mode=config.mode,
+        preprocess=config.preprocess,
     )
-    return BundleModel(bundle, config.artifact, options=options)
 
 
 def run(

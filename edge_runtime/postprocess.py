@@ -1,6 +1,8 @@
 """Task post-processing: raw model outputs -> predictions the rules and reports understand.
 
-One decoder per bundle task, registered by name. The exported model's own output contract (boxes
+One decoder per output kind (the manifest's ``postprocess.type``: scores, boxes, mask), registered by
+name, so a new task that emits a known kind needs no decoder of its own. The exported model's own
+output contract (boxes
 in input pixels, logits at the input size) is undone by ``edge_runtime.detection`` and
 ``edge_runtime.segmentation``; this module turns their frame-pixel results into what the rules
 read. Rule-facing boxes are normalised to 0..1 of the frame, so zones and tripwires stay valid when
@@ -14,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_runtime.bundle import Manifest
+from edge_runtime.bundle import ModelInterface
 from edge_runtime.detection import decode_boxes
 from edge_runtime.errors import BundleError
+from edge_runtime.postprocess_spec import BoxesPost, ScoresPost
 from edge_runtime.registry import Registry
 from edge_runtime.segmentation import Segmentation, decode_masks
 
@@ -57,11 +60,11 @@ class Detections:
 
 Prediction = Classification | Detections | Segmentation
 FrameShapes = Sequence[tuple[int, int]] | None
-Decoder = Callable[[list[np.ndarray], Manifest, FrameShapes], list[Prediction]]
-_DECODERS: Registry[Decoder] = Registry("post-processing for task")
+Decoder = Callable[[list[np.ndarray], ModelInterface, FrameShapes], list[Prediction]]
+_DECODERS: Registry[Decoder] = Registry("post-processing kind")
 register_postprocess = _DECODERS.register
 list_postprocess = _DECODERS.names
-decoder_for = _DECODERS.get
+decoder_for = _DECODERS.require
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -83,31 +86,35 @@ def classify(
     ]
 
 
-@register_postprocess("classify")
-@register_postprocess("signal")
-def _classify(outputs: list[np.ndarray], manifest: Manifest, frame_shapes: FrameShapes) -> list[Prediction]:
-    return list(classify(outputs, manifest.classes, apply_softmax=manifest.postprocess.get("softmax", True)))
+@register_postprocess("scores")
+def _classify(outputs: list[np.ndarray], model: ModelInterface, shapes: FrameShapes) -> list[Prediction]:
+    post = model.postprocess
+    return list(classify(outputs, model.classes, apply_softmax=isinstance(post, ScoresPost) and post.softmax))
 
 
-@register_postprocess("detect")
-def _detect(outputs: list[np.ndarray], manifest: Manifest, frame_shapes: FrameShapes) -> list[Prediction]:
+@register_postprocess("boxes")
+def _detect(outputs: list[np.ndarray], model: ModelInterface, frame_shapes: FrameShapes) -> list[Prediction]:
     """One frame's boxes (detectors run at batch 1), normalised to the frame for the rules."""
     if frame_shapes is None or len(frame_shapes) != 1:
         raise BundleError(f"detectors run one frame at a time and need its size; got {frame_shapes!r}")
+    if not isinstance(model.postprocess, BoxesPost):
+        raise BundleError(f"postprocess {model.postprocess.type!r} is not boxes")
     height, width = frame_shapes[0]
-    found = decode_boxes(outputs, (height, width), manifest.input, manifest.classes, manifest.postprocess)
-    return [
-        Detections(
-            [
-                Detection(d.label, d.score, (d.box[0] / width, d.box[1] / height, d.box[2] / width, d.box[3] / height))
-                for d in found
-            ]
-        )
-    ]
+    found = decode_boxes(outputs, (height, width), model.input, model.classes, model.postprocess)
+    return [Detections([Detection(d.label, d.score, _normalised(d.box, width, height)) for d in found])]
 
 
-@register_postprocess("segment")
-def _segment(outputs: list[np.ndarray], manifest: Manifest, frame_shapes: FrameShapes) -> list[Prediction]:
+Box = tuple[float, float, float, float]
+
+
+def _normalised(box: Box, width: int, height: int) -> Box:
+    """Frame pixels -> 0..1 of the frame."""
+    x1, y1, x2, y2 = box
+    return (x1 / width, y1 / height, x2 / width, y2 / height)
+
+
+@register_postprocess("mask")
+def _segment(outputs: list[np.ndarray], model: ModelInterface, frame_shapes: FrameShapes) -> list[Prediction]:
     if frame_shapes is None:
         raise BundleError("segmentation needs the size of each frame to map its mask back")
-    return list(decode_masks(outputs, list(frame_shapes), manifest.input, manifest.classes))
+    return list(decode_masks(outputs, list(frame_shapes), model.input, model.classes))

@@ -69,5 +69,6 @@ def decode_masks(
     for frame_logits, frame_hw in zip(logits, frame_shapes, strict=True):
         mask = mask_to_frame(frame_logits.argmax(axis=0).astype(np.uint8), frame_hw, spec)
         counts = np.bincount(mask.ravel(), minlength=len(classes))[: len(classes)]
-        results.append(Segmentation(mask=mask, fractions={c: float(n) / mask.size for c, n in zip(classes, counts, strict=True)}))
+        fractions = {c: float(n) / mask.size for c, n in zip(classes, counts, strict=True)}
+        results.append(Segmentation(mask=mask, fractions=fractions))
     return results

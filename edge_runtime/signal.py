@@ -24,7 +24,7 @@ class SignalError(AditError):
 class SignalSpec(BaseModel):
     """The manifest's ``signal`` section: how a window of samples becomes the input tensor."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     sampling_rate: float = Field(gt=0, description="Hz the model was trained at; sources must match")
     window: int = Field(gt=0, description="samples per classified window")
@@ -67,17 +67,24 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Separable linear resampling (no OpenCV, so training needs nothing the device lacks)."""
     rows = np.linspace(0, image.shape[0] - 1, size[0])
     cols = np.linspace(0, image.shape[1] - 1, size[1])
-    along_rows = np.stack([np.interp(rows, np.arange(image.shape[0]), image[:, j]) for j in range(image.shape[1])], 1)
+    along_rows = np.stack(
+        [np.interp(rows, np.arange(image.shape[0]), image[:, j]) for j in range(image.shape[1])], 1
+    )
     return np.stack([np.interp(cols, np.arange(image.shape[1]), along_rows[i]) for i in range(size[0])])
 
 
 def features(windows: np.ndarray | Sequence[np.ndarray], spec: SignalSpec) -> np.ndarray:
     """Un-normalised features: (N, H, W) spectrograms or (N, window) waveforms."""
-    batch = np.asarray(windows, dtype=np.float32).reshape(-1, spec.window) if len(windows) else np.empty((0, spec.window), np.float32)
+    if not len(windows):
+        batch = np.empty((0, spec.window), np.float32)
+    else:
+        batch = np.asarray(windows, dtype=np.float32).reshape(-1, spec.window)
     if spec.representation == "waveform":
         centred = batch - batch.mean(axis=1, keepdims=True)
         return centred / (centred.std(axis=1, keepdims=True) + 1e-8)
-    return np.stack([log_spectrogram(w, spec) for w in batch]) if len(batch) else np.empty((0, *spec.image_size), np.float32)
+    if not len(batch):
+        return np.empty((0, *spec.image_size), np.float32)
+    return np.stack([log_spectrogram(w, spec) for w in batch])
 
 
 def to_tensor(feats: np.ndarray, spec: SignalSpec) -> np.ndarray:

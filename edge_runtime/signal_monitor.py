@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import random
 import sys
 import threading
 from collections import deque
@@ -27,14 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from edge_runtime.backends import BackendOptions
+from edge_runtime.backoff import Backoff
 from edge_runtime.bundle import Bundle, load_bundle
 from edge_runtime.config import MachineConfig, MachineHealthConfig, RuleConfig, SiteConfig, load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.events import Event, JsonlSink, Sink
 from edge_runtime.jsonsafe import dumps
 from edge_runtime.logs import setup_logging
-from edge_runtime.model import BundleModel
+from edge_runtime.model import load_model
 from edge_runtime.rules import RuleSet
 from edge_runtime.signal import SignalError, Windower
 from edge_runtime.signal_source import SampleChunk, check_rate, load_recording, open_samples
@@ -80,7 +79,7 @@ def verify_machine(machine: MachineConfig, index: int) -> Bundle:
     spec = bundle.manifest.signal
     if spec is None:
         raise SignalError(f"{where}.bundle: {bundle.root} has no signal section (task {bundle.manifest.task!r})")
-    bundle.artifact(machine.artifact)
+    load_model(bundle, machine.artifact, precision=machine.precision)  # the model against its manifest
     if machine.health.normal_label not in bundle.manifest.classes:
         raise SignalError(
             f"{where}.health.normal_label: {machine.health.normal_label!r} is not a class of {bundle.root} "
@@ -112,7 +111,7 @@ class SignalMonitor:
         if bundle.manifest.signal is None:
             raise SignalError(f"{config.name}: {bundle.root} has no signal section (task {bundle.manifest.task!r})")
         self.spec = bundle.manifest.signal
-        self.model = BundleModel(bundle, config.artifact, options=BackendOptions(threads=config.threads))
+        self.model = load_model(bundle, config.artifact, precision=config.precision, threads=config.threads)
         self.rules = RuleSet(rules)
         self.health = HealthTracker(config.health, bundle.manifest.classes)
         self.windows = 0
@@ -238,13 +237,14 @@ class MachineThread(threading.Thread):
 
     def run(self) -> None:
         config, monitor = self.monitor.config, self.monitor
-        backoff = config.reconnect.min_s
+        backoff = Backoff(config.reconnect.min_s, config.reconnect.max_s)
         try:
             while not self.stop.is_set():
                 try:
                     for chunk in open_samples(config.source, monitor.spec, realtime=config.realtime):
                         monitor.process(chunk)
-                        monitor.error, backoff = None, config.reconnect.min_s
+                        monitor.error = None
+                        backoff.reset()
                         if self.stop.is_set():
                             return
                 except (SignalError, OSError) as exc:
@@ -252,8 +252,7 @@ class MachineThread(threading.Thread):
                     log.error("%s: %s", config.name, exc)
                 if not config.source.startswith("tcp://"):
                     return
-                self.stop.wait(backoff * random.uniform(0.5, 1.0))
-                backoff = min(backoff * 2, config.reconnect.max_s)
+                self.stop.wait(backoff.next())
                 monitor.restart()
         finally:
             self.wake.set()  # the daemon's loop notices that this machine has ended
@@ -312,10 +311,11 @@ def _replay(config: SiteConfig, args: argparse.Namespace) -> int:
     summary = {}
     try:
         for index, machine in chosen:
-            monitor, _ = replay_machine(
-                machine, config.rules, sinks, index=index,
-                observe=lambda r, name=machine.name: readings.append({"machine": name, **asdict(r)}),
-            )
+
+            def observe(reading: HealthReading, name: str = machine.name) -> None:
+                readings.append({"machine": name, **asdict(reading)})
+
+            monitor, _ = replay_machine(machine, config.rules, sinks, index=index, observe=observe)
             summary[machine.name] = monitor.state()
     finally:
         for sink in sinks:

@@ -44,7 +44,7 @@ def build_sinks(config: SinksConfig) -> list[Sink]:
             continue
         if name not in _SINKS:
             raise ConfigError(f"sinks.{name}: no such sink; available: {', '.join(list_sinks())}")
-        sinks.append(_SINKS.get(name)(section))
+        sinks.append(_SINKS.require(name)(section))
     return sinks
 
 

@@ -11,7 +11,6 @@ from the stream's own timestamps (``frameclock``), so a decoding backlog shows u
 from __future__ import annotations
 
 import logging
-import random
 import re
 import threading
 import time
@@ -23,6 +22,7 @@ from typing import Literal, Protocol
 import cv2
 import numpy as np
 
+from edge_runtime.backoff import Backoff
 from edge_runtime.config import CameraConfig
 from edge_runtime.errors import ImageError, SourceError
 from edge_runtime.frameclock import Slots, StreamClock
@@ -225,7 +225,7 @@ class ReconnectingSource:
         self._config = camera
         self._stop = stop
         self._source: VideoCaptureSource | None = None
-        self._backoff = camera.reconnect.min_s
+        self._backoff = Backoff(camera.reconnect.min_s, camera.reconnect.max_s)
         self._offset = 0  # frames before the current connection
         self._clock = clock
         self._origin = clock()
@@ -237,7 +237,7 @@ class ReconnectingSource:
                 continue
             frame = source.read()
             if frame is not None:
-                self._backoff = self._config.reconnect.min_s
+                self._backoff.reset()
                 self.connected = True
                 return replace(frame, index=frame.index + self._offset, pts_s=self._clock() - self._origin)
             log.warning("camera %s: stream lost; reconnecting", self.camera)
@@ -252,7 +252,7 @@ class ReconnectingSource:
         try:
             source = open_source(self._config)
         except SourceError as exc:
-            log.warning("%s; retrying in %.1f s", exc, self._backoff)
+            log.warning("%s; retrying in up to %.1f s", exc, self._backoff.current)
             self._wait()
             return None
         if not isinstance(source, VideoCaptureSource):
@@ -262,8 +262,7 @@ class ReconnectingSource:
         return source
 
     def _wait(self) -> None:
-        self._stop.wait(self._backoff * random.uniform(0.5, 1.0))  # jitter: many cameras, one network
-        self._backoff = min(self._backoff * 2, self._config.reconnect.max_s)
+        self._stop.wait(self._backoff.next())
 
     @property
     def frames_read(self) -> int:

@@ -200,7 +200,7 @@ def camera_message(device: str, source: SourceState) -> CameraMessage:
         device=device,
         camera=source.name,
         online=source.online,
-        state=source.state,  # type: ignore[arg-type]
+        state=source.state,
         conditions=source.conditions,
         last_event=LastEvent.of(source.counts.last),
     )
@@ -211,7 +211,7 @@ def machine_message(device: str, source: SourceState) -> MachineMessage:
         device=device,
         machine=source.name,
         online=source.online,
-        state=source.state,  # type: ignore[arg-type]
+        state=source.state,
         label=source.label,
         health_index=source.health_index,
         last_event=LastEvent.of(source.counts.last),

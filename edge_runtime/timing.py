@@ -1,9 +1,11 @@
-"""Per-stage timers in milliseconds, shared by the daemon, its metrics and the benchmarks.
+"""Latency statistics and per-stage timers in milliseconds: the one implementation in adit.
 
-Every stage of the pipeline (decode, preprocess, infer, postprocess, rules, delivery) records into
-the same ``StageTimers``, so the latency a benchmark reports and the latency a site's dashboard
-shows are measured by the same code in the same unit. Capture threads record decode times while
-the pipeline records the rest, hence the lock.
+``LatencyStats`` summarises samples (count, mean, p50/p90/p99, min, max) for the daemon's
+``/metrics`` and ``/status`` and for every benchmark. Every stage of the pipeline (decode,
+preprocess, infer, postprocess, rules, delivery) records into the same ``StageTimers``, so the
+latency a benchmark reports and the latency a site's dashboard shows are measured by the same code
+in the same unit. Capture threads record decode times while the pipeline records the rest, hence
+the lock. Durations come from an injectable monotonic clock, so tests advance time, not sleep.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, get_args
@@ -34,8 +36,12 @@ DEFAULT_WINDOW = 10_000
 
 
 @dataclass(frozen=True)
-class StageStats:
-    """Latency of one stage over the retained samples, in milliseconds."""
+class LatencyStats:
+    """Latency over samples, in milliseconds rounded to the microsecond (finer digits are timer noise).
+
+    ``count`` and ``total_ms`` may cover more samples than the percentiles do (a daemon keeps only
+    the most recent ones for those).
+    """
 
     count: int
     total_ms: float
@@ -43,13 +49,39 @@ class StageStats:
     p50_ms: float
     p90_ms: float
     p99_ms: float
+    min_ms: float
     max_ms: float
+
+    @classmethod
+    def from_samples(
+        cls, samples_ms: Sequence[float] | np.ndarray, count: int | None = None, total_ms: float | None = None
+    ) -> LatencyStats:
+        values = np.asarray(samples_ms, dtype=np.float64)
+        if values.size == 0:
+            raise ValueError("no latency samples")
+        p50, p90, p99 = np.percentile(values, [50, 90, 99])
+        return cls(
+            count=int(values.size) if count is None else count,
+            total_ms=_us(values.sum() if total_ms is None else total_ms),
+            mean_ms=_us(values.mean()),
+            p50_ms=_us(p50),
+            p90_ms=_us(p90),
+            p99_ms=_us(p99),
+            min_ms=_us(values.min()),
+            max_ms=_us(values.max()),
+        )
+
+    @classmethod
+    def maybe(cls, samples_ms: Sequence[float] | np.ndarray) -> LatencyStats | None:
+        """None for no samples (e.g. no event happened), the stats otherwise."""
+        return cls.from_samples(samples_ms) if len(samples_ms) else None
 
 
 class StageTimers:
     """Collects millisecond samples per stage; thread-safe."""
 
-    def __init__(self, window: int = DEFAULT_WINDOW) -> None:
+    def __init__(self, window: int = DEFAULT_WINDOW, clock: Callable[[], float] = time.perf_counter) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._samples: dict[Stage, deque[float]] = {stage: deque(maxlen=window) for stage in STAGES}
         self._count: dict[Stage, int] = dict.fromkeys(STAGES, 0)
@@ -70,36 +102,27 @@ class StageTimers:
     @contextmanager
     def measure(self, stage: Stage) -> Iterator[None]:
         """Time the ``with`` block into ``stage``."""
-        start = time.perf_counter()
+        start = self._clock()
         try:
             yield
         finally:
-            self.record(stage, (time.perf_counter() - start) * 1000.0)
+            self.record(stage, (self._clock() - start) * 1000.0)
 
-    def stats(self, stage: Stage) -> StageStats | None:
+    def stats(self, stage: Stage) -> LatencyStats | None:
         """Percentiles of ``stage``, or None when it has no samples yet."""
         with self._lock:
             samples = np.fromiter(self._samples[stage], dtype=np.float64)
             count, total = self._count[stage], self._total[stage]
         if not len(samples):
             return None
-        p50, p90, p99 = np.percentile(samples, [50, 90, 99])
-        return StageStats(
-            count=count,
-            total_ms=_us(total),
-            mean_ms=_us(samples.mean()),
-            p50_ms=_us(p50),
-            p90_ms=_us(p90),
-            p99_ms=_us(p99),
-            max_ms=_us(samples.max()),
-        )
+        return LatencyStats.from_samples(samples, count, total)
 
     def histogram(self, stage: Stage) -> tuple[list[int], int, float]:
         """Cumulative counts per ``BUCKETS_MS`` bound, the count and the total (ms) of all samples."""
         with self._lock:
             return self._buckets[stage].tolist(), self._count[stage], self._total[stage]
 
-    def summary(self) -> dict[str, StageStats]:
+    def summary(self) -> dict[str, LatencyStats]:
         """Stats of every stage that has samples, in pipeline order."""
         return {stage: stats for stage in STAGES if (stats := self.stats(stage)) is not None}
 

@@ -1,4 +1,9 @@
-"""``python -m export build --checkpoint CKPT --out BUNDLE``, ``verify BUNDLE`` and ``sign BUNDLE --key KEY``."""
+"""``python -m export build --checkpoint CKPT --out BUNDLE`` (any task), ``verify BUNDLE`` and
+``sign BUNDLE --key KEY``.
+
+Exit codes: 0 done (a rejected INT8 artifact is a verdict, not a failure); 2 bad input or a bundle
+that does not verify, printed as one message without a traceback.
+"""
 
 from __future__ import annotations
 
@@ -11,34 +16,77 @@ from edge_runtime.bundle import load_bundle
 from edge_runtime.errors import AditError
 from edge_runtime.logs import setup_logging
 from edge_runtime.signing import add_sign_arguments, load_private_key, sign_bundle, sign_command
-from export.build import FORMATS, ExportRequest, export_bundle, summary
+from export.build import ExportRequest, export_bundle, summary
+from export.formats import FORMATS
 from export.gate import GateBudget
 from export.options import FORMAT_OPTIONS, describe
 from export.smoke import smoke_run
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m export", description="Export a checkpoint to a verified model bundle.")
+    parser = argparse.ArgumentParser(
+        prog="python -m export", description="Export a checkpoint to a verified model bundle."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="checkpoint -> ONNX, OpenVINO IR, INT8, gated, as a bundle")
     build.add_argument("--checkpoint", type=Path, required=True)
     build.add_argument("--out", type=Path, required=True, help="bundle directory to write")
-    build.add_argument("--data", type=Path, help="class-folder data root (default: the one the model was trained on)")
-    build.add_argument("--formats", nargs="+", default=list(FORMATS), choices=list(FORMATS), metavar="FORMAT",
-                       help=f"artifacts to produce (default: all of {', '.join(FORMATS)})")
+    build.add_argument(
+        "--data",
+        type=Path,
+        help="data root in the training layout (default: the one the model was trained on)",
+    )
+    build.add_argument(
+        "--formats",
+        nargs="+",
+        default=list(FORMATS),
+        choices=list(FORMATS),
+        metavar="FORMAT",
+        help=f"artifacts to produce (default: all of {', '.join(FORMATS)})",
+    )
     build.add_argument("--calibration-size", type=int, default=100)
-    build.add_argument("--max-drop", type=float, default=0.5, help="INT8 top-1 budget in percentage points")
-    build.add_argument("--safety-classes", nargs="*", default=[], help="classes whose recall INT8 may not lose")
-    build.add_argument("--max-recall-drop", type=float, default=0.0, help="recall budget of safety classes, in pp")
-    build.add_argument("--option", action="append", default=[], metavar="FORMAT.OPTION=VALUE",
-                       help="per-format option, e.g. onnx-int8.calibration=entropy (repeatable); "
-                       + "; ".join(f"{key}: {describe(key)}" for key in FORMAT_OPTIONS))
-    build.add_argument("--no-fix-ladder", action="store_true", help="reject INT8 that misses the budget without trying fixes")
+    build.add_argument(
+        "--max-drop",
+        type=float,
+        default=0.5,
+        help="budget against true FP32 in percentage points of the task's metric (top-1, mAP@0.5, mIoU)",
+    )
+    build.add_argument(
+        "--safety-classes",
+        nargs="*",
+        default=[],
+        help="classes whose per-class figure (recall, AP@0.5, IoU) an artifact may not lose",
+    )
+    build.add_argument(
+        "--max-class-drop",
+        "--max-recall-drop",
+        dest="max_class_drop",
+        type=float,
+        default=0.0,
+        help="budget of the safety classes' figure, in pp",
+    )
+    build.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="FORMAT.OPTION=VALUE",
+        help="per-format option, e.g. onnx-int8.calibration=entropy (repeatable); "
+        + "; ".join(f"{key}: {describe(key)}" for key in FORMAT_OPTIONS),
+    )
+    build.add_argument(
+        "--no-fix-ladder",
+        action="store_true",
+        help="reject an artifact that misses the budget without trying fixes",
+    )
     build.add_argument("--tar", action="store_true", help="also pack BUNDLE.tar.gz for shipping")
-    build.add_argument("--sign-key", type=Path, help="sign the manifest with this Ed25519 key (docs/fleet.md)")
+    build.add_argument(
+        "--sign-key", type=Path, help="sign the manifest with this Ed25519 key (docs/fleet.md)"
+    )
     build.add_argument("--signer", help="name recorded with the signature (default: the key file's stem)")
     add_sign_arguments(commands.add_parser("sign", help="sign a bundle's manifest with an Ed25519 key"))
-    verify = commands.add_parser("verify", help="check a bundle's manifest and every artifact's sha256, then run each once")
+    verify = commands.add_parser(
+        "verify", help="check a bundle's manifest and every artifact's sha256, then run each once"
+    )
     verify.add_argument("bundle", type=Path)
     return parser
 
@@ -57,12 +105,21 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "sign":
             return sign_command(args)
-        sign_key = load_private_key(args.sign_key) if args.sign_key else None  # a bad key fails before any work
-        budget = GateBudget(max_top1_drop_pp=args.max_drop, max_recall_drop_pp=args.max_recall_drop,
-                            safety_classes=tuple(args.safety_classes))
+        # a bad key fails before any work
+        sign_key = load_private_key(args.sign_key) if args.sign_key else None
+        budget = GateBudget(
+            max_drop_pp=args.max_drop,
+            max_class_drop_pp=args.max_class_drop,
+            safety_classes=tuple(args.safety_classes),
+        )
         request = ExportRequest(
-            checkpoint=args.checkpoint, out=args.out, data_root=args.data, formats=tuple(args.formats),
-            calibration_size=args.calibration_size, budget=budget, options=tuple(args.option),
+            checkpoint=args.checkpoint,
+            out=args.out,
+            data_root=args.data,
+            formats=tuple(args.formats),
+            calibration_size=args.calibration_size,
+            budget=budget,
+            options=tuple(args.option),
             fix_ladder=not args.no_fix_ladder,
         )
         bundle = export_bundle(request)

@@ -1,39 +1,67 @@
-"""The accuracy gate: an INT8 artifact ships only if its measured drop against FP32 is in budget."""
+"""The accuracy gate: an artifact ships only if, as the device runs it, it is within budget of true FP32.
+
+The reference is the FP32 ONNX artifact run in f32 (forced), never an FP32 artifact that a runtime
+computes in bf16; every other artifact (INT8, FP16, and FP32 that ran in bf16) is held to it on the
+task's metric and, for safety classes, on the task's per-class figure (recall, AP@0.5, IoU).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from train.evaluation import EvalReport
+
 
 @dataclass(frozen=True)
 class GateBudget:
-    max_top1_drop_pp: float = 0.5  # percentage points of top-1 the INT8 model may lose
-    max_recall_drop_pp: float = 0.0  # for classes marked safety-critical
+    max_drop_pp: float = 0.5  # percentage points of the task's metric an artifact may lose
+    max_class_drop_pp: float = 0.0  # for the per-class figure of safety-critical classes
     safety_classes: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict:
-        return {"max_top1_drop_pp": self.max_top1_drop_pp, "max_recall_drop_pp": self.max_recall_drop_pp,
-                "safety_classes": list(self.safety_classes)}
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "max_drop_pp": self.max_drop_pp,
+            "max_class_drop_pp": self.max_class_drop_pp,
+            "safety_classes": list(self.safety_classes),
+        }
 
 
 @dataclass(frozen=True)
 class GateResult:
     passed: bool
+    drop_pp: float
     reasons: list[str] = field(default_factory=list)
 
     @property
     def note(self) -> str:
-        return "within budget" if self.passed else "rejected: " + "; ".join(self.reasons)
+        return (
+            f"within budget ({self.drop_pp:.2f} pp)"
+            if self.passed
+            else "rejected: " + "; ".join(self.reasons)
+        )
 
 
-def judge(reference: dict, candidate: dict, budget: GateBudget) -> GateResult:
-    """Compare two ``classification_report`` dicts (FP32 reference vs INT8 candidate)."""
+def judge(reference: EvalReport, candidate: EvalReport, budget: GateBudget, class_figure: str) -> GateResult:
+    """Compare a candidate's report with the true-FP32 reference's, on the same samples."""
     reasons = []
-    drop = 100 * (reference["top1"] - candidate["top1"])
-    if drop > budget.max_top1_drop_pp:
-        reasons.append(f"top-1 {100 * candidate['top1']:.2f}% is {drop:.2f} pp below FP32 (budget {budget.max_top1_drop_pp} pp)")
+    metric = reference.metric
+    drop = 100 * (reference.value - candidate.value)
+    if drop > budget.max_drop_pp:
+        reasons.append(
+            f"{metric} {100 * candidate.value:.2f} is {drop:.2f} pp below FP32 {100 * reference.value:.2f} "
+            f"(budget {budget.max_drop_pp} pp)"
+        )
     for name in budget.safety_classes:
-        recall_drop = 100 * (reference["per_class"][name]["recall"] - candidate["per_class"][name]["recall"])
-        if recall_drop > budget.max_recall_drop_pp:
-            reasons.append(f"recall of safety class {name!r} dropped {recall_drop:.2f} pp (budget {budget.max_recall_drop_pp} pp)")
-    return GateResult(passed=not reasons, reasons=reasons)
+        want, got = reference.class_value(name, class_figure), candidate.class_value(name, class_figure)
+        if want is None or got is None:
+            reasons.append(
+                f"{class_figure} of safety class {name!r} is not measured (no sample of it in the split)"
+            )
+            continue
+        class_drop = 100 * (want - got)
+        if class_drop > budget.max_class_drop_pp:
+            reasons.append(
+                f"{class_figure} of safety class {name!r} dropped {class_drop:.2f} pp "
+                f"(budget {budget.max_class_drop_pp} pp)"
+            )
+    return GateResult(passed=not reasons, drop_pp=drop, reasons=reasons)

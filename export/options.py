@@ -64,11 +64,17 @@ def parse_options(pairs: list[str], formats: list[str]) -> dict[str, _Options]:
         target, sep, value = pair.partition("=")
         key, dot, name = target.partition(".")
         if not sep or not dot:
-            raise ExportError(f"option {pair!r} is not FORMAT.OPTION=VALUE (e.g. onnx-int8.calibration=entropy)")
+            raise ExportError(
+                f"option {pair!r} is not FORMAT.OPTION=VALUE (e.g. onnx-int8.calibration=entropy)"
+            )
         if key not in FORMAT_OPTIONS:
-            raise ExportError(f"option {pair!r}: unknown format {key!r}; choose from: {', '.join(FORMAT_OPTIONS)}")
+            raise ExportError(
+                f"option {pair!r}: unknown format {key!r}; choose from: {', '.join(FORMAT_OPTIONS)}"
+            )
         if key not in raw:
-            raise ExportError(f"option {pair!r} is for {key}, which is not being exported (formats: {', '.join(formats)})")
+            raise ExportError(
+                f"option {pair!r} is for {key}, which is not being exported (formats: {', '.join(formats)})"
+            )
         if name not in FORMAT_OPTIONS[key].model_fields:
             raise ExportError(f"option {pair!r}: {key} accepts {describe(key)}")
         raw[key][name] = value.split(",") if name == "ignored_scope" else value

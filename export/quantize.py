@@ -2,12 +2,14 @@
 
 - ONNX Runtime static quantization (QDQ, per-channel weights) for the ``onnx-int8`` artifact;
 - NNCF post-training quantization of the OpenVINO IR for the ``openvino-int8`` artifact.
-The signature follows NNCF's: the model, the data, then keyword options.
+The signature follows NNCF's: the model, the data, then keyword options. A task may keep op types
+in floating point (a detector's box decoding and NMS are arithmetic on coordinates, not activations).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import nncf
@@ -43,7 +45,14 @@ _ORT_METHODS = {
 }
 
 
-def quantize_onnx(model_path: Path, calibration: CalibrationSet, output: Path, options: OrtQuantOptions = OrtQuantOptions()) -> Path:
+def quantize_onnx(
+    model_path: Path,
+    calibration: CalibrationSet,
+    output: Path,
+    options: OrtQuantOptions = OrtQuantOptions(),
+    op_types: tuple[str, ...] | None = None,
+) -> Path:
+    """Static QDQ quantization; ``op_types`` limits it to those ops (None: every supported op)."""
     ort.set_default_logger_severity(3)  # the calibrator's sessions warn about every unused initialiser
     quantize_static(
         str(model_path),
@@ -53,18 +62,31 @@ def quantize_onnx(model_path: Path, calibration: CalibrationSet, output: Path, o
         per_channel=options.per_channel,
         activation_type=QuantType.QInt8,
         weight_type=QuantType.QInt8,
+        op_types_to_quantize=list(op_types) if op_types else None,
         calibrate_method=_ORT_METHODS[options.calibration],
     )
     return output
 
 
-def _nncf_kwargs(options: NncfQuantOptions, calibration: CalibrationSet) -> dict:
+def _nncf_kwargs(
+    model: ov.Model, options: NncfQuantOptions, calibration: CalibrationSet, ignored_types: tuple[str, ...]
+) -> dict:
+    # NNCF's full BiasCorrection refuses models with an If op (torchvision detectors have one):
+    # such models keep the fast variant rather than failing the export.
+    has_if = any(op.get_type_name() == "If" for op in model.get_ops())
+    ignored = None
+    if options.ignored_scope or ignored_types:  # validate=False: not every model contains every type
+        ignored = nncf.IgnoredScope(
+            names=list(options.ignored_scope), types=list(ignored_types), validate=False
+        )
     return {
-        "preset": nncf.QuantizationPreset.MIXED if options.preset == "mixed" else nncf.QuantizationPreset.PERFORMANCE,
+        "preset": nncf.QuantizationPreset.MIXED
+        if options.preset == "mixed"
+        else nncf.QuantizationPreset.PERFORMANCE,
         "subset_size": min(options.subset_size, len(calibration)),
-        "fast_bias_correction": options.fast_bias_correction,
+        "fast_bias_correction": options.fast_bias_correction or has_if,
         "model_type": nncf.ModelType.TRANSFORMER if options.model_type == "transformer" else None,
-        "ignored_scope": nncf.IgnoredScope(names=list(options.ignored_scope)) if options.ignored_scope else None,
+        "ignored_scope": ignored,
     }
 
 
@@ -74,35 +96,39 @@ def _save(model: ov.Model, output: Path) -> Path:
     return output
 
 
-def quantize_openvino(xml_path: Path, calibration: CalibrationSet, output: Path, options: NncfQuantOptions = NncfQuantOptions()) -> Path:
-    model = ov.Core().read_model(str(xml_path))
-    quantized = nncf.quantize(model, nncf.Dataset(calibration.batches), **_nncf_kwargs(options, calibration))
-    return _save(quantized, output)
-
-
 # validation_fn(compiled_model, items) -> metric (higher is better), as NNCF's accuracy control calls it.
 ValidationFn = Callable[[ov.CompiledModel, list], float]
 
 
-def quantize_openvino_with_accuracy_control(
+@dataclass(frozen=True)
+class AccuracyControl:
+    """NNCF's accuracy-controlled PTQ: the layers that cost the most metric are reverted to floating
+    point until the drop (absolute, metric units) is within ``max_drop``."""
+
+    validation: nncf.Dataset
+    metric: ValidationFn
+    max_drop: float
+
+
+def quantize_openvino(
     xml_path: Path,
     calibration: CalibrationSet,
-    validation_items: list,
-    validation_fn: ValidationFn,
     output: Path,
-    *,
-    max_drop: float,
     options: NncfQuantOptions = NncfQuantOptions(),
+    ignored_types: tuple[str, ...] = (),
+    control: AccuracyControl | None = None,
 ) -> Path:
-    """NNCF's accuracy-controlled PTQ: layers that cost the most metric are reverted to floating point
-    until the drop (absolute, metric units) is within ``max_drop``."""
     model = ov.Core().read_model(str(xml_path))
+    kwargs = _nncf_kwargs(model, options, calibration, ignored_types)
+    data = nncf.Dataset(calibration.batches)
+    if control is None:
+        return _save(nncf.quantize(model, data, **kwargs), output)
     quantized = nncf.quantize_with_accuracy_control(
         model,
-        nncf.Dataset(calibration.batches),
-        nncf.Dataset(validation_items),
-        validation_fn=lambda compiled, items: (validation_fn(compiled, list(items)), None),
-        max_drop=max_drop,
-        **_nncf_kwargs(options, calibration),
+        data,
+        control.validation,
+        validation_fn=lambda compiled, items: (control.metric(compiled, list(items)), None),
+        max_drop=control.max_drop,
+        **kwargs,
     )
     return _save(quantized, output)

@@ -59,7 +59,9 @@ def dark_bundle(tmp_path_factory) -> Path:
         task="segment",
         classes=SEGMENT_CLASSES,
         input=InputSpec(size=INPUT_HW),
-        artifacts=[Artifact(**file_digest(root / "model.onnx", root).model_dump(), format="onnx", precision="fp32")],
+        artifacts=[
+            Artifact(**file_digest(root / "model.onnx", root).model_dump(), format="onnx", precision="fp32")
+        ],
         provenance={"made_by": "tests/edge_runtime/test_beltload_replay.py (hand-set weights)"},
     )
     write_manifest(root, manifest)

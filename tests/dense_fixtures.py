@@ -14,7 +14,7 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_detector_checkpoint(tiny_data, tmp_path_factory) -> Path:
     from train.detection.config import DetectTrainConfig
-    from train.detection.engine import fit_detector
+    from train.engine import fit
 
     out = tmp_path_factory.mktemp("train-detect")
     config = DetectTrainConfig.model_validate(
@@ -25,14 +25,14 @@ def tiny_detector_checkpoint(tiny_data, tmp_path_factory) -> Path:
             "optim": {"epochs": 2, "batch_size": 4, "lr": 0.003},
         }
     )
-    fit_detector(config)
+    fit(config)
     return out / "best.pt"
 
 
 @pytest.fixture(scope="session")
 def tiny_segmenter_checkpoint(tiny_data, tmp_path_factory) -> Path:
+    from train.engine import fit
     from train.segmentation.config import SegmentTrainConfig
-    from train.segmentation.engine import fit_segmenter
 
     out = tmp_path_factory.mktemp("train-segment")
     config = SegmentTrainConfig.model_validate(
@@ -43,7 +43,7 @@ def tiny_segmenter_checkpoint(tiny_data, tmp_path_factory) -> Path:
             "optim": {"epochs": 2, "batch_size": 3, "lr": 0.005},
         }
     )
-    fit_segmenter(config)
+    fit(config)
     return out / "best.pt"
 
 
@@ -53,7 +53,9 @@ def tiny_detector_bundle(tiny_detector_checkpoint, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("bundles") / "tiny-detect"
     formats = ("onnx-fp32", "openvino-fp32", "onnx-int8", "openvino-int8")
-    export_bundle(ExportRequest(checkpoint=tiny_detector_checkpoint, out=out, formats=formats, calibration_size=6))
+    export_bundle(
+        ExportRequest(checkpoint=tiny_detector_checkpoint, out=out, formats=formats, calibration_size=6)
+    )
     return out
 
 

@@ -22,11 +22,11 @@ def tiny_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tiny_data, tmp_path_factory) -> Path:
-    from train.config import TrainConfig
+    from train.config import ClassifyConfig
     from train.engine import fit
 
     out = tmp_path_factory.mktemp("train")
-    config = TrainConfig.model_validate(
+    config = ClassifyConfig.model_validate(
         {
             "out": str(out),
             "data": {"root": str(tiny_data / "classify"), "image_size": [64, 64], "workers": 0},

@@ -8,27 +8,25 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def signal_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    """A 1-D CNN trained (about 20 s) on synthetic 0 HP signals and fine-tuned with 0 and 5 shots at 1 HP."""
-    from train.signal.config import SignalTrainConfig
-    from train.signal.engine import fit_signal
+def signal_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1-D CNN trained (about 20 s) on synthetic 0 HP signals, then fine-tuned with 0 and 5 shots at 1 HP,
+    all through ``python -m train fit``: the transfer runs are the signal task's follow-ups."""
+    from train.__main__ import main
 
     out = tmp_path_factory.mktemp("signal-run")
-    config = SignalTrainConfig.model_validate({
-        "features": {"window": 1024, "hop": 512, "representation": "waveform"},
-        "model": {"name": "signal_cnn1d", "weights": "none"},
-        "optim": {"epochs": 8, "finetune_steps": 10},  # enough to tell normal from faulty
-        "shots": [0, 5],
-        "out": str(out),
-    })
-    return out, fit_signal(config)
+    features = ["features.window=1024", "features.hop=512", "features.representation=waveform"]
+    model = ["model.name=signal_cnn1d", "model.weights=none", "optim.epochs=8"]  # tells normal from faulty
+    args = ["task=signal", f"out={out}", *features, *model, "transfer.shots=[0,5]", "transfer.steps=10"]
+    assert main(["fit", *args]) == 0
+    return out
 
 
 @pytest.fixture(scope="session")
-def signal_bundle(signal_run: tuple[Path, dict]) -> Path:
+def signal_bundle(signal_run: Path) -> Path:
+    from export.build import ExportRequest, export_bundle
     from export.gate import GateBudget
-    from export.signal import export_signal_bundle
 
-    out, _ = signal_run
-    # a budget of 100 pp: these tests check the plumbing, not the quality of a one-epoch model
-    return export_signal_bundle(out / "target_k5.pt", out / "bundle", GateBudget(max_top1_drop_pp=100.0)).root
+    # a budget of 100 pp: these tests check the plumbing, not the quality of a short run
+    checkpoint = signal_run / "target_k5" / "best.pt"
+    budget = GateBudget(max_drop_pp=100.0)
+    return export_bundle(ExportRequest(checkpoint=checkpoint, out=signal_run / "bundle", budget=budget)).root

@@ -93,7 +93,9 @@ def glare(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A cap lamp pointed at the lens: a bright bloom somewhere in the frame."""
     h, w = image.shape[:2]
     bloom = np.zeros((h, w), np.float32)
-    cv2.circle(bloom, (int(rng.uniform(0, w)), int(rng.uniform(0, h))), int(rng.uniform(0.03, 0.12) * w), 1.0, -1)
+    cv2.circle(
+        bloom, (int(rng.uniform(0, w)), int(rng.uniform(0, h))), int(rng.uniform(0.03, 0.12) * w), 1.0, -1
+    )
     bloom = cv2.GaussianBlur(bloom, (0, 0), sigmaX=0.05 * w) * rng.uniform(150, 255)
     return np.clip(image.astype(np.float32) + bloom[..., None], 0, 255).astype(np.uint8)
 
@@ -104,7 +106,9 @@ def water_drops(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     mask = np.zeros(image.shape[:2], np.uint8)
     h, w = mask.shape
     for _ in range(int(rng.integers(2, 8))):
-        cv2.circle(mask, (int(rng.uniform(0, w)), int(rng.uniform(0, h))), int(rng.uniform(0.02, 0.08) * w), 255, -1)
+        cv2.circle(
+            mask, (int(rng.uniform(0, w)), int(rng.uniform(0, h))), int(rng.uniform(0.02, 0.08) * w), 255, -1
+        )
     return np.where(mask[..., None] > 0, blurred, image)
 
 
@@ -128,3 +132,14 @@ def augment(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) 
         if rng.random() < getattr(config, name):
             image = fn(image, rng)
     return image
+
+
+def augment_with_flip(
+    image: np.ndarray, config: AugmentConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, bool]:
+    """Every augmentation but the flip, then the flip decided apart (True: flipped), so a caller can move
+    the labels (boxes, masks) with the image."""
+    image = augment(image, config.model_copy(update={"hflip": 0.0}), rng)
+    if rng.random() < config.hflip:
+        return image[:, ::-1].copy(), True
+    return image, False

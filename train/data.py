@@ -1,16 +1,19 @@
-"""Classification data from class folders, fed through edge_runtime's preprocessing.
+"""Training items from samples, fed through edge_runtime's preprocessing, and class-folder reading.
 
-The dataset reads BGR frames exactly as the device does, optionally augments them, then calls
-``edge_runtime.preprocess`` so training, evaluation and deployment share one input pipeline.
-Unreadable images are skipped and counted instead of crashing a run halfway.
+Datasets read BGR frames exactly as the device does, optionally augment them, then call
+``edge_runtime.preprocess``, so training, evaluation and deployment share one input pipeline.
+Unreadable samples are skipped and counted instead of crashing a run halfway.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +27,10 @@ from train.augment import AugmentConfig, augment
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+READ_AHEAD, READ_THREADS = 32, 4  # evaluation: frames decoded ahead of the model, and by how many threads
+
+# (sample, rng or None when not augmenting) -> (input tensor, target)
+LoadItem = Callable[[Any, np.random.Generator | None], tuple[torch.Tensor, Any]]
 
 
 class DataError(AditError):
@@ -36,6 +43,63 @@ class Sample:
     label: int
 
 
+class KeyedDataset(Dataset):
+    """Samples -> training items through a task's ``load``.
+
+    Keys are an index or ``(epoch, index)`` from ``EpochSampler``: augmentation is seeded by
+    (seed, epoch, index), a pure function, so a resumed run sees the same items, and the epoch
+    travels with the key because persistent workers hold their own copy of the dataset.
+    Unreadable samples yield ``None`` (the task's collate counts and drops them).
+    """
+
+    def __init__(
+        self, samples: Sequence[Any], load: LoadItem, *, seed: int = 0, augment: bool = True
+    ) -> None:
+        self.samples = samples
+        self.load = load
+        self.seed = seed
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, Any] | None:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        rng = np.random.default_rng([self.seed, epoch, index]) if self.augment else None
+        try:
+            return self.load(self.samples[index], rng)
+        except ImageError as exc:
+            log.warning("skipping unreadable sample: %s", exc)
+            return None
+
+
+def load_classified(
+    spec: InputSpec, config: AugmentConfig, sample: Sample, rng: np.random.Generator | None
+) -> tuple[torch.Tensor, int]:
+    """A class-folder sample as (input tensor, label), augmented when ``rng`` is given."""
+    image = read_image(sample.path)
+    if rng is not None:
+        image = augment(image, config, rng)
+    return torch.from_numpy(preprocess(image, spec)[0]), sample.label
+
+
+def readable(frame_of: Callable[[Any], np.ndarray], samples: Sequence[Any]) -> Iterator[np.ndarray | None]:
+    """Each sample's frame in order, or None (logged) when it cannot be read: evaluation skips it, not
+    the run. Frames are decoded a chunk ahead on a few threads (OpenCV decodes without the GIL), and at
+    most a chunk is held, whatever the size of the split."""
+
+    def read(sample: Any) -> np.ndarray | None:
+        try:
+            return frame_of(sample)
+        except ImageError as exc:
+            log.warning("not evaluated, unreadable: %s", exc)
+            return None
+
+    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+        for start in range(0, len(samples), READ_AHEAD):
+            yield from pool.map(read, samples[start : start + READ_AHEAD])
+
+
 def list_class_folders(split_dir: Path, classes: list[str] | None = None) -> tuple[list[str], list[Sample]]:
     """Read ``split_dir/<class>/<image>``; class order is alphabetical unless ``classes`` is given."""
     if not split_dir.is_dir():
@@ -44,7 +108,9 @@ def list_class_folders(split_dir: Path, classes: list[str] | None = None) -> tup
     classes = classes or found
     unknown = set(found) - set(classes)
     if unknown:
-        raise DataError(f"{split_dir}: class folders {sorted(unknown)} are not among the training classes {classes}")
+        raise DataError(
+            f"{split_dir}: class folders {sorted(unknown)} are not among the training classes {classes}"
+        )
     samples = [
         Sample(path, index)
         for index, name in enumerate(classes)
@@ -56,55 +122,13 @@ def list_class_folders(split_dir: Path, classes: list[str] | None = None) -> tup
     return classes, samples
 
 
-def fingerprint(samples: list[Sample]) -> str:
-    """A digest of file names, sizes and labels: enough to tell two data sets apart in provenance."""
+def fingerprint(entries: Sequence[str]) -> str:
+    """A digest of sample descriptions (names, sizes, labels): enough to tell two data sets apart."""
     digest = hashlib.sha256()
-    for sample in samples:
-        digest.update(f"{sample.path.parent.name}/{sample.path.name}:{sample.path.stat().st_size}:{sample.label}".encode())
+    for entry in entries:
+        digest.update(entry.encode())
     return digest.hexdigest()[:16]
 
 
-class ClassFolderDataset(Dataset):
-    def __init__(
-        self,
-        samples: list[Sample],
-        spec: InputSpec,
-        augment_config: AugmentConfig | None = None,
-        seed: int = 0,
-    ) -> None:
-        self.samples = samples
-        self.spec = spec
-        self.augment_config = augment_config
-        self.seed = seed
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def targets(self) -> list[int]:
-        return [s.label for s in self.samples]
-
-    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int]:
-        """``key`` is an index, or (epoch, index) from ``EpochSampler``: the epoch seeds the
-        augmentation, and travels with the key because persistent workers hold their own copy
-        of the dataset."""
-        epoch, index = key if isinstance(key, tuple) else (0, key)
-        sample = self.samples[index]
-        try:
-            image = read_image(sample.path)
-        except ImageError as exc:
-            log.warning("skipping unreadable image: %s", exc)
-            return torch.zeros(3, *self.spec.size), -1  # filtered out by ``collate_skipping``
-        if self.augment_config is not None:
-            rng = np.random.default_rng([self.seed, epoch, index])
-            image = augment(image, self.augment_config, rng)
-        return torch.from_numpy(preprocess(image, self.spec)[0]), sample.label
-
-
-def collate_skipping(batch: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Stack a batch, leaving out images that failed to read (label -1); also return how many."""
-    kept = [(x, y) for x, y in batch if y >= 0]
-    skipped = len(batch) - len(kept)
-    if not kept:
-        return torch.empty(0), torch.empty(0, dtype=torch.long), skipped
-    images, labels = zip(*kept, strict=True)
-    return torch.stack(images), torch.tensor(labels), skipped
+def files_entries(paths: Sequence[Path]) -> list[str]:
+    return [f"{path.parent.name}/{path.name}:{path.stat().st_size}" for path in paths]

@@ -1,10 +1,16 @@
-"""Classification metrics from predictions: top-1, per-class precision/recall/F1, confusion matrix."""
+"""Classification metrics from predictions: top-1, per-class precision/recall/F1, confusion matrix.
+
+Shared by every task whose model scores classes (classify, signal). A class with no sample in the
+split is not measured (``None``): its recall is unknown, not 0.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+
+from train.evaluation import EvalReport
 
 
 def confusion_matrix(targets: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
@@ -14,24 +20,37 @@ def confusion_matrix(targets: np.ndarray, predictions: np.ndarray, num_classes: 
     return matrix
 
 
-def classification_report(targets: np.ndarray, predictions: np.ndarray, classes: list[str]) -> dict:
-    matrix = confusion_matrix(np.asarray(targets), np.asarray(predictions), len(classes))
+def classification_report(targets: np.ndarray, predictions: np.ndarray, classes: list[str]) -> EvalReport:
+    matrix = confusion_matrix(
+        np.asarray(targets, dtype=np.int64), np.asarray(predictions, dtype=np.int64), len(classes)
+    )
     true_positive = np.diag(matrix).astype(np.float64)
     predicted = matrix.sum(axis=0)
     actual = matrix.sum(axis=1)
     precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0)
     recall = np.divide(true_positive, actual, out=np.zeros_like(true_positive), where=actual > 0)
     denominator = precision + recall
-    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(true_positive), where=denominator > 0)
-    return {
-        "top1": float(true_positive.sum() / max(matrix.sum(), 1)),
-        "samples": int(matrix.sum()),
-        "per_class": {
+    f1 = np.divide(
+        2 * precision * recall, denominator, out=np.zeros_like(true_positive), where=denominator > 0
+    )
+    return EvalReport(
+        metric="top1",
+        value=float(true_positive.sum() / max(matrix.sum(), 1)),
+        samples=int(matrix.sum()),
+        per_class={
             name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            if s
+            else None
             for name, p, r, f, s in zip(classes, precision, recall, f1, actual, strict=True)
         },
-        "confusion_matrix": matrix.tolist(),
-    }
+        confusion=matrix.tolist(),
+    )
+
+
+def scores_agreement(expected: list[np.ndarray], actual: list[np.ndarray]) -> tuple[int, int, float]:
+    """Parity of class scores: equal top classes, and the largest score difference."""
+    want, got = np.asarray(expected[0]), np.asarray(actual[0])
+    return int((want.argmax(1) == got.argmax(1)).sum()), len(want), float(np.abs(want - got).max())
 
 
 def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], path: Path, title: str) -> None:
@@ -48,7 +67,14 @@ def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], path: Path, ti
     ax.set_ylabel("true")
     ax.set_title(title)
     for (row, col), value in np.ndenumerate(matrix):
-        ax.text(col, row, str(value), ha="center", va="center", color="white" if value > matrix.max() / 2 else "black")
+        ax.text(
+            col,
+            row,
+            str(value),
+            ha="center",
+            va="center",
+            color="white" if value > matrix.max() / 2 else "black",
+        )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

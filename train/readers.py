@@ -8,23 +8,13 @@ layout the data came in.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from train.config import DataConfig
-from train.data import IMAGE_SUFFIXES, DataError, Sample, list_class_folders
-
-SPLITS = ("train", "val", "test")
-
-
-@dataclass(frozen=True)
-class Splits:
-    classes: list[str]
-    train: list[Sample]
-    val: list[Sample]
-    test: list[Sample]
+from train.config import ClassifyData
+from train.data import IMAGE_SUFFIXES, DataError, Sample, fingerprint, list_class_folders
+from train.task import TaskData
 
 
 def read_csv(path: Path, classes: list[str] | None = None) -> tuple[list[str], list[Sample]]:
@@ -48,10 +38,14 @@ def read_csv(path: Path, classes: list[str] | None = None) -> tuple[list[str], l
     if unknown:
         raise DataError(f"{path}: labels {sorted(unknown)} are not among the training classes {classes}")
     index = {name: i for i, name in enumerate(classes)}
-    return classes, [Sample(file, index[label]) for file, label in rows if file.suffix.lower() in IMAGE_SUFFIXES]
+    return classes, [
+        Sample(file, index[label]) for file, label in rows if file.suffix.lower() in IMAGE_SUFFIXES
+    ]
 
 
-def fraction_split(samples: list[Sample], val_fraction: float, test_fraction: float, seed: int) -> tuple[list[Sample], ...]:
+def fraction_split(
+    samples: list[Sample], val_fraction: float, test_fraction: float, seed: int
+) -> tuple[list[Sample], ...]:
     """Per class, a seeded shuffle cut into train/val/test, so rare classes appear in every split."""
     rng = np.random.default_rng(seed)
     parts: tuple[list[Sample], list[Sample], list[Sample]] = ([], [], [])
@@ -65,8 +59,16 @@ def fraction_split(samples: list[Sample], val_fraction: float, test_fraction: fl
     return parts
 
 
-def read_splits(config: DataConfig, seed: int) -> Splits:
+def read_splits(config: ClassifyData, seed: int) -> TaskData:
     """The data set named by ``config`` as train/val/test samples with one class list."""
+    classes, train, val, test = _splits(config, seed)
+    entries = [
+        f"{s.path.parent.name}/{s.path.name}:{s.path.stat().st_size}:{s.label}" for s in train + val + test
+    ]
+    return TaskData(classes, train, val, test, fingerprint(entries), str(config.root))
+
+
+def _splits(config: ClassifyData, seed: int) -> tuple[list[str], list[Sample], list[Sample], list[Sample]]:
     if config.split == "fraction":
         if config.format == "csv":
             classes, pool = read_csv(_csv_for(config, "train"))
@@ -76,17 +78,31 @@ def read_splits(config: DataConfig, seed: int) -> Splits:
         train, val, test = fraction_split(pool, config.val_fraction, config.test_fraction, seed)
         for name, part in (("val", val), ("test", test)):
             if not part:
-                raise DataError(f"{config.root}: {name}_fraction leaves the {name} split empty; raise it or add images")
-        return Splits(classes, train, val, test)
+                raise DataError(
+                    f"{config.root}: {name}_fraction leaves the {name} split empty; raise it or add images"
+                )
+        return classes, train, val, test
     if config.format == "csv":
         classes, train = read_csv(_csv_for(config, "train"))
-        return Splits(classes, train, read_csv(_csv_for(config, "val"), classes)[1], read_csv(_csv_for(config, "test"), classes)[1])
+        return (
+            classes,
+            train,
+            read_csv(_csv_for(config, "val"), classes)[1],
+            read_csv(_csv_for(config, "test"), classes)[1],
+        )
     classes, train = list_class_folders(config.root / "train")
-    return Splits(classes, train, list_class_folders(config.root / "val", classes)[1], list_class_folders(config.root / "test", classes)[1])
+    return (
+        classes,
+        train,
+        list_class_folders(config.root / "val", classes)[1],
+        list_class_folders(config.root / "test", classes)[1],
+    )
 
 
-def _csv_for(config: DataConfig, split: str) -> Path:
+def _csv_for(config: ClassifyData, split: str) -> Path:
     if split not in config.csv:
-        raise DataError(f"data.csv has no {split!r} entry (give data.csv.{split}=<file.csv>, relative to data.root)")
+        raise DataError(
+            f"data.csv has no {split!r} entry (give data.csv.{split}=<file.csv>, relative to data.root)"
+        )
     path = config.csv[split]
     return path if path.is_absolute() else config.root / path

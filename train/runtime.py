@@ -33,7 +33,9 @@ def select_device(choice: str, local_rank: int = 0) -> torch.device:
         choice = "cuda" if torch.cuda.is_available() else "cpu"
     if choice == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeSetupError("device=cuda was asked for, but no CUDA device is available (use device=auto or cpu)")
+            raise RuntimeSetupError(
+                "device=cuda was asked for, but no CUDA device is available (use device=auto or cpu)"
+            )
         return torch.device("cuda", local_rank % torch.cuda.device_count())
     return torch.device(choice)
 
@@ -44,7 +46,9 @@ def cpu_has_fast_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
         text = cpuinfo.read_text()
     except OSError:
         return False
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    flags = next(
+        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []
+    )
     return bool({"avx512_bf16", "amx_bf16"} & set(flags))
 
 
@@ -57,7 +61,9 @@ def resolve_amp(choice: AmpChoice, device: torch.device) -> torch.dtype | None:
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.bfloat16 if choice == "bf16" else torch.float16
     if choice == "fp16":
-        raise RuntimeSetupError("amp=fp16 needs a CUDA device; on a CPU use amp=bf16 (with AVX512-BF16/AMX) or off")
+        raise RuntimeSetupError(
+            "amp=fp16 needs a CUDA device; on a CPU use amp=bf16 (with AVX512-BF16/AMX) or off"
+        )
     if choice == "bf16":
         if not cpu_has_fast_bf16():
             log.warning("amp=bf16 on a CPU without AVX512-BF16/AMX: expect it to be slower than fp32")

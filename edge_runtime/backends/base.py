@@ -16,6 +16,16 @@ from edge_runtime.registry import Registry
 
 Outputs = list[np.ndarray]
 
+Shape = tuple[int | None, ...]  # None: a dimension the model leaves dynamic
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The tensor shapes a loaded model declares: what the start-up check holds against the manifest."""
+
+    input: Shape
+    outputs: list[Shape]
+
 
 @dataclass(frozen=True)
 class BackendOptions:
@@ -79,6 +89,10 @@ class Backend(ABC):
     def runtime_precision(self) -> str:
         """The precision the runtime really computes in (OpenVINO may run an FP32 IR in bf16)."""
 
+    @abstractmethod
+    def signature(self) -> Signature:
+        """The model's declared input and output shapes (before any preprocessing the runtime adds)."""
+
 
 _REGISTRY: Registry[type[Backend]] = Registry("backend")
 _UNAVAILABLE: dict[str, str] = {}
@@ -100,7 +114,7 @@ def list_backends() -> list[str]:
 
 def backend_for_format(artifact_format: str) -> str:
     for name in _REGISTRY.names():
-        if artifact_format in _REGISTRY.get(name).formats:
+        if artifact_format in _REGISTRY.require(name).formats:
             return name
     reasons = "; ".join(f"{n}: {r}" for n, r in _UNAVAILABLE.items()) or "none registered"
     raise BackendUnavailableError(f"no available backend runs {artifact_format!r} artifacts ({reasons})")

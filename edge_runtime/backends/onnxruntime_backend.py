@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 
-from edge_runtime.backends.base import Backend, register_backend
+from edge_runtime.backends.base import Backend, Shape, Signature, register_backend
 from edge_runtime.errors import BackendUnavailableError
 
 
@@ -35,3 +35,12 @@ class OnnxRuntimeBackend(Backend):
     def runtime_precision(self) -> str:
         """ONNX Runtime's CPU provider computes in the precision the graph was exported in."""
         return self.declared_precision
+
+    def signature(self) -> Signature:
+        outputs = [_shape(output.shape) for output in self.session.get_outputs()]
+        return Signature(_shape(self.session.get_inputs()[0].shape), outputs)
+
+
+def _shape(dims: list[int | str | None]) -> Shape:
+    """ONNX Runtime names dynamic dimensions ("batch") or leaves them None."""
+    return tuple(d if isinstance(d, int) and d >= 0 else None for d in dims)

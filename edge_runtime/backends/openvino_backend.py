@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import openvino as ov
 
-from edge_runtime.backends.base import Backend, Outputs, register_backend
+from edge_runtime.backends.base import Backend, Outputs, Shape, Signature, register_backend
 from edge_runtime.backends.openvino_preprocess import embed_preprocessing
 from edge_runtime.errors import BackendUnavailableError
 
@@ -29,6 +29,8 @@ class OpenVinoBackend(Backend):
             config["INFERENCE_PRECISION_HINT"] = options.precision_hint
         try:
             model = core.read_model(str(self.model_path))
+            # as exported, before the preprocessing built in below (which takes uint8 NHWC frames)
+            self._signature = Signature(_shape(model.inputs[0]), [_shape(o) for o in model.outputs])
             if self.input_spec is not None:
                 model = embed_preprocessing(model, self.input_spec)
             self.compiled = core.compile_model(model, options.device, config)
@@ -84,3 +86,13 @@ class OpenVinoBackend(Backend):
         hint = self.compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
         compute = _PRECISION_NAMES.get(hint, hint)
         return f"int8+{compute}" if self.declared_precision == "int8" else compute
+
+    def signature(self) -> Signature:
+        return self._signature
+
+
+def _shape(port: ov.Output) -> Shape:
+    shape = port.get_partial_shape()
+    if shape.rank.is_dynamic:
+        return ()
+    return tuple(d.get_length() if d.is_static else None for d in shape)

@@ -124,7 +124,8 @@ def _incident(
     durations = [event.extra["duration_s"] for event in events if "duration_s" in event.extra]
     refused = sorted({sink for seq, _ in members for sink in _refused(dead, cursors, seq)})
     delivered = {
-        sink: sink not in refused and all(seq <= cursor for seq, _ in members) for sink, cursor in cursors.items()
+        sink: sink not in refused and all(seq <= cursor for seq, _ in members)
+        for sink, cursor in cursors.items()
     }
     return {
         "id": key,

@@ -35,8 +35,10 @@ class JpegCache:
         config: HttpConfig,
         belt: BeltLoadConfig | None = None,
         belt_states: Callable[[], dict[str, dict[str, object]]] = dict,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.live = live
+        self._clock = clock
         self.rules = list(rules)
         self.belt = belt
         self.belt_states = belt_states
@@ -50,7 +52,7 @@ class JpegCache:
         """The newest frame of ``camera`` as JPEG, or None before the model has seen any."""
         key = (camera, annotated)
         with self._lock:  # one encoder at a time: bounded CPU, and viewers share the result
-            now = time.monotonic()
+            now = self._clock()
             cached = self._cache.get(key)
             if cached is not None and now - cached[0] < self.interval_s:
                 return cached[1]

@@ -31,7 +31,9 @@ def test_markdown_renders_every_section(stored):
 def test_goals_are_ratios_of_one_run(stored):
     goals = {g["goal"]: g for g in stored["goals"]}
     shipped_vs_pytorch = goals["shipped latency vs PyTorch eager FP32"]
-    assert shipped_vs_pytorch["measured"] == pytest.approx(1.0 / 7.5, abs=1e-3) and shipped_vs_pytorch["passed"]
+    assert (
+        shipped_vs_pytorch["measured"] == pytest.approx(1.0 / 7.5, abs=1e-3) and shipped_vs_pytorch["passed"]
+    )
     tuned = goals["edge_runtime OpenVINO INT8 latency vs best hand-tuned"]
     assert tuned["measured"] == pytest.approx(1.0 / 0.98, abs=1e-3) and tuned["passed"]
     assert goals["pipeline end-to-end vs model-only fps"]["passed"] is False
@@ -52,7 +54,7 @@ def test_html_is_self_contained_with_plots(stored, tmp_path):
     write_report(stored, tmp_path)
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 3  # latency bars, accuracy vs latency, camera scaling
-    assert "src=\"http" not in page and "<script" not in page
+    assert 'src="http' not in page and "<script" not in page
     assert "<strong>Ship:</strong> <code>openvino-int8</code>" in page
     assert json.loads((tmp_path / "results.json").read_text())["recommended"] == "openvino-int8"
 
@@ -66,7 +68,15 @@ def test_headings_in_chinese(stored):
 
 def test_older_results_without_the_new_columns_still_render(stored):
     for row in stored["rows"]:
-        for key in ("throughput_setting", "peak_rss_mb", "repeats", "p50_min_ms", "p50_max_ms", "recall", "note"):
+        for key in (
+            "throughput_setting",
+            "peak_rss_mb",
+            "repeats",
+            "p50_min_ms",
+            "p50_max_ms",
+            "recall",
+            "note",
+        ):
             row.pop(key)
     for key in ("pipeline", "sweep", "training", "tuned_int8"):
         stored.pop(key)

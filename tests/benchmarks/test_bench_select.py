@@ -1,4 +1,4 @@
-"""``select`` picks the fastest artifact that passed the gate, never a rejected one, and the daemon accepts it."""
+"""``select`` picks the fastest artifact that passed the gate, never a rejected one; the daemon accepts it."""
 
 import json
 import shutil
@@ -12,8 +12,15 @@ from edge_runtime.config import load_site_config
 
 
 def _row(fmt: str, precision: str, p50: float) -> dict:
-    return {"name": f"{fmt}-{precision}", "format": fmt, "precision": precision, "backend": "x", "p50_ms": p50,
-            "top1": 0.9, "runtime_precision": precision}
+    return {
+        "name": f"{fmt}-{precision}",
+        "format": fmt,
+        "precision": precision,
+        "backend": "x",
+        "p50_ms": p50,
+        "top1": 0.9,
+        "runtime_precision": precision,
+    }
 
 
 @pytest.fixture
@@ -22,12 +29,21 @@ def half_rejected(tiny_bundle, tmp_path):
     root = tmp_path / "bundle"
     shutil.copytree(tiny_bundle, root)
     manifest = load_bundle(root).manifest
-    artifacts = [a.model_copy(update={"status": "rejected"}) if a.format == "openvino" else a for a in manifest.artifacts]
+    artifacts = [
+        a.model_copy(update={"status": "rejected"}) if a.format == "openvino" else a
+        for a in manifest.artifacts
+    ]
     write_manifest(root, manifest.model_copy(update={"artifacts": artifacts}))
     return root
 
 
-RESULTS = {"rows": [{**_row("pytorch", "fp32", 0.1), "backend": "pytorch"}, _row("openvino", "fp32", 0.2), _row("onnx", "fp32", 0.5)]}
+RESULTS = {
+    "rows": [
+        {**_row("pytorch", "fp32", 0.1), "backend": "pytorch"},
+        _row("openvino", "fp32", 0.2),
+        _row("onnx", "fp32", 0.5),
+    ]
+}
 
 
 def test_fastest_shipped_artifact_is_selected(tiny_bundle):
@@ -46,12 +62,19 @@ def test_select_writes_a_site_config_the_daemon_accepts(half_rejected, tmp_path,
     results = tmp_path / "results.json"
     results.write_text(json.dumps(RESULTS))
     site = tmp_path / "site-selected.yaml"
-    assert bench_main(["select", "--bundle", str(half_rejected), "--results", str(results), "--write", str(site)]) == 0
+    assert (
+        bench_main(
+            ["select", "--bundle", str(half_rejected), "--results", str(results), "--write", str(site)]
+        )
+        == 0
+    )
     assert "model.artifact=onnx-fp32" in capsys.readouterr().out
     config = load_site_config(site)
     assert config.model.artifact == "onnx-fp32" and config.model.bundle == half_rejected
 
 
 def test_select_reports_unreadable_results(tiny_bundle, tmp_path, capsys):
-    assert bench_main(["select", "--bundle", str(tiny_bundle), "--results", str(tmp_path / "missing.json")]) == 2
+    assert (
+        bench_main(["select", "--bundle", str(tiny_bundle), "--results", str(tmp_path / "missing.json")]) == 2
+    )
     assert "missing.json" in capsys.readouterr().err

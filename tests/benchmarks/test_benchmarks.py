@@ -9,7 +9,18 @@ import pytest
 from benchmarks.__main__ import main as bench_main
 from benchmarks.stats import LatencyStats, time_calls
 
-ROW_CONTRACT = {"format", "precision", "backend", "p50_ms", "p90_ms", "p99_ms", "throughput_fps", "size_bytes", "top1", "speedup_vs_pytorch"}
+ROW_CONTRACT = {
+    "format",
+    "precision",
+    "backend",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "throughput_fps",
+    "size_bytes",
+    "top1",
+    "speedup_vs_pytorch",
+}
 
 
 def test_fake_timed_workload_gives_known_percentiles():
@@ -24,7 +35,7 @@ def test_fake_timed_workload_gives_known_percentiles():
 
     samples = time_calls(work, warmup=0, min_iterations=100, min_seconds=0.0, clock=clock)
     stats = LatencyStats.from_samples(samples)
-    assert stats.samples == 100
+    assert stats.count == 100
     assert stats.p50_ms == pytest.approx(50.5)
     assert stats.p90_ms == pytest.approx(90.1)
     assert stats.p99_ms == pytest.approx(99.01)
@@ -41,15 +52,41 @@ PIPELINE_CONTRACT = {"e2e_fps", "model_only_fps", "capture_to_event_ms", "camera
 
 
 def test_bench_cli_writes_results_and_report(tiny_real_bundle, tiny_checkpoint, tiny_data, tmp_path):
-    args = ["--bundle", str(tiny_real_bundle), "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path),
-            "--seconds", "0.05", "--repeats", "2", "--batch", "2", "--sweep-threads", "1", "--sweep-batch", "2",
-            "--video", str(tiny_data / "video" / "belt.avi"), "--site", str(DEMO_SITE),
-            "--cameras", "1,2", "--camera-seconds", "0.5"]
+    args = [
+        "--bundle",
+        str(tiny_real_bundle),
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--out",
+        str(tmp_path),
+        "--seconds",
+        "0.05",
+        "--repeats",
+        "2",
+        "--batch",
+        "2",
+        "--sweep-threads",
+        "1",
+        "--sweep-batch",
+        "2",
+        "--video",
+        str(tiny_data / "video" / "belt.avi"),
+        "--site",
+        str(DEMO_SITE),
+        "--cameras",
+        "1,2",
+        "--camera-seconds",
+        "0.5",
+    ]
     assert bench_main(args) == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert {"cpu", "cores", "isa", "libraries"} <= results["host"].keys()
     assert results["rows"][0]["backend"] == "pytorch"
-    assert {r["format"] + "-" + r["precision"] for r in results["rows"]} >= {"onnx-fp32", "openvino-int8", "pytorch-fp32"}
+    assert {r["format"] + "-" + r["precision"] for r in results["rows"]} >= {
+        "onnx-fp32",
+        "openvino-int8",
+        "pytorch-fp32",
+    }
     for row in results["rows"]:
         assert ROW_CONTRACT <= row.keys()
         assert row["min_ms"] <= row["p90_ms"] <= row["p99_ms"] <= row["max_ms"]
@@ -58,15 +95,22 @@ def test_bench_cli_writes_results_and_report(tiny_real_bundle, tiny_checkpoint, 
     assert results["rows"][0]["speedup_vs_pytorch"] == pytest.approx(1.0)
     default = next(r for r in results["rows"] if "CPU default" in r["name"])
     assert default["name"].endswith(f"(CPU default: {default['runtime_precision']})")
+    ir = [r for r in results["rows"] if r["name"].startswith("openvino-fp32")]  # as gated, and the other
+    assert sorted(r["status"] for r in ir) == ["comparison", "shipped"]
+    assert results["recommended"] and "comparison" not in results["recommended"]
     assert [p["threads"] for p in results["sweep"] if p["mode"] == "latency"] == [1]
     assert [p["batch"] for p in results["sweep"] if p["mode"] == "batch"] == [2]
     assert results["tuned_int8"]["p50_ms"] > 0 and results["tuned_int8"]["adit_p50_ms"] > 0
     pipeline = results["pipeline"]
     assert PIPELINE_CONTRACT <= pipeline.keys() and {"p50", "p99"} <= pipeline["capture_to_event_ms"].keys()
-    assert pipeline["artifact"] == next(r["format"] + "-" + r["precision"] for r in results["rows"] if r["name"] == results["recommended"])
+    assert pipeline["artifact"] == next(
+        r["format"] + "-" + r["precision"] for r in results["rows"] if r["name"] == results["recommended"]
+    )
     assert [c["count"] for c in pipeline["cameras"]] == [1, 2]
     for camera in pipeline["cameras"]:
-        assert {"count", "fps_per_camera", "frame_age_p99_ms", "dropped"} <= camera.keys() and camera["fps_per_camera"] > 0
+        assert {"count", "fps_per_camera", "frame_age_p99_ms", "dropped"} <= camera.keys() and camera[
+            "fps_per_camera"
+        ] > 0
     assert {"decode", "preprocess", "infer", "postprocess", "rules"} <= pipeline["stages_ms"].keys()
     assert pipeline["frames"] == 120  # the tiny video: 8 s at 15 fps, every frame replayed
     assert set(pipeline["cpu_ms_per_frame"]) == {"decode", "preprocess", "infer"}

@@ -45,6 +45,12 @@ class LogReader:
         self._thread.join(20)
         return self.text
 
+    def stdout_at_exit(self, process: subprocess.Popen, timeout_s: float) -> str:
+        """Wait for the child and return its stdout; ``communicate`` would also read stderr, racing
+        this reader for the last log lines."""
+        process.wait(timeout=timeout_s)
+        return process.stdout.read()
+
 
 def spawn_daemon(site, repo, **env: str) -> subprocess.Popen:
     """``python -m edge_runtime run --config SITE`` as a child, with stdout and stderr piped."""

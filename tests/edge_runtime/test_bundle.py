@@ -63,3 +63,29 @@ def test_newer_schema_is_refused(bundle_copy):
 def test_unknown_artifact_key_lists_the_valid_ones(tiny_bundle):
     with pytest.raises(BundleError, match="onnx-fp32, openvino-fp32"):
         load_bundle(tiny_bundle).artifact("onnx-int8")
+
+
+def test_a_schema_1_manifest_still_loads_its_postprocess_from_the_task(bundle_copy):
+    def as_written_by_schema_1(manifest: dict) -> None:
+        manifest.update(schema=1, postprocess={"softmax": True})
+        for artifact in manifest["artifacts"]:
+            artifact.pop("precision_hint", None)
+
+    _edit_manifest(bundle_copy, as_written_by_schema_1)
+    manifest = load_bundle(bundle_copy).manifest
+    assert manifest.postprocess.type == "scores" and manifest.postprocess.softmax
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda m: m["postprocess"].update(score_treshold=0.3), "score_treshold"),  # a typo is not a default
+        (lambda m: m["input"].update(mean=[0.5, float("inf"), 0.5]), "input.mean"),
+        (lambda m: m.update(classes=["red", "red", "blue"]), "classes"),
+    ],
+)
+def test_a_manifest_typo_or_a_non_finite_constant_is_refused_naming_the_field(bundle_copy, edit, field):
+    _edit_manifest(bundle_copy, lambda m: m.update(postprocess={"type": "scores"}))
+    _edit_manifest(bundle_copy, edit)
+    with pytest.raises(BundleError, match=field.replace(".", r"\.")):
+        load_bundle(bundle_copy)

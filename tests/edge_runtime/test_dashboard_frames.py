@@ -55,15 +55,15 @@ def test_boxes_zones_and_tripwires_are_drawn_on_a_copy_scaled_to_the_live_width(
 
 
 def test_each_frame_is_encoded_once_however_many_viewers_and_no_faster_than_live_fps():
-    live = LatestFrames()
-    cache = JpegCache(live, [], HttpConfig(live_fps=20))
+    live, now = LatestFrames(), [50.0]
+    cache = JpegCache(live, [], HttpConfig(live_fps=20), clock=lambda: now[0])
     assert cache.get("cam1") is None
     live.publish(_frame(1), Classification(0, "a", 0.9, np.array([0.9])))
     first = [cache.get("cam1") for _ in range(10)]
     assert cache.encoded == 1 and {jpeg.index for jpeg in first} == {1}
     live.publish(_frame(2), Classification(0, "a", 0.9, np.array([0.9])))
     assert cache.get("cam1").index == 1 and cache.encoded == 1  # within 1/live_fps: the cached one
-    time.sleep(cache.interval_s * 1.5)
+    now[0] += cache.interval_s * 1.5
     newer = cache.get("cam1")
     assert newer.index == 2 and cache.encoded == 2
     decoded = cv2.imdecode(np.frombuffer(newer.data, np.uint8), cv2.IMREAD_COLOR)

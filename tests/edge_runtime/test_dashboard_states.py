@@ -33,10 +33,9 @@ def _frame(image: np.ndarray, index: int) -> Frame:
 
 
 def test_online_blind_offline_reconnecting_and_ended():
-    source = _Source()
-    health = CameraHealth(
-        "cam1", HealthConfig(check_every_s=0.0, hold_s=0.0, no_frames_s=0.05), lambda _: None
-    )
+    source, now = _Source(), [100.0]
+    config = HealthConfig(check_every_s=0.0, hold_s=0.0, no_frames_s=0.05)
+    health = CameraHealth("cam1", config, lambda _: None, clock=lambda: now[0])
     capture = CaptureThread(source, threading.Event(), StageTimers())
     view = CameraView("cam1", capture, health)
     scene = np.random.default_rng(0).integers(40, 220, (48, 64, 3), dtype=np.uint8)
@@ -45,7 +44,7 @@ def test_online_blind_offline_reconnecting_and_ended():
     health.observe(_frame(np.zeros_like(scene), 1))
     assert health.active == ["dark"] and view.summary_state() == "blind"
     health.observe(_frame(scene, 2))
-    time.sleep(0.1)
+    now[0] += 0.1  # longer than no_frames_s without a frame
     health.tick()
     assert view.summary_state() == "offline"
     source.connected = False

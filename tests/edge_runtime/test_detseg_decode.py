@@ -3,14 +3,16 @@
 import cv2
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
-from edge_runtime.bundle import InputSpec
+from edge_runtime.bundle import InputSpec, ModelInterface
 from edge_runtime.detection import decode_boxes
 from edge_runtime.geometry import input_map
+from edge_runtime.postprocess_spec import BoxesPost
 from edge_runtime.preprocess import resize
 from edge_runtime.segmentation import IGNORE_INDEX, decode_masks, mask_to_frame, mask_to_input
 
-POST = {"type": "boxes", "box_format": "xyxy", "coordinates": "input_pixels", "score_threshold": 0.5, "min_score": 0.05}
+POST = BoxesPost(score_threshold=0.5, min_score=0.05)
 CLASSES = ["person", "wood"]
 
 
@@ -40,9 +42,18 @@ def test_decode_filters_low_scores_and_the_garbage_row_and_scales_to_the_frame()
     assert len(decode_boxes([boxes, scores, labels], (200, 400), spec, CLASSES, POST, min_score=0.1)) == 2
 
 
-def test_decode_refuses_a_postprocess_it_does_not_know():
-    with pytest.raises(Exception, match="input-pixel boxes"):
-        decode_boxes([np.zeros((0, 4)), np.zeros(0), np.zeros(0)], (10, 10), InputSpec(size=(10, 10)), CLASSES, {"type": "yolo"})
+@pytest.mark.parametrize(
+    ("postprocess", "complaint"),
+    [
+        ({"type": "yolo"}, "'scores', 'boxes', 'mask'"),
+        ({"type": "boxes", "score_treshold": 0.3}, "score_treshold"),
+    ],
+)
+def test_a_postprocess_it_does_not_know_is_refused_before_any_frame(postprocess, complaint):
+    with pytest.raises(ValidationError, match=complaint):
+        ModelInterface(
+            task="detect", classes=CLASSES, input=InputSpec(size=(10, 10)), postprocess=postprocess
+        )
 
 
 @pytest.mark.parametrize("mode", ["stretch", "letterbox", "center_crop"])
@@ -65,5 +76,7 @@ def test_decode_masks_gives_frame_sized_masks_and_fractions():
     logits[0, 2, :, :16] = 5.0  # left half coal
     result = decode_masks([logits], [(60, 80)], spec, ["background", "belt", "coal"])[0]
     assert result.mask.shape == (60, 80)
-    assert result.fractions["coal"] == pytest.approx(0.5) and sum(result.fractions.values()) == pytest.approx(1.0)
+    assert result.fractions["coal"] == pytest.approx(0.5) and sum(result.fractions.values()) == pytest.approx(
+        1.0
+    )
     assert cv2.countNonZero((result.mask == 2).astype(np.uint8)) == 60 * 40

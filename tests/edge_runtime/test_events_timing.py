@@ -76,10 +76,12 @@ def test_window_bounds_memory_but_count_and_total_cover_all():
     assert (stats.count, stats.total_ms, stats.p50_ms) == (100, 4950.0, 94.5)
 
 
-def test_measure_times_a_block_and_unknown_stages_are_refused():
-    timers = StageTimers()
+def test_measure_times_a_block_by_the_injected_clock_and_unknown_stages_are_refused():
+    now = [100.0]
+    timers = StageTimers(clock=lambda: now[0])
     with timers.measure("decode"):
-        pass
-    assert timers.stats("decode").count == 1 and STAGES[0] == "decode"
+        now[0] += 0.0125  # the block "takes" 12.5 ms: no wall-clock sleep, no load-dependent figure
+    stats = timers.stats("decode")
+    assert (stats.count, stats.p50_ms, stats.min_ms) == (1, 12.5, 12.5) and STAGES[0] == "decode"
     with pytest.raises(ValueError, match="preprocess"):
         timers.record("decoding", 1.0)

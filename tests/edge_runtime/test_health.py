@@ -23,10 +23,25 @@ def _frame(image: np.ndarray, index: int = 0) -> Frame:
     return Frame(camera="belt", index=index, ts=time.time(), pts_s=0.0, image=image)
 
 
+class Clock:
+    """Time that passes only when a test says so: durations without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def monitor():
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def monitor(clock):
     events = []
-    health = CameraHealth("belt", FAST, events.append)
+    health = CameraHealth("belt", FAST, events.append, clock=clock)
     health.events = events
     return health
 
@@ -63,9 +78,12 @@ def test_a_new_resolution_is_reported_once_and_then_normal(monitor):
     assert (extra["from"], extra["to"]) == ([120, 160, 3], [240, 320, 3])
 
 
-def test_no_frames_is_raised_by_the_tick_and_cleared_by_the_next_frame(monitor):
+def test_no_frames_is_raised_by_the_tick_and_cleared_by_the_next_frame(monitor, clock):
     monitor.observe(_frame(_scene(0)))
-    time.sleep(0.3)
+    clock.now += 0.19
+    monitor.tick()
+    assert monitor.active == []  # not yet: no_frames_s is 0.2
+    clock.now += 0.11
     monitor.tick()
     assert monitor.active == ["no_frames"]
     monitor.observe(_frame(_scene(1), 1))

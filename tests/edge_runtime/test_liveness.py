@@ -18,18 +18,13 @@ from edge_runtime.systemd import SystemdNotifier
 
 
 def test_a_stage_busy_past_its_limit_is_stalled_until_it_returns():
-    liveness, release = Liveness(stall_s=0.3), threading.Event()
-
-    def stuck() -> None:
-        with liveness.busy("sink:mqtt"):
-            release.wait(10)
-
-    worker = threading.Thread(target=stuck)
-    worker.start()
-    assert liveness.stalled() == {}
-    assert wait_until(lambda: "sink:mqtt" in liveness.stalled(), timeout_s=5, every_s=0.05)
-    release.set()
-    worker.join(5)
+    now = [10.0]
+    liveness = Liveness(stall_s=3.0, clock=lambda: now[0])
+    with liveness.busy("sink:mqtt"):
+        now[0] += 3.0
+        assert liveness.stalled() == {}  # at the limit, not past it
+        now[0] += 2.0
+        assert liveness.stalled() == {"sink:mqtt": 5.0}
     assert liveness.stalled() == {}
 
 

@@ -9,20 +9,26 @@ from edge_runtime.bundle import InputSpec, Manifest
 from edge_runtime.config import RuleConfig
 from edge_runtime.errors import BundleError
 from edge_runtime.postprocess import Detection, Detections, decoder_for, list_postprocess
+from edge_runtime.postprocess_spec import LEGACY_KIND
 from edge_runtime.rules import Rule
 from edge_runtime.sources import Frame
 
 CLASSES = ["person", "rock"]
 
 
-def test_every_bundle_task_has_a_decoder():
-    assert list_postprocess() == ["classify", "detect", "segment", "signal"]
+def test_every_output_kind_has_a_decoder():
+    assert list_postprocess() == ["boxes", "mask", "scores"]
+    assert set(LEGACY_KIND.values()) <= set(list_postprocess())  # what older manifests' tasks meant
 
 
 def _manifest(task: str, size: tuple[int, int], postprocess: dict | None = None) -> Manifest:
     artifact = {"file": "m.onnx", "sha256": "0" * 64, "bytes": 0, "format": "onnx", "precision": "fp32"}
     return Manifest(
-        name="m", task=task, classes=CLASSES, input=InputSpec(size=size), postprocess=postprocess or {},
+        name="m",
+        task=task,
+        classes=CLASSES,
+        input=InputSpec(size=size),
+        postprocess=postprocess or {},
         artifacts=[artifact],
     )
 
@@ -33,7 +39,7 @@ def test_detect_scores_boxes_and_normalises_them_to_the_frame():
     boxes = np.array([[0, 0, 80, 80], [100, 100, 150, 160]], np.float32)
     scores = np.array([0.9, 0.1], np.float32)
     labels = np.array([0, 1])
-    decoder = decoder_for("detect")
+    decoder = decoder_for("boxes")
     (result,) = decoder([boxes, scores, labels], _manifest("detect", (160, 160), post), [(480, 640)])
     assert [(d.label, round(d.score, 2)) for d in result.objects] == [("person", 0.9)]  # 0.1 is below
     person = result.objects[0]
@@ -43,13 +49,15 @@ def test_detect_scores_boxes_and_normalises_them_to_the_frame():
 
 def test_detect_refuses_a_batch():
     with pytest.raises(BundleError, match="one frame at a time"):
-        decoder_for("detect")([np.zeros((0, 4)), np.zeros(0), np.zeros(0)], _manifest("detect", (8, 8)), [(8, 8)] * 2)
+        decoder_for("boxes")(
+            [np.zeros((0, 4)), np.zeros(0), np.zeros(0)], _manifest("detect", (8, 8)), [(8, 8)] * 2
+        )
 
 
 def test_segment_gives_class_shares_in_frame_pixels():
     logits = np.zeros((1, 2, 4, 4), np.float32)
     logits[0, 1, :, :1] = 1.0  # the first column is rock
-    (result,) = decoder_for("segment")([logits], _manifest("segment", (4, 4)), [(8, 8)])
+    (result,) = decoder_for("mask")([logits], _manifest("segment", (4, 4)), [(8, 8)])
     assert result.fractions == {"person": 0.75, "rock": 0.25} and result.mask.shape == (8, 8)
 
 

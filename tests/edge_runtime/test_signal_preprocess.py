@@ -42,7 +42,7 @@ def test_windower_matches_offline_windows_across_chunk_boundaries():
     got = [item for piece in np.array_split(stream, 7) for item in windower.push(piece)]
     offline = sliding_windows(stream, SPEC.window, SPEC.hop)
     assert len(got) == len(offline)
-    assert all(np.array_equal(w, o) for (_, w), o in zip(got, offline))
+    assert all(np.array_equal(w, o) for (_, w), o in zip(got, offline, strict=True))
     assert [end for end, _ in got] == [i * SPEC.hop + SPEC.window for i in range(len(offline))]
 
 

@@ -62,7 +62,9 @@ def test_mqtt_events_arrive_with_qos1_and_a_retained_availability_topic(mosquitt
 def test_each_device_has_its_own_availability_and_the_shared_topic_still_works(mosquitto, subscriber):
     down = MqttSink(MqttSinkConfig(port=mosquitto.port, client_id="edge-down"))
     up = MqttSink(MqttSinkConfig(port=mosquitto.port, client_id="edge-up"))
-    legacy = MqttSink(MqttSinkConfig(port=mosquitto.port, client_id="edge-old", availability_topic="adit/status"))
+    legacy = MqttSink(
+        MqttSinkConfig(port=mosquitto.port, client_id="edge-old", availability_topic="adit/status")
+    )
     try:
         assert _wait(lambda: down.connected and up.connected and legacy.connected)
         down.close()

@@ -83,6 +83,13 @@ def test_sigterm_on_a_full_disk_is_no_retry_storm(colour_site, small_volume):
         site["http"] = {"enabled": False}
 
     edit_site(colour_site, on_small_volume)
+    try:
+        _run_and_restart(colour_site, small_volume, receiver)
+    finally:
+        receiver.close()
+
+
+def _run_and_restart(colour_site, small_volume, receiver: RawHttpServer) -> None:
     process = spawn_daemon(colour_site, REPO)
     try:
         log = LogReader(process)
@@ -93,12 +100,25 @@ def test_sigterm_on_a_full_disk_is_no_retry_storm(colour_site, small_volume):
         accepted: list[str] = []
         receiver.answer = lambda request: accepted.append(request.event["id"]) or status(204, "No Content")
         process.send_signal(signal.SIGTERM)
-        out, _ = process.communicate(timeout=90)
+        out = log.stdout_at_exit(process, 90)
     finally:
         process.kill()
-        receiver.close()
     assert process.returncode == 0, log.rest()
     summary = json.loads(out[out.index("{") :])
     assert accepted and summary["events"] >= len(set(accepted))
     assert max(Counter(accepted).values()) == 1  # the drain delivered each waiting event once
-    assert "sent again at the next start" in log.rest() and "Traceback" not in log.rest()
+    assert "Traceback" not in log.rest()
+    # Whether the last cursor write found room on the full disk depends on SQLite's page layout; when
+    # it did not, the daemon says so and the next start re-sends: at most once more, never a storm.
+    small_volume.free()
+    restart = Outbox(
+        OutboxConfig(path=small_volume.path / "outbox.sqlite"),
+        [WebhookSink(WebhookSinkConfig(url=f"{receiver.url}/events"))],
+    )
+    try:
+        assert wait_until(lambda: restart.depth("webhook") == 0, 20, 0.05)
+    finally:
+        restart.close()
+    resent = Counter(accepted) - Counter(set(accepted))
+    assert max(Counter(accepted).values()) <= 2
+    assert not resent or "sent again at the next start" in log.rest()

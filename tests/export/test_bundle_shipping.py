@@ -26,22 +26,43 @@ def test_verify_runs_every_artifact_on_a_zero_input(tiny_real_bundle, capsys):
 
 def test_provenance_is_complete(tiny_real_bundle):
     provenance = load_bundle(tiny_real_bundle).manifest.provenance
-    for key in ("training_config", "dataset_fingerprint", "code_version", "calibration_set", "export_options", "gate_budget"):
+    for key in (
+        "training_config",
+        "dataset_fingerprint",
+        "code_version",
+        "calibration_set",
+        "export_options",
+        "gate",
+    ):
         assert provenance.get(key), key
     assert len(provenance["calibration_set"]["fingerprint"]) == 16
 
 
 def test_tar_packing_loads_back(tiny_checkpoint, tiny_real_bundle, tmp_path):
     archive = tmp_path / "site.tar.gz"
-    shutil.make_archive(str(tmp_path / "site"), "gztar", root_dir=tiny_real_bundle.parent, base_dir=tiny_real_bundle.name)
+    shutil.make_archive(
+        str(tmp_path / "site"), "gztar", root_dir=tiny_real_bundle.parent, base_dir=tiny_real_bundle.name
+    )
     bundle = load_bundle(archive)
     assert bundle.manifest == load_bundle(tiny_real_bundle).manifest
 
 
 def test_tar_cli_writes_an_archive_that_loads(tiny_checkpoint, tmp_path, capsys):
     out = tmp_path / "shipped"
-    code = export_main(["build", "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--formats", "onnx-fp32",
-                        "--calibration-size", "4", "--tar"])
+    code = export_main(
+        [
+            "build",
+            "--checkpoint",
+            str(tiny_checkpoint),
+            "--out",
+            str(out),
+            "--formats",
+            "onnx-fp32",
+            "--calibration-size",
+            "4",
+            "--tar",
+        ]
+    )
     assert code == 0 and "packed" in capsys.readouterr().out
     assert load_bundle(tmp_path / "shipped.tar.gz").manifest.artifacts[0].key == "onnx-fp32"
 

@@ -10,11 +10,14 @@ from onnx import helper, numpy_helper
 from edge_runtime.bundle import load_bundle
 from edge_runtime.model import BundleModel
 from edge_runtime.preprocess import preprocess, read_image
+from export import formats
 from export.build import ExportRequest, export_bundle
-from export.dense import build as dense_build
-from export.dense.build import judge_dense
-from export.dense.onnx_parity import check_dense_parity
 from export.errors import ParityError
+from export.gate import GateBudget, judge
+from export.onnx_export import check_parity
+from train.evaluation import EvalReport
+from train.models import ModelRequest, build_model
+from train.task import get_task
 
 
 def _frame(tiny_data, task):
@@ -24,22 +27,29 @@ def _frame(tiny_data, task):
 def test_detector_bundle_runs_in_both_runtimes(tiny_detector_bundle, tiny_data):
     bundle = load_bundle(tiny_detector_bundle)
     manifest = bundle.manifest
-    assert manifest.task == "detect" and manifest.postprocess["type"] == "boxes"
-    assert manifest.postprocess["coordinates"] == "input_pixels" and manifest.provenance["onnx_parity"]["agreement"] >= 0.95
+    assert manifest.task == "detect" and manifest.postprocess.type == "boxes"
+    assert (
+        manifest.postprocess.coordinates == "input_pixels"
+        and manifest.provenance["onnx_parity"]["agreement"] >= 0.95
+    )
     assert {a.key for a in manifest.artifacts} == {"onnx-fp32", "openvino-fp32", "onnx-int8", "openvino-int8"}
     frame = _frame(tiny_data, "detect")
     for artifact in manifest.artifacts:
-        assert 0.0 <= artifact.metrics["map50"] <= 1.0 and "gate" in artifact.note or artifact.precision != "int8"
+        assert (
+            0.0 <= artifact.metrics["map50"] <= 1.0
+            and "gate" in artifact.note
+            or artifact.precision != "int8"
+        )
         detections = BundleModel(bundle, artifact.key).detect(frame, min_score=0.0)[0]
         for det in detections:
             x1, y1, x2, y2 = det.box
             assert 0 <= x1 < x2 <= frame.shape[1] and 0 <= y1 < y2 <= frame.shape[0]
-            assert det.label in manifest.classes and det.score >= manifest.postprocess["min_score"]
+            assert det.label in manifest.classes and det.score >= manifest.postprocess.min_score
 
 
 def test_segmenter_bundle_runs_in_both_runtimes(tiny_segmenter_bundle, tiny_data):
     bundle = load_bundle(tiny_segmenter_bundle)
-    assert bundle.manifest.task == "segment" and bundle.manifest.postprocess["type"] == "mask"
+    assert bundle.manifest.task == "segment" and bundle.manifest.postprocess.type == "mask"
     assert len(bundle.manifest.artifacts) == 5
     frame = _frame(tiny_data, "segment")
     masks = []
@@ -52,20 +62,30 @@ def test_segmenter_bundle_runs_in_both_runtimes(tiny_segmenter_bundle, tiny_data
     assert (masks[0] == masks[1]).mean() > 0.99  # ONNX Runtime and OpenVINO FP32 agree
 
 
-def test_parity_check_fails_for_a_different_model(tiny_segmenter_checkpoint, tiny_segmenter_bundle, tiny_data):
-    from train.segmentation.models import SegmenterForExport, build_segmenter
-
+def test_parity_check_fails_for_a_different_model(
+    tiny_segmenter_checkpoint, tiny_segmenter_bundle, tiny_data
+):
+    segment = get_task("segment")
+    strict = type(
+        "StrictSegment", (type(segment),), {"min_agreement": 0.999}
+    )()  # random weights may agree by chance
     spec = load_bundle(tiny_segmenter_bundle).manifest.input
     batch = preprocess(_frame(tiny_data, "segment"), spec)
-    other = SegmenterForExport(build_segmenter("lraspp_mobilenet_v3_large", 3, weights="none")).eval()
-    with pytest.raises(ParityError, match="mask pixel agreement"):
-        check_dense_parity("segment", other, tiny_segmenter_bundle / "model.onnx", [batch], min_agreement=0.999)
+    other = segment.export_module(
+        build_model("segment", "lraspp_mobilenet_v3_large", ModelRequest(3, "none")).module
+    )
+    with pytest.raises(ParityError, match="differs from PyTorch"):
+        check_parity(strict, other.eval(), tiny_segmenter_bundle / "model.onnx", [batch])
+
+
+def _score(metric: str, value: float) -> EvalReport:
+    return EvalReport(metric=metric, value=value, samples=10)
 
 
 def test_gate_rejects_a_task_metric_drop_beyond_the_budget():
-    passed, note = judge_dense({"map50": 0.60}, {"map50": 0.594}, "map50", 0.5)
-    assert not passed and "map50" in note and "0.60 pp" in note
-    assert judge_dense({"miou": 0.60}, {"miou": 0.597}, "miou", 0.5)[0]
+    result = judge(_score("map50", 0.60), _score("map50", 0.594), GateBudget(max_drop_pp=0.5), "ap50")
+    assert not result.passed and "map50" in result.note and "0.60 pp" in result.note
+    assert judge(_score("miou", 0.60), _score("miou", 0.597), GateBudget(max_drop_pp=0.5), "iou").passed
 
 
 def _planted_drop(real_quantize):
@@ -87,8 +107,15 @@ def _planted_drop(real_quantize):
 
 
 def test_planted_int8_drop_is_rejected_and_fp32_still_ships(tiny_segmenter_checkpoint, tmp_path, monkeypatch):
-    monkeypatch.setattr(dense_build, "quantize_dense_onnx", _planted_drop(dense_build.quantize_dense_onnx))
-    bundle = export_bundle(ExportRequest(checkpoint=tiny_segmenter_checkpoint, out=tmp_path / "b", formats=("onnx-fp32", "onnx-int8"), calibration_size=4))
+    monkeypatch.setattr(formats, "quantize_onnx", _planted_drop(formats.quantize_onnx))
+    bundle = export_bundle(
+        ExportRequest(
+            checkpoint=tiny_segmenter_checkpoint,
+            out=tmp_path / "b",
+            formats=("onnx-fp32", "onnx-int8"),
+            calibration_size=4,
+        )
+    )
     artifacts = {a.key: a for a in bundle.manifest.artifacts}
     assert artifacts["onnx-int8"].metrics["miou"] < artifacts["onnx-fp32"].metrics["miou"]
     assert artifacts["onnx-int8"].status == "rejected" and "budget" in artifacts["onnx-int8"].note
@@ -113,7 +140,9 @@ def test_the_daemon_pipeline_runs_a_detector_one_frame_at_a_time(tiny_detector_b
         for i, size in enumerate(sizes)
     ]
     live = LatestFrames()
-    pipeline = Pipeline(BundleModel(load_bundle(tiny_detector_bundle), "onnx-fp32"), RuleSet([]), [], StageTimers(), live=live)
+    pipeline = Pipeline(
+        BundleModel(load_bundle(tiny_detector_bundle), "onnx-fp32"), RuleSet([]), [], StageTimers(), live=live
+    )
     pipeline.process(frames)
     assert pipeline.frames == 3
     for frame in frames:

@@ -11,8 +11,13 @@ ALL = ["onnx-fp32", "openvino-fp32", "onnx-int8", "openvino-int8"]
 
 def test_options_are_parsed_into_each_formats_model():
     options = parse_options(
-        ["onnx-int8.calibration=entropy", "openvino-int8.preset=mixed", "openvino-int8.ignored_scope=head,fc",
-         "onnx-fp32.opset=18", "onnx-fp32.simplify=true"],
+        [
+            "onnx-int8.calibration=entropy",
+            "openvino-int8.preset=mixed",
+            "openvino-int8.ignored_scope=head,fc",
+            "onnx-fp32.opset=18",
+            "onnx-fp32.simplify=true",
+        ],
         ALL,
     )
     assert options["onnx-int8"] == OrtQuantOptions(calibration="entropy")
@@ -38,7 +43,9 @@ def test_bad_options_are_refused_with_the_valid_ones(pair, message):
 
 
 def test_bad_option_stops_export_before_the_checkpoint_is_read(tmp_path):
-    request = ExportRequest(checkpoint=tmp_path / "absent.pt", out=tmp_path / "out", options=("onnx-int8.preset=mixed",))
+    request = ExportRequest(
+        checkpoint=tmp_path / "absent.pt", out=tmp_path / "out", options=("onnx-int8.preset=mixed",)
+    )
     with pytest.raises(ExportError, match="onnx-int8 accepts"):
         export_bundle(request)
     assert not (tmp_path / "out").exists()

@@ -16,22 +16,31 @@ def _export_with_impossible_budget(checkpoint, out, formats):
     met by chance when INT8 happens to score above FP32.
     """
     request = ExportRequest(
-        checkpoint=checkpoint, out=out, formats=formats, calibration_size=10, budget=GateBudget(max_top1_drop_pp=-101.0),
+        checkpoint=checkpoint,
+        out=out,
+        formats=formats,
+        calibration_size=10,
+        budget=GateBudget(max_drop_pp=-101.0),
     )
     return export_bundle(request)
 
 
 @pytest.fixture(scope="module")
 def rejected_onnx_bundle(tiny_checkpoint, tmp_path_factory):
-    return _export_with_impossible_budget(tiny_checkpoint, tmp_path_factory.mktemp("ladder") / "ort", ("onnx-int8",))
+    return _export_with_impossible_budget(
+        tiny_checkpoint, tmp_path_factory.mktemp("ladder") / "ort", ("onnx-int8",)
+    )
 
 
 def test_planted_drop_rejects_ort_int8_after_every_calibration(rejected_onnx_bundle):
     artifacts = {a.key: a for a in load_bundle(rejected_onnx_bundle.root).manifest.artifacts}
     int8 = artifacts["onnx-int8"]
     assert int8.status == "rejected" and artifacts["onnx-fp32"].status == "shipped"
-    assert [a.method for a in int8.attempts] == ["ort-minmax", "ort-entropy", "ort-percentile"]
-    assert [a.options["calibration"] for a in int8.attempts] == ["minmax", "entropy", "percentile"]
+    # A rung that writes the same bytes as an earlier one is named in the note and is not an attempt.
+    same = [m for m in ("ort-entropy", "ort-percentile") if f"{m} wrote the same model" in int8.note]
+    expected = [m for m in ("ort-minmax", "ort-entropy", "ort-percentile") if m not in same]
+    assert [a.method for a in int8.attempts] == expected
+    assert [a.options["calibration"] for a in int8.attempts] == [m.removeprefix("ort-") for m in expected]
     for attempt in int8.attempts:
         assert not attempt.passed and "below FP32" in attempt.note
         assert 0.0 <= attempt.metrics["top1"] <= 1.0
@@ -53,9 +62,13 @@ def test_planted_drop_climbs_the_whole_nncf_ladder(tiny_checkpoint, tmp_path):
     bundle = _export_with_impossible_budget(tiny_checkpoint, tmp_path / "nncf", ("openvino-int8",))
     int8 = bundle.artifact("openvino-int8")
     assert int8.status == "rejected"
-    assert [a.method for a in int8.attempts] == [
-        "nncf-performance", "nncf-mixed", "nncf-full-bias-correction", "nncf-accuracy-control",
-    ]
+    methods = [a.method for a in int8.attempts]
+    ladder = ["nncf-performance", "nncf-mixed", "nncf-full-bias-correction", "nncf-accuracy-control"]
+    assert methods[0] == "nncf-performance" and set(methods) <= {*ladder, "force-f32"}
+    assert [m for m in methods if m != "force-f32"] == [m for m in ladder if m in methods]
+    assert (
+        "force-f32" not in methods[:-1]
+    )  # where the CPU chose bf16, f32 is the last fix, after every rebuild
     assert not any(a.passed for a in int8.attempts)
     assert int8.runtime_precision.startswith("int8+")
     assert "INT8 REJECTED: openvino-int8" in summary(bundle)

@@ -11,13 +11,13 @@ import torch
 from edge_runtime.backends.base import BackendOptions, create_backend
 from edge_runtime.bundle import InputSpec
 from edge_runtime.detection import decode_boxes
+from edge_runtime.postprocess_spec import BoxesPost
 from edge_runtime.preprocess import preprocess
-from export.dense.onnx_parity import check_dense_parity, export_dense_onnx
+from export.onnx_export import check_parity, export_onnx
 from export.openvino_export import convert_to_ir
-from train.detection.engine import postprocess_spec
-from train.detection.models import DetectorForExport, build_detector
 from train.lite_weights import LITE_MEAN, LITE_STD
-from train.segmentation.models import SegmenterForExport, build_segmenter
+from train.models import ModelRequest, build_model
+from train.task import get_task
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -30,13 +30,16 @@ def _frame() -> np.ndarray:
     return cv2.cvtColor(skimage_data.chelsea(), cv2.COLOR_RGB2BGR)
 
 
-def _detector(name: str, cls_bias: float, tmp_path: Path) -> tuple[DetectorForExport, dict[str, Path]]:
+DETECT = get_task("detect")
+
+
+def _detector(name: str, cls_bias: float, tmp_path: Path) -> tuple[torch.nn.Module, dict[str, Path]]:
     """An untrained detector with spread class scores (or all ~0) and boxes of one stride's size.
 
     Untrained box regressors give degenerate boxes (zero height), whose IoU says nothing.
     """
     torch.manual_seed(0)
-    detector = build_detector(name, len(CLASSES), SIZE, weights="DEFAULT")
+    detector = build_model("detect", name, ModelRequest(len(CLASSES), "DEFAULT", image_size=SIZE)).module
     head = detector.head
     with torch.no_grad():
         head.classification_head.cls_logits.weight.normal_(0, 0.05 if cls_bias > -10 else 0.0)
@@ -45,13 +48,13 @@ def _detector(name: str, cls_bias: float, tmp_path: Path) -> tuple[DetectorForEx
         regression.bbox_reg.weight.zero_()
         # FCOS: one stride on each side of the location; RetinaNet: the anchors themselves
         regression.bbox_reg.bias.fill_(1.0 if hasattr(regression, "bbox_ctrness") else 0.0)
-    model = DetectorForExport(detector).eval()
-    onnx_path = export_dense_onnx(
+    model = DETECT.export_module(detector).eval()
+    onnx_path = export_onnx(
         model,
         preprocess(_frame(), SPEC),
         tmp_path / "model.onnx",
-        ("boxes", "scores", "labels"),
-        dynamic_batch=False,
+        output_names=DETECT.output_names,
+        dynamic_batch=DETECT.dynamic_batch,
     )
     return model, {
         "onnxruntime": onnx_path,
@@ -61,7 +64,7 @@ def _detector(name: str, cls_bias: float, tmp_path: Path) -> tuple[DetectorForEx
 
 def _detect(backend: str, path: Path, frame: np.ndarray, min_score: float):
     outputs = create_backend(backend, path, BackendOptions()).infer(preprocess(frame, SPEC))
-    return decode_boxes(outputs, frame.shape[:2], SPEC, CLASSES, postprocess_spec(0.5), min_score=min_score)
+    return decode_boxes(outputs, frame.shape[:2], SPEC, CLASSES, BoxesPost(), min_score=min_score)
 
 
 def _iou(a, b) -> float:
@@ -74,7 +77,7 @@ def _iou(a, b) -> float:
 @pytest.mark.parametrize("name", ["fcos_efficientnet_lite0_fpn", "retinanet_efficientnet_lite0_fpn"])
 def test_lite_detector_runs_the_same_in_both_runtimes(name, tmp_path):
     model, paths = _detector(name, -1.0, tmp_path)
-    parity = check_dense_parity("detect", model, paths["onnxruntime"], [preprocess(_frame(), SPEC)])
+    parity = check_parity(DETECT, model, paths["onnxruntime"], [preprocess(_frame(), SPEC)])
     assert parity.agreement >= 0.95
     frame = _frame()
     found = {backend: _detect(backend, path, frame, min_score=0.3) for backend, path in paths.items()}
@@ -99,10 +102,12 @@ def test_lite_detector_that_finds_nothing_decodes_to_no_boxes_in_both_runtimes(t
 
 def test_lite_segmenter_runs_the_same_in_both_runtimes(tmp_path):
     spec = InputSpec(size=(96, 128), mean=LITE_MEAN, std=LITE_STD)
-    model = SegmenterForExport(build_segmenter("lraspp_efficientnet_lite0", 3, weights="DEFAULT")).eval()
+    segment = get_task("segment")
+    built = build_model("segment", "lraspp_efficientnet_lite0", ModelRequest(3, "DEFAULT"))
+    model = segment.export_module(built.module).eval()
     batch = preprocess(_frame(), spec)
-    onnx_path = export_dense_onnx(model, batch, tmp_path / "seg.onnx", ("logits",), dynamic_batch=True)
-    assert check_dense_parity("segment", model, onnx_path, [batch]).agreement >= 0.95
+    onnx_path = export_onnx(model, batch, tmp_path / "seg.onnx", output_names=segment.output_names)
+    assert check_parity(segment, model, onnx_path, [batch]).agreement >= 0.95
     xml = convert_to_ir(onnx_path, tmp_path / "openvino" / "seg.xml", fp16=False)
     two = np.concatenate([batch, batch[:, :, ::-1].copy()])  # dynamic batch: two frames at once
     logits = {

@@ -8,7 +8,6 @@ import torch
 from edge_runtime.bundle import InputSpec
 from edge_runtime.preprocess import preprocess
 from train.detection.lite import LITE_DETECTORS
-from train.detection.models import build_detector, detector_normalisation
 from train.finetune import freeze_batchnorm
 from train.lite_weights import (
     LITE_MEAN,
@@ -18,13 +17,21 @@ from train.lite_weights import (
     check_variant,
     lite_classifier,
 )
+from train.models import ModelRequest, build_model
 from train.segmentation.lite import LITE_SEGMENTERS
-from train.segmentation.models import build_segmenter, segmenter_normalisation
 
 skimage_data = pytest.importorskip("skimage.data")
 
 IMAGENET = {"chelsea": 285, "coffee": 967}  # tabby cat, espresso
 NATIVE_SIZE = {0: 224, 1: 240, 2: 260}
+
+
+def build_detector(name: str, num_classes: int, size: tuple[int, int], weights: str) -> torch.nn.Module:
+    return build_model("detect", name, ModelRequest(num_classes, weights, image_size=size)).module
+
+
+def build_segmenter(name: str, num_classes: int, weights: str) -> torch.nn.Module:
+    return build_model("segment", name, ModelRequest(num_classes, weights)).module
 
 
 def _imagenet_top1(body: torch.nn.Module, variant: int, image_name: str) -> int:
@@ -83,13 +90,15 @@ def test_frozen_batchnorm_checkpoint_loads_into_the_export_model():
 
 @pytest.mark.parametrize("name", LITE_DETECTORS.names())
 def test_lite_detectors_use_the_lite_normalisation(name):
-    assert detector_normalisation(name) == (LITE_MEAN, LITE_STD)
+    built = build_model("detect", name, ModelRequest(3, "none", image_size=(64, 64)))
+    assert (built.mean, built.std) == (LITE_MEAN, LITE_STD)
 
 
 @pytest.mark.parametrize("name", LITE_SEGMENTERS.names())
 def test_every_lite_segmenter_gives_logits_at_the_input_size(name):
-    assert segmenter_normalisation(name) == (LITE_MEAN, LITE_STD)
-    out = build_segmenter(name, 3, weights="none").eval()(torch.rand(1, 3, 96, 128))["out"]
+    built = build_model("segment", name, ModelRequest(3, "none"))
+    assert (built.mean, built.std) == (LITE_MEAN, LITE_STD)
+    out = built.module.eval()(torch.rand(1, 3, 96, 128))["out"]
     assert out.shape == (1, 3, 96, 128)
 
 

@@ -8,7 +8,8 @@ import torch
 from train_tiny_data import write_class_folders
 
 from train.__main__ import main as train_main
-from train.config import TrainConfig
+from train.checkpoint import read_checkpoint
+from train.config import ClassifyConfig
 from train.engine import EpochResult, fit
 
 
@@ -17,9 +18,9 @@ def discs(tmp_path_factory) -> Path:
     return write_class_folders(tmp_path_factory.mktemp("discs"), {"train": 16, "val": 6, "test": 6})
 
 
-def _config(data: Path, out: Path, **extra) -> TrainConfig:
+def _config(data: Path, out: Path, **extra) -> ClassifyConfig:
     """warmup_epochs=0: all epochs share one AdamW, so its restored state matters after resume."""
-    return TrainConfig.model_validate(
+    return ClassifyConfig.model_validate(
         {
             "out": str(out),
             "data": {"root": str(data), "image_size": [32, 32], "workers": 0},
@@ -63,16 +64,39 @@ def test_resume_continues_at_epoch_2_and_matches_uninterrupted(discs, uninterrup
     with pytest.raises(Interrupted):
         fit(_config(discs, out), on_epoch_end=_stop_after_first)
     assert [e["epoch"] for e in _log(out)] == [1]
-    assert train_main(["fit", "--resume", f"out={out}", f"data.root={discs}", "data.image_size=[32,32]", "data.workers=0",
-                       "model.weights=none", "optim.epochs=3", "optim.warmup_epochs=0", "optim.batch_size=8", "optim.lr=0.01"]) == 0
+    assert (
+        train_main(
+            [
+                "fit",
+                "--resume",
+                f"out={out}",
+                f"data.root={discs}",
+                "data.image_size=[32,32]",
+                "data.workers=0",
+                "model.weights=none",
+                "optim.epochs=3",
+                "optim.warmup_epochs=0",
+                "optim.batch_size=8",
+                "optim.lr=0.01",
+            ]
+        )
+        == 0
+    )
     assert [e["epoch"] for e in _log(out)] == [1, 2, 3]
-    resumed = torch.load(out / "last.pt", weights_only=True)["state_dict"]
-    whole = torch.load(uninterrupted / "last.pt", weights_only=True)["state_dict"]
+    resumed = read_checkpoint(out / "last.pt").state_dict
+    whole = read_checkpoint(uninterrupted / "last.pt").state_dict
     for key, tensor in whole.items():
         torch.testing.assert_close(resumed[key], tensor, rtol=1e-4, atol=1e-5, msg=key)
-    assert [e["train_loss"] for e in _log(out)] == pytest.approx([e["train_loss"] for e in _log(uninterrupted)], rel=1e-4)
+    assert [e["train_loss"] for e in _log(out)] == pytest.approx(
+        [e["train_loss"] for e in _log(uninterrupted)], rel=1e-4
+    )
 
 
 def test_resume_without_last_checkpoint_is_a_clear_error(discs, tmp_path, capsys):
-    assert train_main(["fit", "--resume", f"out={tmp_path / 'fresh'}", f"data.root={discs}", "model.weights=none"]) == 2
+    assert (
+        train_main(
+            ["fit", "--resume", f"out={tmp_path / 'fresh'}", f"data.root={discs}", "model.weights=none"]
+        )
+        == 2
+    )
     assert "last.pt" in capsys.readouterr().err

@@ -8,7 +8,9 @@ from train.runtime import RuntimeSetupError, cpu_has_fast_bf16, resolve_amp
 CPUINFO = "processor\t: 0\nflags\t\t: fpu sse avx2 {extra}\n\nprocessor\t: 1\n"
 
 
-@pytest.mark.parametrize(("extra", "expected"), [("", False), ("avx512f avx512_bf16", True), ("amx_tile amx_bf16", True)])
+@pytest.mark.parametrize(
+    ("extra", "expected"), [("", False), ("avx512f avx512_bf16", True), ("amx_tile amx_bf16", True)]
+)
 def test_cpu_bf16_is_detected_from_the_flags(tmp_path, extra, expected):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(CPUINFO.format(extra=extra))
@@ -31,6 +33,6 @@ def test_fp16_on_cpu_is_refused_with_the_alternatives():
 
 def test_amp_off_survives_yaml(tmp_path):
     from edge_runtime.yamlconfig import load_config
-    from train.config import TrainConfig
+    from train.config import ClassifyConfig
 
-    assert load_config(TrainConfig, None, ["amp=off"]).amp == "off"
+    assert load_config(ClassifyConfig, None, ["amp=off"]).amp == "off"

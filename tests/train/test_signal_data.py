@@ -1,5 +1,6 @@
 """Signal readers, per-recording splits, the synthetic generator's fault frequencies, and training."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 from scipy.io import savemat
 
 from edge_runtime.signal import SignalError
+from train.checkpoint import read_checkpoint
 from train.signal.readers import Recording, read_cwru, read_signal
 from train.signal.split import segment_bounds, split_windows, take_per_class
 from train.signal.synth import DEFECT_ORDERS, RPM_BY_LOAD, SynthSettings, bearing_signal
@@ -19,7 +21,9 @@ def test_readers_take_rate_as_data(tmp_path):
     values = np.sin(np.arange(100) / 5).astype(np.float32)
     np.save(tmp_path / "a.npy", values)
     savemat(tmp_path / "b.mat", {"X001_DE_time": values[:, None], "X001_FE_time": values[:, None]})
-    (tmp_path / "c.csv").write_text("time,accel\n" + "".join(f"{i / 2000},{v}\n" for i, v in enumerate(values)))
+    (tmp_path / "c.csv").write_text(
+        "time,accel\n" + "".join(f"{i / 2000},{v}\n" for i, v in enumerate(values))
+    )
     (tmp_path / "d.csv").write_text("accel\n" + "".join(f"{v}\n" for v in values))
     assert read_signal(tmp_path / "a.npy", 1000)[1] == 1000
     mat, rate = read_signal(tmp_path / "b.mat", 12000)
@@ -58,14 +62,28 @@ def _envelope_peak(x: np.ndarray, fs: float) -> float:
 def test_synthetic_fault_shows_its_defect_frequency(label):
     settings = SynthSettings(seconds=2.0, noise=0.05)
     expected = DEFECT_ORDERS[label] * RPM_BY_LOAD[0] / 60
-    assert _envelope_peak(bearing_signal(label, 0, seed=1, settings=settings), settings.sampling_rate) == pytest.approx(expected, rel=0.03)
+    assert _envelope_peak(
+        bearing_signal(label, 0, seed=1, settings=settings), settings.sampling_rate
+    ) == pytest.approx(expected, rel=0.03)
 
 
-def test_fit_signal_writes_checkpoints_and_cross_load_report(signal_run):
-    out, report = signal_run
-    assert set(report["cross_load"]) == {"0", "5"}
-    assert set(report["within_load"]["per_class"]) == {"normal", "ball", "inner_race", "outer_race"}
-    assert (out / "source.pt").is_file() and (out / "target_k5.pt").is_file() and (out / "report.json").is_file()
+def test_signal_transfer_runs_follow_the_source_run(signal_run):
+    out = signal_run
+    source = json.loads((out / "metrics.json").read_text())
+    assert set(source["test"]["per_class"]) == {"normal", "ball", "inner_race", "outer_race"}
+    for shots in (0, 5):
+        checkpoint = read_checkpoint(out / f"target_k{shots}" / "best.pt")
+        config = checkpoint.meta.config
+        assert (config["data"]["load"], config["data"]["shots"], config["init"]) == (
+            1,
+            shots,
+            str(out / "best.pt"),
+        )
+        # the fine-tune keeps the source run's preprocessing: its weights were trained with it
+        assert checkpoint.meta.interface.signal == read_checkpoint(out / "best.pt").meta.interface.signal
+    assert (
+        read_checkpoint(out / "target_k0" / "best.pt").meta.epoch == 0
+    )  # k=0: the source weights, measured at 1 HP
 
 
 @pytest.mark.real_data

@@ -1,4 +1,4 @@
-"""The belt video's load truth: a planned light/normal/overloaded cycle, measured per frame in a belt region."""
+"""The belt video's load truth: a planned light/normal/overloaded cycle, measured per frame in its region."""
 
 from __future__ import annotations
 

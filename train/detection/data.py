@@ -23,12 +23,11 @@ import numpy as np
 import torch
 import yaml
 
-from edge_runtime.errors import ImageError
+from edge_runtime.bundle import InputSpec
 from edge_runtime.geometry import input_map
 from edge_runtime.preprocess import preprocess, read_image
-from train.augment import augment
+from train.augment import AugmentConfig, augment_with_flip
 from train.data import IMAGE_SUFFIXES, DataError
-from train.dense import LabelledFrames
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,9 @@ class BoxSample:
     labels: np.ndarray  # (n,) int64 class indices 0..K-1
 
 
-def read_detection_split(root: Path, split: str, data_format: DetectionFormat, classes: list[str] | None = None) -> tuple[list[str], list[BoxSample]]:
+def read_detection_split(
+    root: Path, split: str, data_format: DetectionFormat, classes: list[str] | None = None
+) -> tuple[list[str], list[BoxSample]]:
     readers = {"yolo": read_yolo, "coco": read_coco, "voc": read_voc}
     classes, samples = readers[data_format](Path(root), split, classes)
     if not samples:
@@ -65,16 +66,26 @@ def read_yolo(root: Path, split: str, classes: list[str] | None = None) -> tuple
         raise DataError(f"{images}: image folder for split {split!r} not found")
     samples = []
     for path in sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-        label_file = Path(str(path).replace(f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}")).with_suffix(".txt")
-        rows = np.loadtxt(label_file, ndmin=2, dtype=np.float32) if label_file.is_file() and label_file.stat().st_size else np.zeros((0, 5), np.float32)
+        label_file = Path(
+            str(path).replace(f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}")
+        ).with_suffix(".txt")
+        rows = (
+            np.loadtxt(label_file, ndmin=2, dtype=np.float32)
+            if label_file.is_file() and label_file.stat().st_size
+            else np.zeros((0, 5), np.float32)
+        )
         if rows.shape[1] != 5:
             raise DataError(f"{label_file}: expected 'class cx cy w h' per line, got {rows.shape[1]} columns")
         height, width = _image_hw(path)
         cx, cy, w, h = (rows[:, i] for i in range(1, 5))
-        boxes = np.stack([(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height], axis=1)
+        boxes = np.stack(
+            [(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height], axis=1
+        )
         labels = rows[:, 0].astype(np.int64)
         if len(labels) and labels.max() >= len(classes):
-            raise DataError(f"{label_file}: class {labels.max()} outside the {len(classes)} names in data.yaml")
+            raise DataError(
+                f"{label_file}: class {labels.max()} outside the {len(classes)} names in data.yaml"
+            )
         samples.append(BoxSample(path, boxes.astype(np.float32), labels))
     return classes, samples
 
@@ -83,7 +94,9 @@ def read_coco(root: Path, split: str, classes: list[str] | None = None) -> tuple
     candidates = [root / "annotations" / f"{split}.json", root / f"{split}.json"]
     annotation_file = next((c for c in candidates if c.is_file()), None)
     if annotation_file is None:
-        raise DataError(f"{root}: no COCO annotations for {split!r} (looked for {', '.join(map(str, candidates))})")
+        raise DataError(
+            f"{root}: no COCO annotations for {split!r} (looked for {', '.join(map(str, candidates))})"
+        )
     coco = json.loads(annotation_file.read_text())
     categories = sorted(coco["categories"], key=lambda c: c["id"])
     classes = classes or [c["name"] for c in categories]
@@ -94,9 +107,22 @@ def read_coco(root: Path, split: str, classes: list[str] | None = None) -> tuple
             by_image.setdefault(ann["image_id"], []).append(ann)
     samples = []
     for image in sorted(coco["images"], key=lambda i: i["file_name"]):
-        path = next((p for p in (root / "images" / split / image["file_name"], root / image["file_name"]) if p.is_file()), root / image["file_name"])
+        path = next(
+            (
+                p
+                for p in (root / "images" / split / image["file_name"], root / image["file_name"])
+                if p.is_file()
+            ),
+            root / image["file_name"],
+        )
         anns = by_image.get(image["id"], [])
-        boxes = np.array([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]] for a in anns], np.float32).reshape(-1, 4)
+        boxes = np.array(
+            [
+                [a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
+                for a in anns
+            ],
+            np.float32,
+        ).reshape(-1, 4)
         labels = np.array([index_of[a["category_id"]] for a in anns], np.int64)
         samples.append(BoxSample(path, boxes, labels))
     return classes, samples
@@ -105,13 +131,19 @@ def read_coco(root: Path, split: str, classes: list[str] | None = None) -> tuple
 def read_voc(root: Path, split: str, classes: list[str] | None = None) -> tuple[list[str], list[BoxSample]]:
     ids_file = root / "ImageSets" / "Main" / f"{split}.txt"
     if not ids_file.is_file():
-        raise DataError(f"{ids_file}: not found (Pascal VOC layout: Annotations/, JPEGImages/, ImageSets/Main/<split>.txt)")
+        raise DataError(
+            f"{ids_file}: not found "
+            "(Pascal VOC layout: Annotations/, JPEGImages/, ImageSets/Main/<split>.txt)"
+        )
     parsed = []
     for stem in ids_file.read_text().split():
         xml_file = root / "Annotations" / f"{stem}.xml"
         tree = ET.parse(xml_file).getroot()
         objects = [
-            (obj.findtext("name", "").strip(), [float(obj.find("bndbox").findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax")])
+            (
+                obj.findtext("name", "").strip(),
+                [float(obj.find("bndbox").findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax")],
+            )
             for obj in tree.iter("object")
             if obj.findtext("difficult", "0").strip() != "1"
         ]
@@ -132,32 +164,21 @@ def _image_hw(path: Path) -> tuple[int, int]:
     return image.shape[0], image.shape[1]
 
 
-class DetectionDataset(LabelledFrames):
-    """Frames -> (input tensor, target) with boxes in input pixels and labels shifted by one
-    (torchvision detectors reserve 0 for the background). Unreadable images yield ``None``."""
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]] | None:
-        sample = self.samples[index]
-        try:
-            image = read_image(sample.path)
-        except ImageError as exc:
-            log.warning("skipping unreadable image: %s", exc)
-            return None
-        boxes = sample.boxes.copy()
-        if self.augment_config is not None:
-            rng = np.random.default_rng([self.seed, index, int(torch.randint(0, 2**31, (1,)))])
-            image = augment(image, self.augment_config, rng)
-            if rng.random() < self.hflip:
-                image = image[:, ::-1].copy()
-                boxes[:, [0, 2]] = image.shape[1] - boxes[:, [2, 0]]
-        in_boxes = input_map(image.shape[:2], self.spec).to_input(boxes)
-        height, width = self.spec.size
-        in_boxes = np.clip(in_boxes, 0, [width, height, width, height])
-        keep = (in_boxes[:, 2] - in_boxes[:, 0] >= 1) & (in_boxes[:, 3] - in_boxes[:, 1] >= 1)
-        target = {"boxes": torch.from_numpy(in_boxes[keep]).reshape(-1, 4), "labels": torch.from_numpy(sample.labels[keep] + 1)}
-        return torch.from_numpy(preprocess(image, self.spec)[0]), target
-
-
-def collate_detection(batch: list) -> tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]:
-    kept = [item for item in batch if item is not None]
-    return [image for image, _ in kept], [target for _, target in kept]
+def load_boxes(
+    spec: InputSpec, config: AugmentConfig, sample: BoxSample, rng: np.random.Generator | None
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """A frame as (input tensor, target) with boxes in input pixels and labels shifted by one
+    (torchvision detectors reserve 0 for the background); the flip moves the boxes too."""
+    image = read_image(sample.path)
+    boxes = sample.boxes.copy()
+    if rng is not None:
+        image, flipped = augment_with_flip(image, config, rng)
+        if flipped:
+            boxes[:, [0, 2]] = image.shape[1] - boxes[:, [2, 0]]
+    in_boxes = input_map(image.shape[:2], spec).to_input(boxes)
+    height, width = spec.size
+    in_boxes = np.clip(in_boxes, 0, [width, height, width, height])
+    keep = (in_boxes[:, 2] - in_boxes[:, 0] >= 1) & (in_boxes[:, 3] - in_boxes[:, 1] >= 1)
+    labels = torch.from_numpy(sample.labels[keep] + 1)
+    target = {"boxes": torch.from_numpy(in_boxes[keep]).reshape(-1, 4), "labels": labels}
+    return torch.from_numpy(preprocess(image, spec)[0]), target

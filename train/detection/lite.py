@@ -21,10 +21,11 @@ from functools import partial
 import torch
 from torch import nn
 
+from edge_runtime.postprocess_spec import GRAPH_MIN_SCORE
 from edge_runtime.registry import Registry
 from train.lite_weights import LITE_MEAN, LITE_STD, LITE_VARIANTS, lite_features, load_trained, wants_imagenet
+from train.models import BuiltModel, ModelRequest, register_model
 
-GRAPH_MIN_SCORE = 0.05  # as train.detection.models: detections below it never leave the graph
 FPN_CHANNELS = 64
 HEAD_CONVS = 2
 
@@ -128,4 +129,16 @@ def build_lite_detector(
     return load_trained(_HEADS[spec.head](backbone, num_classes + 1, image_size), weights)
 
 
-NORMALISATION = (LITE_MEAN, LITE_STD)
+def _built(name: str, request: ModelRequest) -> BuiltModel:
+    """The ``detect`` family's builder: new parts (pyramid and heads) reported as the head."""
+    if request.image_size is None:
+        raise ValueError(f"{name}: a detector needs the input image_size")
+    module = build_lite_detector(
+        name, request.num_classes, request.image_size, request.weights, request.weights_backbone
+    )
+    head = nn.ModuleList([module.backbone.fpn, module.head])
+    return BuiltModel(module, mean=LITE_MEAN, std=LITE_STD, head=head)
+
+
+for _name in LITE_DETECTORS.names():
+    register_model("detect", _name)(partial(_built, _name))

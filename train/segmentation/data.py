@@ -9,7 +9,6 @@ the configuration.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,14 +16,12 @@ import cv2
 import numpy as np
 import torch
 
+from edge_runtime.bundle import InputSpec
 from edge_runtime.errors import ImageError
 from edge_runtime.preprocess import preprocess, read_image
-from edge_runtime.segmentation import IGNORE_INDEX, mask_to_input
-from train.augment import augment
+from edge_runtime.segmentation import mask_to_input
+from train.augment import AugmentConfig, augment_with_flip
 from train.data import IMAGE_SUFFIXES, DataError
-from train.dense import LabelledFrames
-
-log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 
@@ -68,7 +65,9 @@ def _pairs(images: Path, masks: Path) -> list[MaskSample]:
     return samples
 
 
-def read_mask_splits(root: Path, seed: int = 0, val_fraction: float = 0.2, test_fraction: float = 0.2) -> dict[str, list[MaskSample]]:
+def read_mask_splits(
+    root: Path, seed: int = 0, val_fraction: float = 0.2, test_fraction: float = 0.2
+) -> dict[str, list[MaskSample]]:
     """The three splits: from ``images/<split>`` folders, or a seeded shuffle of flat folders."""
     images, masks = root / "images", root / "masks"
     if not images.is_dir() or not masks.is_dir():
@@ -79,35 +78,31 @@ def read_mask_splits(root: Path, seed: int = 0, val_fraction: float = 0.2, test_
     order = np.random.default_rng(seed).permutation(len(samples))
     n_test, n_val = max(1, round(len(samples) * test_fraction)), max(1, round(len(samples) * val_fraction))
     picked = [samples[i] for i in order]
-    return {"test": picked[:n_test], "val": picked[n_test : n_test + n_val], "train": picked[n_test + n_val :]}
+    return {
+        "test": picked[:n_test],
+        "val": picked[n_test : n_test + n_val],
+        "train": picked[n_test + n_val :],
+    }
 
 
-class MaskDataset(LabelledFrames):
-    """Frames -> (input tensor, label tensor at the input size); unreadable pairs yield ``None``."""
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-        sample = self.samples[index]
-        try:
-            image, mask = read_image(sample.path), read_mask(sample.mask)
-        except ImageError as exc:
-            log.warning("skipping unreadable pair: %s", exc)
-            return None
-        if mask.shape != image.shape[:2]:
-            mask = cv2.resize(mask, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST)
-        if self.augment_config is not None:
-            rng = np.random.default_rng([self.seed, index, int(torch.randint(0, 2**31, (1,)))])
-            image = augment(image, self.augment_config, rng)
-            if rng.random() < self.hflip:
-                image, mask = image[:, ::-1].copy(), mask[:, ::-1].copy()
-        labels = torch.from_numpy(mask_to_input(mask, self.spec).astype(np.int64))
-        return torch.from_numpy(preprocess(image, self.spec)[0]), labels
+def load_masked(
+    spec: InputSpec, config: AugmentConfig, sample: MaskSample, rng: np.random.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A frame as (input tensor, label tensor at the input size); the flip moves the mask too."""
+    image, mask = read_image(sample.path), read_mask(sample.mask)
+    if mask.shape != image.shape[:2]:
+        mask = cv2.resize(mask, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST)
+    if rng is not None:
+        image, flipped = augment_with_flip(image, config, rng)
+        if flipped:
+            mask = mask[:, ::-1].copy()
+    labels = torch.from_numpy(mask_to_input(mask, spec).astype(np.int64))
+    return torch.from_numpy(preprocess(image, spec)[0]), labels
 
 
-def collate_masks(batch: list) -> tuple[torch.Tensor, torch.Tensor]:
-    kept = [item for item in batch if item is not None]
-    if not kept:
-        return torch.empty(0), torch.empty(0, dtype=torch.long)
-    return torch.stack([i for i, _ in kept]), torch.stack([m for _, m in kept])
-
-
-__all__ = ["IGNORE_INDEX", "MaskDataset", "MaskSample", "collate_masks", "read_classes", "read_mask", "read_mask_splits"]
+def frame_mask(sample: MaskSample, frame_hw: tuple[int, int]) -> np.ndarray:
+    """The sample's labels at the frame's size (the truth evaluation compares at frame resolution)."""
+    mask = read_mask(sample.mask)
+    return (
+        mask if mask.shape == frame_hw else cv2.resize(mask, frame_hw[::-1], interpolation=cv2.INTER_NEAREST)
+    )

@@ -8,13 +8,14 @@ changing the pretrained receptive fields). ImageNet weights come from ``train.li
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 
 from edge_runtime.registry import Registry
 from train.lite_weights import LITE_MEAN, LITE_STD, LITE_VARIANTS, lite_features, load_trained, wants_imagenet
-
-NORMALISATION = (LITE_MEAN, LITE_STD)
+from train.models import BuiltModel, ModelRequest, register_model
 
 
 class LowHigh(nn.Module):
@@ -48,3 +49,13 @@ def build_lite_segmenter(
         )
     backbone = LowHigh(variant, wants_imagenet(weights, weights_backbone))
     return load_trained(LRASPP(backbone, backbone.low_channels, backbone.high_channels, num_classes), weights)
+
+
+def _built(name: str, request: ModelRequest) -> BuiltModel:
+    """The ``segment`` family's builder: the LR-ASPP head is new, the backbone pretrained."""
+    module = build_lite_segmenter(name, request.num_classes, request.weights, request.weights_backbone)
+    return BuiltModel(module, mean=LITE_MEAN, std=LITE_STD, head=module.classifier)
+
+
+for _name in LITE_SEGMENTERS.names():
+    register_model("segment", _name)(partial(_built, _name))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from train.models import BuiltModel, register_model
+from train.models import BuiltModel, ModelRequest, load_weights_file, register_model
 
 
 def _block(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
@@ -21,10 +21,10 @@ def _block(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential
     )
 
 
-@register_model("signal_cnn1d")
-def build_signal_cnn1d(num_classes: int, weights: str = "none") -> BuiltModel:
-    """Input (N, 1, window). ``weights`` is ignored: there is no pretrained 1-D backbone."""
-    head = nn.Linear(64, num_classes)
+@register_model("classify", "signal_cnn1d")
+def build_signal_cnn1d(request: ModelRequest) -> BuiltModel:
+    """Input (N, 1, window). No pretrained 1-D backbone exists: DEFAULT and none both start from scratch."""
+    head = nn.Linear(64, request.num_classes)
     module = nn.Sequential(
         _block(1, 16, 64, stride=8),
         _block(16, 32, 3),
@@ -34,4 +34,6 @@ def build_signal_cnn1d(num_classes: int, weights: str = "none") -> BuiltModel:
         nn.Flatten(),
         head,
     )
+    if request.weights.lower() not in ("none", "default"):
+        load_weights_file(module, request.weights)
     return BuiltModel(module=module, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), head=head)

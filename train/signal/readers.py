@@ -27,7 +27,9 @@ class Recording:
     name: str
 
 
-def read_signal(path: str | Path, sampling_rate: float | None = None, key: str | None = None) -> tuple[np.ndarray, float]:
+def read_signal(
+    path: str | Path, sampling_rate: float | None = None, key: str | None = None
+) -> tuple[np.ndarray, float]:
     """(samples, sampling_rate) from a .mat, .npy or .csv file."""
     path = Path(path)
     if not path.is_file():
@@ -99,5 +101,7 @@ def read_cwru(root: str | Path) -> list[Recording]:
     recordings = []
     for entry in entries:
         samples, rate = read_signal(root / entry["file"], float(entry["fs_hz"]), entry["de_key"])
-        recordings.append(Recording(samples, rate, entry["label"], int(entry["load_hp"]), Path(entry["file"]).stem))
+        recordings.append(
+            Recording(samples, rate, entry["label"], int(entry["load_hp"]), Path(entry["file"]).stem)
+        )
     return recordings

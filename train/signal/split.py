@@ -38,7 +38,11 @@ def segment_bounds(length: int, fractions: tuple[float, float, float]) -> dict[s
 
 
 def split_windows(
-    recordings: list[Recording], classes: list[str], window: int, hop: int, fractions: tuple[float, float, float]
+    recordings: list[Recording],
+    classes: list[str],
+    window: int,
+    hop: int,
+    fractions: tuple[float, float, float],
 ) -> dict[str, Windows]:
     """Windows per split, labelled by index into ``classes``."""
     parts: dict[str, list[tuple[np.ndarray, int, str]]] = {name: [] for name in SPLITS}
@@ -54,19 +58,27 @@ def split_windows(
 def _stack(items: list[tuple[np.ndarray, int, str]], window: int) -> Windows:
     if not items:
         return Windows(np.empty((0, window), np.float32), np.empty(0, np.int64), [])
-    return Windows(np.stack([i[0] for i in items]), np.array([i[1] for i in items], np.int64), [i[2] for i in items])
+    return Windows(
+        np.stack([i[0] for i in items]), np.array([i[1] for i in items], np.int64), [i[2] for i in items]
+    )
 
 
 def take_per_class(windows: Windows, k: int, seed: int) -> Windows:
     """``k`` seeded windows per class (all when a class has fewer): the few labelled target windows."""
     rng = np.random.default_rng(seed)
-    chosen = np.concatenate(
-        [rng.permutation(np.flatnonzero(windows.y == c))[:k] for c in np.unique(windows.y)]
-    ).astype(int) if k > 0 and len(windows) else np.empty(0, int)
+    chosen = (
+        np.concatenate(
+            [rng.permutation(np.flatnonzero(windows.y == c))[:k] for c in np.unique(windows.y)]
+        ).astype(int)
+        if k > 0 and len(windows)
+        else np.empty(0, int)
+    )
     return Windows(windows.x[chosen], windows.y[chosen], [windows.source[i] for i in chosen])
 
 
 def concat(*parts: Windows) -> Windows:
     return Windows(
-        np.concatenate([p.x for p in parts]), np.concatenate([p.y for p in parts]), [s for p in parts for s in p.source]
+        np.concatenate([p.x for p in parts]),
+        np.concatenate([p.y for p in parts]),
+        [s for p in parts for s in p.source],
     )

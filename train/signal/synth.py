@@ -38,13 +38,22 @@ def bearing_signal(label: str, load: int, seed: int, settings: SynthSettings = S
     fs = settings.sampling_rate
     t = np.arange(int(settings.seconds * fs)) / fs
     shaft_hz = RPM_BY_LOAD[load] / 60.0
-    signal = sum(0.1 / k * np.sin(2 * np.pi * k * shaft_hz * t + rng.uniform(0, 2 * np.pi)) for k in (1, 2, 3))
+    signal = sum(
+        0.1 / k * np.sin(2 * np.pi * k * shaft_hz * t + rng.uniform(0, 2 * np.pi)) for k in (1, 2, 3)
+    )
     if label != "normal":
         signal = signal + _impacts(t, DEFECT_ORDERS[label] * shaft_hz, shaft_hz, label, rng, settings)
     return (signal + settings.noise * rng.standard_normal(len(t))).astype(np.float32)
 
 
-def _impacts(t: np.ndarray, rate_hz: float, shaft_hz: float, label: str, rng: np.random.Generator, settings: SynthSettings) -> np.ndarray:
+def _impacts(
+    t: np.ndarray,
+    rate_hz: float,
+    shaft_hz: float,
+    label: str,
+    rng: np.random.Generator,
+    settings: SynthSettings,
+) -> np.ndarray:
     """Decaying resonance bursts at ``rate_hz`` with 1% timing jitter (rolling elements slip)."""
     out = np.zeros_like(t)
     decay = 800.0
@@ -61,7 +70,9 @@ def _impacts(t: np.ndarray, rate_hz: float, shaft_hz: float, label: str, rng: np
     return out
 
 
-def synthetic_recordings(loads: tuple[int, ...] = (0, 1), seed: int = 0, settings: SynthSettings = SynthSettings()) -> list[Recording]:
+def synthetic_recordings(
+    loads: tuple[int, ...] = (0, 1), seed: int = 0, settings: SynthSettings = SynthSettings()
+) -> list[Recording]:
     """One recording per class and load, like the CWRU layout."""
     return [
         Recording(

@@ -25,15 +25,21 @@ STILL_MARGIN_M = 0.6  # coal is laid a little beyond both ends of the visible be
 
 
 @dataclass(frozen=True, eq=False)
-class Scene:
-    """One still: everything ``render`` needs, and nothing random left to draw."""
+class Stage:
+    """Where it is filmed: the belt as the camera sees it, the roadway behind it, the camera."""
 
     view: BeltView
     backdrop: Backdrop
+    camera: Camera
+
+
+@dataclass(frozen=True, eq=False)
+class Scene(Stage):
+    """One still: everything ``render`` needs, and nothing random left to draw."""
+
     load: BeltLoad
     objects: tuple[BeltObject, ...]
     people: tuple[Person, ...]
-    camera: Camera
 
 
 def classify_scene(rng: np.random.Generator, state: str, width: int, height: int) -> Scene:
@@ -50,29 +56,34 @@ def classify_scene(rng: np.random.Generator, state: str, width: int, height: int
     objects = _objects(rng, view, int(rng.integers(1, 3)), big) if state == "foreign_object" else ()
     crowd = 1 if rng.random() < 0.8 else 2
     people = _people(rng, view, crowd, heights=(0.45, 0.85)) if state == "person_near_belt" else ()
-    return Scene(view, backdrop, load, objects, people, _lit(camera, view, people))
+    return Scene(view, backdrop, _lit(camera, view, people), load, objects, people)
 
 
 def detect_scene(rng: np.random.Generator, width: int, height: int) -> Scene:
     """A frame with any mix of people (with or without hard hats), foreign objects and a big lump."""
-    view, backdrop, camera = sample_view(rng, width, height), sample_backdrop(rng), sample_camera(rng)
-    level = 0.0 if rng.random() < 0.15 else rng.uniform(0.1, 1.0)
-    big = [_big_lump_spot(rng, view)] if rng.random() < 0.35 else []
-    load = _still_load(rng, view, level, big_at=big, strays=int(rng.integers(0, 12)) if level == 0 else 0)
+    view, backdrop, camera, load, big = _stage_and_load(rng, width, height, low=0.1, big_p=0.35)
     objects = _objects(rng, view, int(rng.choice(3, p=(0.35, 0.4, 0.25))), big)
     people = _people(
         rng, view, int(rng.choice(4, p=(0.35, 0.35, 0.2, 0.1))), heights=(0.25, 0.85), helmet_p=0.55
     )
-    return Scene(view, backdrop, load, objects, people, _lit(camera, view, people))
+    return Scene(view, backdrop, _lit(camera, view, people), load, objects, people)
 
 
 def segment_scene(rng: np.random.Generator, width: int, height: int) -> Scene:
     """A frame of belt and coal only (any load, sometimes a big lump): what a load estimator sees."""
+    view, backdrop, camera, load, _ = _stage_and_load(rng, width, height, low=0.05, big_p=0.15)
+    return Scene(view, backdrop, camera, load, (), ())
+
+
+def _stage_and_load(
+    rng: np.random.Generator, width: int, height: int, *, low: float, big_p: float
+) -> tuple[BeltView, Backdrop, Camera, BeltLoad, list[tuple[float, float]]]:
+    """A stage and a still load: empty one time in seven, else ``low``..1 full, a big lump with ``big_p``."""
     view, backdrop, camera = sample_view(rng, width, height), sample_backdrop(rng), sample_camera(rng)
-    level = 0.0 if rng.random() < 0.15 else rng.uniform(0.05, 1.0)
-    big = [_big_lump_spot(rng, view)] if rng.random() < 0.15 else []
+    level = 0.0 if rng.random() < 0.15 else rng.uniform(low, 1.0)
+    big = [_big_lump_spot(rng, view)] if rng.random() < big_p else []
     load = _still_load(rng, view, level, big_at=big, strays=int(rng.integers(0, 12)) if level == 0 else 0)
-    return Scene(view, backdrop, load, (), (), camera)
+    return view, backdrop, camera, load, big
 
 
 def _lit(camera: Camera, view: BeltView, people: tuple[Person, ...]) -> Camera:

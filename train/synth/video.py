@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 
 from edge_runtime.beltload import load_fraction, region_mask
-from train.synth.backdrop import Backdrop, sample_backdrop
-from train.synth.camera import Camera, sample_camera
+from train.synth.backdrop import sample_backdrop
+from train.synth.camera import sample_camera
 from train.synth.errors import SynthError
 from train.synth.geometry import BeltView, sample_view
 from train.synth.labels import COAL
@@ -29,6 +29,7 @@ from train.synth.load import BED_STEP_M, BeltLoad, sample_load
 from train.synth.loadplan import DRIFT, planned_level
 from train.synth.objects import BeltObject, sample_object
 from train.synth.render import Renderer
+from train.synth.scene import Stage
 from train.synth.seeding import item_rng
 from train.synth.textures import smooth_series
 from train.synth.timeline import BELT_SPEED_MPS, EmptyStretch, Event, Passage, Visit, plan_events
@@ -55,12 +56,9 @@ class Tape:
 
 
 @dataclass(frozen=True, eq=False)
-class VideoScript:
+class VideoScript(Stage):
     """Everything the video shows, decided before a frame is drawn."""
 
-    view: BeltView
-    backdrop: Backdrop
-    camera: Camera
     events: tuple[Event, ...]
     tape: Tape
     frames: int

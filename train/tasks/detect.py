@@ -1,0 +1,144 @@
+"""Object detection: YOLO, COCO or VOC in; boxes per frame out (``boxes``), NMS inside the graph."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from edge_runtime.bundle import ModelInterface
+from edge_runtime.model import Predictor
+from edge_runtime.postprocess_spec import BoxesPost
+from train.data import files_entries, fingerprint, readable
+from train.detection.config import DetectTrainConfig
+from train.detection.data import BoxSample, load_boxes, read_detection_split
+from train.detection.metrics import coco_map
+from train.evaluation import EvalReport
+from train.models import BuiltModel, ModelRequest
+from train.task import Batch, LossFn, TaskData, register_task
+from train.tasks.base import ImageTask
+
+
+class DetectorForExport(nn.Module):
+    """Batch-1 images tensor -> (boxes xyxy in input pixels, scores, labels 0..K-1), NMS inside.
+
+    The ONNX and OpenVINO artifacts have this signature; ``edge_runtime.detection`` decodes it.
+    """
+
+    def __init__(self, detector: nn.Module) -> None:
+        super().__init__()
+        self.detector = detector
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        result = self.detector([images[0]])[0]
+        return result["boxes"], result["scores"], result["labels"] - 1
+
+
+@register_task
+class Detect(ImageTask):
+    name = "detect"
+    config_type = DetectTrainConfig
+    family = "detect"
+    metric = "map50"
+    class_figure = "ap50"
+    output_names = ("boxes", "scores", "labels")
+    dynamic_batch = False  # torchvision's detectors loop over images: exported for one frame
+    drop_last = True  # BatchNorm cannot train on a last batch of one
+    min_agreement = 0.95
+    parity_atol = None  # boxes that flip in or out near the score floor have nothing to compare against
+    ort_quantize_ops = ("Conv", "MatMul", "Gemm")
+    load_item = staticmethod(load_boxes)
+    # Box decoding, score sigmoids and NMS are arithmetic on coordinates, not activations: quantizing
+    # them ruins boxes, so NNCF keeps these op types in floating point.
+    int8_ignored_types = (
+        "Add", "Multiply", "Subtract", "Divide", "Exp", "Log", "Sqrt", "Power", "Maximum", "Minimum",
+        "Concat", "Sigmoid", "SoftMax", "Softmax", "TopK", "NonMaxSuppression", "ROIAlign", "Gather",
+    )  # fmt: skip
+
+    def read_data(self, config: DetectTrainConfig, root: Path | None = None) -> TaskData:
+        data = config.data
+        root = root or data.root
+        classes, train = read_detection_split(root, "train", data.format, data.classes)
+        val = read_detection_split(root, "val", data.format, classes)[1]
+        test = read_detection_split(root, "test", data.format, classes)[1]
+        entries = files_entries([s.path for s in train + val + test])
+        return TaskData(classes, train, val, test, fingerprint(entries), str(root))
+
+    def collate(self, items: list[Any]) -> Batch:
+        """Images stacked (all are the input size), targets a list: each frame has its own box count."""
+        kept = [item for item in items if item is not None]
+        if not kept:
+            return torch.empty(0), [], len(items)
+        return torch.stack([x for x, _ in kept]), [t for _, t in kept], len(items) - len(kept)
+
+    def model_request(self, config: DetectTrainConfig, data: TaskData) -> ModelRequest:
+        model = config.model
+        options = (
+            {}
+            if model.trainable_backbone_layers is None
+            else {"trainable_backbone_layers": model.trainable_backbone_layers}
+        )
+        return ModelRequest(
+            len(data.classes), model.weights, model.weights_backbone, config.data.image_size, options
+        )
+
+    def interface(self, config: DetectTrainConfig, data: TaskData, built: BuiltModel) -> ModelInterface:
+        spec = self.input_spec(config, built)
+        post = BoxesPost(score_threshold=config.model.score_threshold)
+        return ModelInterface(task=self.name, classes=data.classes, input=spec, postprocess=post)
+
+    def loss_fn(self, config: DetectTrainConfig, data: TaskData, device: torch.device) -> LossFn:
+        return lambda model, images, targets: sum(model(list(images), targets).values())
+
+    def export_module(self, model: nn.Module) -> nn.Module:
+        return DetectorForExport(model)
+
+    def measure(self, predictor: Predictor, samples: Sequence[BoxSample]) -> list[Any]:
+        """Every detection the graph returns (no score filter: mAP ranks them) and the frame size."""
+        return [
+            None if frame is None else (predictor.detect(frame, min_score=0.0)[0], frame.shape[:2])
+            for frame in readable(self.frame, samples)
+        ]
+
+    def score(self, evidence: list[Any], samples: Sequence[BoxSample], classes: list[str]) -> EvalReport:
+        kept = [(sample, item) for sample, item in zip(samples, evidence, strict=True) if item is not None]
+        return coco_map([s for s, _ in kept], [d for _, (d, _) in kept], classes, [hw for _, (_, hw) in kept])
+
+    def agreement(self, expected: list[np.ndarray], actual: list[np.ndarray]) -> tuple[int, int, float]:
+        return box_agreement(expected, actual)
+
+
+def box_agreement(
+    expected: list[np.ndarray], actual: list[np.ndarray], score_floor: float = 0.3
+) -> tuple[int, int, float]:
+    """PyTorch boxes scoring at least ``score_floor`` that ONNX returns too (same label, IoU >= 0.9).
+
+    Boxes near the graph's score floor may flip in or out on rounding noise, which is not disagreement.
+    """
+    boxes, scores, labels = (np.asarray(t) for t in expected[:3])
+    matched, total, max_diff = 0, 0, 0.0
+    for box, label in zip(boxes[scores >= score_floor], labels[scores >= score_floor], strict=True):
+        total += 1
+        same = np.asarray(actual[2]) == label
+        if same.any():
+            candidates = np.asarray(actual[0])[same]
+            ious = _iou(box, candidates)
+            if ious.max() >= 0.9:
+                matched += 1
+                max_diff = max(max_diff, float(np.abs(candidates[ious.argmax()] - box).max()))
+    return matched, total, max_diff
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    x1, y1 = np.maximum(box[0], boxes[:, 0]), np.maximum(box[1], boxes[:, 1])
+    x2, y2 = np.minimum(box[2], boxes[:, 2]), np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    return inter / np.maximum(_area(box) + _area(boxes) - inter, 1e-9)
+
+
+def _area(boxes: np.ndarray) -> np.ndarray:
+    return (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
