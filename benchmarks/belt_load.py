@@ -33,8 +33,8 @@ from edge_runtime.capture import iter_frames
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.errors import AditError, ConfigError
 from edge_runtime.events import Event, compare_events, read_truth
-from edge_runtime.pipeline import belt_monitor, load_model, verify_site
 from edge_runtime.sources import Frame, open_source
+from edge_runtime.startup import belt_monitor, load_model, verify_site
 from edge_runtime.timing import StageTimers
 
 DEFAULT_SITE = Path("configs/site-belt-demo.yaml")

@@ -25,7 +25,8 @@ import yaml
 from benchmarks.preprocess_cost import preprocessing_costs
 from benchmarks.streams import ProcessCpu, RtspCameras, decode_cost, encode_stream
 from edge_runtime.bundle import Bundle, Manifest
-from edge_runtime.config import RuleConfig, SiteConfig
+from edge_runtime.config import SiteConfig
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.errors import SourceError
 
 log = logging.getLogger(__name__)

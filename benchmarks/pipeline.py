@@ -28,10 +28,11 @@ from edge_runtime.config import SiteConfig
 from edge_runtime.errors import SourceError
 from edge_runtime.inference import Pipeline
 from edge_runtime.model import BundleModel
-from edge_runtime.pipeline import load_model, replay
+from edge_runtime.replay import replay
 from edge_runtime.rules import RuleSet
 from edge_runtime.siteloop.loop import SiteLoop
 from edge_runtime.sources import Frame, open_source
+from edge_runtime.startup import load_model
 from edge_runtime.timing import StageTimers
 
 log = logging.getLogger(__name__)

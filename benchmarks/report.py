@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,15 +20,8 @@ from benchmarks import plots
 from benchmarks.goals import FRAME_AGE_P99_MAX_MS, cameras_kept, evaluate_goals, int8_drops
 from benchmarks.i18n import headings
 from benchmarks.models import Row
-
-
-@dataclass
-class Section:
-    title: str
-    paragraphs: list[str] = field(default_factory=list)
-    headers: list[str] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
-    right: set[int] = field(default_factory=set)  # numeric columns, right-aligned
+from benchmarks.report_pipeline import capacity_section, pipeline_sections
+from benchmarks.section import Section, fmt
 
 
 def recommend(rows: list[dict]) -> dict | None:
@@ -51,10 +44,6 @@ def build_results(host: dict, rows: list[Row], bundle_name: str, synthetic: bool
     data["recommended"] = (recommend(data["rows"]) or {}).get("name")
     data["goals"] = evaluate_goals(data)
     return data
-
-
-def _fmt(value: object, spec: str = ".2f", suffix: str = "") -> str:
-    return "–" if value is None else f"{value:{spec}}{suffix}"
 
 
 def _verdict(results: dict) -> list[str]:
@@ -116,8 +105,8 @@ def _model_section(results: dict, title: str) -> Section:
                 f"({r.get('repeats', 1)}x)",
                 f"{r['throughput_fps']:.1f}",
                 r.get("throughput_setting", ""),
-                _fmt(r.get("load_s")),
-                _fmt(r.get("peak_rss_mb"), ".0f"),
+                fmt(r.get("load_s")),
+                fmt(r.get("peak_rss_mb"), ".0f"),
                 f"{r['size_bytes'] / 1e6:.2f}",
                 f"{100 * r['top1']:.2f}%",
                 f"{r['speedup_vs_pytorch']:.2f}x",
@@ -150,7 +139,7 @@ def sections(results: dict, lang: str = "en") -> list[Section]:
             [
                 g["goal"],
                 g["target"],
-                _fmt(g["measured"], ".3f"),
+                fmt(g["measured"], ".3f"),
                 {True: "yes", False: "NO", None: "not measured"}[g["passed"]],
             ]
         )
@@ -186,18 +175,18 @@ def sections(results: dict, lang: str = "en") -> list[Section]:
                 [
                     p["artifact"],
                     p["mode"],
-                    _fmt(p["threads"], "d"),
-                    _fmt(p["streams"], "d"),
+                    fmt(p["threads"], "d"),
+                    fmt(p["streams"], "d"),
                     str(p.get("batch", 1)),
-                    _fmt(p["p50_ms"]),
+                    fmt(p["p50_ms"]),
                     f"{p['fps']:.1f}",
                 ]
             )
         out.append(sweep)
     if results.get("pipeline"):
-        out += _pipeline_sections(results["pipeline"], text)
+        out += pipeline_sections(results["pipeline"], text)
     if results.get("capacity"):
-        out.append(_capacity_section(results, text["capacity"]))
+        out.append(capacity_section(results, text["capacity"]))
     if results.get("training"):
         out.append(_training_section(results["training"], text["training"]))
     out.append(
@@ -207,136 +196,13 @@ def sections(results: dict, lang: str = "en") -> list[Section]:
                 (
                     f"{host['cpu']}, {host['cores']} cores, {host.get('memory_gib', '?')} GiB, "
                     f"{host.get('os', '')}; instruction sets: {', '.join(host['isa'])}; "
-                    f"load average (1 min) at the start: {_fmt(host.get('load_avg_1m'))}."
+                    f"load average (1 min) at the start: {fmt(host.get('load_avg_1m'))}."
                 ),
                 "Libraries: " + ", ".join(f"{k} {v}" for k, v in host["libraries"].items() if v),
             ],
         )
     )
     return out
-
-
-def _pipeline_sections(p: dict, text: dict[str, str]) -> list[Section]:
-    event = p["capture_to_event_ms"]
-    stages = Section(
-        text["pipeline"],
-        [
-            (
-                f"`{p['artifact']}` (ran in {p['runtime_precision']}) replayed over {p['frames']} frames "
-                f"of `{p['video']}`: **{p['e2e_fps']:.1f} fps end to end** against "
-                f"{p['model_only_fps']:.1f} fps for the model alone "
-                f"({_fmt(p['e2e_vs_model_only'], '.2f')}x)."
-            ),
-            (
-                f"Capture to event: p50 {_fmt(event['p50'])} ms, p99 {_fmt(event['p99'])} ms "
-                f"over {event['events']} event(s) "
-                f"with {event['camera_count']} camera(s) live; capture to decision (every frame): "
-                f"p50 {_fmt(p['capture_to_decision_ms']['p50'])} ms, "
-                f"p99 {_fmt(p['capture_to_decision_ms']['p99'])} ms."
-            ),
-        ],
-        ["stage", "p50 ms", "p99 ms", "mean ms"],
-        right={1, 2, 3},
-    )
-    for stage, s in p["stages_ms"].items():
-        stages.rows.append([stage, f"{s['p50']:.3f}", f"{s['p99']:.3f}", f"{s['mean']:.3f}"])
-    if p.get("cpu_ms_per_frame"):
-        cpu = p["cpu_ms_per_frame"]
-        stages.paragraphs.append(
-            f"CPU time per frame: decode {cpu['decode']:.2f} ms, preprocess {cpu['preprocess']:.2f} ms, "
-            f"inference {cpu['infer']:.2f} ms: on {p['cores']} cores at most "
-            f"**{p['cpu_bound_fps']:.1f} fps**; end to end is "
-            f"{_fmt(p['cpu_bound_fraction'], '.2f')}x that bound."
-        )
-    cameras = Section(
-        text["cameras"],
-        ["Every camera plays the video at its frame rate; the model takes the newest frame of each."],
-        ["cameras", "fps per camera", "frame age p50 ms", "frame age p99 ms", "captured", "dropped"],
-        right={0, 1, 2, 3, 4, 5},
-    )
-    for c in p["cameras"]:
-        cameras.rows.append(
-            [
-                str(c["count"]),
-                f"{c['fps_per_camera']:.1f}",
-                _fmt(c.get("frame_age_p50_ms")),
-                f"{c['frame_age_p99_ms']:.2f}",
-                str(c.get("captured", "")),
-                str(c["dropped"]),
-            ]
-        )
-    return [stages, cameras]
-
-
-_WAYS = {
-    "host": "numpy on the host",
-    "graph": "in the OpenVINO graph after an OpenCV resize (the daemon's)",
-    "graph_resize": "in the graph, resize included",
-}
-
-
-def _capacity_section(results: dict, title: str) -> Section:
-    measured = results.get("capacity_costs") or {}
-    decode = "; ".join(_decode_cost(stream, cost) for stream, cost in measured.get("decode_ms", {}).items())
-    preprocess = "; ".join(
-        f"{_WAYS[way]} {c['cpu_ms']:.2f} ms CPU ({c['wall_ms']:.2f} ms wall)"
-        for way, c in measured.get("preprocess_ms", {}).items()
-    )
-    paragraphs = [
-        "Each camera is the belt video encoded once as H.264 (Main, 25 fps, keyframe every 2 s, no "
-        "B-frames), served by GStreamer's RTSP server on 127.0.0.1 without re-encoding; the daemon decodes "
-        "every frame and infers its target rate of them. Daemon CPU is its process (100 % = one core); the "
-        "server's is apart."
-    ]
-    if decode:
-        paragraphs.append(f"CPU per decoded frame, one decoder thread: {decode}.")
-    if preprocess:
-        paragraphs.append(f"A 640x360 frame to the model's outputs, preprocessing {preprocess}.")
-    headers = ["artifact", "mode", "stream", "cameras", "target fps", "fps per camera (min)",
-               "frame age p50 / p99 ms", "dropped", "daemon CPU % (per camera)", "server CPU %", "RSS MB",
-               "over capacity"]  # fmt: skip
-    section = Section(title, paragraphs, headers, right={3, 4, 5, 7, 8, 9, 10})
-    order = sorted(results["capacity"], key=lambda p: (p["task"], p["mode"], p["stream"], p["cameras"]))
-    section.rows = [_capacity_row(point) for point in order]
-    latency = results.get("capacity_latency")
-    if latency:
-        section.paragraphs.append(
-            f"One camera, an event on every inferred frame ({latency['events']} events): capture to event "
-            f"committed p50 {_fmt(latency['capture_to_event_p50_ms'])} ms, "
-            f"p99 {_fmt(latency['capture_to_event_p99_ms'])} ms; "
-            f"model p99 {_fmt(latency['infer_p99_ms'])} ms, "
-            f"decode {latency['decode_ms']:.2f} ms; of it the outbox's durable commit "
-            f"(SQLite, synchronous=FULL) p99 {_fmt(latency.get('delivery_p99_ms'))} ms."
-        )
-    return section
-
-
-def _decode_cost(stream: str, cost: dict) -> str:
-    text = (
-        f"{stream}: decode {cost['grab_ms']:.2f} ms per frame, BGR conversion {cost['retrieve_ms']:.2f} ms "
-        "more for the frames the model gets"
-    )
-    if "imdecode_ms" in cost:  # MJPEG: the skipped frames are only read
-        read, imdecode = cost["raw_grab_ms"], cost["imdecode_ms"]
-        text += f" (thinned: read {read:.2f} ms, imdecode {imdecode:.2f} ms a due frame)"
-    return text
-
-
-def _capacity_row(p: dict) -> list[str]:
-    return [
-        f"{p['artifact']} ({p['task']}, {p['preprocess']})",
-        p["mode"],
-        p["stream"],
-        str(p["cameras"]),
-        f"{p['target_fps']:g}",
-        f"{p['fps_per_camera']:.2f} ({p['fps_per_camera_min']:.2f})",
-        f"{_fmt(p['frame_age_p50_ms'], '.1f')} / {_fmt(p['frame_age_p99_ms'], '.1f')}",
-        str(p["dropped"]),
-        f"{p['cpu_percent']:.0f} ({p['cpu_percent_per_camera']:.1f})",
-        _fmt(p["server_cpu_percent"], ".0f"),
-        f"{p['rss_mb']:.0f}",
-        "yes" if p["over_capacity"] else "no",
-    ]
 
 
 def _training_section(training: dict, title: str) -> Section:
@@ -356,7 +222,7 @@ def _training_section(training: dict, title: str) -> Section:
                 f"{r['images_per_s']:.1f}",
                 str(r["epochs"]),
                 f"{100 * r['best_top1']:.2f}%",
-                _fmt(r["time_to_target_s"], ".1f"),
+                fmt(r["time_to_target_s"], ".1f"),
             ]
         )
     return section

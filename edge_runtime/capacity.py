@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from edge_runtime.capture import CaptureThread
-from edge_runtime.config import CapacityConfig
+from edge_runtime.config.cameras import CapacityConfig
 from edge_runtime.events import Event, utc_iso
 
 EVENT_TYPE = "box_over_capacity"

@@ -1,4 +1,7 @@
-"""The daemon's pipeline: sources -> model -> rules -> sinks, live (``run``) or deterministic (``replay``).
+"""The live daemon put together: sources -> model -> rules -> sinks (``run``), until stopped.
+
+Start-up checks and loading are in ``startup``; the same stages over a video file, every frame, in
+``replay``.
 
 One shared inference stage (``inference.Pipeline``) serves every camera: ``serve.ServeLoop`` starts
 the most overdue cameras' newest frames on the model as it can take them and collects the results
@@ -13,38 +16,31 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, closing
-from dataclasses import dataclass, replace
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import replace
 
-from edge_runtime.beltload import BeltLoadMonitor
-from edge_runtime.bundle import Bundle, Manifest, load_bundle
 from edge_runtime.capacity import CapacityMonitor, WatchedCamera
-from edge_runtime.capture import CaptureThread, iter_frames, read_ahead
-from edge_runtime.config import ModelConfig, SiteConfig, check_rule_labels
+from edge_runtime.capture import CaptureThread
+from edge_runtime.config import SiteConfig
 from edge_runtime.control import open_control_outputs
-from edge_runtime.errors import ConfigError, SourceError
 from edge_runtime.events import Event, Sink
 from edge_runtime.health import CameraHealth
 from edge_runtime.inference import Pipeline, PipelineSummary
 from edge_runtime.live import LatestFrames
 from edge_runtime.liveness import Liveness
-from edge_runtime.model import BundleModel
-from edge_runtime.model import load_model as open_model
 from edge_runtime.observe import CameraView, DaemonView
 from edge_runtime.outbox import Outbox
 from edge_runtime.outbox_store import OutboxLock
 from edge_runtime.rules import RuleSet
 from edge_runtime.scheduler import FairScheduler
 from edge_runtime.serve import ServeLoop
-from edge_runtime.signal_monitor import MachineThread, SignalMonitor, verify_machine
-from edge_runtime.signing import check_signature
+from edge_runtime.signal_monitor import MachineThread, SignalMonitor
 from edge_runtime.sinks import build_sinks
 from edge_runtime.siteloop.loop import SiteLoop
-from edge_runtime.siteloop.shadow import check_candidate
 from edge_runtime.snapshots import SnapshotWriter
-from edge_runtime.sources import Frame, open_camera, open_source
+from edge_runtime.sources import open_camera
+from edge_runtime.startup import belt_monitor, load_model, verify_daemon
 from edge_runtime.state import EventTally
 from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.timing import StageTimers
@@ -53,97 +49,6 @@ from edge_runtime.web.server import WebServer
 log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT_S = 5.0  # longer than a stream's 2 s read timeout, so a healthy capture thread always ends
-
-
-@dataclass(frozen=True)
-class ReplayResult:
-    events: list[Event]
-    summary: PipelineSummary
-
-
-@dataclass(frozen=True)
-class SiteBundles:
-    """The verified bundles of a site: the cameras' (None without cameras) and each machine's."""
-
-    cameras: Bundle | None
-    machines: dict[str, Bundle]
-
-    @property
-    def camera_bundle(self) -> Bundle:
-        if self.cameras is None:
-            raise ConfigError("the configuration has no cameras (only machines)")
-        return self.cameras
-
-
-def verify_site(config: SiteConfig) -> Bundle:
-    """Start-up checks of a camera site (see ``verify_daemon``); the cameras' bundle."""
-    return verify_daemon(config).camera_bundle
-
-
-def verify_daemon(config: SiteConfig) -> SiteBundles:
-    """Start-up checks needing no camera: bundle digests, artifacts, rule labels among the classes,
-    each machine's bundle and recording."""
-    machines = {machine.name: verify_machine(machine, i) for i, machine in enumerate(config.machines)}
-    for machine in config.machines:  # signed by a trusted key, when the site requires it
-        check_signature(machines[machine.name].root, config.trust, label=str(machine.bundle))
-    classes = {name: bundle.manifest.classes for name, bundle in machines.items()}
-    for index, rule in enumerate(config.rules):
-        if rule.camera in machines and (rule.zone is not None or rule.tripwire is not None):
-            raise ConfigError(
-                f"rules[{index}]: zone and tripwire need a detect bundle; {rule.camera!r} runs 'signal' "
-                "(which looks at a whole window)"
-            )
-    if not config.cameras:
-        check_rule_labels(config, [], classes)
-        if config.belt_load is not None:
-            raise ConfigError("belt_load: needs a camera with a segment bundle; this site has only machines")
-        return SiteBundles(None, machines)
-    bundle = load_bundle(config.model.bundle)
-    check_signature(bundle.root, config.trust, label=str(config.model.bundle))
-    load_model(bundle, config.model)  # the model against its manifest: shapes, classes (exit 2 naming the field)
-    check_rules(config, bundle.manifest, bundle.root, classes)
-    if config.site_loop.shadow is not None:
-        check_candidate(config, config.site_loop.shadow, bundle.manifest)
-    belt_monitor(config, bundle)
-    return SiteBundles(bundle, machines)
-
-
-def check_rules(
-    config: SiteConfig, manifest: Manifest, bundle: Path | str, machines: Mapping[str, Sequence[str]] | None = None
-) -> None:
-    """Rules the bundle can serve: labels among its classes, zones and tripwires only on detections.
-
-    ``machines``: each machine's classes; None leaves the rules that watch a machine unchecked.
-    """
-    check_rule_labels(config, manifest.classes, machines)
-    if manifest.task != "detect":
-        for index, rule in enumerate(config.rules):
-            if (rule.zone is not None or rule.tripwire is not None) and rule.camera not in (machines or {}):
-                raise ConfigError(
-                    f"rules[{index}]: zone and tripwire need a detect bundle; {bundle} is "
-                    f"{manifest.task!r} (which looks at the whole frame)"
-                )
-
-
-def belt_monitor(config: SiteConfig, bundle: Bundle) -> BeltLoadMonitor | None:
-    """The site's belt-load monitor, or None; belt load is measured on a segment bundle's masks."""
-    if config.belt_load is None:
-        return None
-    if bundle.manifest.task != "segment":
-        raise ConfigError(f"belt_load: needs a segment bundle; {bundle.root} is {bundle.manifest.task!r}")
-    return BeltLoadMonitor(config.belt_load, bundle.manifest.classes)
-
-
-def load_model(bundle: Bundle, config: ModelConfig) -> BundleModel:
-    return open_model(
-        bundle,
-        config.artifact,
-        precision=config.precision,
-        device=config.device,
-        threads=config.threads,
-        mode=config.mode,
-        preprocess=config.preprocess,
-    )
 
 
 def run(
@@ -295,52 +200,3 @@ def _release(capture: CaptureThread) -> None:
         capture.source.close()
 
 
-def replay(
-    config: SiteConfig, video: Path, *, camera: str | None = None, sinks: Sequence[Sink] = ()
-) -> ReplayResult:
-    """Run every frame of ``video`` as the camera ``camera`` (default: the first), none dropped.
-
-    Frames are decoded and preprocessed one thread ahead of inference (a live capture thread
-    decodes ahead too); rules and delivery run on the caller's thread, in frame order.
-
-    The camera's name and stride apply; loop and realtime pacing do not. Deterministic: the same
-    video and configuration give the same events (ids and wall-clock times aside).
-    """
-    bundle = verify_site(config)
-    settings = config.camera(camera).model_copy(
-        update={"source": str(video), "sub_stream": None, "loop": False, "realtime": False}
-    )
-    timers = StageTimers()
-    model = load_model(bundle, config.model)
-    site_loop = SiteLoop.build(config, bundle, model.artifact.key, timers)
-    pipeline = Pipeline(
-        model, RuleSet(config.rules), sinks, timers, belt=belt_monitor(config, bundle), site_loop=site_loop
-    )
-    events: list[Event] = []
-    started = time.monotonic()
-    with (
-        closing(open_source(settings)) as source,
-        read_ahead(prepared(iter_frames(source, timers), model, timers)) as frames,
-    ):
-        for frame in frames:  # throughput mode: frames overlap on the infer requests, collected in order
-            pipeline.submit([frame])
-            events += pipeline.collect()
-    events += pipeline.finish()  # the frames still on infer requests too
-    if pipeline.frames == 0:
-        raise SourceError(f"{video}: no frame could be decoded")
-    return ReplayResult(events=events, summary=pipeline.summary(time.monotonic() - started))
-
-
-def prepared(frames: Iterator[Frame], model: BundleModel, timers: StageTimers) -> Iterator[Frame]:
-    """Each frame with its model input attached: run on the read-ahead thread, off the inference path."""
-    for frame in frames:
-        with timers.measure("preprocess"):
-            tensor = model.prepare([frame.image])
-        yield replace(frame, tensor=tensor)
-
-
-def replay_tolerance(config: SiteConfig, camera: str | None = None) -> int:
-    """Frames an event may trail its truth interval's end: the longest debounce window, in video frames."""
-    settings = config.camera(camera)
-    windows = [rule.debounce.window for rule in config.rules if rule.watches(settings.name)]
-    return max(windows, default=0) * settings.stride

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from edge_runtime.backoff import Backoff
-from edge_runtime.config import CameraConfig
+from edge_runtime.config.cameras import CameraConfig
 from edge_runtime.errors import ImageError, SourceError
 from edge_runtime.frameclock import Slots, StreamClock
 from edge_runtime.preprocess import read_image

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from edge_runtime.bundle import load_bundle
-from edge_runtime.config import RuleConfig
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.inference import Pipeline
 from edge_runtime.live import LatestFrames
 from edge_runtime.model import BundleModel

@@ -9,7 +9,7 @@ import pytest
 from edge_runtime.cli import main
 from edge_runtime.config import load_site_config
 from edge_runtime.events import Event, TruthEvent, compare_events, read_events, read_truth
-from edge_runtime.pipeline import replay, replay_tolerance
+from edge_runtime.replay import replay, replay_tolerance
 
 EXPECTED = [
     ("start", "red", 12),

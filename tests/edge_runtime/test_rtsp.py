@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import pytest
 
 from edge_runtime.capture import CaptureThread
-from edge_runtime.config import CameraConfig, HealthConfig
+from edge_runtime.config.cameras import CameraConfig, HealthConfig
 from edge_runtime.health import CameraHealth
 from edge_runtime.sources import open_camera, redact_url
 from edge_runtime.timing import StageTimers

@@ -12,7 +12,7 @@ import pytest
 
 from edge_runtime.capacity import EVENT_TYPE, CapacityMonitor, WatchedCamera
 from edge_runtime.capture import CaptureStats
-from edge_runtime.config import CapacityConfig
+from edge_runtime.config.cameras import CapacityConfig
 from edge_runtime.event_schema import validate_event
 from edge_runtime.scheduler import FairScheduler
 from edge_runtime.sources import Frame

@@ -17,7 +17,8 @@ import time
 import pytest
 from misbehaving_http import RawHttpServer, status
 
-from edge_runtime.config import MqttSinkConfig, OutboxConfig, SiteConfig, WebhookSinkConfig
+from edge_runtime.config import SiteConfig
+from edge_runtime.config.sinks import MqttSinkConfig, OutboxConfig, WebhookSinkConfig
 from edge_runtime.events import Event
 from edge_runtime.live import LatestFrames
 from edge_runtime.observe import DaemonView

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edge_runtime.capture import CaptureThread, iter_frames, read_ahead
-from edge_runtime.config import CameraConfig
+from edge_runtime.config.cameras import CameraConfig
 from edge_runtime.errors import SourceError
 from edge_runtime.sources import Frame, open_source, source_kind
 from edge_runtime.timing import StageTimers
