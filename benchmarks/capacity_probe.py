@@ -24,8 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from benchmarks.stats import p50_p99
 from edge_runtime.config import load_site_config
 from edge_runtime.logs import setup_logging
 from edge_runtime.pipeline import run
@@ -66,10 +65,7 @@ def _memory_mb() -> dict[str, float]:
 
 
 def _percentiles(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50": None, "p99": None, "count": 0}
-    p50, p99 = np.percentile(values, [50, 99])
-    return {"p50": round(float(p50), 2), "p99": round(float(p99), 2), "count": len(values)}
+    return {**p50_p99(values), "count": len(values)}
 
 
 def _wait_until_all_infer(port: int, cameras: list[str], failed: threading.Event) -> None:

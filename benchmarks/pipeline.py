@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.preprocess_cost import cpu_and_wall_ms
-from benchmarks.stats import LatencyStats, time_calls
+from benchmarks.stats import LatencyStats, p50_p99, time_calls
 from benchmarks.streams import decode_cost
 from edge_runtime.bundle import load_bundle
 from edge_runtime.capture import CaptureThread
@@ -188,11 +188,6 @@ class _Arrivals:
         return max(frame.ts, origin + frame.pts_s)
 
 
-def _percentiles(values: list[float]) -> dict[str, float | None]:
-    stats = LatencyStats.maybe(values)
-    return {"p50": round(stats.p50_ms, 2), "p99": round(stats.p99_ms, 2)} if stats else {"p50": None, "p99": None}
-
-
 def run_pipeline_benchmark(
     config: SiteConfig, video: Path, *, cameras: tuple[int, ...] = DEFAULT_CAMERAS, seconds: float = 4.0
 ) -> dict:
@@ -216,7 +211,7 @@ def run_pipeline_benchmark(
         **bound,
         "cpu_bound_fraction": round(replayed.fps / bound["cpu_bound_fps"], 3),
         "stages_ms": {stage: {"p50": s.p50_ms, "p99": s.p99_ms, "mean": s.mean_ms} for stage, s in replayed.timing_ms.items()},
-        "capture_to_event_ms": {**_percentiles(events), "events": len(events), "camera_count": single.point.count},
-        "capture_to_decision_ms": _percentiles(single.decision_latency_ms),
+        "capture_to_event_ms": {**p50_p99(events), "events": len(events), "camera_count": single.point.count},
+        "capture_to_decision_ms": p50_p99(single.decision_latency_ms),
         "cameras": [asdict(run.point) for run in runs],
     }

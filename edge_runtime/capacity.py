@@ -19,11 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
-
 from edge_runtime.capture import CaptureThread
 from edge_runtime.config.cameras import CapacityConfig
 from edge_runtime.events import Event, utc_iso
+from edge_runtime.timing import LatencyStats
 
 EVENT_TYPE = "box_over_capacity"
 
@@ -180,5 +179,8 @@ class CapacityMonitor:
             return dict(self._state)
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    return round(float(np.percentile(values, q)), 2) if values else None
+def _percentile(values: list[float], q: Literal[50, 99]) -> float | None:
+    stats = LatencyStats.maybe(values)
+    if stats is None:
+        return None
+    return round(stats.p50_ms if q == 50 else stats.p99_ms, 2)

@@ -48,7 +48,9 @@ class ServeLoop:
         ready: threading.Event,
         stop: threading.Event,
         machines_alive: Callable[[], bool],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock``: when housekeeping and the capacity verdict are due (monotonic seconds)."""
         self.pipeline = pipeline
         self.scheduler = scheduler
         self.cameras = list(cameras)
@@ -61,8 +63,9 @@ class ServeLoop:
         self.stop = stop
         self.machines_alive = machines_alive
         self._stalled: dict[str, float] = {}
+        self._clock = clock
         self._housekeeping_at = 0.0
-        self._capacity_at = time.monotonic() + CAPACITY_CHECK_S
+        self._capacity_at = clock() + CAPACITY_CHECK_S
 
     def run(self) -> None:
         pipeline = self.pipeline
@@ -91,7 +94,7 @@ class ServeLoop:
         return all(c.capture.exhausted for c in self.cameras) and not self.machines_alive()
 
     def _housekeeping(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if now < self._housekeeping_at:
             return
         self._housekeeping_at = now + HOUSEKEEPING_S
