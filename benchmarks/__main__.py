@@ -1,6 +1,7 @@
 """``python -m benchmarks --bundle BUNDLE [--checkpoint CKPT] --out DIR`` (the model and pipeline benchmark),
-``python -m benchmarks select --bundle B --results R [--write site.yaml]`` and
-``python -m benchmarks train --config C --out DIR`` (default recipe against ``seed``)."""
+``python -m benchmarks select --bundle B --results R [--write site.yaml]``,
+``python -m benchmarks train --config C --out DIR`` (default recipe against ``seed``) and
+``python -m benchmarks capacity --bundle B --video V --out DIR`` (H.264 cameras over RTSP per box)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from benchmarks.capacity_cli import capacity
+from benchmarks.capacity_cli import positive_counts as _counts
 from benchmarks.heldout import bundle_data, held_out
 from benchmarks.host import host_info
 from benchmarks.i18n import HEADINGS
@@ -26,16 +29,6 @@ from edge_runtime.logs import setup_logging
 from edge_runtime.model import Predictor
 from edge_runtime.yamlconfig import load_config
 from train.config import ClassifyConfig
-
-
-def _counts(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",") if part]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated positive integers, e.g. 1,2,4") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated positive integers, e.g. 1,2,4")
-    return values
 
 
 def bench_parser() -> argparse.ArgumentParser:
@@ -139,7 +132,7 @@ def train(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     setup_logging()
-    commands = {"select": select, "train": train}
+    commands = {"select": select, "train": train, "capacity": capacity}
     try:
         if argv and argv[0] in commands:
             return commands[argv[0]](argv[1:])

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge_runtime.event_schema import Name, Timestamp, json_schema_of
+from edge_runtime.event_models.fields import Name, Timestamp, json_schema_of
 
 Digest = Annotated[
     str, Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the bundle's manifest.json: its identity")
