@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.stats import LatencyStats, time_calls
 from edge_runtime.backends import BackendOptions
 from edge_runtime.bundle import load_bundle
 from edge_runtime.config import SiteConfig
 from edge_runtime.errors import SourceError
+from edge_runtime.measure.timing import LatencyStats, time_calls
 from edge_runtime.model import BundleModel
 from edge_runtime.pipeline import Pipeline, replay
 from edge_runtime.rules import RuleSet
