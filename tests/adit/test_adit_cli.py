@@ -16,7 +16,19 @@ from adit.verbs import VERBS
 from edge_runtime.bundle import SELECTION_NAME, Manifest, load_bundle, write_manifest
 from edge_runtime.errors import ConfigError
 
-EVERY_VERB = ("train", "val", "predict", "export", "verify", "bench", "select", "run", "replay", "doctor", "synth")
+EVERY_VERB = (
+    "train",
+    "val",
+    "predict",
+    "export",
+    "verify",
+    "bench",
+    "select",
+    "run",
+    "replay",
+    "doctor",
+    "synth",
+)
 
 
 def test_help_lists_every_verb(capsys: pytest.CaptureFixture[str]) -> None:
@@ -52,7 +64,9 @@ def test_train_help_lists_the_configuration(capsys: pytest.CaptureFixture[str]) 
         (["verify", "bundle=/no/such/bundle"], "/no/such/bundle"),
     ],
 )
-def test_bad_input_is_exit_2_naming_it(argv: list[str], says: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_is_exit_2_naming_it(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(argv) == 2
     assert says in capsys.readouterr().err
 
@@ -72,7 +86,15 @@ def test_an_unknown_training_key_is_refused_by_the_configuration(capsys: pytest.
 def test_train_overrides_reach_the_configuration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folders = tmp_path / "classes"
     (folders / "train" / "coal").mkdir(parents=True)
-    argv = ["train", "validate=true", f"data={folders}", "epochs=3", "imgsz=96", "model=resnet18", f"out={tmp_path}"]
+    argv = [
+        "train",
+        "validate=true",
+        f"data={folders}",
+        "epochs=3",
+        "imgsz=96",
+        "model=resnet18",
+        f"out={tmp_path}",
+    ]
     assert main(argv) == 0
     config = json.loads(capsys.readouterr().out)
     assert config["task"] == "classify" and config["data"]["root"] == str(folders)
@@ -118,7 +140,9 @@ def _colour_folders(root: Path, size: int = 32) -> Path:
     return root
 
 
-def test_verify_bench_select_on_a_bundle(tiny_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_bench_select_on_a_bundle(
+    tiny_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bundle = tmp_path / "bundle"
     shutil.copytree(tiny_bundle, bundle)
     assert main(["verify", f"bundle={bundle}"]) == 0
@@ -144,7 +168,11 @@ def test_verify_bench_select_on_a_bundle(tiny_bundle: Path, tmp_path: Path, caps
 
 def test_export_s_recommendation_is_the_default_and_must_be_shipped(tiny_bundle: Path) -> None:
     manifest = load_bundle(tiny_bundle).manifest.model_dump(by_alias=True)
-    recommended = {"artifact": "openvino-fp32", "p50_ms": {"openvino-fp32": 1.0, "onnx-fp32": 2.0}, "host": "cpu"}
+    recommended = {
+        "artifact": "openvino-fp32",
+        "p50_ms": {"openvino-fp32": 1.0, "onnx-fp32": 2.0},
+        "host": "cpu",
+    }
     with_choice = Manifest.model_validate(manifest | {"recommended": recommended})
     from edge_runtime.bundle import Bundle
 
