@@ -1,4 +1,4 @@
-"""Every relative link in the READMEs and docs/ points at a file that exists (a moved table leaves none dead)."""
+"""Every relative link in the READMEs and docs/ points at a file that exists."""
 
 from __future__ import annotations
 
