@@ -14,18 +14,19 @@ from pathlib import Path
 from benchmarks.capacity_cli import capacity
 from benchmarks.capacity_cli import positive_counts as _counts
 from benchmarks.heldout import bundle_data, held_out
-from benchmarks.host import host_info
 from benchmarks.i18n import HEADINGS
-from benchmarks.models import BenchSettings, run_model_benchmark
+from benchmarks.models import run_model_benchmark
 from benchmarks.pipeline import DEFAULT_CAMERAS, run_pipeline_benchmark, site_for
 from benchmarks.report import build_results, recommend, render_markdown, write_report
-from benchmarks.select import load_results, select_artifact, write_selection
 from benchmarks.sweep import adit_default, best_latency, openvino_sweep
 from benchmarks.training import run_training_benchmark
 from edge_runtime.bundle import Bundle, load_bundle
 from edge_runtime.config import load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.logs import setup_logging
+from edge_runtime.measure.artifacts import BenchSettings
+from edge_runtime.measure.host import host_info
+from edge_runtime.measure.select import load_results, select_artifact, write_site_selection
 from edge_runtime.model import Predictor
 from edge_runtime.yamlconfig import load_config
 from train.config import ClassifyConfig
@@ -105,7 +106,7 @@ def select(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     key, row = select_artifact(load_bundle(args.bundle), load_results(args.results))
     if args.write:
-        write_selection(args.write, args.bundle, key, args.site)
+        write_site_selection(args.write, args.bundle, key, args.site)
     print(f"model.artifact={key}  # p50 {row['p50_ms']:.2f} ms, top-1 {100 * row['top1']:.2f}%, ran in {row['runtime_precision']}")
     return 0
 

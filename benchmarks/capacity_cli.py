@@ -14,12 +14,12 @@ from benchmarks.capacity import (
     run_latency,
 )
 from benchmarks.goals import evaluate_goals
-from benchmarks.host import host_info
 from benchmarks.i18n import HEADINGS
 from benchmarks.report import build_results, render_markdown, write_report
-from benchmarks.select import load_results
 from edge_runtime.bundle import load_bundle
 from edge_runtime.config import load_site_config
+from edge_runtime.measure.host import host_info
+from edge_runtime.measure.select import load_results
 
 
 def positive_counts(text: str) -> list[int]:

@@ -24,9 +24,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks.stats import p50_p99
 from edge_runtime.config import load_site_config
 from edge_runtime.logs import setup_logging
+from edge_runtime.measure.timing import p50_p99
 from edge_runtime.pipeline import run
 from edge_runtime.timing import Stage, StageTimers
 

@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.preprocess_cost import cpu_and_wall_ms
-from benchmarks.stats import LatencyStats, p50_p99, time_calls
 from benchmarks.streams import decode_cost
 from edge_runtime.bundle import load_bundle
 from edge_runtime.capture import CaptureThread
 from edge_runtime.config import SiteConfig
 from edge_runtime.errors import SourceError
 from edge_runtime.inference import Pipeline
+from edge_runtime.measure.timing import LatencyStats, p50_p99, time_calls
 from edge_runtime.model import BundleModel
 from edge_runtime.replay import replay
 from edge_runtime.rules import RuleSet

@@ -18,7 +18,7 @@ class ModelConfig(Section):
     artifact: str | None = Field(
         default=None,
         pattern=r"^[a-z]+-[a-z0-9]+$",
-        description="format-precision key, e.g. openvino-int8; None = the bundle's first shipped artifact",
+        description="format-precision key, e.g. openvino-int8; None = the bundle's recommended artifact",
     )
     device: str = Field(default="CPU", min_length=1, description="OpenVINO device (CPU, GPU, NPU)")
     threads: int | None = Field(

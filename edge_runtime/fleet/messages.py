@@ -83,7 +83,7 @@ class DeviceMessage(_Message):
     bundle: BundleInfo | None = Field(description="the bundle that runs now")
     previous_bundle: BundleInfo | None = Field(description="kept for a rollback")
     artifact: str = Field(description="the artifact that runs, e.g. onnx-fp32")
-    recommended_artifact: str | None = Field(description="the bundle's recommended (first shipped) artifact")
+    recommended_artifact: str | None = Field(description="the bundle's recommended artifact")
     cameras: list[SourceInfo]
     machines: list[SourceInfo]
     capacity: Capacity

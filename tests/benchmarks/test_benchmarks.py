@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.__main__ import main as bench_main
-from benchmarks.stats import LatencyStats, time_calls
+from edge_runtime.measure.timing import LatencyStats, time_calls
 
 ROW_CONTRACT = {
     "format",
