@@ -99,9 +99,10 @@ def test_cameras_and_machines_share_one_outbox(colour_site, signal_bundle, tmp_p
     colour_site.write_text(yaml.safe_dump(site))
     config = load_site_config(colour_site)
     summary = run(config, threading.Event())
-    events = read_events(config.sinks.jsonl.path)
+    every_event = read_events(config.sinks.jsonl.path)
+    assert len(every_event) == summary.events and summary.machines["drive-1"]["ended"]
+    events = [e for e in every_event if e.kind != "capacity"]  # a loaded box may also say it is over capacity
     assert {e.camera for e in events} == {"cam1", "drive-1"}
-    assert len(events) == summary.events and summary.machines["drive-1"]["ended"]
     assert [e.label in FAULTS for e in events if e.camera == "drive-1"] == [True, True]
 
 
