@@ -25,6 +25,7 @@ from edge_runtime.outbox import Outbox
 from edge_runtime.redact import redact
 from edge_runtime.signal_monitor import SignalMonitor
 from edge_runtime.siteloop.loop import SiteLoop
+from edge_runtime.siteloop.promote import Promotions
 from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.sources import CaptureThread
 from edge_runtime.timing import BUCKETS_MS, STAGES, StageTimers
@@ -85,6 +86,7 @@ class DaemonView:
     snapshots: SnapshotWriter | None = None
     machines: list[SignalMonitor] = field(default_factory=list)
     site_loop: SiteLoop | None = None
+    promotions: Promotions | None = None  # the supervisor's, when site_loop.promote is set
 
     def belt_states(self) -> dict[str, dict[str, object]]:
         """Each belt camera's load, speed recommendation and overload state (empty without belt_load)."""
@@ -166,6 +168,7 @@ class DaemonView:
             "timing_ms": {stage: vars(stats) for stage, stats in self.timers.summary().items()},
             "belt_load": self.belt_states(),
             "site_loop": self.site_loop.state() if self.site_loop is not None else None,
+            "promotion": self.promotions.state() if self.promotions is not None else None,
             "config": config,
         }
 

@@ -39,6 +39,7 @@ from edge_runtime.signal_monitor import MachineThread, SignalMonitor, verify_mac
 from edge_runtime.signing import check_signature
 from edge_runtime.sinks import build_sinks
 from edge_runtime.siteloop.loop import SiteLoop
+from edge_runtime.siteloop.promote import Promotions
 from edge_runtime.siteloop.shadow import check_candidate
 from edge_runtime.snapshots import SnapshotWriter, snapshot_url
 from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_camera, open_source, read_ahead
@@ -282,10 +283,12 @@ def run(
     stop: threading.Event,
     notifier: SystemdNotifier | None = None,
     on_view: Callable[[DaemonView], None] | None = None,
+    promotions: Promotions | None = None,
 ) -> PipelineSummary:
     """Run every camera and machine until all sources end or ``stop`` is set; then stop and drain the outbox.
 
-    ``on_view`` is handed the run's live objects once everything has started (the fleet reads them).
+    ``on_view`` is handed the run's live objects once everything has started (the fleet reads them);
+    ``promotions`` (the supervisor's, which outlives this run) takes the dashboard's promote requests.
     """
     notifier = notifier or SystemdNotifier(None)
     bundles = verify_daemon(config)
@@ -355,6 +358,7 @@ def run(
             snapshots=snapshots,
             machines=[m.monitor for m in machines],
             site_loop=site_loop,
+            promotions=promotions,
         )
         if config.http.enabled:
             cleanup.callback(WebServer(config.http, view).close)

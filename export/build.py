@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +22,8 @@ from typing import Any
 
 from edge_runtime.bundle import Artifact, Bundle, Manifest, load_bundle, write_manifest
 from edge_runtime.model import Predictor
+from edge_runtime.siteloop.framestats import ReferenceStats
+from edge_runtime.siteloop.reference import measure_frames
 from export.calibration import calibration_set
 from export.errors import ExportError
 from export.formats import FORMATS, BuildContext, FormatSpec, quantize, resolve_formats
@@ -105,10 +107,20 @@ def export_bundle(request: ExportRequest) -> Bundle:
             "export_seconds": timings,
         }
         name = request.out.name
-        write_manifest(
-            stage, Manifest(**interface.model_dump(), name=name, artifacts=artifacts, provenance=provenance)
-        )
+        manifest = Manifest(**interface.model_dump(), name=name, artifacts=artifacts, provenance=provenance)
+        write_manifest(stage, manifest)
+        if manifest.task != "signal":  # drift statistics are of camera frames
+            reference = _reference(stage, task, data.val, data.source)
+            write_manifest(stage, manifest.model_copy(update={"reference": reference}))
     return load_bundle(request.out)
+
+
+def _reference(stage: Path, task: Task, samples: Sequence[Any], source: str) -> ReferenceStats:
+    """Drift monitoring's reference: the validation frames' brightness, contrast and sharpness, and the
+    confidence the bundle's default artifact gives them, measured by the code the daemon runs."""
+    frames = [task.frame(sample) for sample in samples]
+    described = f"{len(frames)} validation frames of {source}, measured through the bundle at export"
+    return measure_frames(load_bundle(stage), frames, source=described)
 
 
 def _gated(
