@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edge_runtime.bundle import Artifact, Bundle, Manifest, load_bundle, write_manifest
+from edge_runtime.bundle import Artifact, Bundle, Manifest, ModelInterface, load_bundle, write_manifest
 from edge_runtime.model import Predictor
 from edge_runtime.siteloop.framestats import ReferenceStats
 from edge_runtime.siteloop.reference import measure_frames
@@ -36,7 +36,7 @@ from export.options import NncfQuantOptions, OrtQuantOptions, parse_options
 from export.provenance import code_version
 from export.verdict import REFERENCE, Gate, Verdict, failed_verdict, judge_candidate, reference_verdict
 from train.checkpoint import read_checkpoint
-from train.task import Task, get_task
+from train.task import Task, TaskData, get_task
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class ExportRequest:
     seed: int = 0
     options: tuple[str, ...] = ()  # "FORMAT.OPTION=VALUE", see export.options
     fix_ladder: bool = True  # when an artifact misses the budget, try the fixes before rejecting it
+    site_data: Path | None = None  # a site's labelled frames (siteloop import): measured beside test
 
 
 def export_bundle(request: ExportRequest) -> Bundle:
@@ -106,6 +107,9 @@ def export_bundle(request: ExportRequest) -> Bundle:
             "onnx_parity": parity.as_dict(),
             "export_seconds": timings,
         }
+        if request.site_data is not None:
+            site = _site_evaluation(task, interface, data, request.site_data, artifacts, stage)
+            provenance["site_evaluation"] = site
         name = request.out.name
         manifest = Manifest(**interface.model_dump(), name=name, artifacts=artifacts, provenance=provenance)
         write_manifest(stage, manifest)
@@ -152,6 +156,27 @@ def _gated(
                 verdict = failed_verdict(exc)
         artifacts.append(_artifact(stage, spec, verdict, ctx.task.class_figure))
     return artifacts
+
+
+def _site_evaluation(
+    task: Task,
+    interface: ModelInterface,
+    data: TaskData,
+    folder: Path,
+    artifacts: list[Artifact],
+    stage: Path,
+) -> dict[str, Any]:
+    """Every shipped artifact on the site's frames, beside its figure on the original test split: a
+    model retrained for a site must do well there without forgetting the rest (reported, not gated)."""
+    samples = task.read_labelled(folder, data.classes)
+    site = TaskData(data.classes, [], [], samples, data.fingerprint, str(folder))
+    measurer = Measurer(task, interface, site)
+    figures = {}
+    for artifact in artifacts:
+        if artifact.status == "shipped":
+            report = measurer.measure(Candidate(artifact.key, stage / artifact.file), "test").report
+            figures[artifact.key] = {"site": report.value, "test": artifact.metrics[task.metric]}
+    return {"source": str(folder), "samples": len(samples), "metric": task.metric, "artifacts": figures}
 
 
 def _gate_record(task: Task, budget: GateBudget) -> dict[str, object]:
