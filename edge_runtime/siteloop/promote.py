@@ -84,9 +84,9 @@ class Promotions:
     trust: TrustConfig
     evidence: Evidence = Evidence()
     clock: Callable[[], float] = time.time  # wall clock: the times shown are the operator's
-    _queue: queue.Queue[Promotion] = field(default_factory=queue.Queue)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _latest: Promotion | None = None
+    _queue: queue.Queue[Promotion] = field(default_factory=queue.Queue, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _latest: Promotion | None = field(default=None, init=False)
 
     def request(
         self, candidate: Path, shadow: dict[str, Any] | None, *, by: str = "", force: bool = False
