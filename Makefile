@@ -3,13 +3,15 @@ SHELL := /bin/bash
 PYTHON_BIN ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+ADIT := $(VENV)/bin/adit
 RUN ?= runs/demo
 CONFIG ?= configs/train-demo.yaml
 SITE ?= configs/site-demo.yaml
-# The config's task (classify, detect, segment) picks the data folder and the output names.
+# The config's task and `out:` (what the user's YAML says; never overridden here) name the checkpoint.
 TASK := $(or $(shell sed -n 's/^task: *\([a-z]*\).*/\1/p' $(CONFIG) 2>/dev/null),classify)
 TASK_SUFFIX := $(if $(filter classify,$(TASK)),,-$(TASK))
-CHECKPOINT ?= $(RUN)/train$(TASK_SUFFIX)/best.pt
+TRAIN_OUT := $(or $(shell sed -n 's/^out: *\([^ #]*\).*/\1/p' $(CONFIG) 2>/dev/null),$(RUN)/train$(TASK_SUFFIX))
+CHECKPOINT ?= $(TRAIN_OUT)/best.pt
 BUNDLE ?= $(RUN)/bundle$(TASK_SUFFIX)
 PYTEST_ARGS ?=
 
@@ -25,14 +27,16 @@ $(VENV)/.installed: pyproject.toml requirements-labelling-dev.txt
 	touch $@
 
 # The whole pipeline on generated data; everything lands under $(RUN) (git-ignored).
+# The demo passes its own paths (its data and outputs under $(RUN)); the replay runs the bundle's
+# recommended artifact (the site names none).
 demo: setup
-	$(PY) -m train.synth --out $(RUN)/data --preset demo
-	$(PY) -m train fit --config $(CONFIG) out=$(RUN)/train data.root=$(RUN)/data/classify
-	$(PY) -m export build --checkpoint $(RUN)/train/best.pt --out $(RUN)/bundle
-	$(PY) -m benchmarks --bundle $(RUN)/bundle --checkpoint $(RUN)/train/best.pt --out $(RUN)/bench \
-		--video $(RUN)/data/video/belt.avi --site $(SITE)
+	$(ADIT) synth out=$(RUN)/data preset=demo
+	$(ADIT) train config=configs/train-demo.yaml out=$(RUN)/train data=$(RUN)/data/classify
+	$(ADIT) export checkpoint=$(RUN)/train/best.pt out=$(RUN)/bundle
+	$(ADIT) bench bundle=$(RUN)/bundle checkpoint=$(RUN)/train/best.pt out=$(RUN)/bench \
+		video=$(RUN)/data/video/belt.avi site=$(SITE)
 	rm -f $(RUN)/events/events.jsonl
-	$(PY) -m edge_runtime replay $(RUN)/data/video/belt.avi --config $(SITE) --out $(RUN)/events/events.jsonl \
+	$(ADIT) replay video=$(RUN)/data/video/belt.avi config=$(SITE) out=$(RUN)/events/events.jsonl \
 		model.bundle=$(RUN)/bundle
 	$(PY) -m benchmarks.demo_summary --run $(RUN) --site $(SITE)
 
@@ -48,21 +52,22 @@ belt-demo: setup
 		model.bundle=$(RUN)/bundle-segment
 
 data: setup
-	$(PY) -m train.synth --out $(RUN)/data --preset demo
+	$(ADIT) synth out=$(RUN)/data preset=demo
 
+# Trains on what $(CONFIG) says (data.root, out); ARGS adds key=value overrides, e.g. ARGS="epochs=3".
 train: setup
-	$(PY) -m train fit --config $(CONFIG) out=$(RUN)/train$(TASK_SUFFIX) data.root=$(RUN)/data/$(TASK) $(ARGS)
+	$(ADIT) train config=$(CONFIG) $(ARGS)
 
 export: setup
-	$(PY) -m export build --checkpoint $(CHECKPOINT) --out $(BUNDLE) $(ARGS)
+	$(ADIT) export checkpoint=$(CHECKPOINT) out=$(BUNDLE) $(ARGS)
 
 bench: setup
-	$(PY) -m benchmarks --bundle $(BUNDLE) --checkpoint $(CHECKPOINT) --out $(RUN)/bench \
-		--video $(RUN)/data/video/belt.avi --site $(SITE) $(ARGS)
+	$(ADIT) bench bundle=$(BUNDLE) checkpoint=$(CHECKPOINT) out=$(RUN)/bench \
+		video=$(RUN)/data/video/belt.avi site=$(SITE) $(ARGS)
 
 run: setup
 	@echo "dashboard: http://$$(sed -n '/^http:/,/^[a-z]/s/^  host: *\([^ #]*\).*/\1/p' $(SITE) | head -1):$$(sed -n '/^http:/,/^[a-z]/s/^  port: *\([0-9]*\).*/\1/p' $(SITE) | head -1)/ (the daemon logs the address it bound)"
-	$(PY) -m edge_runtime run --config $(SITE) $(ARGS)
+	$(ADIT) run config=$(SITE) $(ARGS)
 
 # Style and bug patterns (ruff), types of edge_runtime and the contracts (mypy), the layering (import-linter).
 lint: setup

@@ -1,6 +1,7 @@
 """``python -m benchmarks --bundle BUNDLE [--checkpoint CKPT] --out DIR`` (the model and pipeline benchmark),
-``python -m benchmarks select --bundle B --results R [--write site.yaml]`` and
-``python -m benchmarks train --config C --out DIR`` (default recipe against ``seed``)."""
+``python -m benchmarks select --bundle B --results R [--write site.yaml]``,
+``python -m benchmarks train --config C --out DIR`` (default recipe against ``seed``) and
+``python -m benchmarks capacity --bundle B --video V --out DIR`` (H.264 cameras over RTSP per box)."""
 
 from __future__ import annotations
 
@@ -10,32 +11,25 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from benchmarks.capacity_cli import capacity
+from benchmarks.capacity_cli import positive_counts as _counts
 from benchmarks.heldout import bundle_data, held_out
-from benchmarks.host import host_info
 from benchmarks.i18n import HEADINGS
-from benchmarks.models import BenchSettings, run_model_benchmark
+from benchmarks.models import run_model_benchmark
 from benchmarks.pipeline import DEFAULT_CAMERAS, run_pipeline_benchmark, site_for
 from benchmarks.report import build_results, recommend, render_markdown, write_report
-from benchmarks.select import load_results, select_artifact, write_selection
 from benchmarks.sweep import adit_default, best_latency, openvino_sweep
 from benchmarks.training import run_training_benchmark
 from edge_runtime.bundle import Bundle, load_bundle
 from edge_runtime.config import load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.logs import setup_logging
+from edge_runtime.measure.artifacts import BenchSettings
+from edge_runtime.measure.host import host_info
+from edge_runtime.measure.select import load_results, select_artifact, write_site_selection
 from edge_runtime.model import Predictor
 from edge_runtime.yamlconfig import load_config
 from train.config import ClassifyConfig
-
-
-def _counts(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",") if part]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated positive integers, e.g. 1,2,4") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated positive integers, e.g. 1,2,4")
-    return values
 
 
 def bench_parser() -> argparse.ArgumentParser:
@@ -112,7 +106,7 @@ def select(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     key, row = select_artifact(load_bundle(args.bundle), load_results(args.results))
     if args.write:
-        write_selection(args.write, args.bundle, key, args.site)
+        write_site_selection(args.write, args.bundle, key, args.site)
     print(f"model.artifact={key}  # p50 {row['p50_ms']:.2f} ms, top-1 {100 * row['top1']:.2f}%, ran in {row['runtime_precision']}")
     return 0
 
@@ -139,7 +133,7 @@ def train(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     setup_logging()
-    commands = {"select": select, "train": train}
+    commands = {"select": select, "train": train, "capacity": capacity}
     try:
         if argv and argv[0] in commands:
             return commands[argv[0]](argv[1:])

@@ -29,11 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.beltload import OVERLOAD_TYPE, BeltLoadMonitor
+from edge_runtime.capture import iter_frames
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.errors import AditError, ConfigError
 from edge_runtime.events import Event, compare_events, read_truth
-from edge_runtime.pipeline import belt_monitor, load_model, verify_site
-from edge_runtime.sources import Frame, iter_frames, open_source
+from edge_runtime.sources import Frame, open_source
+from edge_runtime.startup import belt_monitor, load_model, verify_site
 from edge_runtime.timing import StageTimers
 
 DEFAULT_SITE = Path("configs/site-belt-demo.yaml")

@@ -16,7 +16,7 @@ from edge_runtime.bundle import load_bundle
 from edge_runtime.config import load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.events import compare_events, read_events, read_truth
-from edge_runtime.pipeline import replay_tolerance
+from edge_runtime.replay import replay_tolerance
 
 
 def summarise(run: Path, site_config: Path) -> str:

@@ -14,9 +14,9 @@ from pathlib import Path
 import torch
 
 from benchmarks.heldout import held_out
-from benchmarks.stats import LatencyStats, time_calls
 from edge_runtime.bundle import load_bundle
 from edge_runtime.errors import AditError
+from edge_runtime.measure.timing import LatencyStats, time_calls
 from edge_runtime.model import BundleModel, Predictor
 from train.checkpoint import read_checkpoint
 

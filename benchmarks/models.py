@@ -20,28 +20,17 @@ import numpy as np
 import torch
 
 from benchmarks.heldout import held_out
-from benchmarks.memory import peak_rss_delta
-from benchmarks.stats import LatencyStats, time_calls
-from benchmarks.throughput import Throughput, batched_throughput, openvino_throughput
-from edge_runtime.backends import BackendOptions
 from edge_runtime.bundle import Artifact, Bundle
-from edge_runtime.model import BundleModel, Predictor, resolve_precision
+from edge_runtime.measure.artifacts import BenchSettings, load_timed, throughput_of
+from edge_runtime.measure.memory import peak_rss_delta
+from edge_runtime.measure.throughput import Throughput, batched_throughput
+from edge_runtime.measure.timing import LatencyStats, time_calls
+from edge_runtime.model import Predictor, resolve_precision
 from train.checkpoint import read_checkpoint
 from train.evaluation import EvalReport, evaluate, torch_infer
 from train.task import Task
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class BenchSettings:
-    """How hard to measure: seconds per timing, round-robin repeats, throughput batch, extra rows."""
-
-    seconds: float = 1.0
-    repeats: int = 1
-    batch: int = 8  # throughput-mode batch for the runtimes without streams
-    threads: int | None = None  # None = each runtime's default (all cores)
-    cv2: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,12 +154,8 @@ def load_variant(
     settings: BenchSettings,
 ) -> Loaded:
     artifact = variant.artifact
-    options = BackendOptions(precision_hint=variant.precision_hint, threads=settings.threads)
-    with peak_rss_delta() as memory:
-        started = time.perf_counter()
-        model = BundleModel(bundle, artifact, options=options)
-        model.infer(sample)
-        load_s = time.perf_counter() - started
+    timed = load_timed(bundle, artifact, variant.precision_hint, sample, settings.threads)
+    model = timed.model
     name, note = variant.label, ""
     if artifact.format == "openvino" and variant.precision_hint != "f32" and artifact.precision == "fp32":
         bf16 = model.runtime_precision == "bf16"
@@ -180,16 +165,7 @@ def load_variant(
         note = f"{note}; not how the device runs it (the gate measured {artifact.runtime_precision})".lstrip(
             "; "
         )
-    if model.backend_name == "openvino":
-        throughput = openvino_throughput(
-            bundle.path_of(artifact),
-            sample,
-            settings.seconds,
-            precision_hint=variant.precision_hint,
-            threads=settings.threads,
-        )
-    else:
-        throughput = batched_throughput(model.infer, sample, settings.batch, settings.seconds)
+    throughput = throughput_of(timed, bundle, variant.precision_hint, sample, settings)
     return Loaded(
         name,
         artifact.format,
@@ -198,8 +174,8 @@ def load_variant(
         model.backend_name,
         "comparison" if variant.comparison else artifact.status,
         artifact.total_bytes,
-        load_s,
-        memory.delta_mb,
+        timed.load_s,
+        timed.peak_rss_mb,
         model.infer,
         evaluate(task, model, samples),
         throughput,

@@ -10,6 +10,7 @@ when the model gets it, how many frames were dropped, and capture-to-event laten
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from contextlib import ExitStack
@@ -18,16 +19,20 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.stats import LatencyStats, time_calls
-from edge_runtime.backends import BackendOptions
+from benchmarks.preprocess_cost import cpu_and_wall_ms
+from benchmarks.streams import decode_cost
 from edge_runtime.bundle import load_bundle
+from edge_runtime.capture import CaptureThread
 from edge_runtime.config import SiteConfig
 from edge_runtime.errors import SourceError
+from edge_runtime.inference import Pipeline
+from edge_runtime.measure.timing import LatencyStats, p50_p99, time_calls
 from edge_runtime.model import BundleModel
-from edge_runtime.pipeline import Pipeline, replay
+from edge_runtime.replay import replay
 from edge_runtime.rules import RuleSet
 from edge_runtime.siteloop.loop import SiteLoop
-from edge_runtime.sources import CaptureThread, Frame, open_source
+from edge_runtime.sources import Frame, open_source
+from edge_runtime.startup import load_model
 from edge_runtime.timing import StageTimers
 
 log = logging.getLogger(__name__)
@@ -59,8 +64,7 @@ def site_for(config: SiteConfig, bundle: Path, artifact: str | None) -> SiteConf
 
 
 def _load(config: SiteConfig) -> BundleModel:
-    options = BackendOptions(device=config.model.device, threads=config.model.threads, mode=config.model.mode)
-    return BundleModel(load_bundle(config.model.bundle), config.model.artifact, options=options)
+    return load_model(load_bundle(config.model.bundle), config.model)
 
 
 def _first_frame(config: SiteConfig, video: Path) -> np.ndarray:
@@ -74,11 +78,35 @@ def _first_frame(config: SiteConfig, video: Path) -> np.ndarray:
     return frame.image
 
 
-def model_only_fps(model: BundleModel, image: np.ndarray, seconds: float) -> float:
-    """Batch-1 synchronous inference of the artifact on a real frame of the video, nothing else."""
+def cpu_bound(model: BundleModel, image: np.ndarray, video: Path, seconds: float) -> dict:
+    """CPU time per frame of decode, preprocess and inference, each alone, and the frame rate they
+    allow on this machine's cores: the most any pipeline of these stages can do here."""
     batch = model.prepare([image])
-    stats = LatencyStats.from_samples(time_calls(lambda: model.infer(batch), min_seconds=seconds))
-    return 1000.0 / stats.mean_ms
+    cost = {
+        "decode": decode_cost(video)["grab_retrieve_ms"],  # one decoder thread, as a camera decodes
+        "preprocess": cpu_and_wall_ms(lambda: model.prepare([image]), seconds)["cpu_ms"],
+        "infer": cpu_and_wall_ms(lambda: model.infer(batch), seconds)["cpu_ms"],
+    }
+    cores = len(os.sched_getaffinity(0))
+    return {"cpu_ms_per_frame": {k: round(v, 3) for k, v in cost.items()}, "cores": cores,
+            "cpu_bound_fps": round(cores * 1000.0 / sum(cost.values()), 1)}
+
+
+def model_only_fps(model: BundleModel, image: np.ndarray, seconds: float) -> float:
+    """The artifact alone on a real frame of the video, batch 1, as the pipeline runs it: one synchronous
+    request after another in latency mode; in throughput mode every infer request kept busy."""
+    batch = model.prepare([image])
+    if not model.throughput:
+        stats = LatencyStats.from_samples(time_calls(lambda: model.infer(batch), min_seconds=seconds))
+        return 1000.0 / stats.mean_ms
+    for _ in range(10):
+        model.infer(batch)
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        model.start(batch, lambda _outputs: None)  # blocks while every request is busy
+        count += 1
+    model.wait()
+    return count / (time.perf_counter() - started)
 
 
 def live_run(
@@ -160,18 +188,15 @@ class _Arrivals:
         return max(frame.ts, origin + frame.pts_s)
 
 
-def _percentiles(values: list[float]) -> dict[str, float | None]:
-    stats = LatencyStats.maybe(values)
-    return {"p50": round(stats.p50_ms, 2), "p99": round(stats.p99_ms, 2)} if stats else {"p50": None, "p99": None}
-
-
 def run_pipeline_benchmark(
     config: SiteConfig, video: Path, *, cameras: tuple[int, ...] = DEFAULT_CAMERAS, seconds: float = 4.0
 ) -> dict:
     """The ``pipeline`` object of results.json (see benchmarks/README.md for each key)."""
     replayed = replay(config, video).summary
     model = _load(config)
-    model_fps = model_only_fps(model, _first_frame(config, video), min(seconds, 2.0))
+    image = _first_frame(config, video)
+    model_fps = model_only_fps(model, image, min(seconds, 2.0))
+    bound = cpu_bound(model, image, video, min(seconds, 2.0))
     runs = [live_run(model, config, video, count, seconds) for count in cameras]
     single = next((run for run in runs if run.point.count == 1), runs[0])
     events = single.event_latency_ms
@@ -183,8 +208,10 @@ def run_pipeline_benchmark(
         "e2e_fps": replayed.fps,
         "model_only_fps": round(model_fps, 2),
         "e2e_vs_model_only": round(replayed.fps / model_fps, 3) if model_fps else None,
+        **bound,
+        "cpu_bound_fraction": round(replayed.fps / bound["cpu_bound_fps"], 3),
         "stages_ms": {stage: {"p50": s.p50_ms, "p99": s.p99_ms, "mean": s.mean_ms} for stage, s in replayed.timing_ms.items()},
-        "capture_to_event_ms": {**_percentiles(events), "events": len(events), "camera_count": single.point.count},
-        "capture_to_decision_ms": _percentiles(single.decision_latency_ms),
+        "capture_to_event_ms": {**p50_p99(events), "events": len(events), "camera_count": single.point.count},
+        "capture_to_decision_ms": p50_p99(single.decision_latency_ms),
         "cameras": [asdict(run.point) for run in runs],
     }

@@ -71,3 +71,31 @@ def camera_scaling(cameras: list[dict]) -> bytes:
     for axes in (fps_axes, age_axes):
         axes.set_xticks(counts)
     return _png(figure)
+
+
+def capacity(points: list[dict]) -> bytes:
+    """Inferences per second per camera and frame age p99 against the number of H.264 cameras, per variant."""
+    figure, (fps_axes, age_axes) = plt.subplots(1, 2, figsize=(10, 4))
+    series: dict[str, list[dict]] = {}
+    for point in points:
+        label = f"{point['artifact']} ({point['task']}), {point['mode']}, {point['stream']}"
+        series.setdefault(label, []).append(point)
+    for label, run in series.items():
+        run = sorted(run, key=lambda p: p["cameras"])
+        counts = [p["cameras"] for p in run]
+        fps_axes.plot(counts, [p["fps_per_camera"] for p in run], marker="o", label=label)
+        age_axes.plot(counts, [p["frame_age_p99_ms"] for p in run], marker="o", label=label)
+    targets = sorted({p["target_fps"] for p in points})
+    for target in targets:
+        fps_axes.axhline(target, color="#999999", linestyle="--", linewidth=1)
+    age_axes.axhline(250, color="#c44e52", linestyle="--", linewidth=1)
+    fps_axes.set_ylabel("inferences per second per camera (dashed: target)")
+    age_axes.set_ylabel("frame age p99, ms (dashed: 250 ms goal)")
+    age_axes.set_yscale("log")
+    age_axes.yaxis.set_major_formatter(ScalarFormatter())
+    for axes in (fps_axes, age_axes):
+        axes.set_xlabel("H.264 cameras (640x360, 25 fps) on this box")
+        axes.set_xticks(sorted({p["cameras"] for p in points}))
+    fps_axes.set_ylim(bottom=0)
+    fps_axes.legend(fontsize=7, loc="lower left")
+    return _png(figure)

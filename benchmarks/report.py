@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,18 +17,11 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from benchmarks import plots
-from benchmarks.goals import evaluate_goals, int8_drops
+from benchmarks.goals import FRAME_AGE_P99_MAX_MS, cameras_kept, evaluate_goals, int8_drops
 from benchmarks.i18n import headings
 from benchmarks.models import Row
-
-
-@dataclass
-class Section:
-    title: str
-    paragraphs: list[str] = field(default_factory=list)
-    headers: list[str] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
-    right: set[int] = field(default_factory=set)  # numeric columns, right-aligned
+from benchmarks.report_pipeline import capacity_section, pipeline_sections
+from benchmarks.section import Section, fmt
 
 
 def recommend(rows: list[dict]) -> dict | None:
@@ -53,10 +46,6 @@ def build_results(host: dict, rows: list[Row], bundle_name: str, synthetic: bool
     return data
 
 
-def _fmt(value: object, spec: str = ".2f", suffix: str = "") -> str:
-    return "–" if value is None else f"{value:{spec}}{suffix}"
-
-
 def _verdict(results: dict) -> list[str]:
     lines = []
     if results.get("recommended"):
@@ -71,6 +60,13 @@ def _verdict(results: dict) -> list[str]:
             f"**Cameras:** this box kept up with {most} of the {max(c['count'] for c in cameras)} camera(s) "
             "tried without dropping a frame (video played at its own frame rate)."
         )
+    for task in ("classify", "detect"):
+        kept = cameras_kept(results.get("capacity") or [], task)
+        if kept is not None:
+            lines.append(
+                f"**H.264 cameras ({task}):** {kept} at their target rate with frame age p99 under "
+                f"{FRAME_AGE_P99_MAX_MS:.0f} ms and no dropped inference slot."
+            )
     return lines
 
 
@@ -109,8 +105,8 @@ def _model_section(results: dict, title: str) -> Section:
                 f"({r.get('repeats', 1)}x)",
                 f"{r['throughput_fps']:.1f}",
                 r.get("throughput_setting", ""),
-                _fmt(r.get("load_s")),
-                _fmt(r.get("peak_rss_mb"), ".0f"),
+                fmt(r.get("load_s")),
+                fmt(r.get("peak_rss_mb"), ".0f"),
                 f"{r['size_bytes'] / 1e6:.2f}",
                 f"{100 * r['top1']:.2f}%",
                 f"{r['speedup_vs_pytorch']:.2f}x",
@@ -143,7 +139,7 @@ def sections(results: dict, lang: str = "en") -> list[Section]:
             [
                 g["goal"],
                 g["target"],
-                _fmt(g["measured"], ".3f"),
+                fmt(g["measured"], ".3f"),
                 {True: "yes", False: "NO", None: "not measured"}[g["passed"]],
             ]
         )
@@ -179,16 +175,18 @@ def sections(results: dict, lang: str = "en") -> list[Section]:
                 [
                     p["artifact"],
                     p["mode"],
-                    _fmt(p["threads"], "d"),
-                    _fmt(p["streams"], "d"),
+                    fmt(p["threads"], "d"),
+                    fmt(p["streams"], "d"),
                     str(p.get("batch", 1)),
-                    _fmt(p["p50_ms"]),
+                    fmt(p["p50_ms"]),
                     f"{p['fps']:.1f}",
                 ]
             )
         out.append(sweep)
     if results.get("pipeline"):
-        out += _pipeline_sections(results["pipeline"], text)
+        out += pipeline_sections(results["pipeline"], text)
+    if results.get("capacity"):
+        out.append(capacity_section(results, text["capacity"]))
     if results.get("training"):
         out.append(_training_section(results["training"], text["training"]))
     out.append(
@@ -198,57 +196,13 @@ def sections(results: dict, lang: str = "en") -> list[Section]:
                 (
                     f"{host['cpu']}, {host['cores']} cores, {host.get('memory_gib', '?')} GiB, "
                     f"{host.get('os', '')}; instruction sets: {', '.join(host['isa'])}; "
-                    f"load average (1 min) at the start: {_fmt(host.get('load_avg_1m'))}."
+                    f"load average (1 min) at the start: {fmt(host.get('load_avg_1m'))}."
                 ),
                 "Libraries: " + ", ".join(f"{k} {v}" for k, v in host["libraries"].items() if v),
             ],
         )
     )
     return out
-
-
-def _pipeline_sections(p: dict, text: dict[str, str]) -> list[Section]:
-    event = p["capture_to_event_ms"]
-    stages = Section(
-        text["pipeline"],
-        [
-            (
-                f"`{p['artifact']}` (ran in {p['runtime_precision']}) replayed over {p['frames']} frames "
-                f"of `{p['video']}`: **{p['e2e_fps']:.1f} fps end to end** against "
-                f"{p['model_only_fps']:.1f} fps for the model alone "
-                f"({_fmt(p['e2e_vs_model_only'], '.2f')}x)."
-            ),
-            (
-                f"Capture to event: p50 {_fmt(event['p50'])} ms, p99 {_fmt(event['p99'])} ms "
-                f"over {event['events']} event(s) "
-                f"with {event['camera_count']} camera(s) live; capture to decision (every frame): "
-                f"p50 {_fmt(p['capture_to_decision_ms']['p50'])} ms, "
-                f"p99 {_fmt(p['capture_to_decision_ms']['p99'])} ms."
-            ),
-        ],
-        ["stage", "p50 ms", "p99 ms", "mean ms"],
-        right={1, 2, 3},
-    )
-    for stage, s in p["stages_ms"].items():
-        stages.rows.append([stage, f"{s['p50']:.3f}", f"{s['p99']:.3f}", f"{s['mean']:.3f}"])
-    cameras = Section(
-        text["cameras"],
-        ["Every camera plays the video at its frame rate; the model takes the newest frame of each."],
-        ["cameras", "fps per camera", "frame age p50 ms", "frame age p99 ms", "captured", "dropped"],
-        right={0, 1, 2, 3, 4, 5},
-    )
-    for c in p["cameras"]:
-        cameras.rows.append(
-            [
-                str(c["count"]),
-                f"{c['fps_per_camera']:.1f}",
-                _fmt(c.get("frame_age_p50_ms")),
-                f"{c['frame_age_p99_ms']:.2f}",
-                str(c.get("captured", "")),
-                str(c["dropped"]),
-            ]
-        )
-    return [stages, cameras]
 
 
 def _training_section(training: dict, title: str) -> Section:
@@ -268,7 +222,7 @@ def _training_section(training: dict, title: str) -> Section:
                 f"{r['images_per_s']:.1f}",
                 str(r["epochs"]),
                 f"{100 * r['best_top1']:.2f}%",
-                _fmt(r["time_to_target_s"], ".1f"),
+                fmt(r["time_to_target_s"], ".1f"),
             ]
         )
     return section
@@ -301,12 +255,18 @@ def _inline(text: str) -> Markup:
 
 
 def _plots(results: dict) -> list[tuple[str, bytes]]:
-    figures = [
-        ("Latency per artifact (p50, whisker to p99)", plots.latency_bars(results["rows"])),
-        ("Accuracy against latency (x: rejected by the gate)", plots.accuracy_vs_latency(results["rows"])),
-    ]
+    figures = []
+    if results["rows"]:  # a capacity-only run has no model rows
+        rows = results["rows"]
+        figures += [
+            ("Latency per artifact (p50, whisker to p99)", plots.latency_bars(rows)),
+            ("Accuracy against latency (x: rejected by the gate)", plots.accuracy_vs_latency(rows)),
+        ]
     if (results.get("pipeline") or {}).get("cameras"):
         figures.append(("Scaling with cameras", plots.camera_scaling(results["pipeline"]["cameras"])))
+    if results.get("capacity"):
+        capacity = plots.capacity(results["capacity"])
+        figures.append(("H.264 cameras: inferences per camera and frame age", capacity))
     return figures
 
 
@@ -334,3 +294,5 @@ def write_report(results: dict, out: Path, lang: str = "en") -> None:
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     (out / "report.md").write_text(render_markdown(results, lang), encoding="utf-8")
     (out / "report.html").write_text(render_html(results, lang), encoding="utf-8")
+    if results.get("capacity"):
+        (out / "capacity.png").write_bytes(plots.capacity(results["capacity"]))

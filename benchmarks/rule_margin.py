@@ -26,8 +26,8 @@ from edge_runtime.bundle import load_bundle
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.events import TruthEvent, compare_events, read_truth
 from edge_runtime.model import BundleModel
-from edge_runtime.pipeline import replay_tolerance
 from edge_runtime.postprocess import Classification
+from edge_runtime.replay import replay_tolerance
 from edge_runtime.rules import RuleSet
 from edge_runtime.sources import Frame
 

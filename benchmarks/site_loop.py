@@ -33,7 +33,7 @@ from typing import Any
 from benchmarks.pipeline import _load, live_run, site_for
 from edge_runtime.bundle import load_bundle
 from edge_runtime.config import SiteConfig, load_site_config
-from edge_runtime.pipeline import replay
+from edge_runtime.replay import replay
 from edge_runtime.siteloop.config import ShadowConfig
 from edge_runtime.siteloop.loop import SiteLoop
 from edge_runtime.siteloop.reference import copy_with_reference, image_files

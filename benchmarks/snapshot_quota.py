@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.config import SnapshotConfig
+from edge_runtime.config.daemon import SnapshotConfig
 from edge_runtime.events import Event
 from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.sources import Frame

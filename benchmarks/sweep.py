@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
-from benchmarks.stats import LatencyStats, time_calls
-from benchmarks.throughput import batched_throughput, openvino_throughput
 from edge_runtime.bundle import Artifact, Bundle
+from edge_runtime.measure.throughput import batched_throughput, openvino_throughput
+from edge_runtime.measure.timing import LatencyStats, time_calls
 from edge_runtime.model import BundleModel
 
 ADIT_DEFAULT = "edge_runtime defaults"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edge_runtime.config import BeltLoadConfig
+from edge_runtime.config.belt import BeltLoadConfig
 from edge_runtime.errors import ConfigError
 from edge_runtime.events import Event, Phase, duration, utc_iso
 from edge_runtime.segmentation import Segmentation

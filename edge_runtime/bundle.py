@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +24,15 @@ from edge_runtime.postprocess_spec import LEGACY_KIND, PostProcess
 from edge_runtime.signal import SignalSpec
 from edge_runtime.siteloop.framestats import ReferenceStats
 
+log = logging.getLogger(__name__)
+
 # 2: typed postprocess (``type`` required, inferred from the task for schema 1), ``precision_hint``.
 SCHEMA_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "signature.json"  # signatures of the manifest (edge_runtime.signing): it cannot list them
+# The device's own choice of artifact (``adit select``), beside the manifest and never inside it, so a
+# signed manifest stays as signed; it can only name one of the manifest's shipped, digest-checked artifacts.
+SELECTION_NAME = "selection.json"
 
 ArtifactFormat = Literal["onnx", "openvino"]
 Precision = Literal["fp32", "fp16", "int8"]
@@ -124,6 +130,21 @@ class Artifact(FileDigest):
         return self
 
 
+class Recommendation(_Strict):
+    """Which artifact to run where the site names none: the fastest (p50, batch 1) of those the gate shipped."""
+
+    artifact: str = Field(pattern=r"^[a-z]+-[a-z0-9]+$", description="format-precision key")
+    p50_ms: dict[str, float] = Field(description="p50 latency at batch 1 of every shipped artifact, ms")
+    host: str = Field(description="the CPU the latencies were measured on")
+    created: str = ""
+
+
+class DeviceSelection(Recommendation):
+    """``selection.json``: the recommendation re-decided on the device, for the manifest it was made for."""
+
+    manifest_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class ModelInterface(_Strict):
     """What a model takes and gives. The checkpoint and the manifest carry the same typed block, so
     export copies it from training and the device reads it; nothing is typed twice."""
@@ -166,6 +187,7 @@ class Manifest(ModelInterface):
     reference: ReferenceStats | None = Field(
         None, description="statistics of the training data the daemon's drift check compares cameras with"
     )
+    recommended: Recommendation | None = Field(None, description="export's measurement and gate's choice")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
@@ -178,6 +200,13 @@ class Manifest(ModelInterface):
                 f"({SCHEMA_VERSION}); upgrade adit's edge_runtime"
             )
         return version
+
+    @model_validator(mode="after")
+    def _recommends_a_shipped_artifact(self) -> Manifest:
+        shipped = [a.key for a in self.artifacts if a.status == "shipped"]
+        if self.recommended is not None and self.recommended.artifact not in shipped:
+            raise ValueError(f"recommended {self.recommended.artifact!r} is not a shipped artifact: {shipped}")
+        return self
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2)
@@ -200,22 +229,34 @@ class Bundle:
 
     root: Path
     manifest: Manifest
+    selection: DeviceSelection | None = None  # this device's own choice (``adit select``), if any
 
     def path_of(self, entry: FileDigest) -> Path:
         return _inside(self.root, entry.file)
 
     def artifact(self, key: str | None = None) -> Artifact:
-        """The artifact named ``format-precision``, or the first shipped one when ``key`` is None."""
-        shipped = [a for a in self.manifest.artifacts if a.status == "shipped"]
+        """The artifact named ``format-precision``; when ``key`` is None the recommended one (see
+        ``recommended``)."""
         if key is None:
-            if not shipped:
-                raise BundleError(f"{self.root}: no shipped artifact in the manifest")
-            return shipped[0]
+            return self.recommended()[0]
         for artifact in self.manifest.artifacts:
             if artifact.key == key:
                 return artifact
         known = ", ".join(a.key for a in self.manifest.artifacts)
         raise BundleError(f"{self.root}: no artifact {key!r} in the bundle; it has: {known}")
+
+
+    def recommended(self) -> tuple[Artifact, str]:
+        """What runs where the site names no artifact, and why: this device's selection, else the
+        export-time recommendation, else the first shipped artifact (bundles made before either)."""
+        shipped = {a.key: a for a in self.manifest.artifacts if a.status == "shipped"}
+        if not shipped:
+            raise BundleError(f"{self.root}: no shipped artifact in the manifest")
+        if self.selection is not None and self.selection.artifact in shipped:
+            return shipped[self.selection.artifact], f"selected on this device ({self.selection.host})"
+        if self.manifest.recommended is not None:
+            return shipped[self.manifest.recommended.artifact], f"recommended at export ({self.manifest.recommended.host})"
+        return next(iter(shipped.values())), "the first shipped artifact (the bundle records no recommendation)"
 
 
 def _inside(root: Path, relative: str) -> Path:
@@ -282,7 +323,40 @@ def load_bundle(path: str | Path, *, verify: Literal["all", "none"] = "all") -> 
     if verify == "all":
         for entry in entries:
             verify_file(root, entry)
-    return Bundle(root=root, manifest=manifest)
+    return Bundle(root=root, manifest=manifest, selection=read_selection(root))
+
+
+def read_selection(root: Path) -> DeviceSelection | None:
+    """The device's choice when it was made for this very manifest; a stale or unreadable one is ignored
+    (logged): the bundle's own recommendation still holds."""
+    path = root / SELECTION_NAME
+    if not path.is_file():
+        return None
+    try:
+        selection = DeviceSelection.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError) as exc:
+        log.warning("%s ignored: not a device selection (%s)", path, str(exc).splitlines()[0])
+        return None
+    if selection.manifest_sha256 != hashlib.sha256((root / MANIFEST_NAME).read_bytes()).hexdigest():
+        log.warning("%s ignored: it was made for another manifest (the bundle was replaced)", path)
+        return None
+    return selection
+
+
+def write_selection(bundle: Bundle, selection: Recommendation) -> Path:
+    """Record the device's choice atomically beside the manifest (a reader sees the old or the new file)."""
+    if not (bundle.root / MANIFEST_NAME).is_file():
+        raise BundleError(f"{bundle.root}: not a bundle directory; unpack the archive to record a selection")
+    digest = hashlib.sha256((bundle.root / MANIFEST_NAME).read_bytes()).hexdigest()
+    document = DeviceSelection(**selection.model_dump(), manifest_sha256=digest)
+    path = bundle.root / SELECTION_NAME
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_text(document.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot record the selection ({exc})") from exc
+    return path
 
 
 # Files that unpickle on load can run code; a bundle carries ONNX/IR and JSON only.
@@ -298,7 +372,7 @@ def _refuse_pickles(root: Path) -> None:
 
 
 def _refuse_unlisted(root: Path, manifest: Manifest) -> None:
-    listed = {MANIFEST_NAME, SIGNATURE_NAME} | {e.file for a in manifest.artifacts for e in a.files()}
+    listed = {MANIFEST_NAME, SIGNATURE_NAME, SELECTION_NAME} | {e.file for a in manifest.artifacts for e in a.files()}
     present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
     unlisted = sorted(present - {Path(name).as_posix() for name in listed})
     if unlisted:

@@ -25,10 +25,12 @@ from edge_runtime.errors import AditError
 from edge_runtime.events import JsonlSink, compare_events, read_truth
 from edge_runtime.fleet.supervisor import run_supervised
 from edge_runtime.logs import setup_logging
-from edge_runtime.pipeline import ReplayResult, replay, replay_tolerance, run, verify_daemon
+from edge_runtime.pipeline import run
 from edge_runtime.promote_cli import add_arguments as add_promote_arguments
 from edge_runtime.promote_cli import promote_command
 from edge_runtime.redact import redact
+from edge_runtime.replay import ReplayResult, replay, replay_tolerance
+from edge_runtime.startup import verify_daemon
 from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.yamlconfig import save_config
 

@@ -1,6 +1,7 @@
-"""The published event contract: one typed model per event kind and phase, and the JSON Schema made from it.
+"""The published event contract: every event kind's models together, and the JSON Schema made from them.
 
-Every event the daemon sends (MQTT, webhook, JSONL) is one of these. The models are the one source
+Every event the daemon sends (MQTT, webhook, JSONL) is one of the typed models in ``event_models``
+(one per kind and phase, a module per producer), joined here into one union. The models are the one source
 of truth: ``docs/events/*.schema.json`` are generated from them (``python -m edge_runtime.event_schema
 --write docs/events``) and a test fails when the files and the models drift apart. Consumers switch
 on ``kind``, then ``phase``; ``schema_version`` changes only when a field is removed or its meaning
@@ -13,328 +14,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
-from edge_runtime.events import SCHEMA_VERSION, Severity
+from edge_runtime.event_models.camera import BeltEvent, DriftEvent, HealthEvent
+from edge_runtime.event_models.daemon import CapacityEvent, OutboxEvent
+from edge_runtime.event_models.fields import json_schema_of
+from edge_runtime.event_models.rules import MachineEvent, RuleEvent
 
-NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
-TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
-
-Name = Annotated[str, Field(pattern=NAME_PATTERN, description="a camera's or machine's configured name")]
-EventId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="uuid4 hex; consumers dedupe by it")]
-Timestamp = Annotated[str, Field(pattern=TIME_PATTERN, description="ISO 8601 UTC, milliseconds")]
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
-Duration = Annotated[
-    float,
-    Field(ge=0.0, description="seconds from the start event, never negative (monotonic or video clock)"),
-]
-SnapshotPath = Annotated[
-    str,
-    Field(
-        pattern=r"^/snapshots/[A-Za-z0-9_.-]+\.jpg$",
-        description="URL path of the annotated frame on the daemon's dashboard (GET it from the same host)",
-    ),
-]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Envelope(_Strict):
-    """The fields every event has; ``extra`` is typed per kind and phase."""
-
-    schema_version: Literal[1] = Field(description="bumped only for a change that breaks a consumer")
-    id: EventId
-    ts: Timestamp = Field(description="wall-clock time of the frame or window the event is about")
-    camera: Name = Field(description="the camera, or the machine for kind 'machine'")
-    type: str = Field(
-        min_length=1, description="the rule's event_type (or name); fixed names for the other kinds"
-    )
-    label: str = Field(min_length=1)
-    score: Share
-    frame: int = Field(ge=0, description="frame (or signal window) number in its source")
-    pts_s: float = Field(ge=0.0, description="video or signal time of that frame, seconds")
-    rule: str = Field(min_length=1)
-    severity: Severity
-
-
-# --- rule events (cameras) -------------------------------------------------------------------------------
-
-
-class RuleStartExtra(_Strict):
-    # absent (never null) when no snapshot was written: the published schema says string
-    snapshot: SnapshotPath = Field(default=None, description="present when snapshots are enabled and written")  # type: ignore[assignment]
-
-
-class RuleUpdateExtra(_Strict):
-    start_id: EventId
-    duration_s: Duration
-
-
-class RuleEndExtra(RuleUpdateExtra):
-    reason: Literal["absent", "stopped"] = Field(
-        description="absent: a whole debounce window without a match; "
-        "stopped: the source ended or the daemon stopped"
-    )
-
-
-class RuleStart(_Envelope):
-    """A rule's condition began: ``hits`` of the last ``window`` frames matched (after dwell, cool-down)."""
-
-    kind: Literal["rule"]
-    phase: Literal["start"]
-    extra: RuleStartExtra
-
-
-class RuleUpdate(_Envelope):
-    """The condition still holds (every ``update_every_s``); ``score`` is the peak so far."""
-
-    kind: Literal["rule"]
-    phase: Literal["update"]
-    extra: RuleUpdateExtra
-
-
-class RuleEnd(_Envelope):
-    """The condition is over; ``score`` is its peak."""
-
-    kind: Literal["rule"]
-    phase: Literal["end"]
-    extra: RuleEndExtra
-
-
-# --- machine events (vibration): a rule on a machine, with its health index --------------------------------
-
-
-class _MachineHealth(_Strict):
-    health_index: Share = Field(description="smoothed P(not normal): 0 healthy, 1 faulty")
-    health_trend_per_h: float = Field(description="slope of the health index per hour of signal")
-
-
-class MachineStartExtra(_MachineHealth):
-    pass
-
-
-class MachineUpdateExtra(RuleUpdateExtra, _MachineHealth):
-    pass
-
-
-class MachineEndExtra(RuleEndExtra, _MachineHealth):
-    pass
-
-
-class MachineStart(_Envelope):
-    """A rule watching a machine started (a fault class in enough windows)."""
-
-    kind: Literal["machine"]
-    phase: Literal["start"]
-    extra: MachineStartExtra
-
-
-class MachineUpdate(_Envelope):
-    kind: Literal["machine"]
-    phase: Literal["update"]
-    extra: MachineUpdateExtra
-
-
-class MachineEnd(_Envelope):
-    kind: Literal["machine"]
-    phase: Literal["end"]
-    extra: MachineEndExtra
-
-
-# --- camera health ---------------------------------------------------------------------------------------
-
-Condition = Literal["no_frames", "frozen", "dark", "obscured", "resolution_changed"]
-
-
-class CameraMeasures(_Strict):
-    """The picture checks' last measures on a 96x72 grey thumbnail (absent before the first check)."""
-
-    brightness: float | None = Field(default=None, ge=0, le=255, description="mean grey level")
-    sharpness: float | None = Field(default=None, ge=0, description="variance of the Laplacian")
-    change: float | None = Field(default=None, ge=0, description="mean absolute grey change between checks")
-
-
-class HealthStartExtra(CameraMeasures):
-    from_: list[int] | None = Field(default=None, alias="from", description="resolution_changed: old shape")
-    to: list[int] | None = Field(default=None, description="resolution_changed: new shape")
-
-
-class HealthEndExtra(CameraMeasures):
-    start_id: EventId
-    duration_s: Duration
-
-
-class HealthStart(_Envelope):
-    """A camera condition held for ``hold_s`` (``no_frames`` at once); ``type`` is ``camera_<label>``."""
-
-    kind: Literal["camera_health"]
-    phase: Literal["start"]
-    type: Literal[
-        "camera_no_frames", "camera_frozen", "camera_dark", "camera_obscured", "camera_resolution_changed"
-    ]
-    label: Condition
-    rule: Literal["health"]
-    extra: HealthStartExtra
-
-
-class HealthEnd(_Envelope):
-    """The condition cleared."""
-
-    kind: Literal["camera_health"]
-    phase: Literal["end"]
-    type: Literal[
-        "camera_no_frames", "camera_frozen", "camera_dark", "camera_obscured", "camera_resolution_changed"
-    ]
-    label: Condition
-    rule: Literal["health"]
-    extra: HealthEndExtra
-
-
-# --- belt load and speed ----------------------------------------------------------------------------------
-
-
-class BeltInputs(_Strict):
-    """What the recommendation was computed from, so a control system can check it."""
-
-    load: Share = Field(description="smoothed coal share of the belt region")
-    raw_load: Share = Field(description="this frame's coal share")
-    recommended_speed_mps: float = Field(ge=0, description="the ramped recommendation, m/s")
-    setpoint_mps: float = Field(ge=0)
-    min_mps: float = Field(gt=0)
-    max_mps: float = Field(gt=0)
-    full_load: Share
-    overload_above: Share
-    smoothing_s: float = Field(ge=0)
-
-
-class BeltEndExtra(BeltInputs):
-    start_id: EventId
-    duration_s: Duration
-    reason: Literal["load_fell", "stopped"]
-
-
-class BeltSpeed(_Envelope):
-    """The recommended speed moved by ``report_step_mps`` (or reached its set point); ``score`` = load."""
-
-    kind: Literal["belt_load"]
-    phase: Literal["update"]
-    type: Literal["belt_speed"]
-    label: Literal["speed"]
-    rule: Literal["belt_load"]
-    extra: BeltInputs
-
-
-class BeltOverloadStart(_Envelope):
-    """The smoothed load stayed above ``overload.above`` for ``hold_s``."""
-
-    kind: Literal["belt_load"]
-    phase: Literal["start"]
-    type: Literal["belt_overload"]
-    label: Literal["overload"]
-    rule: Literal["belt_load"]
-    extra: BeltInputs
-
-
-class BeltOverloadEnd(_Envelope):
-    kind: Literal["belt_load"]
-    phase: Literal["end"]
-    type: Literal["belt_overload"]
-    label: Literal["overload"]
-    rule: Literal["belt_load"]
-    extra: BeltEndExtra
-
-
-# --- the daemon's own state: a damaged outbox moved aside and salvaged -----------------------------------
-
-
-class OutboxDamagedExtra(_Strict):
-    moved_to: str = Field(description="where the damaged file was moved (never deleted)")
-    reason: str = Field(description="what was wrong with it")
-    salvaged: int = Field(ge=0, description="rows copied into the fresh outbox")
-    unreadable: int = Field(ge=0, description="rows kept as dead letters")
-
-
-class OutboxDamagedEndExtra(OutboxDamagedExtra):
-    start_id: EventId
-    duration_s: Duration
-
-
-class OutboxDamagedStart(_Envelope):
-    """At start the outbox could not be read: it was moved aside and a fresh one started."""
-
-    kind: Literal["outbox"]
-    phase: Literal["start"]
-    camera: Literal["daemon"] = Field(description="the daemon itself")
-    type: Literal["outbox_damaged"]
-    label: Literal["outbox_damaged"]
-    rule: Literal["outbox"]
-    extra: OutboxDamagedExtra
-
-
-class OutboxDamagedEnd(_Envelope):
-    """Sent right after the start: the recovery is complete."""
-
-    kind: Literal["outbox"]
-    phase: Literal["end"]
-    camera: Literal["daemon"]
-    type: Literal["outbox_damaged"]
-    label: Literal["outbox_damaged"]
-    rule: Literal["outbox"]
-    extra: OutboxDamagedEndExtra
-
-
-# --- drift: a camera's recent frames against the bundle's reference statistics (siteloop) --------------
-
-DriftStatistic = Literal["brightness", "contrast", "sharpness", "confidence"]
-
-
-class DriftExtra(_Strict):
-    psi: float = Field(ge=0, description="Population Stability Index of the recent samples to the reference")
-    recent_median: float | None = Field(description="median of the camera's recent samples")
-    reference_median: float = Field(description="median of the bundle's reference data")
-    samples: int = Field(ge=0, description="recent samples compared")
-
-
-class DriftEndExtra(DriftExtra):
-    start_id: EventId
-    duration_s: Duration
-    reason: Literal["cleared", "stopped"] = Field(
-        description="cleared: the PSI fell below clear_below; stopped: the daemon stopped"
-    )
-
-
-class DriftStart(_Envelope):
-    """A statistic of a camera's recent frames left the training data (PSI >= raise_above)."""
-
-    kind: Literal["drift"]
-    phase: Literal["start"]
-    type: Literal["drift"]
-    label: DriftStatistic = Field(description="the statistic that moved")
-    rule: Literal["drift"]
-    extra: DriftExtra
-
-
-class DriftEnd(_Envelope):
-    kind: Literal["drift"]
-    phase: Literal["end"]
-    type: Literal["drift"]
-    label: DriftStatistic
-    rule: Literal["drift"]
-    extra: DriftEndExtra
-
-
-RuleEvent = Annotated[RuleStart | RuleUpdate | RuleEnd, Field(discriminator="phase")]
-MachineEvent = Annotated[MachineStart | MachineUpdate | MachineEnd, Field(discriminator="phase")]
-HealthEvent = Annotated[HealthStart | HealthEnd, Field(discriminator="phase")]
-BeltEvent = Annotated[BeltSpeed | BeltOverloadStart | BeltOverloadEnd, Field(discriminator="phase")]
-OutboxEvent = Annotated[OutboxDamagedStart | OutboxDamagedEnd, Field(discriminator="phase")]
-DriftEvent = Annotated[DriftStart | DriftEnd, Field(discriminator="phase")]
 AnyEvent = Annotated[
-    RuleEvent | MachineEvent | HealthEvent | BeltEvent | OutboxEvent | DriftEvent, Field(discriminator="kind")
+    RuleEvent | MachineEvent | HealthEvent | BeltEvent | OutboxEvent | CapacityEvent | DriftEvent,
+    Field(discriminator="kind"),
 ]
 
 # The schema files of docs/events: name -> (title, type). ``event`` is the union every consumer can use.
@@ -345,6 +36,7 @@ SCHEMAS: dict[str, tuple[str, Any]] = {
     "camera_health": ("adit camera health event", HealthEvent),
     "belt_load": ("adit belt load and speed event", BeltEvent),
     "outbox": ("adit outbox recovery event", OutboxEvent),
+    "capacity": ("adit box capacity event", CapacityEvent),
     "drift": ("adit drift event (a camera's frames against the bundle's reference statistics)", DriftEvent),
 }
 
@@ -360,18 +52,6 @@ def json_schema(name: str) -> dict[str, Any]:
     """The JSON Schema of ``SCHEMAS[name]``."""
     title, model = SCHEMAS[name]
     return json_schema_of(title, model, name)
-
-
-def json_schema_of(title: str, model: Any, name: str) -> dict[str, Any]:
-    """A model's JSON Schema (draft 2020-12) with a versioned id, a title and the version."""
-    body = TypeAdapter(model).json_schema(by_alias=True)
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"urn:adit:schema:{name}:v{SCHEMA_VERSION}",
-        "title": title,
-        "version": SCHEMA_VERSION,
-        **body,
-    }
 
 
 def schema_files(extra: dict[str, dict[str, Any]] | None = None) -> dict[str, str]:

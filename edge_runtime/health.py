@@ -17,7 +17,7 @@ from typing import Literal, get_args
 import cv2
 import numpy as np
 
-from edge_runtime.config import HealthConfig
+from edge_runtime.config.cameras import HealthConfig
 from edge_runtime.events import Event, duration, utc_iso
 from edge_runtime.sources import Frame
 

@@ -9,17 +9,25 @@ was produced by the code that runs on the device.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 
-from edge_runtime.backends import BackendOptions, Signature, backend_for_format, create_backend
+from edge_runtime.backends import (
+    BackendOptions,
+    Outputs,
+    Signature,
+    backend_class,
+    backend_for_format,
+    create_backend,
+)
 from edge_runtime.backends.base import Shape
 from edge_runtime.bundle import Artifact, Bundle, ModelInterface
 from edge_runtime.detection import PixelDetection, decode_boxes
 from edge_runtime.errors import BundleError
 from edge_runtime.postprocess import Classification, Prediction, decoder_for
 from edge_runtime.postprocess_spec import BoxesPost
-from edge_runtime.preprocess import preprocess, to_bgr8
+from edge_runtime.preprocess import preprocess, resized_batch, to_bgr8
 from edge_runtime.segmentation import Segmentation, decode_masks
 from edge_runtime.signal import prepare_windows
 
@@ -110,11 +118,45 @@ class BundleModel(Predictor):
         self.manifest = bundle.manifest
         self.artifact = artifact if isinstance(artifact, Artifact) else bundle.artifact(artifact)
         self.backend_name = backend or backend_for_format(self.artifact.format)
+        options = options or BackendOptions()
+        # in the graph where the backend can and the task has images; else numpy on the host
+        self.graph_preprocessing = (
+            options.preprocess == "graph"
+            and backend_class(self.backend_name).graph_preprocessing
+            and self.manifest.signal is None
+        )
         self.backend = create_backend(
-            self.backend_name, bundle.path_of(self.artifact), options, self.artifact.precision
+            self.backend_name,
+            bundle.path_of(self.artifact),
+            options,
+            self.artifact.precision,
+            self.manifest.input if self.graph_preprocessing else None,
         )
         check_signature(self.manifest, self.backend.signature(), f"{bundle.root}: {self.artifact.file}")
         super().__init__(bundle.manifest, self.backend.infer, name=str(bundle.root))
+
+    def prepare(self, frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Frames -> model input: with graph preprocessing the resized uint8 frames (the backend does
+        the rest), else as every ``Predictor`` does."""
+        if self.graph_preprocessing:
+            return resized_batch(frames, self.manifest.input)
+        return super().prepare(frames)
+
+    def start(self, batch: np.ndarray, done: Callable[[Outputs], None]) -> None:
+        """``infer`` that hands the outputs to ``done``, asynchronously in OpenVINO's throughput mode."""
+        self.backend.start(batch, done)
+
+    def wait(self) -> None:
+        """Every ``start``ed batch handed to its ``done``."""
+        self.backend.wait()
+
+    def idle(self) -> bool:
+        """``start`` would not block (always, but in throughput mode with every request busy)."""
+        return self.backend.idle()
+
+    @property
+    def throughput(self) -> bool:
+        return self.backend.options.mode == "throughput"
 
     @property
     def runtime_precision(self) -> str:
@@ -129,11 +171,14 @@ def load_model(
     device: str = "CPU",
     threads: int | None = None,
     mode: str = "latency",
+    preprocess: Literal["host", "graph"] = "host",
 ) -> BundleModel:
     """The daemon's way in: the site's settings resolved once against the bundle, the model checked."""
     chosen = bundle.artifact(artifact)
     hint = resolve_precision(precision, chosen)
-    options = BackendOptions(device=device, threads=threads, precision_hint=hint, mode=mode)
+    options = BackendOptions(
+        device=device, threads=threads, precision_hint=hint, mode=mode, preprocess=preprocess
+    )
     return BundleModel(bundle, chosen, options=options)
 
 

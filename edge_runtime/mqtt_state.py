@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
-from edge_runtime.config import MqttStateConfig
+from edge_runtime.config.sinks import MqttStateConfig
 from edge_runtime.sinks import MqttSink
 from edge_runtime.state import SiteState, belt_message, camera_message, machine_message
 

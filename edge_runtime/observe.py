@@ -17,6 +17,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from edge_runtime.beltload import BeltLoadMonitor
 from edge_runtime.bundle import Manifest
+from edge_runtime.capacity import CapacityMonitor
+from edge_runtime.capture import CaptureThread
 from edge_runtime.config import SiteConfig
 from edge_runtime.health import CameraHealth
 from edge_runtime.live import LatestFrames
@@ -27,7 +29,6 @@ from edge_runtime.signal_monitor import SignalMonitor
 from edge_runtime.siteloop.loop import SiteLoop
 from edge_runtime.siteloop.promote import Promotions
 from edge_runtime.snapshots import SnapshotWriter
-from edge_runtime.sources import CaptureThread
 from edge_runtime.timing import BUCKETS_MS, STAGES, StageTimers
 
 CameraState = Literal["online", "reconnecting", "offline", "blind", "ended"]
@@ -47,6 +48,7 @@ class CameraView:
             "connected": getattr(source, "connected", not self.capture.exhausted),
             "ended": self.capture.exhausted,
             "reconnects": getattr(source, "reconnects", 0),
+            "decoded": getattr(source, "frames_read", stats.captured),  # also the frames only grabbed
             "captured": stats.captured,
             "processed": stats.delivered,
             "dropped": stats.dropped,
@@ -85,6 +87,7 @@ class DaemonView:
     liveness: Liveness | None = None
     snapshots: SnapshotWriter | None = None
     machines: list[SignalMonitor] = field(default_factory=list)
+    capacity: CapacityMonitor | None = None
     site_loop: SiteLoop | None = None
     promotions: Promotions | None = None  # the supervisor's, when site_loop.promote is set
 
@@ -124,6 +127,8 @@ class DaemonView:
             and not stalled
         )
         body = {"ok": ok, "cameras": cameras, "machines": machines, "sinks": sinks, "storage": storage}
+        if self.capacity is not None:  # reported, not a failure: every camera still runs, at a lower rate
+            body["over_capacity"] = self.capacity.over
         return ok, body | {"stalled": stalled}
 
     def sink_health(self, name: str) -> dict[str, Any]:
@@ -167,6 +172,7 @@ class DaemonView:
             "sinks": {name: self.sink_health(name) | s.view() for name, s in self.outbox.states.items()},
             "timing_ms": {stage: vars(stats) for stage, stats in self.timers.summary().items()},
             "belt_load": self.belt_states(),
+            "capacity": self.capacity.state() if self.capacity else None,
             "site_loop": self.site_loop.state() if self.site_loop is not None else None,
             "promotion": self.promotions.state() if self.promotions is not None else None,
             "config": config,
@@ -203,6 +209,12 @@ class DaemonCollector:
             for name in state["conditions"]:
                 condition.add_metric([camera.name, name], 1.0)
         yield from (captured, processed, dropped, reconnects, fps, condition)
+        if view.capacity is not None:
+            yield GaugeMetricFamily(
+                "adit_over_capacity",
+                "1 while cameras lose inference slots or get stale frames (box over capacity)",
+                value=float(view.capacity.over),
+            )
         yield from _machine_metrics(view.machines)
         depth = GaugeMetricFamily("adit_outbox_depth", "Events not yet delivered to a sink", labels=["sink"])
         delivered = CounterMetricFamily("adit_events_delivered", "Events delivered", labels=["sink"])

@@ -21,7 +21,7 @@ from typing import Any
 
 from asyncua import Server, ua
 
-from edge_runtime.config import OpcUaConfig, is_loopback
+from edge_runtime.config.daemon import OpcUaConfig, is_loopback
 from edge_runtime.errors import ConfigError
 from edge_runtime.state import SiteState, SourceState
 

@@ -32,7 +32,7 @@ from enum import Enum
 from typing import Any
 
 from edge_runtime.backoff import Backoff
-from edge_runtime.config import OutboxConfig
+from edge_runtime.config.sinks import OutboxConfig
 from edge_runtime.events import Event, Sink, utc_iso
 from edge_runtime.liveness import Liveness
 from edge_runtime.outbox_store import (

@@ -71,12 +71,21 @@ def resize(image: np.ndarray, spec: InputSpec) -> np.ndarray:
     return scaled[top : top + height, left : left + width]
 
 
-def preprocess(images: np.ndarray | Sequence[np.ndarray], spec: InputSpec) -> np.ndarray:
-    """Turn one BGR uint8 frame or a sequence of them into a float32 batch laid out per ``spec``."""
+def resized_batch(images: np.ndarray | Sequence[np.ndarray], spec: InputSpec) -> np.ndarray:
+    """One BGR uint8 frame or a sequence of them, resized per ``spec`` and stacked (N, H, W, 3) uint8.
+
+    The geometric half of ``preprocess``; an OpenVINO graph with the rest built in takes it as is
+    (``backends/openvino_preprocess.py``).
+    """
     frames = [images] if isinstance(images, np.ndarray) and images.ndim == 3 else list(images)
     if not frames:
         raise ImageError("preprocess: got an empty batch")
-    batch = np.stack([resize(to_bgr8(frame), spec) for frame in frames])
+    return np.stack([resize(to_bgr8(frame), spec) for frame in frames])
+
+
+def preprocess(images: np.ndarray | Sequence[np.ndarray], spec: InputSpec) -> np.ndarray:
+    """Turn one BGR uint8 frame or a sequence of them into a float32 batch laid out per ``spec``."""
+    batch = resized_batch(images, spec)
     if spec.colour == "rgb":
         batch = batch[..., ::-1]
     mean = np.asarray(spec.mean, dtype=np.float32)

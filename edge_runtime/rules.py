@@ -22,7 +22,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from edge_runtime.config import RuleConfig
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.events import Event, Phase, duration, utc_iso
 from edge_runtime.postprocess import Classification, Detections, Prediction, Segmentation
 from edge_runtime.sources import Frame

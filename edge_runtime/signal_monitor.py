@@ -28,7 +28,9 @@ import numpy as np
 
 from edge_runtime.backoff import Backoff
 from edge_runtime.bundle import Bundle, load_bundle
-from edge_runtime.config import MachineConfig, MachineHealthConfig, RuleConfig, SiteConfig, load_site_config
+from edge_runtime.config import SiteConfig, load_site_config
+from edge_runtime.config.machines import MachineConfig, MachineHealthConfig
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.errors import AditError
 from edge_runtime.events import Event, JsonlSink, Sink
 from edge_runtime.jsonsafe import dumps

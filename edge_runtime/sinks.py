@@ -21,7 +21,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from pydantic import BaseModel
 
-from edge_runtime.config import MqttSinkConfig, SinksConfig, WebhookSinkConfig
+from edge_runtime.config.sinks import MqttSinkConfig, SinksConfig, WebhookSinkConfig
 from edge_runtime.errors import ConfigError
 from edge_runtime.events import DeliveryRefused, Event, JsonlSink, Sink
 from edge_runtime.redact import redact_url

@@ -19,7 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_runtime.config import RuleConfig, SnapshotConfig
+from edge_runtime.config.daemon import SnapshotConfig
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.errors import ConfigError
 from edge_runtime.events import Event
 from edge_runtime.postprocess import Detections, Prediction

@@ -1,20 +1,20 @@
-"""Frame sources and the capture thread that keeps only the newest frame.
+"""Frame sources: video files, image folders, streams and devices, and the reconnecting wrapper.
 
-Live, a camera is read on its own thread and the pipeline always takes the newest frame: when
-inference is slower than the camera, old frames are dropped (and counted) instead of queueing up
-into a growing lag. In replay, ``iter_frames`` reads on the caller's thread and yields every frame,
-so a run over a recorded video is deterministic.
+A source's ``read`` returns the next frame the model should see. The frames between (``stride``, or
+``infer_fps`` slots) are only grabbed: decoded, because an H.264 decoder needs every frame of its
+reference chain, but never converted to BGR; an MJPEG stream's are not even decoded (every JPEG
+stands alone: the due ones go through ``cv2.imdecode``). A stream's frames carry their capture time, estimated
+from the stream's own timestamps (``frameclock``), so a decoding backlog shows up as frame age.
+``capture`` reads sources on their threads for the live daemon.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, Protocol
@@ -23,11 +23,11 @@ import cv2
 import numpy as np
 
 from edge_runtime.backoff import Backoff
-from edge_runtime.config import CameraConfig
+from edge_runtime.config.cameras import CameraConfig
 from edge_runtime.errors import ImageError, SourceError
+from edge_runtime.frameclock import Slots, StreamClock
 from edge_runtime.preprocess import read_image
 from edge_runtime.redact import redact_url
-from edge_runtime.timing import StageTimers
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".
 _STREAM_URL = re.compile(r"^(rtsps?|https?|rtmp|udp|tcp)://", re.IGNORECASE)
 # Without these bounds a hung RTSP server blocks read() for 30 s (measured, see REAL-PARTS.md).
 _STREAM_PARAMS = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 3000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 2000]
+# Codecs whose every frame stands alone: a frame the model will not see need not be decoded at all.
+_INTRA_ONLY = frozenset({"MJPG"})
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Frame:
 
     camera: str
     index: int  # frame number in the source (files: the video's own frame number, counting on across loops)
-    ts: float  # wall-clock capture time, seconds since the epoch
+    ts: float  # wall-clock capture time, seconds since the epoch (streams: estimated from their timestamps)
     pts_s: float  # files: position in the video (monotonic across loops); live: seconds since opened
     image: np.ndarray  # BGR uint8, H x W x 3
     tensor: np.ndarray | None = None  # the model's input for this frame, when prepared ahead (replay)
@@ -58,6 +60,11 @@ class FrameSource(Protocol):
     def read(self) -> Frame | None: ...
 
     def close(self) -> None: ...
+
+
+def _fourcc(capture: cv2.VideoCapture) -> str:
+    code = int(capture.get(cv2.CAP_PROP_FOURCC))
+    return "".join(chr((code >> shift) & 0xFF) for shift in (0, 8, 16, 24))
 
 
 def source_kind(source: str) -> SourceKind:
@@ -78,12 +85,17 @@ class VideoCaptureSource:
         self.kind = kind
         self._capture = capture
         self._stride = camera.stride
+        self._slots = Slots(camera.infer_fps) if camera.infer_fps else None
+        self._clock = StreamClock() if kind == "stream" else None
         self._loop = camera.loop and kind == "file"
         self._opened = time.monotonic()
         self._index = -1
         self._loop_offset_s = 0.0
         self._last_pts_s = 0.0
         self._grabbed_since_rewind = 0
+        # Thinned MJPEG: grab only reads the compressed frame; the due ones are decoded by imdecode
+        thinned = camera.stride > 1 or camera.infer_fps is not None
+        self._raw = thinned and _fourcc(capture) in _INTRA_ONLY and bool(capture.set(cv2.CAP_PROP_FORMAT, -1))
 
     @property
     def fps(self) -> float:
@@ -91,10 +103,17 @@ class VideoCaptureSource:
 
     @property
     def frames_read(self) -> int:
+        """Frames grabbed (decoded) so far, whether the model gets them or not."""
         return self._index + 1
 
+    @property
+    def skips_decoding(self) -> bool:
+        """Frames the model will not see are read compressed and never decoded (thinned MJPEG)."""
+        return self._raw
+
     def read(self) -> Frame | None:
-        """The next frame (every ``stride``-th one), or None at the end of the source."""
+        """The next frame due for the model (every ``stride``-th, or one per ``infer_fps`` slot), or
+        None at the end of the source."""
         while True:
             if not self._capture.grab():
                 if self._loop and self._grabbed_since_rewind and self._rewind():
@@ -106,9 +125,21 @@ class VideoCaptureSource:
             pts_s = self._pts_s()
             if self._index % self._stride:
                 continue  # skipped frames are grabbed but never converted to BGR
+            # Slots of a live source follow arrival; a skipped frame costs one grab and no other call
+            # into OpenCV (each releases and retakes the GIL, which dozens of cameras contend for).
+            if self._slots is not None and not self._slots.due(pts_s if self.kind == "file" else ts):
+                continue
+            if self._clock is not None:
+                ts = self._clock.capture_time(ts, self._capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
             ok, image = self._capture.retrieve()
             if not ok or image is None:
                 return None
+            if self._raw:
+                decoded = cv2.imdecode(image.reshape(-1), cv2.IMREAD_COLOR)
+                if decoded is None:  # one corrupt JPEG: the next frame stands alone
+                    log.warning("camera %s: frame %d is no decodable JPEG; skipped", self.camera, self._index)
+                    continue
+                image = decoded
             return Frame(camera=self.camera, index=self._index, ts=ts, pts_s=pts_s, image=image)
 
     def _pts_s(self) -> float:
@@ -134,16 +165,20 @@ class ImageFolderSource:
 
     def __init__(self, camera: CameraConfig) -> None:
         self.camera = camera.name
-        self._paths = sorted(p for p in Path(camera.source).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        self._paths = sorted(p for p in Path(camera.stream).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self._paths:
             raise SourceError(
-                f"camera {camera.name!r}: {camera.source}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
+                f"camera {camera.name!r}: {camera.stream}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
             )
-        self._folder = camera.source
+        self._folder = camera.stream
         self._loop = camera.loop
         self._stride = camera.stride
         self._index = -1
         self.fps = 0.0
+
+    @property
+    def frames_read(self) -> int:
+        return self._index + 1
 
     def read(self) -> Frame | None:
         unreadable = 0
@@ -184,7 +219,7 @@ class ReconnectingSource:
         self, camera: CameraConfig, stop: threading.Event, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.camera = camera.name
-        self.kind = source_kind(camera.source)
+        self.kind = source_kind(camera.stream)
         self.reconnects = 0
         self.connected = False
         self._config = camera
@@ -221,13 +256,21 @@ class ReconnectingSource:
             self._wait()
             return None
         if not isinstance(source, VideoCaptureSource):
-            raise SourceError(f"camera {self.camera!r}: {self._config.source} is not a stream or device")
-        log.info("camera %s: connected to %s", self.camera, redact_url(self._config.source))
+            raise SourceError(f"camera {self.camera!r}: {self._config.stream} is not a stream or device")
+        log.info("camera %s: connected to %s", self.camera, redact_url(self._config.stream))
         self._source = source
         return source
 
     def _wait(self) -> None:
         self._stop.wait(self._backoff.next())
+
+    @property
+    def frames_read(self) -> int:
+        return self._offset + (self._source.frames_read if self._source is not None else 0)
+
+    @property
+    def skips_decoding(self) -> bool:
+        return self._source is not None and self._source.skips_decoding
 
     def close(self) -> None:
         if self._source is not None:
@@ -236,190 +279,32 @@ class ReconnectingSource:
 
 def open_camera(camera: CameraConfig, stop: threading.Event) -> FrameSource:
     """The live source of a camera: streams and devices reconnect, files and folders end."""
-    kind = source_kind(camera.source)
+    kind = source_kind(camera.stream)
     if kind in ("stream", "device"):
         return ReconnectingSource(camera, stop)
     return open_source(camera)
 
 
 def open_source(camera: CameraConfig) -> VideoCaptureSource | ImageFolderSource:
-    """Open a camera's source, or raise SourceError naming the camera and its source."""
-    kind = source_kind(camera.source)
+    """Open a camera's source (its sub-stream when it has one), or raise SourceError naming both."""
+    url = camera.stream
+    kind = source_kind(url)
     if kind == "folder":
         return ImageFolderSource(camera)
-    if kind == "file" and not Path(camera.source).is_file():
-        raise SourceError(f"camera {camera.name!r}: {camera.source}: no such video file")
+    if kind == "file" and not Path(url).is_file():
+        raise SourceError(f"camera {camera.name!r}: {url}: no such video file")
+    # One decoder thread per camera: FFmpeg's frame threads each hold a frame back (latency, REAL-PARTS.md)
+    # and many cameras already keep every core busy.
+    threads = [cv2.CAP_PROP_N_THREADS, camera.decode_threads] if camera.decode_threads else []
     if kind == "stream":
-        capture = cv2.VideoCapture(camera.source, cv2.CAP_FFMPEG, _STREAM_PARAMS)
+        capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG, _STREAM_PARAMS + threads)
     elif kind == "device":
         # a USB camera unplugged and plugged back keeps its by-id path (not its index): reconnect by it
-        capture = cv2.VideoCapture(int(camera.source) if camera.source.isdigit() else camera.source)
+        capture = cv2.VideoCapture(int(url) if url.isdigit() else url)
     else:
-        capture = cv2.VideoCapture(camera.source)
+        capture = cv2.VideoCapture(url, cv2.CAP_ANY, threads)
     if not capture.isOpened():
         raise SourceError(
-            f"camera {camera.name!r}: cannot open {kind} {redact_url(camera.source)} (not a readable video?)"
+            f"camera {camera.name!r}: cannot open {kind} {redact_url(url)} (not a readable video?)"
         )
     return VideoCaptureSource(camera, capture, kind)
-
-
-def iter_frames(source: FrameSource, timers: StageTimers) -> Iterator[Frame]:
-    """Every frame of ``source`` in order, read on the caller's thread (replay: nothing dropped)."""
-    while True:
-        with timers.measure("decode"):
-            frame = source.read()
-        if frame is None:
-            return
-        yield frame
-
-
-@contextmanager
-def read_ahead(frames: Iterator[Frame], depth: int = 4) -> Iterator[Iterator[Frame]]:
-    """``frames`` decoded on a thread up to ``depth`` ahead, in order, nothing dropped.
-
-    Replay then overlaps decoding with inference as a live camera's capture thread does. Leaving the
-    block stops the thread and waits for it, so the caller may close the source afterwards; an
-    error while decoding is raised in the caller.
-    """
-    slots: queue.Queue[Frame | BaseException | None] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: Frame | BaseException | None) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for frame in frames:
-                if not put(frame):
-                    return
-            put(None)
-        except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            put(exc)
-
-    def consume() -> Iterator[Frame]:
-        while (item := slots.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
-    thread.start()
-    try:
-        yield consume()
-    finally:
-        stop.set()
-        thread.join()
-
-
-@dataclass
-class CaptureStats:
-    captured: int = 0  # frames read from the source
-    delivered: int = 0  # frames the consumer took
-    dropped: int = 0  # frames replaced by a newer one before the consumer took them
-
-
-class CaptureThread:
-    """Reads one source on its own thread, holding only the newest frame for the consumer.
-
-    ``stop`` is the daemon's one stop event: setting it ends every capture thread. ``ready`` (shared
-    by all cameras) is set whenever any of them has a new frame, so one consumer can serve many.
-    Whoever opened the source closes it, after ``join`` says the thread has let go of it.
-    """
-
-    def __init__(
-        self,
-        source: FrameSource,
-        stop: threading.Event,
-        timers: StageTimers,
-        *,
-        realtime: bool = False,
-        ready: threading.Event | None = None,
-        observe: Callable[[Frame], None] | None = None,
-    ) -> None:
-        self.source = source
-        self._observe = observe  # camera health sees every captured frame, on this thread
-        self.stats = CaptureStats()
-        self.error: Exception | None = None
-        self._stop = stop
-        self._timers = timers
-        self._realtime = realtime
-        self._ready = ready
-        self._condition = threading.Condition()
-        self._newest: Frame | None = None
-        self._ended = False
-        self._thread = threading.Thread(target=self._run, name=f"capture-{source.camera}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def take(self, timeout_s: float = 0.0) -> Frame | None:
-        """The newest frame not yet taken, waiting up to ``timeout_s``; None if there is none."""
-        with self._condition:
-            if timeout_s > 0:
-                self._condition.wait_for(
-                    lambda: self._newest is not None or self._ended or self._stop.is_set(), timeout_s
-                )
-            frame, self._newest = self._newest, None
-            if frame is not None:
-                self.stats.delivered += 1
-            return frame
-
-    @property
-    def exhausted(self) -> bool:
-        """The source has ended and its last frame has been taken."""
-        with self._condition:
-            return self._ended and self._newest is None
-
-    def join(self, timeout_s: float = 5.0) -> bool:
-        """Wait for the thread to end; False (and a warning) if a blocked read kept it alive."""
-        if self._thread.ident is None:
-            return True  # never started, holds nothing
-        self._thread.join(timeout_s)
-        if self._thread.is_alive():
-            log.warning("camera %s: capture thread still blocked after %.1f s", self.source.camera, timeout_s)
-            return False
-        return True
-
-    def _run(self) -> None:
-        pace_origin: tuple[float, float] | None = None
-        try:
-            while not self._stop.is_set():
-                # for a live camera this includes waiting for the frame to arrive
-                with self._timers.measure("decode"):
-                    frame = self.source.read()
-                if frame is None:
-                    break
-                if self._observe is not None:
-                    self._observe(frame)
-                if self._realtime:
-                    pace_origin = pace_origin or (time.monotonic(), frame.pts_s)
-                    delay = pace_origin[0] + (frame.pts_s - pace_origin[1]) - time.monotonic()
-                    if delay > 0 and self._stop.wait(delay):
-                        break
-                    frame = replace(frame, ts=time.time())  # a live camera's frame is captured now
-                self._publish(frame)
-        except Exception as exc:  # a camera failure must end this thread, not the daemon
-            log.exception("camera %s: capture failed", self.source.camera)
-            self.error = exc
-        finally:
-            with self._condition:
-                self._ended = True
-                self._condition.notify_all()
-            if self._ready is not None:
-                self._ready.set()
-
-    def _publish(self, frame: Frame) -> None:
-        with self._condition:
-            if self._newest is not None:
-                self.stats.dropped += 1
-            self._newest = frame
-            self.stats.captured += 1
-            self._condition.notify_all()
-        if self._ready is not None:
-            self._ready.set()

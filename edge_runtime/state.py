@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge_runtime.event_schema import SCHEMA_VERSION, EventId, Name, Share, Timestamp, json_schema_of
-from edge_runtime.events import Event, Kind, Phase, Severity
+from edge_runtime.event_models.fields import EventId, Name, Share, Timestamp, json_schema_of
+from edge_runtime.events import SCHEMA_VERSION, Event, Kind, Phase, Severity
 from edge_runtime.observe import CameraState, DaemonView
 
 MachineState = Literal["running", "error", "ended"]

@@ -12,15 +12,14 @@ import sys
 import tarfile
 from pathlib import Path
 
-from edge_runtime.bundle import load_bundle
 from edge_runtime.errors import AditError
 from edge_runtime.logs import setup_logging
+from edge_runtime.measure.verify import summary, verify_bundle
 from edge_runtime.signing import add_sign_arguments, load_private_key, sign_bundle, sign_command
-from export.build import ExportRequest, export_bundle, summary
+from export.build import ExportRequest, export_bundle
 from export.formats import FORMATS
 from export.gate import GateBudget
 from export.options import FORMAT_OPTIONS, describe
-from export.smoke import smoke_run
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,12 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     try:
         if args.command == "verify":
-            bundle = load_bundle(args.bundle)
-            print(summary(bundle))
-            print("OK: every artifact matches the manifest")
-            for key, outcome in smoke_run(bundle).items():
-                print(f"  {key:<15} {outcome}")
-            print("OK: every artifact loads and runs on a zero input")
+            print(verify_bundle(args.bundle))
             return 0
         if args.command == "sign":
             return sign_command(args)

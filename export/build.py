@@ -20,7 +20,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edge_runtime.bundle import Artifact, Bundle, Manifest, ModelInterface, load_bundle, write_manifest
+from edge_runtime.bundle import (
+    Artifact,
+    Bundle,
+    Manifest,
+    ModelInterface,
+    Recommendation,
+    load_bundle,
+    write_manifest,
+)
+from edge_runtime.measure.artifacts import p50_latencies
+from edge_runtime.measure.host import host_info
+from edge_runtime.measure.select import recommend
 from edge_runtime.model import Predictor
 from edge_runtime.siteloop.framestats import ReferenceStats
 from edge_runtime.siteloop.reference import measure_frames
@@ -41,6 +52,7 @@ from train.task import Task, TaskData, get_task
 log = logging.getLogger(__name__)
 
 PARITY_SAMPLES = 16  # real held-out inputs ONNX must agree with PyTorch on
+RECOMMEND_SECONDS = 0.3  # latency timing per shipped artifact for the recommendation (after warm-up)
 
 
 @dataclass(frozen=True)
@@ -110,10 +122,12 @@ def export_bundle(request: ExportRequest) -> Bundle:
         if request.site_data is not None:
             site = _site_evaluation(task, interface, data, request.site_data, artifacts, stage)
             provenance["site_evaluation"] = site
-        name = request.out.name
-        manifest = Manifest(**interface.model_dump(), name=name, artifacts=artifacts, provenance=provenance)
+        draft = Manifest(
+            **interface.model_dump(), name=request.out.name, artifacts=artifacts, provenance=provenance
+        )
+        manifest = draft.model_copy(update={"recommended": _recommended(Bundle(stage, draft))})
         write_manifest(stage, manifest)
-        if manifest.task != "signal":  # drift statistics are of camera frames
+        if manifest.task != "signal":  # drift is of camera frames, measured through the recommended artifact
             reference = _reference(stage, task, data.val, data.source)
             write_manifest(stage, manifest.model_copy(update={"reference": reference}))
     return load_bundle(request.out)
@@ -177,6 +191,17 @@ def _site_evaluation(
             report = measurer.measure(Candidate(artifact.key, stage / artifact.file), "test").report
             figures[artifact.key] = {"site": report.value, "test": artifact.metrics[task.metric]}
     return {"source": str(folder), "samples": len(samples), "metric": task.metric, "artifacts": figures}
+
+
+def _recommended(bundle: Bundle) -> Recommendation:
+    """The fastest artifact the gate shipped, on this machine: what the device runs unless its site names
+    another or ``adit select`` re-decides there for its own CPU."""
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    recommendation = recommend(
+        bundle, p50_latencies(bundle, RECOMMEND_SECONDS), str(host_info()["cpu"]), created
+    )
+    log.info("recommended: %s (p50 ms: %s)", recommendation.artifact, recommendation.p50_ms)
+    return recommendation
 
 
 def _gate_record(task: Task, budget: GateBudget) -> dict[str, object]:
@@ -243,31 +268,3 @@ def _staged(out: Path) -> Iterator[Path]:
         os.replace(out, previous)
     os.replace(stage, out)
     shutil.rmtree(previous, ignore_errors=True)
-
-
-def summary(bundle: Bundle) -> str:
-    """What export and verify print: each artifact's figure, size, status, and any rejection plainly."""
-    gate = bundle.manifest.provenance.get("gate", {})
-    metric = gate.get("metric") or next(iter(bundle.manifest.artifacts[0].metrics), "metric")
-    lines = [f"bundle {bundle.root} ({bundle.manifest.task}, {len(bundle.manifest.classes)} classes)"]
-    for a in bundle.manifest.artifacts:
-        ran = f"ran in {a.runtime_precision}" if a.runtime_precision else ""
-        value = f"{100 * a.metrics[metric]:6.2f}%" if metric in a.metrics else "     –"
-        lines.append(f"  {a.key:<15} {metric} {value}  {a.total_bytes / 1e6:6.2f} MB  {a.status:<8} {ran}")
-    for a in bundle.manifest.artifacts:
-        if a.status == "rejected":
-            fallback = ", ".join(
-                s.key for s in bundle.manifest.artifacts if s.status == "shipped" and s.precision != "int8"
-            )
-            kind = "INT8" if a.precision == "int8" else "ARTIFACT"
-            lines.append(
-                f"{kind} REJECTED: {a.key} missed the accuracy budget; {a.note.split('gate on ', 1)[-1]}."
-            )
-            for attempt in a.attempts:
-                figure = 100 * attempt.metrics.get(metric, float("nan"))
-                verdict = "passed" if attempt.passed else "failed"
-                lines.append(
-                    f"    tried {attempt.method:<26} {metric} {figure:6.2f}% (validation)  {verdict}"
-                )
-            lines.append(f"  -> not shipping {a.key}; use {fallback or 'a floating-point artifact'} instead.")
-    return "\n".join(lines)

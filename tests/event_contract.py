@@ -19,7 +19,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from edge_runtime.health import CameraHealth
-from edge_runtime.pipeline import Pipeline
+from edge_runtime.inference import Pipeline
 from edge_runtime.signal_monitor import SignalMonitor
 
 SCHEMA = Path(__file__).resolve().parent.parent / "docs" / "events" / "event.schema.json"

@@ -21,7 +21,8 @@ from train.engine import RunFailed
 from train.task import get_task, list_tasks
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """``fit`` and ``doctor``; ``adit train|doctor`` list and translate their keys from it."""
     parser = argparse.ArgumentParser(
         prog="python -m train", description="Fine-tune a pretrained model; check data first."
     )
@@ -51,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     doctor_parser.add_argument(
         "thresholds", nargs="*", help="key=value, e.g. near_distance=6 dark_mean=15 blur_variance=10"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     setup_logging()
     try:
         return _fit(args) if args.command == "fit" else _doctor(args)

@@ -3,7 +3,9 @@
 from edge_runtime.backends.base import (
     Backend,
     BackendOptions,
+    Outputs,
     Signature,
+    backend_class,
     backend_for_format,
     create_backend,
     list_backends,
@@ -23,7 +25,9 @@ except ImportError as exc:
 __all__ = [
     "Backend",
     "BackendOptions",
+    "Outputs",
     "Signature",
+    "backend_class",
     "backend_for_format",
     "create_backend",
     "list_backends",

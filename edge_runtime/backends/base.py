@@ -6,11 +6,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
+from edge_runtime.bundle import InputSpec
 from edge_runtime.errors import BackendUnavailableError
 from edge_runtime.registry import Registry
+
+Outputs = list[np.ndarray]
 
 Shape = tuple[int | None, ...]  # None: a dimension the model leaves dynamic
 
@@ -31,6 +35,8 @@ class BackendOptions:
     threads: int | None = None
     precision_hint: str | None = None  # OpenVINO: "f32", "bf16", "f16"; None = runtime default
     mode: str = "latency"  # "latency" (batch 1, one request) or "throughput" (streams, async)
+    # "graph": backends that can (``graph_preprocessing``) build the manifest's preprocessing into the model
+    preprocess: Literal["host", "graph"] = "host"
 
 
 class Backend(ABC):
@@ -38,15 +44,45 @@ class Backend(ABC):
 
     name: str = ""
     formats: tuple[str, ...] = ()
+    graph_preprocessing: bool = False  # can take uint8 frames and preprocess them inside the model
 
-    def __init__(self, model_path: Path, options: BackendOptions, declared_precision: str = "fp32") -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        options: BackendOptions,
+        declared_precision: str = "fp32",
+        input_spec: InputSpec | None = None,
+    ) -> None:
+        """``input_spec``: build this preprocessing into the model (only where ``graph_preprocessing``);
+        ``infer`` then takes ``preprocess.resized_batch`` output, uint8 BGR NHWC."""
+        if input_spec is not None and not self.graph_preprocessing:
+            raise BackendUnavailableError(f"backend {self.name!r} cannot preprocess inside the model")
         self.model_path = Path(model_path)
         self.options = options
         self.declared_precision = declared_precision
+        self.input_spec = input_spec
+        self.load()
 
     @abstractmethod
-    def infer(self, batch: np.ndarray) -> list[np.ndarray]:
-        """Run a preprocessed float32 batch; return the model's outputs in order."""
+    def load(self) -> None:
+        """Load ``model_path`` into the runtime per ``options`` (and ``input_spec``); raise
+        BackendUnavailableError naming the file when the runtime cannot."""
+
+    @abstractmethod
+    def infer(self, batch: np.ndarray) -> Outputs:
+        """Run a preprocessed batch (float32, or uint8 frames with ``input_spec``); the outputs in order."""
+
+    def start(self, batch: np.ndarray, done: Callable[[Outputs], None]) -> None:
+        """Run ``batch`` and hand its outputs to ``done``: here synchronously; backends with an async API
+        return at once and call ``done`` from their own thread (see ``wait``)."""
+        done(self.infer(batch))
+
+    def wait(self) -> None:  # noqa: B027 - synchronous backends have nothing to wait for
+        """Return once every ``start``ed batch has been handed to its ``done``."""
+
+    def idle(self) -> bool:
+        """``start`` would not block: a synchronous backend always runs the next batch at once."""
+        return True
 
     @property
     @abstractmethod
@@ -84,12 +120,20 @@ def backend_for_format(artifact_format: str) -> str:
     raise BackendUnavailableError(f"no available backend runs {artifact_format!r} artifacts ({reasons})")
 
 
-def create_backend(
-    name: str, model_path: Path, options: BackendOptions | None = None, declared_precision: str = "fp32"
-) -> Backend:
+def backend_class(name: str) -> type[Backend]:
     if name in _UNAVAILABLE:
         raise BackendUnavailableError(f"backend {name!r} is unavailable: {_UNAVAILABLE[name]}")
-    factory: Callable[..., Backend] | None = _REGISTRY.get(name)
+    factory: type[Backend] | None = _REGISTRY.get(name)
     if factory is None:
         raise BackendUnavailableError(f"unknown backend {name!r}; available: {', '.join(list_backends())}")
-    return factory(model_path, options or BackendOptions(), declared_precision)
+    return factory
+
+
+def create_backend(
+    name: str,
+    model_path: Path,
+    options: BackendOptions | None = None,
+    declared_precision: str = "fp32",
+    input_spec: InputSpec | None = None,
+) -> Backend:
+    return backend_class(name)(model_path, options or BackendOptions(), declared_precision, input_spec)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import onnxruntime as ort
 
-from edge_runtime.backends.base import Backend, BackendOptions, Shape, Signature, register_backend
+from edge_runtime.backends.base import Backend, Shape, Signature, register_backend
 from edge_runtime.errors import BackendUnavailableError
 
 
@@ -16,19 +14,18 @@ class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     formats = ("onnx",)
 
-    def __init__(self, model_path: Path, options: BackendOptions, declared_precision: str = "fp32") -> None:
-        super().__init__(model_path, options, declared_precision)
+    def load(self) -> None:
         session_options = ort.SessionOptions()
         session_options.log_severity_level = 3  # warnings about unused initialisers are noise
         session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if options.threads:
-            session_options.intra_op_num_threads = options.threads
+        if self.options.threads:
+            session_options.intra_op_num_threads = self.options.threads
         try:
             self.session = ort.InferenceSession(
-                str(model_path), session_options, providers=["CPUExecutionProvider"]
+                str(self.model_path), session_options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # ORT raises its own unrelated exception types
-            raise BackendUnavailableError(f"{model_path}: ONNX Runtime cannot load it ({exc})") from exc
+            raise BackendUnavailableError(f"{self.model_path}: ONNX Runtime cannot load it ({exc})") from exc
         self.input_name = self.session.get_inputs()[0].name
 
     def infer(self, batch: np.ndarray) -> list[np.ndarray]:

@@ -24,7 +24,8 @@ import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
 from edge_runtime.bundle_switch import BundleStore, SwitchOutcome
-from edge_runtime.config import MqttSinkConfig, SiteConfig
+from edge_runtime.config import SiteConfig
+from edge_runtime.config.sinks import MqttSinkConfig
 from edge_runtime.errors import BundleError
 from edge_runtime.events import utc_iso
 from edge_runtime.fleet.config import FleetConfig

@@ -25,7 +25,9 @@ from edge_runtime.signing import check_signature, manifest_digest
 
 
 def recommended_artifact(manifest: Manifest) -> str | None:
-    """What the runtime runs when the site names no artifact: the first shipped one."""
+    """What the bundle recommends where a site names no artifact (export's choice, else the first shipped)."""
+    if manifest.recommended is not None:
+        return manifest.recommended.artifact
     return next((a.key for a in manifest.artifacts if a.status == "shipped"), None)
 
 

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from edge_runtime.bundle_switch import Health
 from edge_runtime.config import SiteConfig
+from edge_runtime.inference import PipelineSummary
 from edge_runtime.observe import DaemonView
-from edge_runtime.pipeline import PipelineSummary, run
+from edge_runtime.pipeline import run
 from edge_runtime.signing import manifest_digest
 from edge_runtime.siteloop.config import SiteLoopConfig
 from edge_runtime.siteloop.promote import Promotions

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge_runtime.event_schema import Name, Timestamp, json_schema_of
+from edge_runtime.event_models.fields import Name, Timestamp, json_schema_of
 
 Digest = Annotated[
     str, Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the bundle's manifest.json: its identity")
@@ -83,7 +83,7 @@ class DeviceMessage(_Message):
     bundle: BundleInfo | None = Field(description="the bundle that runs now")
     previous_bundle: BundleInfo | None = Field(description="kept for a rollback")
     artifact: str = Field(description="the artifact that runs, e.g. onnx-fp32")
-    recommended_artifact: str | None = Field(description="the bundle's recommended (first shipped) artifact")
+    recommended_artifact: str | None = Field(description="the bundle's recommended artifact")
     cameras: list[SourceInfo]
     machines: list[SourceInfo]
     capacity: Capacity

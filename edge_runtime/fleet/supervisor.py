@@ -20,7 +20,7 @@ from edge_runtime.config import SiteConfig
 from edge_runtime.errors import BundleError, ConfigError
 from edge_runtime.fleet.agent import FleetAgent
 from edge_runtime.fleet.host import PipelineHost
-from edge_runtime.pipeline import PipelineSummary
+from edge_runtime.inference import PipelineSummary
 from edge_runtime.siteloop.promote import Evidence, Promotions
 from edge_runtime.systemd import SystemdNotifier
 

@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from edge_runtime.config import RuleConfig
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.postprocess import Classification, Detections, Prediction, Segmentation
 from edge_runtime.siteloop.config import CaptureConfig
 

@@ -22,7 +22,8 @@ import numpy as np
 
 from edge_runtime.backends import BackendOptions
 from edge_runtime.bundle import Bundle, Manifest, load_bundle
-from edge_runtime.config import RuleConfig, SiteConfig, check_rule_labels
+from edge_runtime.config import SiteConfig, check_rule_labels
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.errors import ConfigError
 from edge_runtime.events import Event
 from edge_runtime.model import BundleModel

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_runtime.config import BeltLoadConfig, RuleConfig
+from edge_runtime.config.belt import BeltLoadConfig
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.live import Seen
 from edge_runtime.postprocess import Classification, Detections, Prediction
 from edge_runtime.segmentation import IGNORE_INDEX, Segmentation

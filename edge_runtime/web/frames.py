@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import cv2
 
-from edge_runtime.config import BeltLoadConfig, HttpConfig, RuleConfig
+from edge_runtime.config.belt import BeltLoadConfig
+from edge_runtime.config.daemon import HttpConfig
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.live import LatestFrames
 from edge_runtime.web.annotate import BeltOverlay, annotate, classes_of_interest
 

@@ -13,7 +13,7 @@ import time
 
 import uvicorn
 
-from edge_runtime.config import HttpConfig
+from edge_runtime.config.daemon import HttpConfig
 from edge_runtime.errors import ConfigError
 from edge_runtime.observe import DaemonView
 from edge_runtime.web.app import build_app

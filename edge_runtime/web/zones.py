@@ -13,7 +13,8 @@ import yaml
 from pydantic import ValidationError
 
 from edge_runtime.bundle import Manifest
-from edge_runtime.config import RuleConfig, SiteConfig, check_rule_labels
+from edge_runtime.config import SiteConfig, check_rule_labels
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.errors import ConfigError
 from edge_runtime.yamlconfig import format_validation_error
 

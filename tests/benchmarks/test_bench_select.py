@@ -6,9 +6,9 @@ import shutil
 import pytest
 
 from benchmarks.__main__ import main as bench_main
-from benchmarks.select import SelectError, select_artifact
 from edge_runtime.bundle import load_bundle, write_manifest
 from edge_runtime.config import load_site_config
+from edge_runtime.measure.select import SelectError, select_artifact
 
 
 def _row(fmt: str, precision: str, p50: float) -> dict:

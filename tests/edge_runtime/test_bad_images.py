@@ -11,7 +11,7 @@ import pytest
 from bad_images import BAD, ODD, picture, write_bad_images, write_odd_images
 
 from edge_runtime.bundle import InputSpec
-from edge_runtime.config import CameraConfig
+from edge_runtime.config.cameras import CameraConfig
 from edge_runtime.errors import ImageError, SourceError
 from edge_runtime.preprocess import preprocess, read_image
 from edge_runtime.sources import open_camera

@@ -11,7 +11,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import ValidationError
 
 from edge_runtime.beltload import OVERLOAD_TYPE, SPEED_TYPE, BeltLoadMonitor, load_fraction, region_mask
-from edge_runtime.config import BeltLoadConfig, OutboxConfig, SiteConfig
+from edge_runtime.config import SiteConfig
+from edge_runtime.config.belt import BeltLoadConfig
+from edge_runtime.config.sinks import OutboxConfig
 from edge_runtime.errors import ConfigError
 from edge_runtime.live import LatestFrames
 from edge_runtime.observe import DaemonCollector, DaemonView

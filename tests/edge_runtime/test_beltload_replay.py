@@ -19,11 +19,13 @@ import yaml
 from daemon_helpers import LogReader, free_port, spawn_daemon
 
 from edge_runtime.beltload import OVERLOAD_TYPE, SPEED_TYPE
+from edge_runtime.capture import iter_frames
 from edge_runtime.cli import main
 from edge_runtime.config import load_site_config
 from edge_runtime.events import compare_events, read_events, read_truth
-from edge_runtime.pipeline import belt_monitor, load_model, replay, verify_site
-from edge_runtime.sources import iter_frames, open_source
+from edge_runtime.replay import replay
+from edge_runtime.sources import open_source
+from edge_runtime.startup import belt_monitor, load_model, verify_site
 from edge_runtime.timing import StageTimers
 
 REPO = Path(__file__).parents[2]

@@ -7,7 +7,9 @@ import time
 import cv2
 import numpy as np
 
-from edge_runtime.config import BeltLoadConfig, HttpConfig, RuleConfig
+from edge_runtime.config.belt import BeltLoadConfig
+from edge_runtime.config.daemon import HttpConfig
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.live import LatestFrames, Seen
 from edge_runtime.postprocess import Classification, Detection, Detections
 from edge_runtime.segmentation import Segmentation

@@ -7,10 +7,11 @@ import time
 
 import numpy as np
 
-from edge_runtime.config import HealthConfig
+from edge_runtime.capture import CaptureThread
+from edge_runtime.config.cameras import HealthConfig
 from edge_runtime.health import CameraHealth
 from edge_runtime.observe import CameraView
-from edge_runtime.sources import CaptureThread, Frame
+from edge_runtime.sources import Frame
 from edge_runtime.timing import StageTimers
 
 

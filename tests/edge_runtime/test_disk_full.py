@@ -7,7 +7,8 @@ import time
 
 import numpy as np
 
-from edge_runtime.config import OutboxConfig, SnapshotConfig
+from edge_runtime.config.daemon import SnapshotConfig
+from edge_runtime.config.sinks import OutboxConfig
 from edge_runtime.events import Event, JsonlSink, read_events
 from edge_runtime.outbox import Outbox
 from edge_runtime.snapshots import SnapshotWriter

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from edge_runtime.config import SinksConfig
+from edge_runtime.config.sinks import SinksConfig
 from edge_runtime.errors import ConfigError
 from edge_runtime.events import Event, JsonlSink, read_events
 from edge_runtime.sinks import build_sinks

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from edge_runtime.config import HealthConfig
+from edge_runtime.config.cameras import HealthConfig
 from edge_runtime.health import CameraHealth
 from edge_runtime.sources import Frame
 

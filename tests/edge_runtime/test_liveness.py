@@ -29,17 +29,17 @@ def test_a_stage_busy_past_its_limit_is_stalled_until_it_returns():
 
 
 def test_hung_inference_turns_health_red_and_starves_the_watchdog(colour_site, tmp_path, monkeypatch):
-    """The runtime's ``infer`` is made to hang (the injected fault); the bundle, video, pipeline,
-    HTTP endpoint and notify socket are real."""
+    """The model's ``start`` (where the pipeline hands it frames) is made to hang (the injected
+    fault); the bundle, video, pipeline, HTTP endpoint and notify socket are real."""
     port, hang, entered = free_port(), threading.Event(), threading.Event()
-    real_infer = BundleModel.infer
+    real_start = BundleModel.start
 
-    def hanging_infer(self, batch):
+    def hanging_start(self, batch, done):
         entered.set()
         hang.wait(60)
-        return real_infer(self, batch)
+        return real_start(self, batch, done)
 
-    monkeypatch.setattr(BundleModel, "infer", hanging_infer)
+    monkeypatch.setattr(BundleModel, "start", hanging_start)
 
     def live(site):
         site["cameras"][0].update(loop=True, realtime=True)

@@ -15,7 +15,7 @@ import pytest
 from conftest import MOSQUITTO, Mosquitto
 from pydantic import SecretStr
 
-from edge_runtime.config import MqttSinkConfig, MqttTlsConfig
+from edge_runtime.config.sinks import MqttSinkConfig, MqttTlsConfig
 from edge_runtime.events import Event
 from edge_runtime.sinks import MqttSink
 

@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from edge_runtime.config import OutboxConfig
+from edge_runtime.config.sinks import OutboxConfig
 from edge_runtime.events import Event, JsonlSink, read_events
 from edge_runtime.outbox import Outbox
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from daemon_helpers import spawn_daemon
 
-from edge_runtime.config import OutboxConfig
+from edge_runtime.config.sinks import OutboxConfig
 from edge_runtime.events import Event, read_events
 from edge_runtime.outbox import Outbox
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edge_runtime.bundle import InputSpec, Manifest
-from edge_runtime.config import RuleConfig
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.errors import BundleError
 from edge_runtime.postprocess import Detection, Detections, decoder_for, list_postprocess
 from edge_runtime.postprocess_spec import LEGACY_KIND

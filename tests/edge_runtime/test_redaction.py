@@ -8,7 +8,8 @@ import time
 import pytest
 from pydantic import SecretStr
 
-from edge_runtime.config import OutboxConfig, SiteConfig
+from edge_runtime.config import SiteConfig
+from edge_runtime.config.sinks import OutboxConfig
 from edge_runtime.live import LatestFrames
 from edge_runtime.observe import DaemonView
 from edge_runtime.outbox import Outbox

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
-from edge_runtime.config import CameraConfig, HealthConfig
+from edge_runtime.capture import CaptureThread
+from edge_runtime.config.cameras import CameraConfig, HealthConfig
 from edge_runtime.health import CameraHealth
-from edge_runtime.sources import CaptureThread, open_camera, redact_url
+from edge_runtime.sources import open_camera, redact_url
 from edge_runtime.timing import StageTimers
+
+
+@contextmanager
+def _capturing(camera: CameraConfig, observe):
+    """The camera's live source read on its capture thread, stopped and closed on leaving."""
+    stop = threading.Event()
+    source = open_camera(camera, stop)
+    capture = CaptureThread(source, stop, StageTimers(), observe=observe)
+    capture.start()
+    try:
+        yield source
+    finally:
+        stop.set()
+        capture.join(10)
+        source.close()
 
 
 def _wait(condition, timeout_s: float = 30.0) -> bool:
@@ -60,11 +77,8 @@ def test_credentials_in_a_url_are_redacted():
 def test_a_server_killed_again_and_again_is_reconnected_every_time(rtsp_server):
     """Five SIGKILL/restart cycles, alternating resolutions: frames flow after each, indices keep rising."""
     camera = CameraConfig(name="rtsp", source=rtsp_server.url, reconnect={"min_s": 0.5, "max_s": 1.0})
-    stop, frames = threading.Event(), []
-    source = open_camera(camera, stop)
-    capture = CaptureThread(source, stop, StageTimers(), observe=frames.append)
-    capture.start()
-    try:
+    frames = []
+    with _capturing(camera, frames.append) as source:
         assert _wait(lambda: len(frames) >= 5), "no frames from the RTSP server"
         for cycle, size in enumerate([(640, 480), (320, 240)] * 2 + [(640, 480)], start=1):
             rtsp_server.kill()
@@ -74,7 +88,16 @@ def test_a_server_killed_again_and_again_is_reconnected_every_time(rtsp_server):
             assert source.reconnects >= cycle
         indices = [frame.index for frame in frames]
         assert indices == sorted(indices) and len(set(indices)) == len(indices)
-    finally:
-        stop.set()
-        capture.join(10)
-        source.close()
+
+
+def test_a_thinned_jpeg_stream_is_read_at_its_rate_and_decoded_at_the_model_s(rtsp_server):
+    """15 fps of JPEG over RTP, 5 a second for the model: the rest are read compressed, never decoded."""
+    frames = []
+    with _capturing(CameraConfig(name="rtsp", source=rtsp_server.url, infer_fps=5), frames.append) as source:
+        assert _wait(lambda: len(frames) >= 10), "no frames from the RTSP server"
+        assert source.skips_decoding
+        assert frames[-1].image.shape == (240, 320, 3)
+        read, handed = source.frames_read, len(frames)
+        assert read >= 2 * handed  # about three read for every one handed over
+        times = [frame.ts for frame in frames[-6:]]
+        assert all(later > earlier for earlier, later in zip(times, times[1:], strict=False))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_runtime.config import RuleConfig
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.postprocess import Classification
 from edge_runtime.rules import Rule, RuleSet
 from edge_runtime.sources import Frame

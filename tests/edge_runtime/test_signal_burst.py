@@ -17,7 +17,8 @@ import numpy as np
 import yaml
 from daemon_helpers import LogReader, free_port, serve_samples_once, spawn_daemon, wait_until
 
-from edge_runtime.config import MachineConfig, RuleConfig
+from edge_runtime.config.machines import MachineConfig
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.events import Event
 from edge_runtime.jsonsafe import dumps
 from edge_runtime.signal_monitor import replay_machine

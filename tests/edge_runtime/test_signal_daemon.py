@@ -108,7 +108,7 @@ def test_cameras_and_machines_share_one_outbox(colour_site, signal_bundle, tmp_p
 def test_rules_watching_a_machine_are_checked_against_its_bundle(signal_bundle, tmp_path):
     from edge_runtime.config import SiteConfig
     from edge_runtime.errors import ConfigError
-    from edge_runtime.pipeline import verify_site
+    from edge_runtime.startup import verify_site
 
     site = _machine_site(tmp_path, signal_bundle, _fault_file(tmp_path / "drive.npy"))
     site["rules"][0]["labels"] = ["inner_race", "smoke"]

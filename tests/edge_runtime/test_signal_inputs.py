@@ -6,7 +6,8 @@ import yaml
 from daemon_helpers import serve_samples_once
 
 from edge_runtime.cli import main
-from edge_runtime.config import MachineConfig, RuleConfig
+from edge_runtime.config.machines import MachineConfig
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.signal import SignalError
 from edge_runtime.signal_monitor import replay_machine, verify_machine
 from train.signal.stream import synthetic_stream

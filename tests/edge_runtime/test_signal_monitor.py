@@ -7,7 +7,9 @@ import threading
 import numpy as np
 import pytest
 
-from edge_runtime.config import MachineConfig, RuleConfig, SiteConfig
+from edge_runtime.config import SiteConfig
+from edge_runtime.config.machines import MachineConfig
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.events import JsonlSink, read_events
 from edge_runtime.signal import SignalError
 from edge_runtime.signal_monitor import main, replay_machine, verify_machine

@@ -17,12 +17,13 @@ import time
 import pytest
 from misbehaving_http import RawHttpServer, status
 
-from edge_runtime.config import MqttSinkConfig, OutboxConfig, SiteConfig, WebhookSinkConfig
+from edge_runtime.config import SiteConfig
+from edge_runtime.config.sinks import MqttSinkConfig, OutboxConfig, WebhookSinkConfig
 from edge_runtime.events import Event
 from edge_runtime.live import LatestFrames
 from edge_runtime.observe import DaemonView
 from edge_runtime.outbox import Outbox
-from edge_runtime.pipeline import _pet_watchdog
+from edge_runtime.serve import pet_watchdog
 from edge_runtime.sinks import MqttSink, WebhookSink
 from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.timing import StageTimers
@@ -269,12 +270,12 @@ def test_a_wedged_delivery_loop_stops_the_watchdog(tmp_path):
     try:
         outbox.deliver(_event(0))
         time.sleep(1.5)  # the idle loop woke and is now stuck in _next
-        assert _pet_watchdog(notifier, view.stalled(), {}) == {}
+        assert pet_watchdog(notifier, view.stalled(), {}) == {}
         assert receiver.recv(64) == b"WATCHDOG=1"  # fed while nothing is overdue
         now[0] += 25  # 25 s later, with an event waiting and no attempt
         stalled = view.stalled()
         assert stalled.keys() == {"sink:flaky"} and stalled["sink:flaky"] >= 20
-        assert _pet_watchdog(notifier, stalled, {}) == stalled
+        assert pet_watchdog(notifier, stalled, {}) == stalled
         with pytest.raises(TimeoutError):
             receiver.recv(64)  # not fed
         assert not view.healthz()[0] and view.healthz()[1]["stalled"] == stalled

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from edge_runtime.config import MqttSinkConfig, OutboxConfig, SinksConfig, WebhookSinkConfig
+from edge_runtime.config.sinks import MqttSinkConfig, OutboxConfig, SinksConfig, WebhookSinkConfig
 from edge_runtime.errors import ConfigError
 from edge_runtime.events import Event
 from edge_runtime.outbox import Outbox

@@ -92,7 +92,7 @@ def test_every_example_site_config_validates_and_hides_its_secrets(path):
     config = load_site_config(path)
     dumped = str(config.model_dump(mode="json"))
     # password and header are SecretStr, masked; a camera URL's password is redacted by /status itself
-    urls = sum(camera.source.count("CHANGE-ME") for camera in config.cameras)
+    urls = sum(f"{camera.source} {camera.sub_stream}".count("CHANGE-ME") for camera in config.cameras)
     assert dumped.count("CHANGE-ME") == urls
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 from conftest import write_site
 
-from edge_runtime.config import RuleConfig, load_site_config
-from edge_runtime.pipeline import replay
+from edge_runtime.config import load_site_config
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.postprocess import Classification, Detection, Detections
+from edge_runtime.replay import replay
 from edge_runtime.siteloop.captures import BundleTag, CaptureStore, TokenBucket, read_captures
 from edge_runtime.siteloop.config import CaptureConfig
 from edge_runtime.siteloop.select import HardExampleSelector

@@ -13,8 +13,8 @@ from event_contract import check_event
 
 from edge_runtime.bundle import load_bundle
 from edge_runtime.config import load_site_config
-from edge_runtime.pipeline import replay
 from edge_runtime.postprocess import Classification
+from edge_runtime.replay import replay
 from edge_runtime.siteloop.config import DriftConfig
 from edge_runtime.siteloop.drift import DriftMonitor
 from edge_runtime.siteloop.framestats import (

@@ -9,7 +9,8 @@ import time
 import cv2
 import numpy as np
 
-from edge_runtime.config import RuleConfig, SnapshotConfig
+from edge_runtime.config.daemon import SnapshotConfig
+from edge_runtime.config.rules import RuleConfig
 from edge_runtime.events import Event
 from edge_runtime.postprocess import Detection, Detections
 from edge_runtime.snapshots import SnapshotWriter

@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 
-from edge_runtime.config import CameraConfig
+from edge_runtime.capture import CaptureThread, iter_frames, read_ahead
+from edge_runtime.config.cameras import CameraConfig
 from edge_runtime.errors import SourceError
-from edge_runtime.sources import CaptureThread, Frame, iter_frames, open_source, read_ahead, source_kind
+from edge_runtime.sources import Frame, open_source, source_kind
 from edge_runtime.timing import StageTimers
 
 
@@ -158,3 +160,50 @@ def test_leaving_read_ahead_early_stops_its_thread(colour_video):
         assert not any(t.name == "read-ahead" for t in threading.enumerate())
     finally:
         source.close()
+
+
+def test_infer_fps_hands_over_the_frame_due_at_each_slot_and_grabs_the_rest(colour_video):
+    camera = CameraConfig(name="c", source=str(colour_video.path), infer_fps=2.5)  # the video is 10 fps
+    source = open_source(camera)
+    frames = list(iter_frames(source, StageTimers()))
+    grabbed, compressed = source.frames_read, source.skips_decoding
+    source.close()
+    assert [f.index for f in frames] == list(range(0, colour_video.frames, 4))
+    assert grabbed == colour_video.frames  # every frame read, one in four decoded and handed over
+    # MJPEG: the frames between were never decoded; the due ones decoded by imdecode, as FFmpeg would
+    assert compressed
+    everything = open_source(CameraConfig(name="all", source=str(colour_video.path)))
+    reference = [frame.image for frame in iter_frames(everything, StageTimers())]
+    everything.close()
+    for frame in frames:
+        difference = np.abs(frame.image.astype(int) - reference[frame.index].astype(int))
+        assert frame.image.shape == (48, 64, 3) and difference.mean() < 2, frame.index
+
+
+def test_an_mjpeg_source_that_hands_over_every_frame_decodes_as_usual(colour_video):
+    source = open_source(CameraConfig(name="c", source=str(colour_video.path)))
+    try:
+        assert not source.skips_decoding and source.read().image.shape == (48, 64, 3)
+    finally:
+        source.close()
+
+
+def test_stride_and_infer_fps_are_one_choice():
+    with pytest.raises(ValueError, match=r"stride \(2\) and infer_fps \(5.0\) both thin the frames"):
+        CameraConfig(name="c", source="v.avi", stride=2, infer_fps=5)
+
+
+def test_a_sub_stream_is_opened_instead_of_the_main_stream(colour_video, tmp_path):
+    small = tmp_path / "small.avi"
+    writer = cv2.VideoWriter(str(small), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (32, 24))
+    for _ in range(5):
+        writer.write(np.full((24, 32, 3), 128, np.uint8))
+    writer.release()
+    camera = CameraConfig(name="c", source=str(colour_video.path), sub_stream=str(small))
+    source = open_source(camera)
+    try:
+        assert source.read().image.shape == (24, 32, 3)
+    finally:
+        source.close()
+    with pytest.raises(SourceError, match=r"camera 'c'.*missing\.avi"):
+        open_source(camera.model_copy(update={"sub_stream": str(tmp_path / "missing.avi")}))

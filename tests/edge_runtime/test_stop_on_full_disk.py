@@ -16,7 +16,7 @@ from pathlib import Path
 from daemon_helpers import LogReader, edit_site, spawn_daemon, wait_until
 from misbehaving_http import RawHttpServer, status
 
-from edge_runtime.config import OutboxConfig, WebhookSinkConfig
+from edge_runtime.config.sinks import OutboxConfig, WebhookSinkConfig
 from edge_runtime.events import Event
 from edge_runtime.outbox import Outbox
 from edge_runtime.sinks import WebhookSink

@@ -7,8 +7,8 @@ import pytest
 
 from edge_runtime.bundle import load_bundle
 from edge_runtime.errors import BundleError
+from edge_runtime.measure.verify import smoke_run
 from export.__main__ import main as export_main
-from export.smoke import smoke_run
 
 
 @pytest.fixture

@@ -126,8 +126,8 @@ def test_planted_int8_drop_is_rejected_and_fp32_still_ships(tiny_segmenter_check
 def test_the_daemon_pipeline_runs_a_detector_one_frame_at_a_time(tiny_detector_bundle, tiny_data):
     """Detectors are exported at batch 1: three cameras' frames go through as three requests, and
     each camera gets boxes normalised to its own frame for the rules."""
+    from edge_runtime.inference import Pipeline
     from edge_runtime.live import LatestFrames
-    from edge_runtime.pipeline import Pipeline
     from edge_runtime.postprocess import Detections
     from edge_runtime.rules import RuleSet
     from edge_runtime.sources import Frame

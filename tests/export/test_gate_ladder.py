@@ -3,7 +3,8 @@
 import pytest
 
 from edge_runtime.bundle import QuantAttempt, load_bundle
-from export.build import ExportRequest, export_bundle, summary
+from edge_runtime.measure.verify import summary
+from export.build import ExportRequest, export_bundle
 from export.gate import GateBudget
 from export.ladder import Rung, climb, fixes
 from export.options import NncfQuantOptions, OrtQuantOptions

@@ -12,14 +12,18 @@ from train.synth.generate import generate
 from train.synth.presets import PRESETS
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m train.synth", description=__doc__)
     parser.add_argument(
         "--out", required=True, help="output folder (created; an earlier run there is replaced)"
     )
     parser.add_argument("--seed", type=int, default=0, help="root seed (non-negative)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="demo")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     started = time.perf_counter()
     try:
         info = generate(args.out, seed=args.seed, preset=args.preset)

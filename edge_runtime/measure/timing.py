@@ -8,7 +8,16 @@ from collections.abc import Callable
 
 from edge_runtime.timing import LatencyStats
 
-__all__ = ["LatencyStats", "time_calls"]
+__all__ = ["LatencyStats", "p50_p99", "time_calls"]
+
+
+def p50_p99(values_ms: list[float]) -> dict[str, float | None]:
+    """The median and the 99th percentile of ``values_ms`` to 0.01 ms, as results.json keeps them
+    (None for no samples: e.g. no event happened)."""
+    stats = LatencyStats.maybe(values_ms)
+    if stats is None:
+        return {"p50": None, "p99": None}
+    return {"p50": round(stats.p50_ms, 2), "p99": round(stats.p99_ms, 2)}
 
 
 def time_calls(

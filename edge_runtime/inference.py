@@ -1,0 +1,241 @@
+"""The shared inference stage: frames in, the events they cause delivered to every sink.
+
+``submit`` hands frames to the model (``BundleModel.start``: synchronous, or queued on an
+OpenVINO infer request in throughput mode, returning at once); ``collect`` decodes what has
+finished, in the order it was submitted (requests may finish out of order; a camera's rules must
+see its frames in order), runs the rules and delivers the events, on the caller's thread (rules and
+sinks are not thread-safe). ``process`` is both, for frames that must be done on return. Every
+stage is timed into ``StageTimers``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from edge_runtime.backends import Outputs
+from edge_runtime.beltload import BeltLoadMonitor
+from edge_runtime.errors import ConfigError
+from edge_runtime.events import Event, Sink
+from edge_runtime.live import LatestFrames
+from edge_runtime.model import BundleModel
+from edge_runtime.postprocess import Prediction, Segmentation
+from edge_runtime.rules import RuleSet
+from edge_runtime.siteloop.loop import SiteLoop
+from edge_runtime.snapshots import SnapshotWriter, snapshot_url
+from edge_runtime.sources import Frame
+from edge_runtime.timing import LatencyStats, StageTimers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PipelineSummary:
+    """What a run did: counts, throughput and per-stage latency (milliseconds)."""
+
+    artifact: str
+    runtime_precision: str
+    frames: int
+    events: int
+    dropped: int
+    delivery_failures: int
+    duration_s: float
+    fps: float
+    timing_ms: dict[str, LatencyStats]
+    machines: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Finished:
+    sequence: int
+    frames: Sequence[Frame]
+    outputs: Outputs
+
+
+class Pipeline:
+    """The shared inference stage of every camera."""
+
+    def __init__(
+        self,
+        model: BundleModel | None,
+        rules: RuleSet,
+        sinks: Sequence[Sink],
+        timers: StageTimers,
+        *,
+        snapshots: SnapshotWriter | None = None,
+        live: LatestFrames | None = None,
+        belt: BeltLoadMonitor | None = None,
+        site_loop: SiteLoop | None = None,
+        on_age: Callable[[str, float], None] | None = None,
+        finished: threading.Event | None = None,
+    ) -> None:
+        """``on_age(camera, ms)``: each frame's age when handed to the model (capacity monitoring);
+        ``finished``: set whenever a batch finishes, so a waiting loop wakes to ``collect`` it;
+        ``site_loop``: sees every frame's prediction and events after the rules (captures, drift, shadow)."""
+        self.model = model
+        self.site_loop = site_loop
+        self.live = live
+        self.snapshots = snapshots
+        self.belt = belt
+        self.rules = rules
+        self.sinks = list(sinks)
+        self.timers = timers
+        self.frames = 0
+        self.events = 0
+        self.delivery_failures = 0
+        self.in_flight = 0  # batches started and not yet collected
+        self._on_age = on_age
+        self._finished_event = finished
+        self._finished: queue.SimpleQueue[_Finished] = queue.SimpleQueue()
+        self._submitted = 0
+        self._waiting: dict[int, _Finished] = {}  # finished ahead of an earlier batch
+        self._collected = 0
+
+    @property
+    def batch_limit(self) -> int | None:
+        """Frames one request takes: 1 for detectors and in throughput mode (a request per frame)."""
+        if self.model is None:
+            return None
+        return 1 if self.model.throughput else self.model.max_batch
+
+    def can_start(self) -> bool:
+        """The model takes a batch now without blocking (an idle infer request in throughput mode)."""
+        return self.model is not None and self.model.idle()
+
+    def submit(self, frames: Sequence[Frame]) -> None:
+        """Start inference on ``frames`` (one batch); ``collect`` delivers its events once it has finished."""
+        model = self.model
+        if model is None:
+            raise ConfigError("frames to classify but no camera model (a machines-only site)")
+        if all(frame.tensor is not None for frame in frames):  # prepared ahead, timed there
+            batch = np.concatenate([frame.tensor for frame in frames])
+        else:
+            with self.timers.measure("preprocess"):
+                batch = model.prepare([frame.image for frame in frames])
+        started, now = time.perf_counter(), time.time()
+        for frame in frames:
+            age_ms = (now - frame.ts) * 1000.0
+            self.timers.record("frame_age", age_ms)
+            if self._on_age is not None:
+                self._on_age(frame.camera, age_ms)
+        sequence, self._submitted = self._submitted, self._submitted + 1
+        self.in_flight += 1
+
+        def done(outputs: Outputs) -> None:  # on the runtime's thread in throughput mode
+            self.timers.record("infer", (time.perf_counter() - started) * 1000.0)
+            self._finished.put(_Finished(sequence, frames, outputs))
+            if self._finished_event is not None:
+                self._finished_event.set()
+
+        model.start(batch, done)
+
+    def collect(self) -> list[Event]:
+        """Decode the finished batches in submission order, run the rules, deliver (and return) the events."""
+        while not self._finished.empty():
+            finished = self._finished.get_nowait()
+            self._waiting[finished.sequence] = finished
+        events: list[Event] = []
+        while self._collected in self._waiting:
+            finished = self._waiting.pop(self._collected)
+            self._collected += 1
+            self.in_flight -= 1
+            events += self._complete(finished.frames, finished.outputs)
+        return events
+
+    def process(self, frames: Sequence[Frame]) -> list[Event]:
+        """Infer ``frames`` (in batches the model takes) and deliver their events before returning."""
+        step = self.batch_limit or len(frames)
+        for first in range(0, len(frames), step):
+            self.submit(frames[first : first + step])
+        if self.model is not None:
+            self.model.wait()
+        return self.collect()
+
+    def _complete(self, frames: Sequence[Frame], outputs: Outputs) -> list[Event]:
+        if self.model is None:
+            raise ConfigError("frames to classify but no camera model (a machines-only site)")
+        with self.timers.measure("postprocess"):
+            predictions = self.model.postprocess(outputs, [frame.image.shape[:2] for frame in frames])
+        if self.live is not None:
+            for frame, prediction in zip(frames, predictions, strict=True):
+                self.live.publish(frame, prediction)
+        with self.timers.measure("rules"):
+            caused = [
+                self.rules.evaluate(f, p) + self._belt(f, p) for f, p in zip(frames, predictions, strict=True)
+            ]
+        if self.snapshots is not None:
+            caused = [
+                [self._snapshot(f, p, e) for e in group]
+                for f, p, group in zip(frames, predictions, caused, strict=True)
+            ]
+        self.frames += len(frames)
+        events = [event for group in caused for event in group]
+        if self.site_loop is not None:
+            with self.timers.measure("site_loop"):
+                events += self.site_loop.observe(frames, predictions, caused)
+        self.deliver(events)
+        committed = time.time()
+        for frame, group in zip(frames, caused, strict=True):
+            if group:
+                self.timers.record("capture_to_event", (committed - frame.ts) * 1000.0)
+        return events
+
+    def _belt(self, frame: Frame, prediction: Prediction) -> list[Event]:
+        belt = self.belt
+        if belt is None or not belt.config.watches(frame.camera) or not isinstance(prediction, Segmentation):
+            return []
+        return belt.update(frame, prediction)
+
+    def _snapshot(self, frame: Frame, prediction: Prediction, event: Event) -> Event:
+        if event.phase != "start" or self.snapshots is None:
+            return event
+        name = self.snapshots.write(frame, event, prediction)
+        if name is None:
+            return event
+        return replace(event, extra={**event.extra, "snapshot": snapshot_url(name)})
+
+    def finish(self) -> list[Event]:
+        """End the events still open (the sources ended or the daemon stops) and deliver the ends."""
+        if self.model is not None:
+            self.model.wait()
+        collected = self.collect()  # the frames still in flight, delivered there
+        ends = self.rules.close() + (self.belt.close() if self.belt is not None else [])
+        ends += self.site_loop.close() if self.site_loop is not None else []
+        self.deliver(ends)
+        return collected + ends
+
+    def deliver(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        self.events += len(events)
+        with self.timers.measure("delivery"):
+            for event in events:
+                for sink in self.sinks:
+                    try:
+                        sink.deliver(event)
+                    except Exception:  # noqa: BLE001 - one broken sink must not stop the others or inference
+                        log.exception("sink %s failed to deliver event %s", sink.name, event.id)
+                        self.delivery_failures += 1
+
+    def summary(self, duration_s: float, dropped: int = 0) -> PipelineSummary:
+        return PipelineSummary(
+            artifact=self.model.artifact.key if self.model else "",
+            runtime_precision=self.model.runtime_precision if self.model else "",
+            frames=self.frames,
+            events=self.events,
+            dropped=dropped,
+            delivery_failures=self.delivery_failures,
+            duration_s=round(duration_s, 3),
+            fps=round(self.frames / duration_s, 2) if duration_s > 0 else 0.0,
+            timing_ms=self.timers.summary(),
+        )

@@ -1,0 +1,70 @@
+"""A stream's capture times show its decoding backlog; slots pick ``fps`` frames a second, evenly."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge_runtime.frameclock import Slots, StreamClock
+
+FRAME_S = 0.04  # 25 fps
+
+
+def test_a_backlog_shows_as_the_distance_between_arrival_and_capture():
+    clock = StreamClock()
+    # 50 frames arrive on time (20 ms after capture), then decoding falls 10 ms further behind per frame
+    arrivals = [100.02 + i * FRAME_S for i in range(50)] + [102.02 + i * (FRAME_S + 0.01) for i in range(50)]
+    captured = [clock.capture_time(arrival, i * FRAME_S) for i, arrival in enumerate(arrivals)]
+    backlog = [arrival - capture for arrival, capture in zip(arrivals, captured, strict=True)]
+    assert max(backlog[:50]) == pytest.approx(0.0, abs=1e-9)
+    assert backlog[-1] == pytest.approx(49 * 0.01, abs=1e-6)  # capture time stays on the stream's pace
+    assert captured[-1] == pytest.approx(100.02 + 99 * FRAME_S, abs=1e-6)
+
+
+def test_a_burst_at_connect_is_not_taken_for_a_backlog_once_frames_flow():
+    clock = StreamClock()
+    # the first second of frames arrives at once (the server's buffer), then frames arrive on time
+    burst = [clock.capture_time(50.0, i * FRAME_S) for i in range(25)]
+    steady = [clock.capture_time(50.0 + (i - 24) * FRAME_S, i * FRAME_S) for i in range(25, 60)]
+    assert burst[0] == pytest.approx(50.0)  # nothing to compare with yet: arrival
+    assert steady[-1] == pytest.approx(50.0 + 35 * FRAME_S)  # on time: capture == arrival
+
+
+def test_timestamps_that_jump_or_stand_still_start_afresh():
+    clock = StreamClock()
+    for i in range(10):
+        clock.capture_time(10.0 + i * FRAME_S, 500.0 + i * FRAME_S)
+    # the camera restarted (timestamps from 0 again) while arriving late: not a negative backlog
+    assert clock.capture_time(10.5, 0.0) == pytest.approx(10.5)
+    # a stream without timestamps: every frame counts as captured on arrival
+    assert [clock.capture_time(20.0 + i, 0.0) for i in range(3)] == pytest.approx([20.0, 21.0, 22.0])
+
+
+def test_a_camera_clock_slower_than_the_box_does_not_build_up_a_false_backlog():
+    clock = StreamClock(window_s=10.0)
+    # stream time runs 1 % slow: after 60 s of arrivals the stream says 59.4 s
+    backlog = 0.0
+    for i in range(1500):
+        arrival = 1000.0 + i * FRAME_S
+        backlog = arrival - clock.capture_time(arrival, i * FRAME_S * 0.99)
+    assert backlog < 0.15  # the drift of one window, not of the whole minute (0.6 s)
+
+
+def test_slots_take_the_first_frame_at_or_after_each_due_time():
+    slots = Slots(5.0)
+    taken = [i for i in range(100) if slots.due(i * FRAME_S)]  # 4 s at 25 fps
+    assert taken == list(range(0, 100, 5))
+
+
+def test_slots_keep_the_rate_of_a_15_fps_source_and_restart_after_a_gap_or_a_rewind():
+    slots = Slots(5.0)
+    taken = [i for i in range(45) if slots.due(i / 15)]
+    assert taken == list(range(0, 45, 3))
+    assert slots.due(10.0)  # a long gap: due at once, then every 0.2 s from there
+    assert not slots.due(10.1) and slots.due(10.2)
+    assert slots.due(1.0)  # time went back (a new stream): due at once
+    assert not slots.due(1.1)
+
+
+def test_a_source_slower_than_the_rate_gives_every_frame():
+    slots = Slots(30.0)
+    assert all(slots.due(i * FRAME_S) for i in range(50))
