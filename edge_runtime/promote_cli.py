@@ -3,8 +3,8 @@
 The daemon does the work (``POST /api/promote``: evidence, verification into the bundle store, then the
 supervisor's atomic switch, health window and rollback); this client finds it from the site file
 (``http.host``, ``http.port``, ``http.token``), posts the request and follows ``/status`` through the
-restart until the promotion has an outcome. ``add_arguments`` and ``promote_command`` are the entry
-point a wrapping console command reuses.
+restart until the promotion has an outcome. ``parser`` and ``main`` are what ``adit promote`` runs;
+``add_arguments`` and ``promote_command`` serve ``python -m edge_runtime promote``.
 
 Exit codes: 0 the candidate runs (or already ran); 1 refused (not enough shadow evidence, or a
 promotion already running) or rolled back after failing its health window; 2 bad input (site file,
@@ -71,12 +71,17 @@ def promote_command(args: argparse.Namespace, clock: Callable[[], float] = time.
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+def parser() -> argparse.ArgumentParser:
+    """The command on its own (``adit promote``); ``python -m edge_runtime promote`` has the same."""
+    made = argparse.ArgumentParser(
         prog="python -m edge_runtime promote", description="promote the running daemon's shadow candidate"
     )
-    add_arguments(parser)
-    return promote_command(parser.parse_args(argv))
+    add_arguments(made)
+    return made
+
+
+def main(argv: list[str] | None = None) -> int:
+    return promote_command(parser().parse_args(argv))
 
 
 def _url(config: SiteConfig) -> str:

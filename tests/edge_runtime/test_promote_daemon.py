@@ -97,3 +97,16 @@ def test_promote_switches_to_the_candidate_and_rolls_back_a_failing_one(colour_s
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=60)
     assert daemon.returncode == 0, log.rest()
+
+
+def test_adit_promote_needs_promotion_on_and_a_daemon(colour_site, capsys):
+    from adit.cli import main
+
+    assert main(["promote", f"site={colour_site}"]) == 2  # the site has no site_loop.promote
+    assert "site_loop.promote is not set" in capsys.readouterr().err
+    site = yaml.safe_load(colour_site.read_text())
+    site["site_loop"] = {"promote": {"store": str(colour_site.parent / "store")}}
+    site["http"] = {"port": free_port()}
+    colour_site.write_text(yaml.safe_dump(site, sort_keys=False))
+    assert main(["promote", f"site={colour_site}", "force=true"]) == 2  # nothing listens there
+    assert "no daemon answers" in capsys.readouterr().err
