@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     if name == "fleet" and rest and not rest[0].startswith("-"):
         name, rest = f"fleet-{rest[0]}", rest[1:]
+    elif name == "fleet":  # `adit fleet` or `adit fleet --help`: the fleet's own verbs
+        fleet_verbs = [line for line in usage().splitlines() if line.startswith("  fleet ")]
+        print("\n".join(fleet_verbs), file=sys.stdout if rest else sys.stderr)
+        return 0 if rest else 2
     verb = VERBS.get(name)
     if verb is None or name in HIDDEN:
         print(

@@ -93,9 +93,13 @@ def throughput_of(
 
 
 def input_sample(bundle: Bundle, labelled: LabelledImages | None) -> np.ndarray:
-    """A real preprocessed image when one was given, else a mid-grey frame of the model's input size."""
+    """A real preprocessed image when one was given, else a mid-grey frame of the model's input size
+    (for a vibration model, a silent window of its length)."""
     frame = labelled.first_frame() if labelled is not None else None
-    if frame is None:
+    signal = bundle.manifest.signal
+    if signal is not None:
+        frame = np.zeros(signal.window, np.float32)
+    elif frame is None:
         height, width = bundle.manifest.input.size
         frame = np.full((height, width, 3), 128, np.uint8)
     return Predictor(bundle.manifest, lambda batch: [], name=str(bundle.root)).prepare([frame])

@@ -38,6 +38,13 @@ def test_help_lists_every_verb(capsys: pytest.CaptureFixture[str]) -> None:
         assert f"\n  {verb} " in text
 
 
+def test_fleet_alone_lists_the_fleet_verbs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fleet", "--help"]) == 0
+    assert "  fleet rollout " in capsys.readouterr().out
+    assert main(["fleet"]) == 2
+    assert "  fleet status " in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("verb", [v for v in VERBS if v != "bench-workstation"])
 def test_every_verb_lists_its_keys(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
     argv = verb.split("-", 1) if verb.startswith("fleet-") else [verb]
