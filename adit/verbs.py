@@ -132,6 +132,15 @@ register(
 )
 register(
     Verb(
+        "promote",
+        "switch the running daemon to its shadow candidate; it rolls back by itself on failed health",
+        "edge_runtime.promote_cli",
+        aliases={"site": "config", "model": "bundle"},
+        edge=True,
+    )
+)
+register(
+    Verb(
         "select",
         "re-decide the recommended artifact for this CPU and record it (no torch)",
         "edge_runtime.measure.cli",

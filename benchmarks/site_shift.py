@@ -32,16 +32,19 @@ from edge_runtime.siteloop.framestats import STATISTICS, ReferenceStats, Statist
 from edge_runtime.siteloop.reference import copy_with_reference, image_files
 
 
-def shift(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Another site's camera: 0.5-0.65 of the light, 0.2-0.35 dust haze, warm cast, turned 4-8 degrees."""
+def shift(image: np.ndarray, rng: np.random.Generator, severity: float = 1.0) -> np.ndarray:
+    """Another site's camera: 0.5-0.65 of the light, 0.2-0.35 dust haze, warm cast, turned 4-8 degrees;
+    ``severity`` above 1 dims, hazes, tints and turns further and blurs (dust on the lens)."""
     height, width = image.shape[:2]
-    angle = float(rng.uniform(4, 8) * rng.choice([-1, 1]))
+    angle = float(rng.uniform(4, 8) * severity * rng.choice([-1, 1]))
     turn = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.08)  # zoomed: no black corners
     out = cv2.warpAffine(image, turn, (width, height), borderMode=cv2.BORDER_REFLECT).astype(np.float32)
-    out *= rng.uniform(0.5, 0.65)
-    out *= np.array([0.8, 0.95, 1.15], np.float32)  # BGR: a sodium-warm lamp, a brownish belt
-    haze = rng.uniform(0.2, 0.35)
+    out *= rng.uniform(0.5, 0.65) ** severity
+    out *= np.array([0.8, 0.95, 1.15], np.float32) ** severity  # BGR: a sodium-warm lamp, a brownish belt
+    haze = min(0.8, rng.uniform(0.2, 0.35) * severity)
     out = out * (1 - haze) + haze * 90.0
+    if severity > 1:
+        out = cv2.GaussianBlur(out, (0, 0), 1.5 * (severity - 1))
     return np.clip(out, 0, 255).astype(np.uint8)
 
 

@@ -1,4 +1,5 @@
-"""The daemon's command line: ``run`` a site, or ``replay`` a video deterministically against truth.
+"""The daemon's command line: ``run`` a site, ``replay`` a video deterministically against truth, or
+``promote`` the running daemon's shadow candidate (``edge_runtime.promote_cli``).
 
 Exit codes: 0 success; 1 a replay's events do not match the ground truth; 2 a configuration,
 bundle or source error (printed as a message, without a traceback).
@@ -22,9 +23,11 @@ from typing import Any
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.events import JsonlSink, compare_events, read_truth
-from edge_runtime.fleet.supervisor import run_fleet
+from edge_runtime.fleet.supervisor import run_supervised
 from edge_runtime.logs import setup_logging
 from edge_runtime.pipeline import run
+from edge_runtime.promote_cli import add_arguments as add_promote_arguments
+from edge_runtime.promote_cli import promote_command
 from edge_runtime.redact import redact
 from edge_runtime.replay import ReplayResult, replay, replay_tolerance
 from edge_runtime.startup import verify_daemon
@@ -61,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     replay_parser.add_argument(
         "overrides", nargs="*", help="key=value overrides, e.g. model.artifact=onnx-int8"
     )
+    add_promote_arguments(
+        commands.add_parser(
+            "promote", help="switch the running daemon to its shadow candidate; rolls back on failed health"
+        )
+    )
     return parser
 
 
@@ -74,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(stray)}")
     args.overrides += unknown
     setup_logging()
+    if args.command == "promote":
+        return promote_command(args)
     try:
         config = load_site_config(args.config, args.overrides)
         if args.command == "replay":
@@ -100,7 +110,8 @@ def _run(config: SiteConfig, args: argparse.Namespace) -> int:
         while True:
             if config.sinks.jsonl is not None:
                 save_config(config, config.sinks.jsonl.path.with_suffix(".config.yaml"))
-            summary = (run_fleet if config.fleet is not None else run)(config, signals.stop, notifier)
+            supervised = config.fleet is not None or config.site_loop.promote is not None
+            summary = (run_supervised if supervised else run)(config, signals.stop, notifier)
             print(json.dumps(summary.to_dict(), indent=2), flush=True)
             if not signals.reload or signals.terminate:
                 return 0

@@ -27,6 +27,7 @@ from edge_runtime.outbox import Outbox
 from edge_runtime.redact import redact
 from edge_runtime.signal_monitor import SignalMonitor
 from edge_runtime.siteloop.loop import SiteLoop
+from edge_runtime.siteloop.promote import Promotions
 from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.timing import BUCKETS_MS, STAGES, StageTimers
 
@@ -88,6 +89,7 @@ class DaemonView:
     machines: list[SignalMonitor] = field(default_factory=list)
     capacity: CapacityMonitor | None = None
     site_loop: SiteLoop | None = None
+    promotions: Promotions | None = None  # the supervisor's, when site_loop.promote is set
 
     def belt_states(self) -> dict[str, dict[str, object]]:
         """Each belt camera's load, speed recommendation and overload state (empty without belt_load)."""
@@ -172,6 +174,7 @@ class DaemonView:
             "belt_load": self.belt_states(),
             "capacity": self.capacity.state() if self.capacity else None,
             "site_loop": self.site_loop.state() if self.site_loop is not None else None,
+            "promotion": self.promotions.state() if self.promotions is not None else None,
             "config": config,
         }
 

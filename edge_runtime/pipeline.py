@@ -38,6 +38,7 @@ from edge_runtime.serve import ServeLoop
 from edge_runtime.signal_monitor import MachineThread, SignalMonitor
 from edge_runtime.sinks import build_sinks
 from edge_runtime.siteloop.loop import SiteLoop
+from edge_runtime.siteloop.promote import Promotions
 from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.sources import open_camera
 from edge_runtime.startup import belt_monitor, load_model, verify_daemon
@@ -58,11 +59,13 @@ def run(
     on_view: Callable[[DaemonView], None] | None = None,
     *,
     timers: StageTimers | None = None,
+    promotions: Promotions | None = None,
 ) -> PipelineSummary:
     """Run every camera and machine until all sources end or ``stop`` is set; then stop and drain the outbox.
 
     ``on_view`` is handed the run's live objects once everything has started (the fleet reads them);
-    ``timers``: where every stage is timed (a benchmark passes its own to read a window of samples).
+    ``timers``: where every stage is timed (a benchmark passes its own to read a window of samples);
+    ``promotions`` (the supervisor's, which outlives this run) takes the dashboard's promote requests.
     """
     notifier = notifier or SystemdNotifier(None)
     bundles = verify_daemon(config)
@@ -138,6 +141,7 @@ def run(
             machines=[m.monitor for m in machines],
             capacity=capacity,
             site_loop=site_loop,
+            promotions=promotions,
         )
         if config.http.enabled:
             cleanup.callback(WebServer(config.http, view).close)

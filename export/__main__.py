@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
         help="data root in the training layout (default: the one the model was trained on)",
     )
     build.add_argument(
+        "--site-data",
+        type=Path,
+        help="a site's labelled frames (the siteloop import): every shipped artifact measured on them too",
+    )
+    build.add_argument(
         "--formats",
         nargs="+",
         default=list(FORMATS),
@@ -115,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             budget=budget,
             options=tuple(args.option),
             fix_ladder=not args.no_fix_ladder,
+            site_data=args.site_data,
         )
         bundle = export_bundle(request)
         print(summary(bundle))

@@ -13,18 +13,28 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edge_runtime.bundle import Artifact, Bundle, Manifest, Recommendation, load_bundle, write_manifest
+from edge_runtime.bundle import (
+    Artifact,
+    Bundle,
+    Manifest,
+    ModelInterface,
+    Recommendation,
+    load_bundle,
+    write_manifest,
+)
 from edge_runtime.measure.artifacts import p50_latencies
 from edge_runtime.measure.host import host_info
 from edge_runtime.measure.select import recommend
 from edge_runtime.model import Predictor
+from edge_runtime.siteloop.framestats import ReferenceStats
+from edge_runtime.siteloop.reference import measure_frames
 from export.calibration import calibration_set
 from export.errors import ExportError
 from export.formats import FORMATS, BuildContext, FormatSpec, quantize, resolve_formats
@@ -37,7 +47,7 @@ from export.options import NncfQuantOptions, OrtQuantOptions, parse_options
 from export.provenance import code_version
 from export.verdict import REFERENCE, Gate, Verdict, failed_verdict, judge_candidate, reference_verdict
 from train.checkpoint import read_checkpoint
-from train.task import Task, get_task
+from train.task import Task, TaskData, get_task
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +66,7 @@ class ExportRequest:
     seed: int = 0
     options: tuple[str, ...] = ()  # "FORMAT.OPTION=VALUE", see export.options
     fix_ladder: bool = True  # when an artifact misses the budget, try the fixes before rejecting it
+    site_data: Path | None = None  # a site's labelled frames (siteloop import): measured beside test
 
 
 def export_bundle(request: ExportRequest) -> Bundle:
@@ -108,11 +119,26 @@ def export_bundle(request: ExportRequest) -> Bundle:
             "onnx_parity": parity.as_dict(),
             "export_seconds": timings,
         }
+        if request.site_data is not None:
+            site = _site_evaluation(task, interface, data, request.site_data, artifacts, stage)
+            provenance["site_evaluation"] = site
         draft = Manifest(
             **interface.model_dump(), name=request.out.name, artifacts=artifacts, provenance=provenance
         )
-        write_manifest(stage, draft.model_copy(update={"recommended": _recommended(Bundle(stage, draft))}))
+        manifest = draft.model_copy(update={"recommended": _recommended(Bundle(stage, draft))})
+        write_manifest(stage, manifest)
+        if manifest.task != "signal":  # drift is of camera frames, measured through the recommended artifact
+            reference = _reference(stage, task, data.val, data.source)
+            write_manifest(stage, manifest.model_copy(update={"reference": reference}))
     return load_bundle(request.out)
+
+
+def _reference(stage: Path, task: Task, samples: Sequence[Any], source: str) -> ReferenceStats:
+    """Drift monitoring's reference: the validation frames' brightness, contrast and sharpness, and the
+    confidence the bundle's default artifact gives them, measured by the code the daemon runs."""
+    frames = [task.frame(sample) for sample in samples]
+    described = f"{len(frames)} validation frames of {source}, measured through the bundle at export"
+    return measure_frames(load_bundle(stage), frames, source=described)
 
 
 def _gated(
@@ -144,6 +170,27 @@ def _gated(
                 verdict = failed_verdict(exc)
         artifacts.append(_artifact(stage, spec, verdict, ctx.task.class_figure))
     return artifacts
+
+
+def _site_evaluation(
+    task: Task,
+    interface: ModelInterface,
+    data: TaskData,
+    folder: Path,
+    artifacts: list[Artifact],
+    stage: Path,
+) -> dict[str, Any]:
+    """Every shipped artifact on the site's frames, beside its figure on the original test split: a
+    model retrained for a site must do well there without forgetting the rest (reported, not gated)."""
+    samples = task.read_labelled(folder, data.classes)
+    site = TaskData(data.classes, [], [], samples, data.fingerprint, str(folder))
+    measurer = Measurer(task, interface, site)
+    figures = {}
+    for artifact in artifacts:
+        if artifact.status == "shipped":
+            report = measurer.measure(Candidate(artifact.key, stage / artifact.file), "test").report
+            figures[artifact.key] = {"site": report.value, "test": artifact.metrics[task.metric]}
+    return {"source": str(folder), "samples": len(samples), "metric": task.metric, "artifacts": figures}
 
 
 def _recommended(bundle: Bundle) -> Recommendation:

@@ -95,6 +95,15 @@ class DenseOptimConfig(OptimConfig):
     )
 
 
+class SiteSection(Section):
+    """Retraining on a site's labels (``train.adapt``): the new labels plus a replay of the old data."""
+
+    data: Path = Field(description="the labelling import's output (python -m edge_runtime.siteloop import)")
+    replay: float = Field(
+        0.5, ge=0, le=1, description="share of the original training split trained beside them (seeded)"
+    )
+
+
 class RunConfig(Section):
     """The engine's view of any task's configuration."""
 
@@ -104,6 +113,10 @@ class RunConfig(Section):
     init: Path | None = Field(
         None, description="start from this checkpoint's weights and preprocessing (fine-tuning)"
     )
+    init_from: Path | None = Field(
+        None, description="a deployed bundle: start from the checkpoint it was exported from (its provenance)"
+    )
+    site: SiteSection | None = Field(None, description="train on a site's new labels plus a replay sample")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: Literal["auto", "off", "bf16", "fp16"] = Field(
         "auto",
@@ -120,6 +133,12 @@ class RunConfig(Section):
     model: ModelConfig = ModelConfig()
     optim: OptimConfig = OptimConfig()
     augment: AugmentConfig = AugmentConfig()
+
+    @model_validator(mode="after")
+    def _one_starting_point(self) -> RunConfig:
+        if self.init is not None and self.init_from is not None:
+            raise ValueError("init and init_from both set: start from a checkpoint or a bundle, not both")
+        return self
 
     @field_validator("amp", mode="before")
     @classmethod

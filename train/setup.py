@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -16,6 +17,7 @@ from torch.utils.data import DataLoader
 
 from edge_runtime.bundle import ModelInterface
 from edge_runtime.errors import ConfigError
+from train.adapt import initial_checkpoint, with_site_labels
 from train.checkpoint import read_checkpoint
 from train.config import RunConfig
 from train.models import BuiltModel, ModelRequest
@@ -42,11 +44,12 @@ class Setup:
 
 
 def prepare(task: Task, config: RunConfig, group: ProcessGroup, device: torch.device) -> Setup:
-    data = task.read_data(config)
+    data = with_site_labels(task, config, task.read_data(config))
     built, request = task.build(config, data)
     interface = task.interface(config, data, built)
-    if config.init is not None:
-        interface = _start_from(config, built, interface)
+    init = initial_checkpoint(config)
+    if init is not None:
+        interface = _start_from(init, config, built, interface)
     model = built.module.to(device)
     channels_last = config.channels_last and any(p.ndim == 4 for p in model.parameters())
     if channels_last:
@@ -89,19 +92,20 @@ def prepare(task: Task, config: RunConfig, group: ProcessGroup, device: torch.de
     )
 
 
-def _start_from(config: RunConfig, built: BuiltModel, interface: ModelInterface) -> ModelInterface:
+def _start_from(
+    init: Path, config: RunConfig, built: BuiltModel, interface: ModelInterface
+) -> ModelInterface:
     """Fine-tuning: the weights and the preprocessing they were trained with come from ``init``."""
-    assert config.init is not None
-    base = read_checkpoint(config.init)
+    base = read_checkpoint(init)
     if base.meta.task != config.task or base.meta.classes != interface.classes:
         raise ConfigError(
-            f"init: {config.init} is a {base.meta.task} model of classes {base.meta.classes}; this run "
+            f"init: {init} is a {base.meta.task} model of classes {base.meta.classes}; this run "
             "trains "
             f"{config.task} on {interface.classes}"
         )
     built.module.load_state_dict(base.state_dict)
     if base.meta.interface.input != interface.input or base.meta.interface.signal != interface.signal:
-        log.info("init: keeping %s's preprocessing, which its weights were trained with", config.init)
+        log.info("init: keeping %s's preprocessing, which its weights were trained with", init)
     return interface.model_copy(
         update={"input": base.meta.interface.input, "signal": base.meta.interface.signal}
     )

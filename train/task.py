@@ -32,6 +32,7 @@ from torch import nn
 from torch.utils.data import Dataset, default_collate
 
 from edge_runtime.bundle import ModelInterface
+from edge_runtime.errors import ConfigError
 from edge_runtime.model import Predictor
 from edge_runtime.registry import Registry
 from train.checkpoint import Checkpoint
@@ -91,6 +92,10 @@ class Task(ABC):
     def stratum(self, sample: Any) -> int:
         """Calibration draws evenly across strata (a classifier's labels); one stratum by default."""
         return 0
+
+    def read_labelled(self, folder: Path, classes: list[str]) -> list[Any]:
+        """A labelling tool's corrected labels as training samples (``edge_runtime.siteloop import``)."""
+        raise ConfigError(f"site.data: retraining on site labels is not available for {self.name} yet")
 
     @abstractmethod
     def train_set(self, config: Any, samples: Sequence[Any], interface: ModelInterface) -> Dataset:

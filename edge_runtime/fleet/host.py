@@ -18,6 +18,9 @@ from edge_runtime.config import SiteConfig
 from edge_runtime.inference import PipelineSummary
 from edge_runtime.observe import DaemonView
 from edge_runtime.pipeline import run
+from edge_runtime.signing import manifest_digest
+from edge_runtime.siteloop.config import SiteLoopConfig
+from edge_runtime.siteloop.promote import Promotions
 from edge_runtime.systemd import SystemdNotifier
 
 log = logging.getLogger(__name__)
@@ -37,8 +40,14 @@ class _SwitchNotifier(SystemdNotifier):
 
 
 class PipelineHost:
-    def __init__(self, config: SiteConfig, notifier: SystemdNotifier, min_frames: int) -> None:
-        self.config, self.min_frames = config, min_frames
+    def __init__(
+        self,
+        config: SiteConfig,
+        notifier: SystemdNotifier,
+        min_frames: int,
+        promotions: Promotions | None = None,
+    ) -> None:
+        self.config, self.min_frames, self.promotions = config, min_frames, promotions
         self.notifier = _SwitchNotifier(notifier)
         self.bundle: Path | None = None
         self.summary: PipelineSummary | None = None
@@ -54,7 +63,8 @@ class PipelineHost:
         self.bundle, self.view, self.error, self.summary = bundle, None, None, None
         self._stop.clear()
         model = self.config.model.model_copy(update={"bundle": bundle})
-        config = self.config.model_copy(update={"model": model})
+        site_loop = _shadow_unless(self.config, bundle)
+        config = self.config.model_copy(update={"model": model, "site_loop": site_loop})
         self._thread = threading.Thread(target=self._main, args=(config,), name="pipeline", daemon=True)
         self.started_at = time.monotonic()
         self._thread.start()
@@ -105,7 +115,9 @@ class PipelineHost:
 
     def _main(self, config: SiteConfig) -> None:
         try:
-            self.summary = run(config, self._stop, self.notifier, on_view=self._attach)
+            self.summary = run(
+                config, self._stop, self.notifier, on_view=self._attach, promotions=self.promotions
+            )
         except BaseException as exc:  # noqa: BLE001 - reported through health(); the supervisor decides
             self.error = exc
             log.error("the pipeline on %s failed: %s", config.model.bundle, exc)
@@ -114,3 +126,15 @@ class PipelineHost:
 
     def _attach(self, view: DaemonView) -> None:
         self.view = view
+
+
+def _shadow_unless(config: SiteConfig, bundle: Path) -> SiteLoopConfig:
+    """The site loop's settings for a run on ``bundle``: no shadow run of that same bundle (once a
+    candidate is promoted it is the live model; after a rollback it runs in shadow again)."""
+    shadow = config.site_loop.shadow
+    if shadow is None or not shadow.bundle.is_dir():
+        return config.site_loop
+    if manifest_digest(shadow.bundle) != manifest_digest(bundle):
+        return config.site_loop
+    log.info("the shadow candidate %s is the live bundle now: no shadow run", shadow.bundle)
+    return config.site_loop.model_copy(update={"shadow": None})

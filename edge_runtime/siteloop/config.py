@@ -1,4 +1,4 @@
-"""The site loop's section of the site YAML (``site_loop:``): capture, drift and shadow settings.
+"""The site loop's section of the site YAML (``site_loop:``): capture, drift, shadow and promotion settings.
 
 Typed like the rest of the site configuration (unknown keys refused, bounded fields); kept here so the
 daemon's own configuration grows by one field.
@@ -83,7 +83,26 @@ class ShadowConfig(_Section):
     )
 
 
+class PromoteConfig(_Section):
+    """Promotion of the shadow candidate (``POST /api/promote``, ``python -m edge_runtime promote``).
+
+    The daemon then runs the bundle store's ``current`` bundle (seeded from ``model.bundle``), like a fleet
+    device; with a ``fleet`` section the fleet's store and health settings are used instead of these.
+    """
+
+    store: Path = Field(
+        default=Path("runs/demo/bundle-store"), description="verified bundles; current and previous links"
+    )
+    window_s: float = Field(default=60.0, gt=0, description="the new bundle must be healthy within this")
+    min_frames: int = Field(default=3, ge=1, description="frames the model must have run to be healthy")
+    min_compared: int = Field(default=200, ge=0, description="frames compared in shadow before promotion")
+    min_agreement: float | None = Field(
+        default=None, ge=0, le=1, description="least agreement with the live model in shadow (None: any)"
+    )
+
+
 class SiteLoopConfig(_Section):
     capture: CaptureConfig = CaptureConfig()
     drift: DriftConfig = DriftConfig()
     shadow: ShadowConfig | None = Field(default=None, description="no shadow run unless set")
+    promote: PromoteConfig | None = Field(default=None, description="no promotion on this device unless set")

@@ -2,8 +2,9 @@
 
 ``measure_reference`` runs the bundle's shipped artifact (the code the daemon runs) over held-out
 images, so the confidence distribution is the one the daemon will compare with. The workstation's
-bundle builder calls ``framestats.reference_statistics`` on its own evaluation pass; this module is
-for bundles built before it did (``python -m edge_runtime.siteloop reference BUNDLE IMAGES``).
+bundle builder calls ``measure_frames`` on its validation frames once the artifacts are gated;
+``add_reference`` is for bundles built before it did (``python -m edge_runtime.siteloop reference
+BUNDLE IMAGES``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from edge_runtime.bundle import Bundle, load_bundle, write_manifest
 from edge_runtime.errors import ImageError
@@ -30,17 +33,22 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def measure_reference(bundle: Bundle, images: Sequence[Path], artifact: str | None = None) -> ReferenceStats:
-    model = BundleModel(bundle, artifact)
     frames = [read_image(path) for path in images]
+    return measure_frames(bundle, frames, artifact, source=f"{len(frames)} images measured on the device")
+
+
+def measure_frames(
+    bundle: Bundle, frames: Sequence[np.ndarray], artifact: str | None = None, *, source: str
+) -> ReferenceStats:
+    """The statistics of ``frames`` (BGR) and the confidence the bundle's artifact gives each of them."""
+    model = BundleModel(bundle, artifact)
     confidences = []
     for frame in frames:
         outputs = model.infer(model.prepare([frame]))
         score = confidence_of(model.postprocess(outputs, [frame.shape[:2]])[0])
         if score is not None:
             confidences.append(score)
-    return reference_statistics(
-        frames, confidences or None, source=f"{len(frames)} images measured on the device"
-    )
+    return reference_statistics(frames, confidences or None, source=source)
 
 
 def add_reference(root: Path, images: Sequence[Path], artifact: str | None = None) -> ReferenceStats:

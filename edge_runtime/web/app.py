@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -28,10 +29,11 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from edge_runtime.errors import ConfigError
+from edge_runtime.errors import BundleError, ConfigError
 from edge_runtime.events import utc_iso
 from edge_runtime.jsonsafe import dumps, nesting
 from edge_runtime.observe import DaemonCollector, DaemonView
+from edge_runtime.siteloop.promote import NotPromoted
 from edge_runtime.snapshots import URL_PREFIX
 from edge_runtime.web.acks import AckStore
 from edge_runtime.web.auth import TokenGate
@@ -86,6 +88,7 @@ def build_app(view: DaemonView, closing: threading.Event) -> Starlette:
         Route("/api/events/{event_id}/ack", partial(_acknowledge, board), methods=["POST"]),
         Route("/api/events/{event_id}/feedback", partial(_give_feedback, board), methods=["POST"]),
         Route("/api/feedback", partial(_feedback, board)),
+        Route("/api/promote", partial(_promote, board), methods=["POST"]),
         Route("/api/cameras/{camera}/frame.jpg", partial(_frame, board)),
         Route("/api/cameras/{camera}/stream.mjpg", partial(_stream, board)),
         Route("/api/rules/yaml", partial(_rule_yaml, board), methods=["POST"]),
@@ -232,6 +235,41 @@ async def _give_feedback(board: Dashboard, request: Request) -> JSONResponse:
     except ValueError as exc:
         return _json({"error": str(exc)}, 422)
     return _json(stored.to_dict())
+
+
+async def _promote(board: Dashboard, request: Request) -> JSONResponse:
+    """POST {"by", "bundle": candidate (default: the one in shadow), "force": false}: on the shadow run's
+    evidence the candidate is verified into the bundle store and queued (202); the supervisor switches,
+    watches its health and rolls back by itself. ``promotion.latest`` on /status says how it went."""
+    promotions = board.view.promotions
+    if promotions is None:
+        return _json({"error": "promotion is off on this device (site_loop.promote)"}, 409)
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    loop = board.view.site_loop
+    shadow = loop.shadow.state() if loop is not None and loop.shadow is not None else None
+    usage = 'expected JSON {"by": name, "bundle": path (default: the candidate in shadow), "force": false}'
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("by", ""), str)
+        or not isinstance(body.get("force", False), bool)
+        or not isinstance(body.get("bundle") or "", str)
+    ):
+        return _json({"error": usage}, 400)
+    named = body.get("bundle") or (shadow["bundle"] if shadow is not None else None)
+    if named is None:
+        return _json({"error": "no candidate runs in shadow (site_loop.shadow): name the bundle"}, 409)
+    try:
+        promotion = await run_in_threadpool(
+            promotions.request, Path(named), shadow, by=body.get("by", ""), force=body.get("force", False)
+        )
+    except NotPromoted as exc:
+        return _json({"error": str(exc)}, 409)
+    except BundleError as exc:
+        return _json({"error": str(exc)}, 422)
+    return _json(promotion.view(), 202)
 
 
 def _feedback(board: Dashboard, request: Request) -> JSONResponse:

@@ -68,3 +68,35 @@ def test_the_cost_table_compares_medians_with_the_loop_off():
         and "| 6.9 | +11.3 %" in text
         and "| 20.0 % |" in text
     )
+
+
+def test_hard_examples_are_the_frames_the_model_is_least_sure_of(tiny_bundle):
+    from benchmarks.site_adapt import margins
+
+    model = BundleModel(load_bundle(tiny_bundle))
+    sure = np.full((48, 64, 3), BGR["red"], np.uint8)
+    torn = np.full((48, 64, 3), (0, 120, 120), np.uint8)  # as green as it is red: a margin near 0
+    found = margins(model, [(sure, "red"), (torn, "red")])
+    assert found[0] > 0.9 and found[1] < 0.1
+
+
+def test_the_goals_are_judged_on_the_figures_they_name():
+    from benchmarks.site_adapt import goals
+
+    results = {
+        "deployed": {
+            "site": {"top1": 0.60, "drift_raised": ["brightness"]},
+            "original": {"top1": 0.95, "drift_raised": []},
+        },
+        "hard": {"site": 0.86, "original": 0.945},
+        "random": {"site": 0.78, "original": 0.95},
+        "all": {"site": 0.90, "original": 0.95},
+    }
+    judged = goals(results)
+    assert judged["gap_closed"] == 0.867 and judged["gap_closed_met"]
+    assert judged["hard_minus_random_pp"] == 8.0 and judged["hard_beats_random_met"]
+    assert judged["forgetting_pp"] == 0.5 and judged["forgetting_met"] and judged["drift_met"]
+    results["hard"]["original"] = 0.92
+    results["deployed"]["original"]["drift_raised"] = ["contrast"]
+    judged = goals(results)
+    assert not judged["forgetting_met"] and not judged["drift_met"]

@@ -12,8 +12,13 @@ import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import onnx
 import yaml
+from onnx import numpy_helper
+
+from edge_runtime.bundle import Artifact, file_digest, load_bundle, write_manifest
 
 
 def free_port() -> int:
@@ -157,3 +162,29 @@ def wait_for_value(predicate, timeout_s: float = 30.0):
         time.sleep(0.2)
     raise AssertionError("condition not met in time")
 
+
+def swapped_bundle(tiny: Path, root: Path, classes: list[str] | None = None) -> Path:
+    """The tiny colour classifier with red and blue swapped: a candidate that disagrees on both
+    (``classes``: other class names, a candidate that cannot serve the site's rules)."""
+    model = onnx.load(tiny / "model.onnx")
+    weight = next(init for init in model.graph.initializer if init.name == "weight")
+    swapped = numpy_helper.to_array(weight)[[2, 1, 0]]
+    weight.CopyFrom(numpy_helper.from_array(swapped, "weight"))
+    root.mkdir(parents=True)
+    onnx.save(model, root / "model.onnx")
+    manifest = load_bundle(tiny).manifest
+    artifact = Artifact(
+        **file_digest(root / "model.onnx", root).model_dump(), format="onnx", precision="fp32"
+    )
+    write_manifest(
+        root,
+        manifest.model_copy(
+            update={
+                "name": "tiny-swapped",
+                "version": "0.2.0",
+                "artifacts": [artifact],
+                "classes": classes or manifest.classes,
+            }
+        ),
+    )
+    return root

@@ -9,35 +9,14 @@ import sys
 import urllib.request
 from pathlib import Path
 
-import onnx
 from daemon_helpers import post_json as _post
-from daemon_helpers import wait_for_value
-from onnx import numpy_helper
+from daemon_helpers import swapped_bundle, wait_for_value
 
-from edge_runtime.bundle import Artifact, file_digest, load_bundle, write_manifest
+from edge_runtime.bundle import load_bundle, write_manifest
 from edge_runtime.siteloop.captures import read_captures
 from edge_runtime.web.acks import AckStore
 
 REPO = Path(__file__).parents[2]
-
-
-def swapped_bundle(tiny: Path, root: Path) -> Path:
-    """The tiny colour classifier with red and blue swapped: a candidate that disagrees on both."""
-    model = onnx.load(tiny / "model.onnx")
-    weight = next(init for init in model.graph.initializer if init.name == "weight")
-    swapped = numpy_helper.to_array(weight)[[2, 1, 0]]
-    weight.CopyFrom(numpy_helper.from_array(swapped, "weight"))
-    root.mkdir(parents=True)
-    onnx.save(model, root / "model.onnx")
-    manifest = load_bundle(tiny).manifest
-    artifact = Artifact(
-        **file_digest(root / "model.onnx", root).model_dump(), format="onnx", precision="fp32"
-    )
-    write_manifest(
-        root,
-        manifest.model_copy(update={"name": "tiny-swapped", "version": "0.2.0", "artifacts": [artifact]}),
-    )
-    return root
 
 
 def _get(url: str) -> bytes:

@@ -12,7 +12,7 @@ from torch import nn
 from edge_runtime.bundle import ModelInterface
 from edge_runtime.postprocess_spec import ScoresPost
 from train.config import ClassifyConfig
-from train.data import Sample, load_classified
+from train.data import Sample, list_class_folders, load_classified
 from train.models import BuiltModel, ModelRequest
 from train.readers import read_splits
 from train.task import LossFn, TaskData, register_task
@@ -32,6 +32,9 @@ class Classify(ClassifierTask, ImageTask):
 
     def label(self, sample: Sample) -> int:
         return sample.label
+
+    def read_labelled(self, folder: Path, classes: list[str]) -> list[Sample]:
+        return list_class_folders(folder, classes)[1]  # the import writes <folder>/<class>/<image>
 
     def sample_weights(self, config: ClassifyConfig, data: TaskData) -> list[float] | None:
         if config.data.balance != "sampler":

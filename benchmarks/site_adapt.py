@@ -1,0 +1,157 @@
+"""One round of adaptation to a shifted site: hard-example vs random labels, forgetting, drift.
+
+``python -m benchmarks.site_adapt --bundle B --data DATA/classify --out DIR [--labels 100] [--severity 1.6]``
+
+The new site is the data seen through another site's camera (``site_shift.shift``): its pool is the
+training split shifted (the frames the device would capture), its test the test split shifted with
+another seed. The deployed bundle (its checkpoint must be where its provenance says) is measured on both
+tests; then three retraining runs start from its checkpoint (``init_from``) with the same replay share of
+the original training data: 100 pool frames chosen as the device's hard-example capture chooses them
+(the smallest top-1 minus top-2 margin), 100 chosen at random, and the whole pool (the "all labels"
+model the gap is measured against). Each is exported (ONNX FP32, as the deployed model is measured
+here) and measured on the site's test and the original test (forgetting). Drift: each statistic's PSI
+of the original and the shifted test against the deployed bundle's reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from benchmarks.site_shift import evaluate, shift
+from edge_runtime.bundle import load_bundle
+from edge_runtime.errors import ConfigError
+from edge_runtime.model import BundleModel
+from edge_runtime.postprocess import Classification
+from edge_runtime.preprocess import read_image
+from edge_runtime.siteloop.reference import image_files
+from export.build import ExportRequest, export_bundle
+from train.checkpoint import read_checkpoint
+from train.engine import fit
+from train.task import get_task
+
+ARTIFACT = "onnx-fp32"
+Labelled = list[tuple[np.ndarray, str]]
+
+
+def _read(folder: Path) -> Labelled:
+    return [(read_image(path), path.parent.name) for path in image_files(folder)]
+
+
+def _write(images: Labelled, folder: Path) -> Path:
+    for i, (image, label) in enumerate(images):
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / label / f"{i:05d}.png"), image)
+    return folder
+
+
+def margins(model: BundleModel, images: Labelled) -> np.ndarray:
+    """Top-1 minus top-2 probability per frame: what the device's ``margin`` capture ranks by."""
+    found = []
+    for image, _ in images:
+        prediction = model.postprocess(model.infer(model.prepare([image])), [image.shape[:2]])[0]
+        if not isinstance(prediction, Classification):
+            raise ConfigError("site_adapt measures classifiers only")
+        top = np.sort(prediction.probabilities)[::-1]
+        found.append(float(top[0] - top[1]))
+    return np.asarray(found)
+
+
+def retrain(bundle: Path, labels: Path, out: Path, site_test: Path, epochs: int, replay: float) -> Path:
+    """The deployed model trained on ``labels`` plus the replay share, exported; the new bundle."""
+    manifest = load_bundle(bundle).manifest
+    base = read_checkpoint(Path(manifest.provenance["checkpoint"])).meta.config
+    task = get_task(base["task"])
+    optim = {**base["optim"], "epochs": epochs, "warmup_epochs": 0}
+    update = {"out": str(out), "init": None, "resume": False, "optim": optim}
+    config = task.config_type.model_validate(
+        {**base, **update, "init_from": str(bundle), "site": {"data": str(labels), "replay": replay}}
+    )
+    fit(config)
+    request = ExportRequest(out / "best.pt", out / "bundle", formats=(ARTIFACT,), site_data=site_test)
+    return export_bundle(request).root
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.site_adapt", description=__doc__)
+    parser.add_argument("--bundle", type=Path, required=True, help="the deployed bundle (with its reference)")
+    parser.add_argument("--data", type=Path, required=True, help="class folders with train/, val/ and test/")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--labels", type=int, default=100, help="frames labelled in the round")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--replay", type=float, default=0.25, help="share of the original training data")
+    parser.add_argument("--severity", type=float, default=1.6, help="how far the new site's camera is off")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    deployed = load_bundle(args.bundle)
+    reference = deployed.manifest.reference
+    if reference is None:
+        raise ConfigError(f"{args.bundle}: no reference statistics (export it again, or siteloop reference)")
+    original = _read(args.data / "test")
+    pool = [(shift(image, np.random.default_rng([args.seed, 1, i]), args.severity), label)
+            for i, (image, label) in enumerate(_read(args.data / "train"))]
+    site = [(shift(image, np.random.default_rng([args.seed, 2, i]), args.severity), label)
+            for i, (image, label) in enumerate(original)]
+    args.out.mkdir(parents=True, exist_ok=True)
+    site_test = _write(site, args.out / "site-test")
+    model = BundleModel(deployed, ARTIFACT)
+    results: dict[str, Any] = {
+        "settings": {key: str(value) for key, value in vars(args).items()},
+        "pool": len(pool),
+        "deployed": {
+            "site": evaluate(model, site, reference),
+            "original": evaluate(model, original, reference),
+        },
+    }
+    ranked = np.argsort(margins(model, pool), kind="stable")
+    chosen = {
+        "hard": ranked[: args.labels],
+        "random": np.random.default_rng(args.seed).choice(len(pool), args.labels, replace=False),
+        "all": np.arange(len(pool)),
+    }
+    for name, picked in chosen.items():
+        labels = _write([pool[i] for i in sorted(picked)], args.out / f"labels-{name}")
+        bundle = retrain(args.bundle, labels, args.out / f"run-{name}", site_test, args.epochs, args.replay)
+        adapted = BundleModel(load_bundle(bundle), ARTIFACT)
+        results[name] = {
+            "labels": len(picked),
+            "classes": {c: int(sum(pool[i][1] == c for i in picked)) for c in deployed.manifest.classes},
+            "site": evaluate(adapted, site, reference)["top1"],
+            "original": evaluate(adapted, original, reference)["top1"],
+        }
+        print(json.dumps({name: results[name]}), flush=True)
+    results["goals"] = goals(results)
+    (args.out / "site_adapt.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+def goals(results: dict[str, Any]) -> dict[str, Any]:
+    """The issue's goals, each with the figure that decides it."""
+    before = results["deployed"]["site"]["top1"]
+    gap = results["all"]["site"] - before
+    closed = (results["hard"]["site"] - before) / gap if gap > 0 else None
+    lead_pp = 100 * (results["hard"]["site"] - results["random"]["site"])
+    forgetting_pp = 100 * (results["deployed"]["original"]["top1"] - results["hard"]["original"])
+    raised = results["deployed"]["site"]["drift_raised"]
+    quiet = not results["deployed"]["original"]["drift_raised"]
+    return {
+        "gap_closed": None if closed is None else round(closed, 3),
+        "gap_closed_met": closed is not None and closed >= 0.8,
+        "hard_minus_random_pp": round(lead_pp, 2),
+        "hard_beats_random_met": lead_pp >= 5,
+        "forgetting_pp": round(forgetting_pp, 2),
+        "forgetting_met": forgetting_pp <= 1,
+        "drift_met": bool(raised) and quiet,
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
