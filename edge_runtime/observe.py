@@ -90,6 +90,7 @@ class DaemonView:
     capacity: CapacityMonitor | None = None
     site_loop: SiteLoop | None = None
     promotions: Promotions | None = None  # the supervisor's, when site_loop.promote is set
+    recommended: tuple[str, str] = ("", "")  # the bundle's recommended artifact and why (Bundle.recommended)
 
     def belt_states(self) -> dict[str, dict[str, object]]:
         """Each belt camera's load, speed recommendation and overload state (empty without belt_load)."""

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 
+from edge_runtime.bundle import Bundle
 from edge_runtime.capacity import CapacityMonitor, WatchedCamera
 from edge_runtime.capture import CaptureThread
 from edge_runtime.config import SiteConfig
@@ -142,6 +143,7 @@ def run(
             capacity=capacity,
             site_loop=site_loop,
             promotions=promotions,
+            recommended=_recommended(bundle),
         )
         if config.http.enabled:
             cleanup.callback(WebServer(config.http, view).close)
@@ -204,3 +206,9 @@ def _release(capture: CaptureThread) -> None:
         capture.source.close()
 
 
+def _recommended(bundle: Bundle | None) -> tuple[str, str]:
+    """The artifact the bundle recommends for this box, and why, for the dashboard beside the one in use."""
+    if bundle is None:
+        return "", ""
+    artifact, why = bundle.recommended()
+    return artifact.key, why

@@ -149,7 +149,7 @@ def _page(board: Dashboard, page: str, request: Request) -> Response:
     }
     if page == "model":
         context["model"] = model_info(
-            view.manifest, view.artifact, view.runtime_precision, view.config.http.benchmark
+            view.manifest, view.artifact, view.runtime_precision, view.config.http.benchmark, view.recommended
         )
         context["loop"] = view.site_loop.state() if view.site_loop is not None else {}
     html = board.templates.get_template(f"{page}.html").render(context)

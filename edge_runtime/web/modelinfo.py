@@ -15,7 +15,11 @@ BENCH_COLUMNS = ("p50_ms", "p90_ms", "throughput_fps", "top1", "mAP50", "mIoU")
 
 
 def model_info(
-    manifest: Manifest, in_use: str, runtime_precision: str, benchmark: Path | None
+    manifest: Manifest,
+    in_use: str,
+    runtime_precision: str,
+    benchmark: Path | None,
+    recommended: tuple[str, str] = ("", ""),
 ) -> dict[str, Any]:
     metric_names: list[str] = []
     for artifact in manifest.artifacts:
@@ -40,6 +44,8 @@ def model_info(
         "classes": manifest.classes,
         "input": manifest.input.model_dump(mode="json"),
         "in_use": in_use,
+        "recommended": recommended[0],
+        "recommended_why": recommended[1],
         "runtime_precision": runtime_precision,
         "metric_names": metric_names,
         "artifacts": artifacts,

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from daemon_helpers import post_json, wait_for_value
 
+from edge_runtime.bundle import load_bundle
 from edge_runtime.config import load_site_config
 from edge_runtime.errors import ConfigError
 from edge_runtime.web.i18n import MESSAGES
@@ -57,8 +58,10 @@ def test_a_non_local_binding_without_a_token_refuses_to_start(colour_site):
     assert load_site_config(colour_site, ["http.host=0.0.0.0", f"http.token={TOKEN}"]).http.token is not None
 
 
-def test_pages_and_json_show_the_running_cameras_events_and_model(start_daemon):
+def test_pages_and_json_show_the_running_cameras_events_and_model(start_daemon, tiny_bundle):
     daemon = start_daemon()
+    recommended, _ = load_bundle(tiny_bundle).recommended()
+    assert f'<b id="recommended">{recommended.key}</b>'.encode() in _get(daemon.url + "/model")[2]
     for page in ("/", "/live/cam1", "/events", "/model", "/zones", "/?lang=zh-CN"):
         code, _, body = _get(daemon.url + page)
         assert code == 200 and b"<main>" in body, page
