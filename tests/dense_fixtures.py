@@ -22,7 +22,16 @@ def tiny_detector_checkpoint(tiny_data, tmp_path_factory) -> Path:
             "out": str(out),
             "data": {"root": str(tiny_data / "detect"), "image_size": [96, 160], "workers": 0},
             "model": {"name": "ssdlite320_mobilenet_v3_large", "weights": "none"},
-            "optim": {"epochs": 2, "batch_size": 4, "lr": 0.003},
+            "optim": {
+                "epochs": 2,
+                "batch_size": 4,
+                "lr": 0.003,
+                # from random weights: nothing pretrained to protect (torchvision's SSDlite has no stages)
+                "freeze_bn": False,
+                "freeze_stages": None,
+                "precise_bn": True,
+                "ema": 0,
+            },
         }
     )
     fit(config)

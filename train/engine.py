@@ -111,6 +111,7 @@ class _Run:
         self.setup: Setup = prepare(task, config, group, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
         self.last_batch: tuple[Any, Any] | None = None  # stands in for an all-unreadable batch under DDP
+        self.updates = 0  # optimiser steps so far (the EMA's warm-up counts them)
 
     @property
     def amp_name(self) -> str:
@@ -137,6 +138,7 @@ class _Run:
                 _restore_rng(resume["rng"])
                 resume = None
             setup.sampler.set_epoch(epoch)
+            self.updates = epoch * setup.steps
             result = self._train_epoch(wrapped, epoch)
             if config.optim.precise_bn:
                 self._precise_batchnorm()
@@ -226,6 +228,9 @@ class _Run:
         self.scaler.step(recipe.optimizer)
         self.scaler.update()
         recipe.scheduler.step()
+        self.updates += 1
+        if self.setup.ema is not None:
+            self.setup.ema.update(self.setup.built.module, step=self.updates)
         value = float(loss.item())
         if not math.isfinite(value):
             raise RunFailed(
@@ -242,7 +247,7 @@ class _Run:
         mode predicted background on every pixel (coal IoU 0) while in train mode it found the coal;
         recomputing the statistics gave coal IoU 0.48 with the same weights.
         """
-        model = self.setup.built.module
+        model = self.setup.evaluated
         norms = [
             m
             for m in model.modules()
@@ -269,7 +274,7 @@ class _Run:
         return evaluate(self.task, self._predictor(), self.setup.data.val, self.group)
 
     def _predictor(self) -> Predictor:
-        module = self.task.export_module(self.setup.built.module)
+        module = self.task.export_module(self.setup.evaluated)
         return module_predictor(self.setup.interface, module, self.device, self.setup.channels_last)
 
     def _meta(self, epoch: int, report: EvalReport) -> CheckpointMeta:
@@ -287,7 +292,7 @@ class _Run:
     def _save(self, epoch: int, report: EvalReport, *, improved: bool, progress: Progress) -> None:
         if not self.group.is_main:
             return
-        out, state = self.config.out, self.setup.built.module.state_dict()
+        out, state = self.config.out, self.setup.evaluated.state_dict()
         if epoch:
             with (out / "log.jsonl").open("a") as handle:
                 handle.write(json.dumps({**asdict(progress.history[-1]), "metric": self.task.metric}) + "\n")
@@ -295,6 +300,8 @@ class _Run:
             "recipe": self.setup.recipe.state_dict() if epoch else None,
             "scaler": self.scaler.state_dict(),
             "rng": _rng_state(),
+            # the trained weights, when the checkpoint's are their EMA
+            "model": self.setup.built.module.state_dict() if self.setup.ema is not None else None,
             "progress": {**asdict(progress), "history": [asdict(h) for h in progress.history]},
         }
         meta = self._meta(epoch, report)
@@ -320,7 +327,11 @@ class _Run:
                 path,
                 changed,
             )
-        self.setup.built.module.load_state_dict(checkpoint.state_dict)
+        self.setup.evaluated.load_state_dict(checkpoint.state_dict)
+        if self.setup.ema is not None:
+            if checkpoint.resume.get("model") is None:
+                raise ConfigError(f"{path}: was trained without optim.ema; resume it without ema")
+            self.setup.built.module.load_state_dict(checkpoint.resume["model"])
         raw = checkpoint.resume["progress"]
         history = [EpochResult(**h) for h in raw["history"]]
         progress = Progress(raw["next_epoch"], raw["best"], raw["best_epoch"], history)
@@ -337,7 +348,7 @@ class _Run:
     def _finish(self, progress: Progress) -> dict[str, Any]:
         """The best checkpoint on the test split, in FP32, by rank 0 alone."""
         out = self.config.out
-        self.setup.built.module.load_state_dict(
+        self.setup.evaluated.load_state_dict(
             read_checkpoint(out / "best.pt", map_location=self.device).state_dict
         )
         report = evaluate(self.task, self._predictor(), self.setup.data.test)

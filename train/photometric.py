@@ -9,6 +9,7 @@ that looks underground; bright, contrasty data keeps the mild, general ones (gam
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ import numpy as np
 
 from edge_runtime.preprocess import read_image
 from train.augment import AugmentConfig
+
+log = logging.getLogger(__name__)
 
 UNDERGROUND = ("low_light", "haze", "glare", "water_drops", "motion_blur")
 DAYLIGHT_MEAN_GREY = 90.0  # median frame brightness above which data counts as daylight
@@ -51,3 +54,21 @@ def photometric_policy(stats: LightStatistics, base: AugmentConfig) -> AugmentCo
     if not stats.daylight:
         return base
     return base.model_copy(update=dict.fromkeys(UNDERGROUND, 0.0))
+
+
+def light_policy(config: AugmentConfig, paths: Sequence[Path]) -> AugmentConfig:
+    """``config`` as a run applies it: ``underground`` on, off, or decided by the images' light."""
+    if config.underground == "on":
+        return config
+    if config.underground == "off":
+        return config.model_copy(update=dict.fromkeys(UNDERGROUND, 0.0))
+    stats = light_statistics(paths)
+    decided = photometric_policy(stats, config)
+    log.info(
+        "training images: median grey %.1f, contrast %.1f over %d -> underground augmentations %s",
+        stats.median_grey,
+        stats.median_contrast,
+        stats.images,
+        "off (daylight)" if stats.daylight else "on",
+    )
+    return decided

@@ -6,12 +6,16 @@ import numpy as np
 import pytest
 import torch
 
+from edge_runtime.errors import ConfigError
 from train.augment import AugmentConfig
 from train.detection.balance import repeat_factors
 from train.detection.boxaug import BoxAugmentConfig, Boxed, augment_boxes, hflip, mosaic, scale_jitter
-from train.finetune import freeze_batchnorm, freeze_stem, param_groups, warmup_cosine
+from train.detection.config import DetectOptimConfig
+from train.finetune import param_groups
 from train.lite_weights import lite_features
+from train.models import ModelRequest, build_model
 from train.photometric import UNDERGROUND, light_statistics, photometric_policy
+from train.recipe import Recipe
 
 
 def _squares(height=120, width=160, boxes=((20, 30, 60, 70), (100, 40, 150, 110))) -> Boxed:
@@ -102,29 +106,41 @@ def test_photometric_policy_follows_the_data_light(tmp_path):
 
 
 def test_param_groups_scale_the_backbone_and_skip_decay_on_norms():
-    body = freeze_batchnorm(lite_features(0, pretrained=False))
-    frozen = freeze_stem(body, stages=2)
-    model = torch.nn.ModuleDict({"backbone": body, "head": torch.nn.Conv2d(320, 4, 1)})
-    groups = param_groups(model, body, lr=1e-3, backbone_lr_scale=0.1, weight_decay=0.05)
-    grouped = {id(p) for g in groups for p in g["params"]}
-    assert not grouped & {id(p) for p in frozen} and frozen
-    # the frozen-BN backbone has no trainable 1-d parameters left (its convolutions have no bias)
+    body = lite_features(0, pretrained=False)
+    head = torch.nn.Sequential(torch.nn.Conv2d(320, 4, 1), torch.nn.BatchNorm2d(4))
+    model = torch.nn.ModuleDict({"backbone": body, "head": head})
+    groups = param_groups(model.parameters(), head, 1e-3, 0.1, 0.05, norm_decay=False)
     assert sorted((round(g["lr"], 9), g["weight_decay"]) for g in groups) == [
+        (1e-4, 0.0),
         (1e-4, 0.05),
         (1e-3, 0.0),
         (1e-3, 0.05),
     ]
     assert all(p.ndim <= 1 for g in groups if g["weight_decay"] == 0 for p in g["params"])
-    assert not any(
-        isinstance(m, torch.nn.BatchNorm2d) for m in body.modules()
-    )  # frozen BN has no batch statistics
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    plain = param_groups(model.parameters(), None, 1e-3, 0.1, 0.05)
+    assert [(g["lr"], g["weight_decay"]) for g in plain] == [(1e-3, 0.05)]
 
 
-def test_warmup_cosine_rises_then_decays():
-    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
-    schedule = warmup_cosine(optimizer, total_steps=100, warmup_steps=10)
-    lrs = []
-    for step in range(100):
-        schedule.step_update(step)
-        lrs.append(optimizer.param_groups[0]["lr"])
-    assert lrs[0] < lrs[9] and max(lrs) == pytest.approx(1e-3, rel=0.05) and lrs[-1] < 0.1 * max(lrs)
+def test_detection_recipe_freezes_stem_two_stages_and_backbone_batchnorm():
+    built = build_model("detect", "fcos_efficientnet_lite0_fpn", ModelRequest(3, "none", image_size=(64, 64)))
+    recipe = Recipe(built, DetectOptimConfig(), steps_per_epoch=10)
+    recipe.begin_epoch(0)
+    recipe.train_mode()
+    body = built.module.backbone.body
+    frozen = [body.conv_stem, *body.blocks[:2]]
+    assert not any(p.requires_grad for m in frozen for p in m.parameters())
+    assert all(p.requires_grad for p in body.blocks[2][0].conv_pw.parameters())
+    norms = [m for m in body.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and not any(m.training or m.weight.requires_grad for m in norms)
+    assert built.module.head.training  # the new parts train
+    lrs = [g["lr"] for g in recipe.optimizer.param_groups]
+    assert min(lrs) == pytest.approx(0.1 * max(lrs), rel=1e-6)  # backbone x0.1 (warm-up scales both)
+
+
+def test_freeze_stages_needs_a_model_that_declares_stages():
+    built = build_model(
+        "detect", "ssdlite320_mobilenet_v3_large", ModelRequest(3, "none", image_size=(64, 64))
+    )
+    with pytest.raises(ConfigError, match="freeze_stages"):
+        Recipe(built, DetectOptimConfig(), steps_per_epoch=10).begin_epoch(0)

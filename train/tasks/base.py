@@ -13,10 +13,11 @@ from torch.utils.data import Dataset
 from edge_runtime.bundle import InputSpec, ModelInterface
 from edge_runtime.model import Predictor
 from edge_runtime.preprocess import read_image
-from train.data import KeyedDataset, readable
+from train.data import KeyedDataset, LoadItem, readable
 from train.evaluation import EvalReport
 from train.metrics import classification_report, scores_agreement
 from train.models import BuiltModel
+from train.photometric import light_policy
 from train.task import Task
 
 EVAL_BATCH = 32  # frames per inference call when measuring; a metric does not depend on it
@@ -39,9 +40,12 @@ class ImageTask(Task):
         )
 
     def train_set(self, config: Any, samples: Sequence[Any], interface: ModelInterface) -> Dataset:
-        return KeyedDataset(
-            samples, partial(self.load_item, interface.input, config.augment), seed=config.seed
-        )
+        augment = light_policy(config.augment, [s.path for s in samples])
+        return KeyedDataset(samples, self.item_loader(interface.input, augment, samples), seed=config.seed)
+
+    def item_loader(self, spec: InputSpec, augment: Any, samples: Sequence[Any]) -> LoadItem:
+        """(sample, rng or None) -> training item; ``samples`` lets an augmentation draw others (mosaic)."""
+        return partial(self.load_item, spec, augment)
 
 
 class ClassifierTask(Task):

@@ -10,12 +10,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from edge_runtime.bundle import ModelInterface
+from edge_runtime.bundle import InputSpec, ModelInterface
 from edge_runtime.model import Predictor
 from edge_runtime.postprocess_spec import BoxesPost
-from train.data import files_entries, fingerprint, readable
+from train.data import LoadItem, files_entries, fingerprint, readable
+from train.detection.balance import repeat_factors
 from train.detection.config import DetectTrainConfig
-from train.detection.data import BoxSample, load_boxes, read_detection_split
+from train.detection.data import BoxLoader, BoxSample, read_detection_split
 from train.detection.metrics import coco_map
 from train.evaluation import EvalReport
 from train.models import BuiltModel, ModelRequest
@@ -51,7 +52,6 @@ class Detect(ImageTask):
     min_agreement = 0.95
     parity_atol = None  # boxes that flip in or out near the score floor have nothing to compare against
     ort_quantize_ops = ("Conv", "MatMul", "Gemm")
-    load_item = staticmethod(load_boxes)
     # Box decoding, score sigmoids and NMS are arithmetic on coordinates, not activations: quantizing
     # them ruins boxes, so NNCF keeps these op types in floating point.
     int8_ignored_types = (
@@ -67,6 +67,16 @@ class Detect(ImageTask):
         test = read_detection_split(root, "test", data.format, classes)[1]
         entries = files_entries([s.path for s in train + val + test])
         return TaskData(classes, train, val, test, fingerprint(entries), str(root))
+
+    def item_loader(self, spec: InputSpec, augment: Any, samples: Sequence[Any]) -> LoadItem:
+        return BoxLoader(spec, augment, samples)
+
+    def sample_weights(self, config: DetectTrainConfig, data: TaskData) -> list[float] | None:
+        """Repeat-factor sampling: images holding a rare class come back more often."""
+        if config.data.balance == 0:
+            return None
+        factors = repeat_factors([s.labels for s in data.train], len(data.classes), config.data.balance)
+        return factors.tolist()
 
     def collate(self, items: list[Any]) -> Batch:
         """Images stacked (all are the input size), targets a list: each frame has its own box count."""
