@@ -283,7 +283,7 @@ class _Run:
             model=ModelRef(name=self.config.model.name, arguments=setup.request.rebuild_arguments()),
             interface=setup.interface,
             epoch=epoch,
-            metrics=report.manifest_metrics(self.task.class_figure),
+            metrics=report.manifest_metrics(*self.task.class_figures),
             data_fingerprint=setup.data.fingerprint,
             config=self.config.model_dump(mode="json"),
             amp=self.amp_name,

@@ -18,7 +18,7 @@ from train.evaluation import EvalReport
 from train.metrics import classification_report, scores_agreement
 from train.models import BuiltModel
 from train.photometric import light_policy
-from train.task import Task
+from train.task import GateDefaults, Task
 
 EVAL_BATCH = 32  # frames per inference call when measuring; a metric does not depend on it
 
@@ -54,6 +54,7 @@ class ClassifierTask(Task):
     family = "classify"
     metric = "top1"
     class_figure = "recall"
+    gate = GateDefaults(floor_margin=0.05)  # the floor: 5 pp above always answering the commonest class
 
     @abstractmethod
     def label(self, sample: Any) -> int:
@@ -61,6 +62,11 @@ class ClassifierTask(Task):
 
     def stratum(self, sample: Any) -> int:
         return self.label(sample)
+
+    def baseline(self, samples: Sequence[Any]) -> float:
+        """The majority-class rate: top-1 of always answering the most common class."""
+        counts = np.bincount([self.label(s) for s in samples]) if len(samples) else np.zeros(1)
+        return float(counts.max() / max(len(samples), 1))
 
     def measure(self, predictor: Predictor, samples: Sequence[Any]) -> list[Any]:
         return classify_frames(predictor, readable(self.frame, samples))

@@ -12,7 +12,7 @@ from torch import nn
 
 from edge_runtime.bundle import InputSpec, ModelInterface
 from edge_runtime.model import Predictor
-from edge_runtime.postprocess_spec import BoxesPost
+from edge_runtime.postprocess_spec import DEFAULT_SCORE_THRESHOLD, BoxesPost
 from train.data import LoadItem, files_entries, fingerprint, readable
 from train.detection.balance import repeat_factors
 from train.detection.config import DetectTrainConfig
@@ -20,7 +20,7 @@ from train.detection.data import BoxLoader, BoxSample, read_detection_split
 from train.detection.metrics import coco_map
 from train.evaluation import EvalReport
 from train.models import BuiltModel, ModelRequest
-from train.task import Batch, LossFn, TaskData, register_task
+from train.task import Batch, GateDefaults, LossFn, TaskData, register_task
 from train.tasks.base import ImageTask
 
 
@@ -46,6 +46,17 @@ class Detect(ImageTask):
     family = "detect"
     metric = "map50"
     class_figure = "ap50"
+    # mAP@0.5 and every class's AP against true FP32; person and no-helmet (where the model has them)
+    # also keep their recall at the device's score filter: a person missed is the failure that matters.
+    # The floor: a 2.3 % mAP@0.5 detector once shipped because only INT8 against FP32 was gated.
+    gate = GateDefaults(
+        max_drop_pp=1.0,
+        max_class_drop_pp=1.0,
+        max_per_class_drop_pp=5.0,
+        safety_classes=("person", "no-helmet"),
+        safety_figures=("recall",),
+        floor_absolute=0.30,
+    )
     output_names = ("boxes", "scores", "labels")
     dynamic_batch = False  # torchvision's detectors loop over images: exported for one frame
     drop_last = True  # BatchNorm cannot train on a last batch of one
@@ -108,15 +119,20 @@ class Detect(ImageTask):
         return DetectorForExport(model)
 
     def measure(self, predictor: Predictor, samples: Sequence[BoxSample]) -> list[Any]:
-        """Every detection the graph returns (no score filter: mAP ranks them) and the frame size."""
+        """Every detection the graph returns (no score filter: mAP ranks them), the frame size, and the
+        device's score filter (recall is counted at it)."""
+        post = predictor.interface.postprocess
+        threshold = post.score_threshold if isinstance(post, BoxesPost) else DEFAULT_SCORE_THRESHOLD
         return [
-            None if frame is None else (predictor.detect(frame, min_score=0.0)[0], frame.shape[:2])
+            None if frame is None else (predictor.detect(frame, min_score=0.0)[0], frame.shape[:2], threshold)
             for frame in readable(self.frame, samples)
         ]
 
     def score(self, evidence: list[Any], samples: Sequence[BoxSample], classes: list[str]) -> EvalReport:
         kept = [(sample, item) for sample, item in zip(samples, evidence, strict=True) if item is not None]
-        return coco_map([s for s, _ in kept], [d for _, (d, _) in kept], classes, [hw for _, (_, hw) in kept])
+        threshold = kept[0][1][2] if kept else DEFAULT_SCORE_THRESHOLD
+        detections, sizes = [item[0] for _, item in kept], [item[1] for _, item in kept]
+        return coco_map([s for s, _ in kept], detections, classes, sizes, threshold)
 
     def agreement(self, expected: list[np.ndarray], actual: list[np.ndarray]) -> tuple[int, int, float]:
         return box_agreement(expected, actual)
