@@ -5,16 +5,19 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from pydantic import ValidationError
 
+from edge_runtime.bundle import InputSpec
 from edge_runtime.errors import ConfigError
-from train.augment import AugmentConfig
+from train.augment import AugmentConfig, augment_with_mask
 from train.detection.balance import repeat_factors
 from train.detection.boxaug import BoxAugmentConfig, Boxed, augment_boxes, hflip, mosaic, scale_jitter
 from train.detection.config import DetectOptimConfig
+from train.detection.data import BoxLoader, BoxSample
 from train.finetune import param_groups
 from train.lite_weights import lite_features
 from train.models import ModelRequest, build_model
-from train.photometric import UNDERGROUND, light_statistics, photometric_policy
+from train.photometric import UNDERGROUND, light_policy, light_statistics, photometric_policy
 from train.recipe import Recipe
 
 
@@ -144,3 +147,52 @@ def test_freeze_stages_needs_a_model_that_declares_stages():
     )
     with pytest.raises(ConfigError, match="freeze_stages"):
         Recipe(built, DetectOptimConfig(), steps_per_epoch=10).begin_epoch(0)
+
+
+PHOTOMETRIC_OFF = dict.fromkeys(
+    ("gamma", "low_light", "haze", "noise", "motion_blur", "glare", "water_drops"), 0.0
+)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_box_loader_boxes_land_on_their_objects_in_the_model_input(tmp_path, seed):
+    """The training item as the model sees it (jittered, flipped, letterboxed): every target box
+    covers white pixels of the input tensor, so boxes followed every geometric transform."""
+    item = _squares()
+    path = tmp_path / "squares.png"
+    cv2.imwrite(str(path), item.image)
+    sample = BoxSample(path, item.boxes, item.labels)
+    spec = InputSpec(size=(96, 96), resize="letterbox", colour="rgb", mean=(0.0,) * 3, std=(1.0,) * 3)
+    config = BoxAugmentConfig(scale_jitter=1.0, hflip=0.5, mosaic=0.3, **PHOTOMETRIC_OFF)
+    tensor, target = BoxLoader(spec, config, [sample])(sample, np.random.default_rng(seed))
+    grey = tensor.numpy()[0]
+    assert len(target["boxes"]) > 0
+    for x1, y1, x2, y2 in target["boxes"].round().int().tolist():
+        assert (grey[y1:y2, x1:x2] > 0.5).mean() > 0.85
+
+
+def test_detection_refuses_augmentations_boxes_cannot_follow():
+    with pytest.raises(ValidationError, match="scale_jitter"):
+        BoxAugmentConfig(resized_crop=0.3)
+    with pytest.raises(ValidationError, match="rotate"):
+        BoxAugmentConfig(rotate=0.2)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_masks_follow_crops_rotations_and_flips(seed):
+    mask = np.zeros((80, 120), np.uint8)
+    mask[20:50, 30:70] = 1
+    image = np.repeat((mask * 255)[..., None], 3, axis=2)
+    config = AugmentConfig(resized_crop=1.0, rotate=1.0, hflip=0.5, **PHOTOMETRIC_OFF)
+    out_image, out_mask = augment_with_mask(image, mask, config, np.random.default_rng(seed))
+    assert out_image.shape[:2] == out_mask.shape and set(np.unique(out_mask)) <= {0, 1}
+    agree = (out_image[..., 0] > 127) == (out_mask == 1)
+    assert agree.mean() > 0.98  # only interpolated edge pixels may differ
+
+
+def test_light_policy_on_off_and_auto(tmp_path):
+    path = tmp_path / "day.png"
+    cv2.imwrite(str(path), np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    assert light_policy(AugmentConfig(underground="on"), [path]).haze == AugmentConfig().haze
+    assert light_policy(AugmentConfig(underground="off"), [path]).haze == 0
+    assert light_policy(AugmentConfig(), [path]).haze == 0  # daylight statistics

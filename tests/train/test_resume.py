@@ -100,3 +100,21 @@ def test_resume_without_last_checkpoint_is_a_clear_error(discs, tmp_path, capsys
         == 2
     )
     assert "last.pt" in capsys.readouterr().err
+
+
+def test_ema_weights_are_checkpointed_and_a_resumed_ema_run_matches(discs, tmp_path):
+    """With optim.ema the checkpoints hold the averaged weights (what export ships) and last.pt also the
+    trained ones, so a resumed run continues both."""
+    ema = {"epochs": 3, "warmup_epochs": 0, "batch_size": 8, "lr": 0.01, "ema": 0.9}
+    whole = tmp_path / "whole"
+    fit(_config(discs, whole, optim=ema))
+    last = read_checkpoint(whole / "last.pt")
+    trained = last.resume["model"]
+    assert any(not torch.equal(trained[k], v) for k, v in last.state_dict.items() if v.is_floating_point())
+    out = tmp_path / "interrupted"
+    with pytest.raises(Interrupted):
+        fit(_config(discs, out, optim=ema), on_epoch_end=_stop_after_first)
+    fit(_config(discs, out, optim=ema, resume=True))
+    resumed = read_checkpoint(out / "last.pt").state_dict
+    for key, tensor in last.state_dict.items():
+        torch.testing.assert_close(resumed[key], tensor, rtol=1e-4, atol=1e-5, msg=key)
