@@ -49,17 +49,16 @@ class GateChoice:
         safety = self.safety_classes
         if safety is None:
             safety = tuple(name for name in defaults.safety_classes if measured(name))
+        per_class = self.max_per_class_drop_pp
         return GateBudget(
-            max_drop_pp=_given(self.max_drop_pp, defaults.max_drop_pp),
-            max_class_drop_pp=_given(self.max_class_drop_pp, defaults.max_class_drop_pp),
+            max_drop_pp=defaults.max_drop_pp if self.max_drop_pp is None else self.max_drop_pp,
+            max_class_drop_pp=(
+                defaults.max_class_drop_pp if self.max_class_drop_pp is None else self.max_class_drop_pp
+            ),
             safety_classes=safety,
-            max_per_class_drop_pp=_given(self.max_per_class_drop_pp, defaults.max_per_class_drop_pp),
+            max_per_class_drop_pp=defaults.max_per_class_drop_pp if per_class is None else per_class,
             safety_figures=defaults.safety_figures,
         )
-
-
-def _given(value: float | None, default: float | None) -> float | None:
-    return default if value is None else value
 
 
 @dataclass(frozen=True)

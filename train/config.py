@@ -69,6 +69,12 @@ class OptimConfig(Section):
     weight_decay: float = Field(0.01, ge=0)
     label_smoothing: float = Field(0.1, ge=0, lt=1, description="classifiers, default recipe")
     patience: int = Field(5, ge=1, description="early stopping: epochs without a better validation metric")
+    max_minutes: float | None = Field(
+        None,
+        gt=0,
+        description="wall-time budget of the training steps: once spent, the epoch in progress ends, is "
+        "validated and checkpointed, and training stops (the schedule still follows epochs)",
+    )
     precise_bn: bool = Field(
         False, description="re-estimate BatchNorm statistics over the training batches each epoch"
     )

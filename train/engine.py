@@ -72,31 +72,39 @@ class Progress:
     history: list[EpochResult] = field(default_factory=list)
 
 
-def fit(config: RunConfig, on_epoch_end: Callable[[EpochResult], None] | None = None) -> dict[str, Any]:
+def fit(
+    config: RunConfig,
+    on_epoch_end: Callable[[EpochResult], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
     """Train ``config.task``, keep the best checkpoint by its validation metric, evaluate it on test.
 
     Under ``torchrun`` every process calls this; only rank 0 writes files and returns metrics
-    (the others return an empty dict). ``on_epoch_end`` runs after each epoch's checkpoints.
+    (the others return an empty dict). ``on_epoch_end`` runs after each epoch's checkpoints; ``clock``
+    (monotonic seconds) times the epochs and ``optim.max_minutes``.
     """
     task = get_task(config.task)
     group = init_process_group(config.device)
     if not group.is_main:  # one voice in the log: rank 0 speaks for the run
         logging.getLogger("train").setLevel(logging.WARNING)
     try:
-        return _Run(task, config, group).fit(on_epoch_end)
+        return _Run(task, config, group, clock).fit(on_epoch_end)
     finally:
         close_process_group(group)
 
 
 class _Run:
-    def __init__(self, task: Task, config: RunConfig, group: ProcessGroup) -> None:
+    def __init__(
+        self, task: Task, config: RunConfig, group: ProcessGroup, clock: Callable[[], float]
+    ) -> None:
         if config.optim.batch_size % group.world:
             raise ConfigError(
                 f"optim.batch_size={config.optim.batch_size} must divide evenly "
                 f"across {group.world} processes"
             )
         torch.manual_seed(config.seed)
-        self.task, self.config, self.group = task, config, group
+        self.task, self.config, self.group, self.clock = task, config, group, clock
+        self.deadline: float | None = None  # the clock's reading when optim.max_minutes is spent
         self.device = select_device(config.device, group.local_rank)
         self.amp = resolve_amp(config.amp, self.device)
         if group.is_main:
@@ -129,6 +137,8 @@ class _Run:
             progress.best, progress.best_epoch = report.value, 0
             self._save(0, report, improved=True, progress=progress)
         wrapped: nn.Module | None = None
+        if config.optim.max_minutes is not None:
+            self.deadline = self.clock() + 60 * config.optim.max_minutes
         for epoch in range(progress.next_epoch, config.optim.epochs):
             if setup.recipe.begin_epoch(epoch) or wrapped is None:
                 wrapped = self._wrap(setup.built.module)
@@ -161,6 +171,9 @@ class _Run:
             self._save(epoch + 1, report, improved=improved, progress=progress)
             if on_epoch_end is not None:
                 on_epoch_end(result)
+            if self._out_of_time():
+                log.info("time budget spent: optim.max_minutes=%s", config.optim.max_minutes)
+                break
             if epoch + 1 - progress.best_epoch >= config.optim.patience:
                 log.info(
                     "early stop: no better val %s for %d epochs", self.task.metric, config.optim.patience
@@ -179,7 +192,7 @@ class _Run:
     def _train_epoch(self, model: nn.Module, epoch: int) -> EpochResult:
         setup, group = self.setup, self.group
         setup.recipe.train_mode()
-        started, seen, skipped, loss_sum = time.perf_counter(), 0, 0, 0.0
+        started, seen, skipped, loss_sum = self.clock(), 0, 0, 0.0
         desc = f"epoch {epoch + 1}/{self.config.optim.epochs} [{setup.recipe.stage}]"
         bar = tqdm(setup.loader, total=setup.steps, desc=desc, leave=False, disable=not group.is_main)
         for step, (inputs, targets, batch_skipped) in enumerate(bar):
@@ -201,7 +214,9 @@ class _Run:
             seen += count
             loss_sum += loss * count
             bar.set_postfix(loss=f"{loss:.3f}")
-        seconds = time.perf_counter() - started
+            if self._out_of_time():
+                break
+        seconds = self.clock() - started
         if group.distributed:  # the log reports the whole run, not rank 0's share
             totals = torch.tensor([loss_sum, seen, skipped], dtype=torch.float64)
             dist.all_reduce(totals)
@@ -215,6 +230,15 @@ class _Run:
             skipped,
             seconds,
         )
+
+    def _out_of_time(self) -> bool:
+        """Whether ``optim.max_minutes`` is spent; rank 0's clock decides for every rank."""
+        if self.deadline is None:
+            return False
+        spent = torch.tensor(float(self.clock() >= self.deadline))
+        if self.group.distributed:
+            dist.broadcast(spent, src=0)
+        return bool(spent.item())
 
     def _step(self, model: nn.Module, inputs: Any, targets: Any, weight: float) -> float:
         recipe = self.setup.recipe

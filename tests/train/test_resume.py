@@ -1,5 +1,6 @@
 """Seeded runs repeat exactly, and a run interrupted after epoch 1 resumes where it stopped."""
 
+import itertools
 import json
 from pathlib import Path
 
@@ -118,3 +119,14 @@ def test_ema_weights_are_checkpointed_and_a_resumed_ema_run_matches(discs, tmp_p
     resumed = read_checkpoint(out / "last.pt").state_dict
     for key, tensor in last.state_dict.items():
         torch.testing.assert_close(resumed[key], tensor, rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_max_minutes_ends_training_at_the_budget_with_a_checkpoint(discs, tmp_path):
+    """A clock that advances 10 s per reading: a 30 s budget ends the run inside the first epoch."""
+    ticks = itertools.count(step=10.0)
+    out = tmp_path / "budget"
+    optim = {"epochs": 3, "warmup_epochs": 0, "batch_size": 4, "lr": 0.01, "max_minutes": 0.5}
+    metrics = fit(_config(discs, out, optim=optim), clock=lambda: next(ticks))
+    assert metrics["epochs_run"] == 1 and (out / "best.pt").is_file()
+    first = _log(out)[0]
+    assert round(first["images_per_s"] * first["seconds"]) == 8  # two of the epoch's four steps ran
