@@ -33,10 +33,13 @@ from train.evaluation import EvalReport, evaluate, module_predictor
 from train.metrics import plot_confusion_matrix
 from train.runtime import (
     ProcessGroup,
+    TimeBudget,
     autocast,
     close_process_group,
     init_process_group,
     resolve_amp,
+    restore_rng,
+    rng_state,
     select_device,
 )
 from train.setup import Setup, prepare, to_device
@@ -104,7 +107,7 @@ class _Run:
             )
         torch.manual_seed(config.seed)
         self.task, self.config, self.group, self.clock = task, config, group, clock
-        self.deadline: float | None = None  # the clock's reading when optim.max_minutes is spent
+        self.budget = TimeBudget(config.optim.max_minutes, clock, group)
         self.device = select_device(config.device, group.local_rank)
         self.amp = resolve_amp(config.amp, self.device)
         if group.is_main:
@@ -137,15 +140,14 @@ class _Run:
             progress.best, progress.best_epoch = report.value, 0
             self._save(0, report, improved=True, progress=progress)
         wrapped: nn.Module | None = None
-        if config.optim.max_minutes is not None:
-            self.deadline = self.clock() + 60 * config.optim.max_minutes
+        self.budget.start()
         for epoch in range(progress.next_epoch, config.optim.epochs):
             if setup.recipe.begin_epoch(epoch) or wrapped is None:
                 wrapped = self._wrap(setup.built.module)
             if resume is not None:
                 setup.recipe.load_state_dict(resume["recipe"])
                 self.scaler.load_state_dict(resume["scaler"])
-                _restore_rng(resume["rng"])
+                restore_rng(resume["rng"])
                 resume = None
             setup.sampler.set_epoch(epoch)
             self.updates = epoch * setup.steps
@@ -171,7 +173,7 @@ class _Run:
             self._save(epoch + 1, report, improved=improved, progress=progress)
             if on_epoch_end is not None:
                 on_epoch_end(result)
-            if self._out_of_time():
+            if self.budget.spent():
                 log.info("time budget spent: optim.max_minutes=%s", config.optim.max_minutes)
                 break
             if epoch + 1 - progress.best_epoch >= config.optim.patience:
@@ -214,7 +216,7 @@ class _Run:
             seen += count
             loss_sum += loss * count
             bar.set_postfix(loss=f"{loss:.3f}")
-            if self._out_of_time():
+            if self.budget.spent():
                 break
         seconds = self.clock() - started
         if group.distributed:  # the log reports the whole run, not rank 0's share
@@ -230,15 +232,6 @@ class _Run:
             skipped,
             seconds,
         )
-
-    def _out_of_time(self) -> bool:
-        """Whether ``optim.max_minutes`` is spent; rank 0's clock decides for every rank."""
-        if self.deadline is None:
-            return False
-        spent = torch.tensor(float(self.clock() >= self.deadline))
-        if self.group.distributed:
-            dist.broadcast(spent, src=0)
-        return bool(spent.item())
 
     def _step(self, model: nn.Module, inputs: Any, targets: Any, weight: float) -> float:
         recipe = self.setup.recipe
@@ -323,7 +316,7 @@ class _Run:
         resume = {
             "recipe": self.setup.recipe.state_dict() if epoch else None,
             "scaler": self.scaler.state_dict(),
-            "rng": _rng_state(),
+            "rng": rng_state(),
             # the trained weights, when the checkpoint's are their EMA
             "model": self.setup.built.module.state_dict() if self.setup.ema is not None else None,
             "progress": {**asdict(progress), "history": [asdict(h) for h in progress.history]},
@@ -402,15 +395,3 @@ class _Run:
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
         return metrics
 
-
-def _rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _restore_rng(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
