@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge_runtime.errors import ImageError
 from edge_runtime.preprocess import read_image
 from train.augment import AugmentConfig
 
@@ -39,13 +40,19 @@ class LightStatistics:
 
 
 def light_statistics(paths: Sequence[Path], sample: int = 200, seed: int = 0) -> LightStatistics:
-    """Median grey level and grey standard deviation over a seeded sample of the images."""
+    """Median grey level and grey standard deviation over a seeded sample of the images; unreadable
+    ones are left out (training skips them too), and none readable gives NaN (not daylight)."""
     if not paths:
         raise ValueError("light_statistics needs at least one image")
     picked = np.random.default_rng(seed).permutation(len(paths))[:sample]
-    greys = [cv2.cvtColor(read_image(paths[i]), cv2.COLOR_BGR2GRAY) for i in picked]
-    means = [float(g.mean()) for g in greys]
-    contrasts = [float(g.std()) for g in greys]
+    greys = []
+    for index in picked:
+        try:
+            greys.append(cv2.cvtColor(read_image(paths[index]), cv2.COLOR_BGR2GRAY))
+        except ImageError:
+            continue
+    means = [float(g.mean()) for g in greys] or [float("nan")]
+    contrasts = [float(g.std()) for g in greys] or [float("nan")]
     return LightStatistics(float(np.median(means)), float(np.median(contrasts)), len(greys))
 
 
