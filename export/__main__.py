@@ -1,8 +1,9 @@
 """``python -m export build --checkpoint CKPT --out BUNDLE`` (any task), ``verify BUNDLE`` and
 ``sign BUNDLE --key KEY``.
 
-Exit codes: 0 done (a rejected INT8 artifact is a verdict, not a failure); 2 bad input or a bundle
-that does not verify, printed as one message without a traceback.
+Exit codes: 0 done (a rejected INT8 artifact is a verdict, not a failure); 1 the FP32 model is below
+its task's floor, so nothing ships (not fit to deploy; ``--accept-below-floor`` overrides); 2 bad input
+or a bundle that does not verify, printed as one message without a traceback.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from pathlib import Path
 
 from edge_runtime.errors import AditError
 from edge_runtime.logs import setup_logging
-from edge_runtime.measure.verify import summary, verify_bundle
+from edge_runtime.measure.verify import refused, summary, verify_bundle
 from edge_runtime.signing import add_sign_arguments, load_private_key, sign_bundle, sign_command
 from export.build import ExportRequest, export_bundle
 from export.formats import FORMATS
-from export.gate import GateBudget
+from export.gate import Floor, GateChoice
 from export.options import FORMAT_OPTIONS, describe
 
 
@@ -52,22 +53,39 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--max-drop",
         type=float,
-        default=0.5,
-        help="budget against true FP32 in percentage points of the task's metric (top-1, mAP@0.5, mIoU)",
+        help="budget against true FP32 in percentage points of the task's metric (top-1, mAP@0.5, mIoU); "
+        "default: the task's (0.5; detection 1.0)",
     )
     build.add_argument(
         "--safety-classes",
         nargs="*",
-        default=[],
-        help="classes whose per-class figure (recall, AP@0.5, IoU) an artifact may not lose",
+        help="classes whose per-class figures (recall; AP@0.5 and recall; IoU) an artifact may not lose; "
+        "default: the task's where the model has them (detection: person, no-helmet)",
     )
     build.add_argument(
         "--max-class-drop",
         "--max-recall-drop",
         dest="max_class_drop",
         type=float,
-        default=0.0,
-        help="budget of the safety classes' figure, in pp",
+        help="budget of the safety classes' figures, in pp; default: the task's (0; detection 1.0)",
+    )
+    build.add_argument(
+        "--max-per-class-drop",
+        type=float,
+        help="budget of every class's figure (AP@0.5, IoU, recall), in pp; default: the task's "
+        "(detection 5.0; others not held)",
+    )
+    build.add_argument(
+        "--min-metric",
+        type=float,
+        help="the floor: the FP32 model's least task metric on the validation split (a fraction, e.g. 0.3); "
+        "default: the task's (detection mAP@0.5 0.30; classifiers the majority-class rate + 0.05; "
+        "segmentation a one-class mask's mIoU + 0.05)",
+    )
+    build.add_argument(
+        "--accept-below-floor",
+        action="store_true",
+        help="ship a model below the floor anyway (recorded in the manifest); without it nothing ships",
     )
     build.add_argument(
         "--option",
@@ -106,10 +124,11 @@ def main(argv: list[str] | None = None) -> int:
             return sign_command(args)
         # a bad key fails before any work
         sign_key = load_private_key(args.sign_key) if args.sign_key else None
-        budget = GateBudget(
+        budget = GateChoice(
             max_drop_pp=args.max_drop,
             max_class_drop_pp=args.max_class_drop,
-            safety_classes=tuple(args.safety_classes),
+            max_per_class_drop_pp=args.max_per_class_drop,
+            safety_classes=None if args.safety_classes is None else tuple(args.safety_classes),
         )
         request = ExportRequest(
             checkpoint=args.checkpoint,
@@ -118,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             formats=tuple(args.formats),
             calibration_size=args.calibration_size,
             budget=budget,
+            floor=Floor(args.min_metric, args.accept_below_floor),
             options=tuple(args.option),
             fix_ladder=not args.no_fix_ladder,
             site_data=args.site_data,
@@ -134,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     except AditError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    return 1 if refused(bundle.manifest.provenance) else 0
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from edge_runtime.siteloop.reference import measure_frames
 from export.calibration import calibration_set
 from export.errors import ExportError
 from export.formats import FORMATS, BuildContext, FormatSpec, quantize, resolve_formats
-from export.gate import GateBudget
+from export.gate import Floor, FloorResult, GateBudget, GateChoice, check_floor
 from export.ladder import Rung, first_rung, fixes
 from export.manifest_files import artifact_entry
 from export.measure import ArtifactFailed, Candidate, Measurer
@@ -62,7 +62,8 @@ class ExportRequest:
     data_root: Path | None = None
     formats: tuple[str, ...] = tuple(FORMATS)
     calibration_size: int = 100
-    budget: GateBudget = GateBudget()
+    budget: GateBudget | GateChoice = GateChoice()  # a choice leaves the rest to the task's defaults
+    floor: Floor = Floor()
     seed: int = 0
     options: tuple[str, ...] = ()  # "FORMAT.OPTION=VALUE", see export.options
     fix_ladder: bool = True  # when an artifact misses the budget, try the fixes before rejecting it
@@ -76,7 +77,8 @@ def export_bundle(request: ExportRequest) -> Bundle:
     task = get_task(checkpoint.meta.task)
     config = task.config_type.model_validate(checkpoint.meta.config)
     data = task.read_data(config, request.data_root)
-    unknown = [name for name in request.budget.safety_classes if name not in data.classes]
+    chosen = request.budget.safety_classes
+    unknown = [name for name in chosen or () if name not in data.classes]
     if unknown:
         raise ExportError(
             f"safety class(es) {unknown} are not classes of this model; "
@@ -92,13 +94,13 @@ def export_bundle(request: ExportRequest) -> Bundle:
         calibration=calibration_set(task, data.train, prepare, request.calibration_size, request.seed),
         options=options,
         validation=data.val,
-        max_drop=max(request.budget.max_drop_pp, 0.0) / 100,
+        max_drop=max(_max_drop(request.budget, task), 0.0) / 100,
     )
     with _staged(request.out) as stage:
         timings = {spec.key: _build(ctx, spec, stage) for spec in specs}
         parity_inputs = [prepare([task.frame(sample)]) for sample in data.test[:PARITY_SAMPLES]]
         parity = check_parity(task, model, ctx.produced["onnx-fp32"], parity_inputs)
-        artifacts = _gated(ctx, specs, Measurer(task, interface, data), request, stage)
+        artifacts, budget, floor = _gated(ctx, specs, Measurer(task, interface, data), request, stage)
         provenance = {
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "code_version": code_version(),
@@ -115,7 +117,7 @@ def export_bundle(request: ExportRequest) -> Bundle:
                 "seed": request.seed,
             },
             "export_options": {key: value.model_dump(mode="json") for key, value in options.items()},
-            "gate": _gate_record(task, request.budget),
+            "gate": _gate_record(task, budget, floor),
             "onnx_parity": parity.as_dict(),
             "export_seconds": timings,
         }
@@ -143,19 +145,28 @@ def _reference(stage: Path, task: Task, samples: Sequence[Any], source: str) -> 
 
 def _gated(
     ctx: BuildContext, specs: list[FormatSpec], measurer: Measurer, request: ExportRequest, stage: Path
-) -> list[Artifact]:
-    """Every artifact measured and judged against the true-FP32 reference, as manifest entries."""
+) -> tuple[list[Artifact], GateBudget, FloorResult]:
+    """Every artifact measured and judged against the true-FP32 reference, as manifest entries; none
+    ships when the reference is below the task's floor (unless the request accepts that)."""
     reference = Candidate(REFERENCE, ctx.produced[REFERENCE])
     reports = {split: measurer.measure(reference, split, "f32").report for split in ("val", "test")}
+    budget = request.budget
+    if isinstance(budget, GateChoice):
+        budget = budget.resolve(
+            ctx.task,
+            lambda name: all(name in r.per_class and name not in r.not_measured() for r in reports.values()),
+        )
     for split, report in reports.items():
-        missing = [name for name in request.budget.safety_classes if name in report.not_measured()]
+        missing = [name for name in budget.safety_classes if name in report.not_measured()]
         if missing:
             raise ExportError(
                 f"safety class(es) {missing} have no sample in the {split} split; the gate cannot hold them"
             )
-    gate = Gate(
-        ctx.task, measurer, request.budget, lambda candidate, rung: quantize(ctx, rung, candidate.path)
+    floor = check_floor(
+        ctx.task.metric, reports["val"].value, ctx.task.floor(measurer.data.val), request.floor
     )
+    (log.info if floor.passed else log.error)("floor: %s", floor.message)
+    gate = Gate(ctx.task, measurer, budget, lambda candidate, rung: quantize(ctx, rung, candidate.path))
     artifacts = []
     for spec in specs:
         candidate = Candidate(spec.key, ctx.produced[spec.key])
@@ -168,8 +179,10 @@ def _gated(
             except ArtifactFailed as exc:
                 log.error("%s", exc)
                 verdict = failed_verdict(exc)
-        artifacts.append(_artifact(stage, spec, verdict, ctx.task.class_figure))
-    return artifacts
+        if floor.refused:
+            verdict = replace(verdict, passed=False, note=f"rejected: {floor.message}; {verdict.note}")
+        artifacts.append(_artifact(stage, spec, verdict, ctx.task.class_figures))
+    return artifacts, budget, floor
 
 
 def _site_evaluation(
@@ -204,7 +217,12 @@ def _recommended(bundle: Bundle) -> Recommendation:
     return recommendation
 
 
-def _gate_record(task: Task, budget: GateBudget) -> dict[str, object]:
+def _max_drop(budget: GateBudget | GateChoice, task: Task) -> float:
+    """The metric's budget, which NNCF's accuracy control also works to."""
+    return task.gate.max_drop_pp if budget.max_drop_pp is None else budget.max_drop_pp
+
+
+def _gate_record(task: Task, budget: GateBudget, floor: FloorResult) -> dict[str, object]:
     """What the manifest says about how its artifacts were judged."""
     return {
         "metric": task.metric,
@@ -213,6 +231,7 @@ def _gate_record(task: Task, budget: GateBudget) -> dict[str, object]:
         "chosen_on": "val",
         "reported_on": "test",
         **budget.as_dict(),
+        "floor": floor.as_dict(),
     }
 
 
@@ -238,11 +257,11 @@ def _rungs(options: Any, fix_ladder: bool) -> tuple[Rung, list[Rung]]:
 _FILE_FIELDS = {"file", "sha256", "bytes", "format", "precision", "weights", "data"}
 
 
-def _artifact(root: Path, spec: FormatSpec, verdict: Verdict, class_figure: str) -> Artifact:
+def _artifact(root: Path, spec: FormatSpec, verdict: Verdict, class_figures: tuple[str, ...]) -> Artifact:
     # every file the runtime reads for it (OpenVINO's .bin, ONNX external data), digested as written
     return Artifact(
         **artifact_entry(root, spec.key, root / spec.file).model_dump(include=_FILE_FIELDS),
-        metrics=verdict.report.manifest_metrics(class_figure) if verdict.report else {},
+        metrics=verdict.report.manifest_metrics(*class_figures) if verdict.report else {},
         status="shipped" if verdict.passed else "rejected",
         note=verdict.note,
         runtime_precision=verdict.runtime_precision or None,

@@ -24,9 +24,10 @@ def signal_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def signal_bundle(signal_run: Path) -> Path:
     from export.build import ExportRequest, export_bundle
-    from export.gate import GateBudget
+    from export.gate import Floor, GateBudget
 
     # a budget of 100 pp: these tests check the plumbing, not the quality of a short run
     checkpoint = signal_run / "target_k5" / "best.pt"
-    budget = GateBudget(max_drop_pp=100.0)
-    return export_bundle(ExportRequest(checkpoint=checkpoint, out=signal_run / "bundle", budget=budget)).root
+    budget, floor = GateBudget(max_drop_pp=100.0), Floor(accept_below=True)
+    request = ExportRequest(checkpoint=checkpoint, out=signal_run / "bundle", budget=budget, floor=floor)
+    return export_bundle(request).root

@@ -10,6 +10,7 @@ are mild by default: a foreign object near the frame edge must not be cropped ou
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -33,21 +34,39 @@ class AugmentConfig(BaseModel):
     motion_blur: float = Field(0.2, ge=0, le=1)
     glare: float = Field(0.15, ge=0, le=1)
     water_drops: float = Field(0.1, ge=0, le=1)
+    underground: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="low light, haze, glare, water drops, motion blur; auto: on unless the training "
+        "images are bright and contrasty daylight (train.photometric)",
+    )
 
 
-def resized_crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _crop_window(image: np.ndarray, rng: np.random.Generator) -> tuple[slice, slice]:
     h, w = image.shape[:2]
     area = rng.uniform(0.75, 1.0) * h * w
     aspect = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
     ch, cw = min(h, round(np.sqrt(area / aspect))), min(w, round(np.sqrt(area * aspect)))
     top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-    return image[top : top + ch, left : left + cw].copy()
+    return slice(top, top + ch), slice(left, left + cw)
+
+
+def _rotation(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    h, w = image.shape[:2]
+    return cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-8, 8), 1.0)
+
+
+def _warp(image: np.ndarray, matrix: np.ndarray, interpolation: int) -> np.ndarray:
+    size = (image.shape[1], image.shape[0])
+    return cv2.warpAffine(image, matrix, size, flags=interpolation, borderMode=cv2.BORDER_REFLECT_101)
+
+
+def resized_crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    rows, cols = _crop_window(image, rng)
+    return image[rows, cols].copy()
 
 
 def rotate(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    h, w = image.shape[:2]
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-8, 8), 1.0)
-    return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    return _warp(image, _rotation(image, rng), cv2.INTER_LINEAR)
 
 
 def gamma(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -112,6 +131,7 @@ def water_drops(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.where(mask[..., None] > 0, blurred, image)
 
 
+GEOMETRIC = ("resized_crop", "rotate", "hflip")
 _AUGMENTS: dict[str, Augment] = {  # geometric first, then light, then what sits on the lens
     "resized_crop": resized_crop,
     "rotate": rotate,
@@ -134,12 +154,22 @@ def augment(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) 
     return image
 
 
-def augment_with_flip(
-    image: np.ndarray, config: AugmentConfig, rng: np.random.Generator
-) -> tuple[np.ndarray, bool]:
-    """Every augmentation but the flip, then the flip decided apart (True: flipped), so a caller can move
-    the labels (boxes, masks) with the image."""
-    image = augment(image, config.model_copy(update={"hflip": 0.0}), rng)
+def augment_with_mask(
+    image: np.ndarray, mask: np.ndarray, config: AugmentConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The geometric augmentations applied alike to the image and its label mask (nearest neighbour for
+    the labels), then the photometric ones to the image alone."""
+    if rng.random() < config.resized_crop:
+        rows, cols = _crop_window(image, rng)
+        image, mask = image[rows, cols].copy(), mask[rows, cols].copy()
+    if rng.random() < config.rotate:
+        matrix = _rotation(image, rng)
+        image, mask = _warp(image, matrix, cv2.INTER_LINEAR), _warp(mask, matrix, cv2.INTER_NEAREST)
     if rng.random() < config.hflip:
-        return image[:, ::-1].copy(), True
-    return image, False
+        image, mask = image[:, ::-1].copy(), mask[:, ::-1].copy()
+    return augment(image, photometric_only(config), rng), mask
+
+
+def photometric_only(config: AugmentConfig) -> AugmentConfig:
+    """``config`` without the geometric augmentations (a caller that moves labels applies those)."""
+    return config.model_copy(update=dict.fromkeys(GEOMETRIC, 0.0))

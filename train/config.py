@@ -69,9 +69,39 @@ class OptimConfig(Section):
     weight_decay: float = Field(0.01, ge=0)
     label_smoothing: float = Field(0.1, ge=0, lt=1, description="classifiers, default recipe")
     patience: int = Field(5, ge=1, description="early stopping: epochs without a better validation metric")
+    max_minutes: float | None = Field(
+        None,
+        gt=0,
+        description="wall-time budget of the training steps: once spent, the epoch in progress ends, is "
+        "validated and checkpointed, and training stops (the schedule still follows epochs)",
+    )
     precise_bn: bool = Field(
         False, description="re-estimate BatchNorm statistics over the training batches each epoch"
     )
+    freeze_bn: bool = Field(
+        False, description="keep the backbone's BatchNorm statistics and affine parameters as pretrained"
+    )  # small detection batches re-estimate them badly (issue 14)
+    freeze_stages: int | None = Field(
+        None,
+        ge=0,
+        le=16,
+        description="keep the stem and this many backbone stages frozen (models that declare stages); "
+        "None: freeze_fraction decides",
+    )
+    norm_decay: bool = Field(True, description="False: no weight decay on norms and biases (1-d parameters)")
+    ema: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="weight EMA decay (timm ModelEmaV3 with warm-up); validation, test and checkpoints use "
+        "the averaged weights; 0: off",
+    )
+
+    @model_validator(mode="after")
+    def _precise_bn_needs_trained_bn(self) -> OptimConfig:
+        if self.precise_bn and self.freeze_bn:
+            raise ValueError("precise_bn re-estimates statistics that freeze_bn keeps: choose one")
+        return self
 
 
 class DenseOptimConfig(OptimConfig):

@@ -33,10 +33,13 @@ from train.evaluation import EvalReport, evaluate, module_predictor
 from train.metrics import plot_confusion_matrix
 from train.runtime import (
     ProcessGroup,
+    TimeBudget,
     autocast,
     close_process_group,
     init_process_group,
     resolve_amp,
+    restore_rng,
+    rng_state,
     select_device,
 )
 from train.setup import Setup, prepare, to_device
@@ -72,31 +75,39 @@ class Progress:
     history: list[EpochResult] = field(default_factory=list)
 
 
-def fit(config: RunConfig, on_epoch_end: Callable[[EpochResult], None] | None = None) -> dict[str, Any]:
+def fit(
+    config: RunConfig,
+    on_epoch_end: Callable[[EpochResult], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
     """Train ``config.task``, keep the best checkpoint by its validation metric, evaluate it on test.
 
     Under ``torchrun`` every process calls this; only rank 0 writes files and returns metrics
-    (the others return an empty dict). ``on_epoch_end`` runs after each epoch's checkpoints.
+    (the others return an empty dict). ``on_epoch_end`` runs after each epoch's checkpoints; ``clock``
+    (monotonic seconds) times the epochs and ``optim.max_minutes``.
     """
     task = get_task(config.task)
     group = init_process_group(config.device)
     if not group.is_main:  # one voice in the log: rank 0 speaks for the run
         logging.getLogger("train").setLevel(logging.WARNING)
     try:
-        return _Run(task, config, group).fit(on_epoch_end)
+        return _Run(task, config, group, clock).fit(on_epoch_end)
     finally:
         close_process_group(group)
 
 
 class _Run:
-    def __init__(self, task: Task, config: RunConfig, group: ProcessGroup) -> None:
+    def __init__(
+        self, task: Task, config: RunConfig, group: ProcessGroup, clock: Callable[[], float]
+    ) -> None:
         if config.optim.batch_size % group.world:
             raise ConfigError(
                 f"optim.batch_size={config.optim.batch_size} must divide evenly "
                 f"across {group.world} processes"
             )
         torch.manual_seed(config.seed)
-        self.task, self.config, self.group = task, config, group
+        self.task, self.config, self.group, self.clock = task, config, group, clock
+        self.budget = TimeBudget(config.optim.max_minutes, clock, group)
         self.device = select_device(config.device, group.local_rank)
         self.amp = resolve_amp(config.amp, self.device)
         if group.is_main:
@@ -111,6 +122,7 @@ class _Run:
         self.setup: Setup = prepare(task, config, group, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
         self.last_batch: tuple[Any, Any] | None = None  # stands in for an all-unreadable batch under DDP
+        self.updates = 0  # optimiser steps so far (the EMA's warm-up counts them)
 
     @property
     def amp_name(self) -> str:
@@ -128,15 +140,17 @@ class _Run:
             progress.best, progress.best_epoch = report.value, 0
             self._save(0, report, improved=True, progress=progress)
         wrapped: nn.Module | None = None
+        self.budget.start()
         for epoch in range(progress.next_epoch, config.optim.epochs):
             if setup.recipe.begin_epoch(epoch) or wrapped is None:
                 wrapped = self._wrap(setup.built.module)
             if resume is not None:
                 setup.recipe.load_state_dict(resume["recipe"])
                 self.scaler.load_state_dict(resume["scaler"])
-                _restore_rng(resume["rng"])
+                restore_rng(resume["rng"])
                 resume = None
             setup.sampler.set_epoch(epoch)
+            self.updates = epoch * setup.steps
             result = self._train_epoch(wrapped, epoch)
             if config.optim.precise_bn:
                 self._precise_batchnorm()
@@ -159,6 +173,9 @@ class _Run:
             self._save(epoch + 1, report, improved=improved, progress=progress)
             if on_epoch_end is not None:
                 on_epoch_end(result)
+            if self.budget.spent():
+                log.info("time budget spent: optim.max_minutes=%s", config.optim.max_minutes)
+                break
             if epoch + 1 - progress.best_epoch >= config.optim.patience:
                 log.info(
                     "early stop: no better val %s for %d epochs", self.task.metric, config.optim.patience
@@ -177,7 +194,7 @@ class _Run:
     def _train_epoch(self, model: nn.Module, epoch: int) -> EpochResult:
         setup, group = self.setup, self.group
         setup.recipe.train_mode()
-        started, seen, skipped, loss_sum = time.perf_counter(), 0, 0, 0.0
+        started, seen, skipped, loss_sum = self.clock(), 0, 0, 0.0
         desc = f"epoch {epoch + 1}/{self.config.optim.epochs} [{setup.recipe.stage}]"
         bar = tqdm(setup.loader, total=setup.steps, desc=desc, leave=False, disable=not group.is_main)
         for step, (inputs, targets, batch_skipped) in enumerate(bar):
@@ -199,7 +216,9 @@ class _Run:
             seen += count
             loss_sum += loss * count
             bar.set_postfix(loss=f"{loss:.3f}")
-        seconds = time.perf_counter() - started
+            if self.budget.spent():
+                break
+        seconds = self.clock() - started
         if group.distributed:  # the log reports the whole run, not rank 0's share
             totals = torch.tensor([loss_sum, seen, skipped], dtype=torch.float64)
             dist.all_reduce(totals)
@@ -226,6 +245,9 @@ class _Run:
         self.scaler.step(recipe.optimizer)
         self.scaler.update()
         recipe.scheduler.step()
+        self.updates += 1
+        if self.setup.ema is not None:
+            self.setup.ema.update(self.setup.built.module, step=self.updates)
         value = float(loss.item())
         if not math.isfinite(value):
             raise RunFailed(
@@ -242,7 +264,7 @@ class _Run:
         mode predicted background on every pixel (coal IoU 0) while in train mode it found the coal;
         recomputing the statistics gave coal IoU 0.48 with the same weights.
         """
-        model = self.setup.built.module
+        model = self.setup.evaluated
         norms = [
             m
             for m in model.modules()
@@ -269,7 +291,7 @@ class _Run:
         return evaluate(self.task, self._predictor(), self.setup.data.val, self.group)
 
     def _predictor(self) -> Predictor:
-        module = self.task.export_module(self.setup.built.module)
+        module = self.task.export_module(self.setup.evaluated)
         return module_predictor(self.setup.interface, module, self.device, self.setup.channels_last)
 
     def _meta(self, epoch: int, report: EvalReport) -> CheckpointMeta:
@@ -278,7 +300,7 @@ class _Run:
             model=ModelRef(name=self.config.model.name, arguments=setup.request.rebuild_arguments()),
             interface=setup.interface,
             epoch=epoch,
-            metrics=report.manifest_metrics(self.task.class_figure),
+            metrics=report.manifest_metrics(*self.task.class_figures),
             data_fingerprint=setup.data.fingerprint,
             config=self.config.model_dump(mode="json"),
             amp=self.amp_name,
@@ -287,14 +309,16 @@ class _Run:
     def _save(self, epoch: int, report: EvalReport, *, improved: bool, progress: Progress) -> None:
         if not self.group.is_main:
             return
-        out, state = self.config.out, self.setup.built.module.state_dict()
+        out, state = self.config.out, self.setup.evaluated.state_dict()
         if epoch:
             with (out / "log.jsonl").open("a") as handle:
                 handle.write(json.dumps({**asdict(progress.history[-1]), "metric": self.task.metric}) + "\n")
         resume = {
             "recipe": self.setup.recipe.state_dict() if epoch else None,
             "scaler": self.scaler.state_dict(),
-            "rng": _rng_state(),
+            "rng": rng_state(),
+            # the trained weights, when the checkpoint's are their EMA
+            "model": self.setup.built.module.state_dict() if self.setup.ema is not None else None,
             "progress": {**asdict(progress), "history": [asdict(h) for h in progress.history]},
         }
         meta = self._meta(epoch, report)
@@ -320,7 +344,11 @@ class _Run:
                 path,
                 changed,
             )
-        self.setup.built.module.load_state_dict(checkpoint.state_dict)
+        self.setup.evaluated.load_state_dict(checkpoint.state_dict)
+        if self.setup.ema is not None:
+            if checkpoint.resume.get("model") is None:
+                raise ConfigError(f"{path}: was trained without optim.ema; resume it without ema")
+            self.setup.built.module.load_state_dict(checkpoint.resume["model"])
         raw = checkpoint.resume["progress"]
         history = [EpochResult(**h) for h in raw["history"]]
         progress = Progress(raw["next_epoch"], raw["best"], raw["best_epoch"], history)
@@ -337,7 +365,7 @@ class _Run:
     def _finish(self, progress: Progress) -> dict[str, Any]:
         """The best checkpoint on the test split, in FP32, by rank 0 alone."""
         out = self.config.out
-        self.setup.built.module.load_state_dict(
+        self.setup.evaluated.load_state_dict(
             read_checkpoint(out / "best.pt", map_location=self.device).state_dict
         )
         report = evaluate(self.task, self._predictor(), self.setup.data.test)
@@ -367,15 +395,3 @@ class _Run:
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
         return metrics
 
-
-def _rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _restore_rng(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])

@@ -45,12 +45,13 @@ class EvalReport(BaseModel):
         figures = self.per_class.get(name)
         return None if figures is None else figures.get(figure)
 
-    def manifest_metrics(self, class_figure: str) -> dict[str, float]:
+    def manifest_metrics(self, *class_figures: str) -> dict[str, float]:
         """The manifest's flat metrics: the metric, other figures, ``<figure>/<class>`` per measured class."""
         per_class = {
-            f"{class_figure}/{n}": f[class_figure]
+            f"{figure}/{n}": f[figure]
+            for figure in class_figures
             for n, f in self.per_class.items()
-            if f and class_figure in f
+            if f and figure in f
         }
         return {self.metric: self.value, **self.figures, **per_class}
 

@@ -124,6 +124,11 @@ def lite_features(variant: int, pretrained: bool, out_indices: tuple[int, ...] =
     return load_offline_weights(model, variant) if pretrained else model
 
 
+def lite_stages(body: nn.Module) -> tuple[nn.Module, ...]:
+    """A timm EfficientNet's stem (convolution and its BatchNorm) and its stages, input side first."""
+    return (nn.ModuleList([body.conv_stem, body.bn1]), *body.blocks)
+
+
 def lite_classifier(variant: int, pretrained: bool) -> nn.Module:
     """The whole ImageNet classifier (1000 classes)."""
     import timm

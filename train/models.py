@@ -76,6 +76,8 @@ class BuiltModel:
     head: nn.Module | None = (
         None  # newly initialised part (trained alone during a head warm-up); None: no warm-up
     )
+    # the pretrained backbone's stem and stages, input side first (``optim.freeze_stages``); () if unknown
+    stages: tuple[nn.Module, ...] = ()
 
 
 Builder = Callable[[ModelRequest], BuiltModel]

@@ -9,6 +9,7 @@ that looks underground; bright, contrasty data keeps the mild, general ones (gam
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge_runtime.errors import ImageError
 from edge_runtime.preprocess import read_image
 from train.augment import AugmentConfig
+
+log = logging.getLogger(__name__)
 
 UNDERGROUND = ("low_light", "haze", "glare", "water_drops", "motion_blur")
 DAYLIGHT_MEAN_GREY = 90.0  # median frame brightness above which data counts as daylight
@@ -36,13 +40,19 @@ class LightStatistics:
 
 
 def light_statistics(paths: Sequence[Path], sample: int = 200, seed: int = 0) -> LightStatistics:
-    """Median grey level and grey standard deviation over a seeded sample of the images."""
+    """Median grey level and grey standard deviation over a seeded sample of the images; unreadable
+    ones are left out (training skips them too), and none readable gives NaN (not daylight)."""
     if not paths:
         raise ValueError("light_statistics needs at least one image")
     picked = np.random.default_rng(seed).permutation(len(paths))[:sample]
-    greys = [cv2.cvtColor(read_image(paths[i]), cv2.COLOR_BGR2GRAY) for i in picked]
-    means = [float(g.mean()) for g in greys]
-    contrasts = [float(g.std()) for g in greys]
+    greys = []
+    for index in picked:
+        try:
+            greys.append(cv2.cvtColor(read_image(paths[index]), cv2.COLOR_BGR2GRAY))
+        except ImageError:
+            continue
+    means = [float(g.mean()) for g in greys] or [float("nan")]
+    contrasts = [float(g.std()) for g in greys] or [float("nan")]
     return LightStatistics(float(np.median(means)), float(np.median(contrasts)), len(greys))
 
 
@@ -51,3 +61,21 @@ def photometric_policy(stats: LightStatistics, base: AugmentConfig) -> AugmentCo
     if not stats.daylight:
         return base
     return base.model_copy(update=dict.fromkeys(UNDERGROUND, 0.0))
+
+
+def light_policy(config: AugmentConfig, paths: Sequence[Path]) -> AugmentConfig:
+    """``config`` as a run applies it: ``underground`` on, off, or decided by the images' light."""
+    if config.underground == "on":
+        return config
+    if config.underground == "off":
+        return config.model_copy(update=dict.fromkeys(UNDERGROUND, 0.0))
+    stats = light_statistics(paths)
+    decided = photometric_policy(stats, config)
+    log.info(
+        "training images: median grey %.1f, contrast %.1f over %d -> underground augmentations %s",
+        stats.median_grey,
+        stats.median_contrast,
+        stats.images,
+        "off (daylight)" if stats.daylight else "on",
+    )
+    return decided

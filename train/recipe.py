@@ -16,7 +16,9 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, LRScheduler, SequentialLR, StepLR
 
+from edge_runtime.errors import ConfigError
 from train.config import OptimConfig
+from train.finetune import param_groups
 from train.models import BuiltModel
 
 
@@ -66,7 +68,7 @@ class Recipe:
             self.scheduler = StepLR(self.optimizer, step_size=7 * self.steps_per_epoch, gamma=0.1)
             return True
         layers = backbone_layers(self.built)
-        self.frozen = layers if wanted == "head" else layers[: int(len(layers) * optim.freeze_fraction)]
+        self.frozen = layers if wanted == "head" else self._frozen_after_warmup(layers)
         frozen_ids = {id(p) for m in self.frozen for p in m.parameters()}
         for param in self.built.module.parameters():
             param.requires_grad_(id(param) not in frozen_ids)
@@ -78,17 +80,34 @@ class Recipe:
         )
         return True
 
+    def _frozen_after_warmup(self, layers: list[nn.Module]) -> list[nn.Module]:
+        """The stem and ``freeze_stages`` stages (or the ``freeze_fraction`` of layers nearest the
+        input), plus every backbone BatchNorm with ``freeze_bn``."""
+        optim = self.optim
+        if optim.freeze_stages is None:
+            frozen = layers[: int(len(layers) * optim.freeze_fraction)]
+        elif not self.built.stages:
+            raise ConfigError(
+                "optim.freeze_stages: this model declares no backbone stages; use optim.freeze_fraction"
+            )
+        else:
+            frozen = list(self.built.stages[: optim.freeze_stages + 1])
+        if optim.freeze_bn:
+            frozen += [m for m in layers if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        return frozen
+
     def _groups(self) -> list[dict[str, Any]]:
         """The new head at ``lr``; the pretrained rest at ``lr * backbone_lr_scale``."""
         trainable = [p for p in self.built.module.parameters() if p.requires_grad]
-        if self.built.head is None:
-            return [{"params": trainable, "lr": self.optim.lr}]
-        head_ids = {id(p) for p in self.built.head.parameters()}
-        groups: list[dict[str, Any]] = [{"params": list(self.built.head.parameters()), "lr": self.optim.lr}]
-        backbone = [p for p in trainable if id(p) not in head_ids]
-        if backbone:
-            groups.append({"params": backbone, "lr": self.optim.lr * self.optim.backbone_lr_scale})
-        return groups
+        optim = self.optim
+        return param_groups(
+            trainable,
+            self.built.head,
+            optim.lr,
+            optim.backbone_lr_scale,
+            optim.weight_decay,
+            optim.norm_decay,
+        )
 
     def _optimizer(self, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
         if self.optim.optimizer == "sgd":

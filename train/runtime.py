@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.distributed as dist
@@ -109,3 +110,36 @@ def init_process_group(device_choice: str) -> ProcessGroup:
 def close_process_group(group: ProcessGroup) -> None:
     if group.distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+class TimeBudget:
+    """``optim.max_minutes`` on an injected monotonic clock; rank 0's clock decides for every rank."""
+
+    def __init__(self, minutes: float | None, clock: Callable[[], float], group: ProcessGroup) -> None:
+        self.minutes, self.clock, self.group = minutes, clock, group
+        self.deadline: float | None = None
+
+    def start(self) -> None:
+        if self.minutes is not None:
+            self.deadline = self.clock() + 60 * self.minutes
+
+    def spent(self) -> bool:
+        if self.deadline is None:
+            return False
+        spent = torch.tensor(float(self.clock() >= self.deadline))
+        if self.group.distributed:
+            dist.broadcast(spent, src=0)
+        return bool(spent.item())
+
+
+def rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -20,6 +20,7 @@ from edge_runtime.errors import ConfigError
 from train.adapt import initial_checkpoint, with_site_labels
 from train.checkpoint import read_checkpoint
 from train.config import RunConfig
+from train.finetune import weight_ema
 from train.models import BuiltModel, ModelRequest
 from train.recipe import Recipe
 from train.runtime import ProcessGroup
@@ -41,6 +42,12 @@ class Setup:
     loss: LossFn
     recipe: Recipe
     channels_last: bool
+    ema: Any | None = None  # timm ModelEmaV3 of the model when ``optim.ema`` > 0
+
+    @property
+    def evaluated(self) -> torch.nn.Module:
+        """The weights validation, test and checkpoints use: the EMA's when there is one."""
+        return self.built.module if self.ema is None else self.ema.module
 
 
 def prepare(task: Task, config: RunConfig, group: ProcessGroup, device: torch.device) -> Setup:
@@ -89,6 +96,7 @@ def prepare(task: Task, config: RunConfig, group: ProcessGroup, device: torch.de
         task.loss_fn(config, data, device),
         Recipe(built, config.optim, steps),
         channels_last,
+        weight_ema(model, config.optim.ema) if config.optim.ema > 0 else None,
     )
 
 

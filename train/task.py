@@ -61,12 +61,28 @@ class TaskData:
         return {"train": self.train, "val": self.val, "test": self.test}[name]
 
 
+@dataclass(frozen=True)
+class GateDefaults:
+    """What export's gate holds this task's artifacts to when the command line does not say."""
+
+    max_drop_pp: float = 0.5  # the task's metric, against true FP32
+    max_class_drop_pp: float = 0.0  # each figure of each safety class
+    max_per_class_drop_pp: float | None = None  # ``class_figure`` of every class; None: not held
+    safety_classes: tuple[str, ...] = ()  # held where the model has them
+    safety_figures: tuple[str, ...] = ()  # per-class figures safety classes keep besides ``class_figure``
+    # The absolute floor: below max(floor_absolute, baseline + floor_margin) on the validation split,
+    # the FP32 model is not fit to deploy and export ships nothing (unless explicitly overridden).
+    floor_absolute: float = 0.0
+    floor_margin: float = 0.0
+
+
 class Task(ABC):
     name: ClassVar[str]
     config_type: ClassVar[type[RunConfig]]
     family: ClassVar[str]  # the model family its builders are registered in (train.models)
     metric: ClassVar[str]  # what best checkpoints and the export gate are judged by: top1, map50, miou
     class_figure: ClassVar[str]  # the per-class figure the gate holds safety classes to: recall, ap50, iou
+    gate: ClassVar[GateDefaults] = GateDefaults()  # export's gate and floor, unless the command line says
     # What the exported graph returns, and how it may be batched.
     output_names: ClassVar[tuple[str, ...]] = ("logits",)
     dynamic_batch: ClassVar[bool] = True
@@ -149,6 +165,19 @@ class Task(ABC):
         return []
 
     # --- evaluation ---------------------------------------------------------------------------------
+
+    @property
+    def class_figures(self) -> tuple[str, ...]:
+        """Every per-class figure the manifest reports and the gate may hold."""
+        return tuple(dict.fromkeys((self.class_figure, *self.gate.safety_figures)))
+
+    def baseline(self, samples: Sequence[Any]) -> float:
+        """The metric a model that ignores its input would score on ``samples`` (0 by default)."""
+        return 0.0
+
+    def floor(self, samples: Sequence[Any]) -> float:
+        """The least metric a model fit to deploy reaches on ``samples``."""
+        return max(self.gate.floor_absolute, self.baseline(samples) + self.gate.floor_margin)
 
     @abstractmethod
     def measure(self, predictor: Predictor, samples: Sequence[Any]) -> list[Any]:

@@ -4,6 +4,7 @@ on a zero input (it loads, fits its manifest, and runs). ``export verify`` and `
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,12 +39,15 @@ def summary(bundle: Bundle) -> str:
     gate = bundle.manifest.provenance.get("gate", {})
     metric = gate.get("metric") or next(iter(bundle.manifest.artifacts[0].metrics), "metric")
     lines = [f"bundle {bundle.root} ({bundle.manifest.task}, {len(bundle.manifest.classes)} classes)"]
+    floor = gate.get("floor")
+    if floor is not None and not floor["passed"]:
+        lines.append(floor_line(bundle.manifest.provenance))
     for a in bundle.manifest.artifacts:
         ran = f"ran in {a.runtime_precision}" if a.runtime_precision else ""
         value = f"{100 * a.metrics[metric]:6.2f}%" if metric in a.metrics else "     –"
         lines.append(f"  {a.key:<15} {metric} {value}  {a.total_bytes / 1e6:6.2f} MB  {a.status:<8} {ran}")
     for a in bundle.manifest.artifacts:
-        if a.status == "rejected":
+        if a.status == "rejected" and not refused(bundle.manifest.provenance):
             fallback = ", ".join(
                 s.key for s in bundle.manifest.artifacts if s.status == "shipped" and s.precision != "int8"
             )
@@ -59,6 +63,25 @@ def summary(bundle: Bundle) -> str:
                 )
             lines.append(f"  -> not shipping {a.key}; use {fallback or 'a floating-point artifact'} instead.")
     return "\n".join(lines)
+
+
+def refused(provenance: dict[str, Any]) -> bool:
+    """True when the floor refused the model: nothing of it ships."""
+    floor = provenance.get("gate", {}).get("floor")
+    return floor is not None and not floor["passed"] and not floor["override"]
+
+
+def floor_line(provenance: dict[str, Any]) -> str:
+    floor = provenance["gate"]["floor"]
+    figure = (
+        f"FP32 {floor['metric']} {100 * floor['value']:.2f}% (validation) < floor {100 * floor['floor']:.2f}%"
+    )
+    if floor["override"]:
+        return f"BELOW THE FLOOR, SHIPPED BY OVERRIDE (--accept-below-floor): {figure}"
+    return (
+        f"NOT FIT TO DEPLOY: {figure}; no artifact is shipped. Train longer or on more data, "
+        "or pass --accept-below-floor to ship it anyway (recorded in the manifest)."
+    )
 
 
 def verify_bundle(path: Path) -> str:

@@ -5,13 +5,20 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from pydantic import ValidationError
 
-from train.augment import AugmentConfig
+from edge_runtime.bundle import InputSpec
+from edge_runtime.errors import ConfigError
+from train.augment import AugmentConfig, augment_with_mask
 from train.detection.balance import repeat_factors
 from train.detection.boxaug import BoxAugmentConfig, Boxed, augment_boxes, hflip, mosaic, scale_jitter
-from train.finetune import freeze_batchnorm, freeze_stem, param_groups, warmup_cosine
+from train.detection.config import DetectOptimConfig
+from train.detection.data import BoxLoader, BoxSample
+from train.finetune import param_groups
 from train.lite_weights import lite_features
-from train.photometric import UNDERGROUND, light_statistics, photometric_policy
+from train.models import ModelRequest, build_model
+from train.photometric import UNDERGROUND, light_policy, light_statistics, photometric_policy
+from train.recipe import Recipe
 
 
 def _squares(height=120, width=160, boxes=((20, 30, 60, 70), (100, 40, 150, 110))) -> Boxed:
@@ -102,29 +109,90 @@ def test_photometric_policy_follows_the_data_light(tmp_path):
 
 
 def test_param_groups_scale_the_backbone_and_skip_decay_on_norms():
-    body = freeze_batchnorm(lite_features(0, pretrained=False))
-    frozen = freeze_stem(body, stages=2)
-    model = torch.nn.ModuleDict({"backbone": body, "head": torch.nn.Conv2d(320, 4, 1)})
-    groups = param_groups(model, body, lr=1e-3, backbone_lr_scale=0.1, weight_decay=0.05)
-    grouped = {id(p) for g in groups for p in g["params"]}
-    assert not grouped & {id(p) for p in frozen} and frozen
-    # the frozen-BN backbone has no trainable 1-d parameters left (its convolutions have no bias)
+    body = lite_features(0, pretrained=False)
+    head = torch.nn.Sequential(torch.nn.Conv2d(320, 4, 1), torch.nn.BatchNorm2d(4))
+    model = torch.nn.ModuleDict({"backbone": body, "head": head})
+    groups = param_groups(model.parameters(), head, 1e-3, 0.1, 0.05, norm_decay=False)
     assert sorted((round(g["lr"], 9), g["weight_decay"]) for g in groups) == [
+        (1e-4, 0.0),
         (1e-4, 0.05),
         (1e-3, 0.0),
         (1e-3, 0.05),
     ]
     assert all(p.ndim <= 1 for g in groups if g["weight_decay"] == 0 for p in g["params"])
-    assert not any(
-        isinstance(m, torch.nn.BatchNorm2d) for m in body.modules()
-    )  # frozen BN has no batch statistics
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    plain = param_groups(model.parameters(), None, 1e-3, 0.1, 0.05)
+    assert [(g["lr"], g["weight_decay"]) for g in plain] == [(1e-3, 0.05)]
 
 
-def test_warmup_cosine_rises_then_decays():
-    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
-    schedule = warmup_cosine(optimizer, total_steps=100, warmup_steps=10)
-    lrs = []
-    for step in range(100):
-        schedule.step_update(step)
-        lrs.append(optimizer.param_groups[0]["lr"])
-    assert lrs[0] < lrs[9] and max(lrs) == pytest.approx(1e-3, rel=0.05) and lrs[-1] < 0.1 * max(lrs)
+def test_detection_recipe_freezes_stem_two_stages_and_backbone_batchnorm():
+    built = build_model("detect", "fcos_efficientnet_lite0_fpn", ModelRequest(3, "none", image_size=(64, 64)))
+    recipe = Recipe(built, DetectOptimConfig(), steps_per_epoch=10)
+    recipe.begin_epoch(0)
+    recipe.train_mode()
+    body = built.module.backbone.body
+    frozen = [body.conv_stem, *body.blocks[:2]]
+    assert not any(p.requires_grad for m in frozen for p in m.parameters())
+    assert all(p.requires_grad for p in body.blocks[2][0].conv_pw.parameters())
+    norms = [m for m in body.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and not any(m.training or m.weight.requires_grad for m in norms)
+    assert built.module.head.training  # the new parts train
+    lrs = [g["lr"] for g in recipe.optimizer.param_groups]
+    assert min(lrs) == pytest.approx(0.1 * max(lrs), rel=1e-6)  # backbone x0.1 (warm-up scales both)
+
+
+def test_freeze_stages_needs_a_model_that_declares_stages():
+    built = build_model(
+        "detect", "ssdlite320_mobilenet_v3_large", ModelRequest(3, "none", image_size=(64, 64))
+    )
+    with pytest.raises(ConfigError, match="freeze_stages"):
+        Recipe(built, DetectOptimConfig(), steps_per_epoch=10).begin_epoch(0)
+
+
+PHOTOMETRIC_OFF = dict.fromkeys(
+    ("gamma", "low_light", "haze", "noise", "motion_blur", "glare", "water_drops"), 0.0
+)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_box_loader_boxes_land_on_their_objects_in_the_model_input(tmp_path, seed):
+    """The training item as the model sees it (jittered, flipped, letterboxed): every target box
+    covers white pixels of the input tensor, so boxes followed every geometric transform."""
+    item = _squares()
+    path = tmp_path / "squares.png"
+    cv2.imwrite(str(path), item.image)
+    sample = BoxSample(path, item.boxes, item.labels)
+    spec = InputSpec(size=(96, 96), resize="letterbox", colour="rgb", mean=(0.0,) * 3, std=(1.0,) * 3)
+    config = BoxAugmentConfig(scale_jitter=1.0, hflip=0.5, mosaic=0.3, **PHOTOMETRIC_OFF)
+    tensor, target = BoxLoader(spec, config, [sample])(sample, np.random.default_rng(seed))
+    grey = tensor.numpy()[0]
+    assert len(target["boxes"]) > 0
+    for x1, y1, x2, y2 in target["boxes"].round().int().tolist():
+        assert (grey[y1:y2, x1:x2] > 0.5).mean() > 0.85
+
+
+def test_detection_refuses_augmentations_boxes_cannot_follow():
+    with pytest.raises(ValidationError, match="scale_jitter"):
+        BoxAugmentConfig(resized_crop=0.3)
+    with pytest.raises(ValidationError, match="rotate"):
+        BoxAugmentConfig(rotate=0.2)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_masks_follow_crops_rotations_and_flips(seed):
+    mask = np.zeros((80, 120), np.uint8)
+    mask[20:50, 30:70] = 1
+    image = np.repeat((mask * 255)[..., None], 3, axis=2)
+    config = AugmentConfig(resized_crop=1.0, rotate=1.0, hflip=0.5, **PHOTOMETRIC_OFF)
+    out_image, out_mask = augment_with_mask(image, mask, config, np.random.default_rng(seed))
+    assert out_image.shape[:2] == out_mask.shape and set(np.unique(out_mask)) <= {0, 1}
+    agree = (out_image[..., 0] > 127) == (out_mask == 1)
+    assert agree.mean() > 0.98  # only interpolated edge pixels may differ
+
+
+def test_light_policy_on_off_and_auto(tmp_path):
+    path = tmp_path / "day.png"
+    cv2.imwrite(str(path), np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    assert light_policy(AugmentConfig(underground="on"), [path]).haze == AugmentConfig().haze
+    assert light_policy(AugmentConfig(underground="off"), [path]).haze == 0
+    assert light_policy(AugmentConfig(), [path]).haze == 0  # daylight statistics

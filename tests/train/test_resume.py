@@ -1,5 +1,6 @@
 """Seeded runs repeat exactly, and a run interrupted after epoch 1 resumes where it stopped."""
 
+import itertools
 import json
 from pathlib import Path
 
@@ -100,3 +101,32 @@ def test_resume_without_last_checkpoint_is_a_clear_error(discs, tmp_path, capsys
         == 2
     )
     assert "last.pt" in capsys.readouterr().err
+
+
+def test_ema_weights_are_checkpointed_and_a_resumed_ema_run_matches(discs, tmp_path):
+    """With optim.ema the checkpoints hold the averaged weights (what export ships) and last.pt also the
+    trained ones, so a resumed run continues both."""
+    ema = {"epochs": 3, "warmup_epochs": 0, "batch_size": 8, "lr": 0.01, "ema": 0.9}
+    whole = tmp_path / "whole"
+    fit(_config(discs, whole, optim=ema))
+    last = read_checkpoint(whole / "last.pt")
+    trained = last.resume["model"]
+    assert any(not torch.equal(trained[k], v) for k, v in last.state_dict.items() if v.is_floating_point())
+    out = tmp_path / "interrupted"
+    with pytest.raises(Interrupted):
+        fit(_config(discs, out, optim=ema), on_epoch_end=_stop_after_first)
+    fit(_config(discs, out, optim=ema, resume=True))
+    resumed = read_checkpoint(out / "last.pt").state_dict
+    for key, tensor in last.state_dict.items():
+        torch.testing.assert_close(resumed[key], tensor, rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_max_minutes_ends_training_at_the_budget_with_a_checkpoint(discs, tmp_path):
+    """A clock that advances 10 s per reading: a 30 s budget ends the run inside the first epoch."""
+    ticks = itertools.count(step=10.0)
+    out = tmp_path / "budget"
+    optim = {"epochs": 3, "warmup_epochs": 0, "batch_size": 4, "lr": 0.01, "max_minutes": 0.5}
+    metrics = fit(_config(discs, out, optim=optim), clock=lambda: next(ticks))
+    assert metrics["epochs_run"] == 1 and (out / "best.pt").is_file()
+    first = _log(out)[0]
+    assert round(first["images_per_s"] * first["seconds"]) == 8  # two of the epoch's four steps ran

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, model_validator
+
+from train.augment import AugmentConfig
 
 PAD_GREY = 114  # the padding colour YOLO uses: mid-grey, neutral after normalisation
 
@@ -26,18 +28,29 @@ class Boxed:
     labels: np.ndarray  # (n,) int64
 
 
-class BoxAugmentConfig(BaseModel):
-    """Probabilities (0 disables) and ranges of the box-aware augmentations."""
+class BoxAugmentConfig(AugmentConfig):
+    """Detection's augmentation: the box-aware geometric ones (probabilities, 0 disables) and the
+    photometric ones of ``AugmentConfig``. ``resized_crop`` and ``rotate`` do not move boxes and are
+    refused; ``scale_jitter`` crops and zooms with the boxes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    hflip: float = Field(0.5, ge=0, le=1)
+    resized_crop: float = Field(0.0, ge=0, le=1, description="not for detection: use scale_jitter")
+    rotate: float = Field(0.0, ge=0, le=1, description="not for detection: boxes cannot follow a rotation")
     scale_jitter: float = Field(
         0.5, ge=0, le=1, description="zoom in or out, then crop or pad to the frame size"
     )
     scale_range: tuple[float, float] = Field((0.6, 1.5), description="zoom factors drawn log-uniformly")
     mosaic: float = Field(0.0, ge=0, le=1, description="four frames in the quadrants around a random centre")
     min_visible: float = Field(0.4, gt=0, le=1, description="share of a cut box's area that must remain")
+
+    @model_validator(mode="after")
+    def _boxes_follow_every_transform(self) -> BoxAugmentConfig:
+        moved = [name for name in ("resized_crop", "rotate") if getattr(self, name) > 0]
+        if moved:
+            raise ValueError(
+                f"{', '.join(moved)} would move the pixels without the boxes; set 0 and use "
+                "scale_jitter (zoom and crop that move the boxes), hflip or mosaic"
+            )
+        return self
 
 
 def hflip(item: Boxed) -> Boxed:

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -26,8 +27,9 @@ import yaml
 from edge_runtime.bundle import InputSpec
 from edge_runtime.geometry import input_map
 from edge_runtime.preprocess import preprocess, read_image
-from train.augment import AugmentConfig, augment_with_flip
+from train.augment import augment, photometric_only
 from train.data import IMAGE_SUFFIXES, DataError
+from train.detection.boxaug import BoxAugmentConfig, Boxed, augment_boxes
 
 log = logging.getLogger(__name__)
 
@@ -164,21 +166,32 @@ def _image_hw(path: Path) -> tuple[int, int]:
     return image.shape[0], image.shape[1]
 
 
-def load_boxes(
-    spec: InputSpec, config: AugmentConfig, sample: BoxSample, rng: np.random.Generator | None
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """A frame as (input tensor, target) with boxes in input pixels and labels shifted by one
-    (torchvision detectors reserve 0 for the background); the flip moves the boxes too."""
-    image = read_image(sample.path)
-    boxes = sample.boxes.copy()
-    if rng is not None:
-        image, flipped = augment_with_flip(image, config, rng)
-        if flipped:
-            boxes[:, [0, 2]] = image.shape[1] - boxes[:, [2, 0]]
-    in_boxes = input_map(image.shape[:2], spec).to_input(boxes)
-    height, width = spec.size
-    in_boxes = np.clip(in_boxes, 0, [width, height, width, height])
-    keep = (in_boxes[:, 2] - in_boxes[:, 0] >= 1) & (in_boxes[:, 3] - in_boxes[:, 1] >= 1)
-    labels = torch.from_numpy(sample.labels[keep] + 1)
-    target = {"boxes": torch.from_numpy(in_boxes[keep]).reshape(-1, 4), "labels": labels}
-    return torch.from_numpy(preprocess(image, spec)[0]), target
+@dataclass(frozen=True)
+class BoxLoader:
+    """A training frame as (input tensor, target): boxes in input pixels, labels shifted by one
+    (torchvision detectors reserve 0 for the background). Augmented when given an rng: the box-aware
+    geometry first (mosaic draws its other frames from ``samples``), then the photometric ones."""
+
+    spec: InputSpec
+    config: BoxAugmentConfig
+    samples: Sequence[BoxSample]
+
+    def __call__(
+        self, sample: BoxSample, rng: np.random.Generator | None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        item = _boxed(sample)
+        if rng is not None:
+            draw = lambda: _boxed(self.samples[int(rng.integers(len(self.samples)))])  # noqa: E731
+            item = augment_boxes(item, self.config, rng, draw)
+            item = Boxed(augment(item.image, photometric_only(self.config), rng), item.boxes, item.labels)
+        in_boxes = input_map(item.image.shape[:2], self.spec).to_input(item.boxes)
+        height, width = self.spec.size
+        in_boxes = np.clip(in_boxes, 0, [width, height, width, height]).astype(np.float32)
+        keep = (in_boxes[:, 2] - in_boxes[:, 0] >= 1) & (in_boxes[:, 3] - in_boxes[:, 1] >= 1)
+        labels = torch.from_numpy(item.labels[keep] + 1)
+        target = {"boxes": torch.from_numpy(in_boxes[keep]).reshape(-1, 4), "labels": labels}
+        return torch.from_numpy(preprocess(item.image, self.spec)[0]), target
+
+
+def _boxed(sample: BoxSample) -> Boxed:
+    return Boxed(read_image(sample.path), sample.boxes, sample.labels)

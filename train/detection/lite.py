@@ -23,7 +23,15 @@ from torch import nn
 
 from edge_runtime.postprocess_spec import GRAPH_MIN_SCORE
 from edge_runtime.registry import Registry
-from train.lite_weights import LITE_MEAN, LITE_STD, LITE_VARIANTS, lite_features, load_trained, wants_imagenet
+from train.lite_weights import (
+    LITE_MEAN,
+    LITE_STD,
+    LITE_VARIANTS,
+    lite_features,
+    lite_stages,
+    load_trained,
+    wants_imagenet,
+)
 from train.models import BuiltModel, ModelRequest, register_model
 
 FPN_CHANNELS = 64
@@ -137,7 +145,9 @@ def _built(name: str, request: ModelRequest) -> BuiltModel:
         name, request.num_classes, request.image_size, request.weights, request.weights_backbone
     )
     head = nn.ModuleList([module.backbone.fpn, module.head])
-    return BuiltModel(module, mean=LITE_MEAN, std=LITE_STD, head=head)
+    return BuiltModel(
+        module, mean=LITE_MEAN, std=LITE_STD, head=head, stages=lite_stages(module.backbone.body)
+    )
 
 
 for _name in LITE_DETECTORS.names():

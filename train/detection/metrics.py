@@ -22,11 +22,11 @@ def coco_map(
     predictions: Sequence[list[PixelDetection]],
     classes: list[str],
     frame_sizes: Sequence[tuple[int, int]],
+    score_threshold: float = 0.5,
 ) -> EvalReport:
-    """``map50``, ``map`` (0.5:0.95) and per-class AP; a class absent from the truth is not measured."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
+    """``map50``, ``map`` (0.5:0.95), per-class AP, and per-class ``recall``: the share of a class's
+    boxes found at IoU 0.5 by detections scoring at least ``score_threshold`` (what the device's
+    score filter lets through). A class absent from the truth is not measured."""
     images, annotations, results = [], [], []
     for image_id, (sample, dets, (height, width)) in enumerate(
         zip(samples, predictions, frame_sizes, strict=True)
@@ -58,7 +58,7 @@ def coco_map(
     present = sorted({a["category_id"] for a in annotations})
     per_class: dict[str, dict[str, float] | None] = {name: None for name in classes}
     if not annotations or not results:
-        per_class |= {classes[i]: {"ap50": 0.0, "ap": 0.0} for i in present}
+        per_class |= {classes[i]: {"ap50": 0.0, "ap": 0.0, "recall": 0.0} for i in present}
         return EvalReport(
             metric="map50",
             value=0.0,
@@ -66,23 +66,25 @@ def coco_map(
             figures={"map": 0.0, **counts},
             per_class=per_class,
         )
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its tables
-        truth = COCO()
-        truth.dataset = {
-            "images": images,
-            "annotations": annotations,
-            "categories": [{"id": i, "name": n} for i, n in enumerate(classes)],
-        }
-        truth.createIndex()
-        evaluation = COCOeval(truth, truth.loadRes(results), "bbox")
-        evaluation.evaluate()
-        evaluation.accumulate()
-        evaluation.summarize()
+    categories = [{"id": i, "name": n} for i, n in enumerate(classes)]
+    evaluation = _cocoeval({"images": images, "annotations": annotations, "categories": categories}, results)
+    kept = [r for r in results if r["score"] >= score_threshold]
+    recall = (
+        _cocoeval({"images": images, "annotations": annotations, "categories": categories}, kept).eval[
+            "recall"
+        ][0, :, 0, -1]  # IoU 0.5, per class, all areas, 100 detections
+        if kept
+        else np.zeros(len(classes))
+    )
     precision = evaluation.eval["precision"][:, :, :, 0, -1]  # IoU x recall x class, all areas, 100 dets
     for index in present:
         per_iou = precision[:, :, index]
         per_iou = np.where(per_iou < 0, np.nan, per_iou)
-        per_class[classes[index]] = {"ap50": float(np.nanmean(per_iou[0])), "ap": float(np.nanmean(per_iou))}
+        per_class[classes[index]] = {
+            "ap50": float(np.nanmean(per_iou[0])),
+            "ap": float(np.nanmean(per_iou)),
+            "recall": float(max(recall[index], 0.0)),
+        }
     figures = {"map": float(evaluation.stats[0]), **counts}
     return EvalReport(
         metric="map50",
@@ -91,3 +93,19 @@ def coco_map(
         figures=figures,
         per_class=per_class,
     )
+
+
+def _cocoeval(dataset: dict, results: list[dict]):
+    """pycocotools' evaluation of ``results`` against ``dataset``, accumulated (its tables silenced)."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO()
+        truth.dataset = dataset
+        truth.createIndex()
+        evaluation = COCOeval(truth, truth.loadRes(results), "bbox")
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    return evaluation

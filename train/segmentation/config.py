@@ -26,7 +26,7 @@ class SegmentDataConfig(DataSection):
 
 
 class SegmentModelConfig(DenseModelConfig):
-    name: str = "lraspp_mobilenet_v3_large"
+    name: str = "lraspp_efficientnet_lite0"  # ImageNet Lite0 backbone offline (PyPI), no hub download
 
 
 class SegmentTrainConfig(DenseRunConfig):

@@ -20,7 +20,7 @@ from edge_runtime.bundle import InputSpec
 from edge_runtime.errors import ImageError
 from edge_runtime.preprocess import preprocess, read_image
 from edge_runtime.segmentation import mask_to_input
-from train.augment import AugmentConfig, augment_with_flip
+from train.augment import AugmentConfig, augment_with_mask
 from train.data import IMAGE_SUFFIXES, DataError
 
 SPLITS = ("train", "val", "test")
@@ -88,14 +88,13 @@ def read_mask_splits(
 def load_masked(
     spec: InputSpec, config: AugmentConfig, sample: MaskSample, rng: np.random.Generator | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A frame as (input tensor, label tensor at the input size); the flip moves the mask too."""
+    """A frame as (input tensor, label tensor at the input size); crops, rotations and flips move the
+    mask with the image."""
     image, mask = read_image(sample.path), read_mask(sample.mask)
     if mask.shape != image.shape[:2]:
         mask = cv2.resize(mask, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST)
     if rng is not None:
-        image, flipped = augment_with_flip(image, config, rng)
-        if flipped:
-            mask = mask[:, ::-1].copy()
+        image, mask = augment_with_mask(image, mask, config, rng)
     labels = torch.from_numpy(mask_to_input(mask, spec).astype(np.int64))
     return torch.from_numpy(preprocess(image, spec)[0]), labels
 

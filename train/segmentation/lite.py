@@ -14,7 +14,15 @@ import torch
 from torch import nn
 
 from edge_runtime.registry import Registry
-from train.lite_weights import LITE_MEAN, LITE_STD, LITE_VARIANTS, lite_features, load_trained, wants_imagenet
+from train.lite_weights import (
+    LITE_MEAN,
+    LITE_STD,
+    LITE_VARIANTS,
+    lite_features,
+    lite_stages,
+    load_trained,
+    wants_imagenet,
+)
 from train.models import BuiltModel, ModelRequest, register_model
 
 
@@ -54,7 +62,8 @@ def build_lite_segmenter(
 def _built(name: str, request: ModelRequest) -> BuiltModel:
     """The ``segment`` family's builder: the LR-ASPP head is new, the backbone pretrained."""
     module = build_lite_segmenter(name, request.num_classes, request.weights, request.weights_backbone)
-    return BuiltModel(module, mean=LITE_MEAN, std=LITE_STD, head=module.classifier)
+    stages = lite_stages(module.backbone.body)
+    return BuiltModel(module, mean=LITE_MEAN, std=LITE_STD, head=module.classifier, stages=stages)
 
 
 for _name in LITE_SEGMENTERS.names():

@@ -13,11 +13,12 @@ from torch.utils.data import Dataset
 from edge_runtime.bundle import InputSpec, ModelInterface
 from edge_runtime.model import Predictor
 from edge_runtime.preprocess import read_image
-from train.data import KeyedDataset, readable
+from train.data import KeyedDataset, LoadItem, readable
 from train.evaluation import EvalReport
 from train.metrics import classification_report, scores_agreement
 from train.models import BuiltModel
-from train.task import Task
+from train.photometric import light_policy
+from train.task import GateDefaults, Task
 
 EVAL_BATCH = 32  # frames per inference call when measuring; a metric does not depend on it
 
@@ -39,9 +40,12 @@ class ImageTask(Task):
         )
 
     def train_set(self, config: Any, samples: Sequence[Any], interface: ModelInterface) -> Dataset:
-        return KeyedDataset(
-            samples, partial(self.load_item, interface.input, config.augment), seed=config.seed
-        )
+        augment = light_policy(config.augment, [s.path for s in samples])
+        return KeyedDataset(samples, self.item_loader(interface.input, augment, samples), seed=config.seed)
+
+    def item_loader(self, spec: InputSpec, augment: Any, samples: Sequence[Any]) -> LoadItem:
+        """(sample, rng or None) -> training item; ``samples`` lets an augmentation draw others (mosaic)."""
+        return partial(self.load_item, spec, augment)
 
 
 class ClassifierTask(Task):
@@ -50,6 +54,7 @@ class ClassifierTask(Task):
     family = "classify"
     metric = "top1"
     class_figure = "recall"
+    gate = GateDefaults(floor_margin=0.05)  # the floor: 5 pp above always answering the commonest class
 
     @abstractmethod
     def label(self, sample: Any) -> int:
@@ -57,6 +62,11 @@ class ClassifierTask(Task):
 
     def stratum(self, sample: Any) -> int:
         return self.label(sample)
+
+    def baseline(self, samples: Sequence[Any]) -> float:
+        """The majority-class rate: top-1 of always answering the most common class."""
+        counts = np.bincount([self.label(s) for s in samples]) if len(samples) else np.zeros(1)
+        return float(counts.max() / max(len(samples), 1))
 
     def measure(self, predictor: Predictor, samples: Sequence[Any]) -> list[Any]:
         return classify_frames(predictor, readable(self.frame, samples))

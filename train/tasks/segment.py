@@ -19,9 +19,16 @@ from train.data import files_entries, fingerprint, readable
 from train.evaluation import EvalReport
 from train.models import BuiltModel, ModelRequest
 from train.segmentation.config import SegmentTrainConfig
-from train.segmentation.data import MaskSample, frame_mask, load_masked, read_classes, read_mask_splits
+from train.segmentation.data import (
+    MaskSample,
+    frame_mask,
+    load_masked,
+    read_classes,
+    read_mask,
+    read_mask_splits,
+)
 from train.segmentation.metrics import accumulate, iou_report
-from train.task import LossFn, TaskData, register_task
+from train.task import GateDefaults, LossFn, TaskData, register_task
 from train.tasks.base import ImageTask
 
 
@@ -43,6 +50,7 @@ class Segment(ImageTask):
     family = "segment"
     metric = "miou"
     class_figure = "iou"
+    gate = GateDefaults(floor_margin=0.05)  # the floor: 5 pp above painting every pixel one class
     drop_last = True  # BatchNorm cannot train on a last batch of one
     min_agreement = 0.95  # share of mask pixels; logits near a class boundary may tie differently
     parity_atol = None
@@ -98,6 +106,15 @@ class Segment(ImageTask):
         matrices = [m for m in evidence if m is not None]
         total = np.sum(matrices, axis=0) if matrices else np.zeros((len(classes), len(classes)), np.int64)
         return iou_report(total, classes, len(matrices))
+
+    def baseline(self, samples: Sequence[MaskSample]) -> float:
+        """mIoU of painting every pixel with the commonest class: its pixel share over the classes present."""
+        counts = np.zeros(256, np.int64)
+        for sample in samples:
+            counts += np.bincount(read_mask(sample.mask).ravel(), minlength=256)[:256]
+        counts[IGNORE_INDEX] = 0
+        present = int((counts > 0).sum())
+        return float(counts.max() / counts.sum() / present) if present else 0.0
 
     def agreement(self, expected: list[np.ndarray], actual: list[np.ndarray]) -> tuple[int, int, float]:
         """Mask pixels with the same arg-max class, and the largest logit difference."""
