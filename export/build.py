@@ -127,9 +127,13 @@ def export_bundle(request: ExportRequest) -> Bundle:
         draft = Manifest(
             **interface.model_dump(), name=request.out.name, artifacts=artifacts, provenance=provenance
         )
-        manifest = draft.model_copy(update={"recommended": _recommended(Bundle(stage, draft))})
+        shipped = any(artifact.status == "shipped" for artifact in artifacts)  # none below the floor
+        manifest = draft
+        if shipped:
+            manifest = draft.model_copy(update={"recommended": _recommended(Bundle(stage, draft))})
         write_manifest(stage, manifest)
-        if manifest.task != "signal":  # drift is of camera frames, measured through the recommended artifact
+        # drift is of camera frames, measured through the recommended artifact
+        if shipped and manifest.task != "signal":
             reference = _reference(stage, task, data.val, data.source)
             write_manifest(stage, manifest.model_copy(update={"reference": reference}))
     return load_bundle(request.out)
