@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from daemon_helpers import LogReader, edit_site, spawn_daemon, wait_until
 from misbehaving_http import RawHttpServer, status
 
@@ -68,8 +69,16 @@ def test_a_drain_on_a_full_disk_sends_each_event_once_and_a_restart_once_more(sm
         receiver.close()
 
 
-def test_sigterm_on_a_full_disk_is_no_retry_storm(colour_site, small_volume):
+@pytest.fixture
+def refusing_receiver():
+    """A real HTTP receiver that answers 503 until a test changes its answer; closed after the test."""
     receiver = RawHttpServer(lambda request: status(503, "Down"))
+    yield receiver
+    receiver.close()
+
+
+def test_sigterm_on_a_full_disk_is_no_retry_storm(colour_site, small_volume, refusing_receiver):
+    receiver = refusing_receiver
 
     def on_small_volume(site):
         site["cameras"][0].update(loop=True, realtime=True)
@@ -83,13 +92,6 @@ def test_sigterm_on_a_full_disk_is_no_retry_storm(colour_site, small_volume):
         site["http"] = {"enabled": False}
 
     edit_site(colour_site, on_small_volume)
-    try:
-        _run_and_restart(colour_site, small_volume, receiver)
-    finally:
-        receiver.close()
-
-
-def _run_and_restart(colour_site, small_volume, receiver: RawHttpServer) -> None:
     process = spawn_daemon(colour_site, REPO)
     try:
         log = LogReader(process)
