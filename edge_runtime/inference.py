@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -226,14 +227,15 @@ class Pipeline:
             for ts in captured:
                 self.timers.record("capture_to_event", (now - ts) * 1000.0)
 
-        queued = [sink for sink in self.sinks if isinstance(sink, QueuedSink)]
+        queued = False
         with self.timers.measure("delivery"):
-            for sink in queued:
-                self._guarded(sink, events, lambda s=sink: s.submit(events, raised))
             for sink in self.sinks:
-                if sink not in queued:
+                if isinstance(sink, QueuedSink):
+                    queued = True
+                    self._guarded(sink, events, partial(sink.submit, events, raised))
+                else:
                     for event in events:
-                        self._guarded(sink, [event], lambda s=sink, e=event: s.deliver(e))
+                        self._guarded(sink, [event], partial(sink.deliver, event))
         if not queued:
             raised()
 
