@@ -1,9 +1,7 @@
 """The durable outbox: every event is committed to SQLite (WAL) before any sink sees it.
 
-Producers do not wait for the disk: ``submit`` queues events for one writer thread that commits
-everything queued in one transaction (``outbox_writer``: group commit, bounded, back-pressure
-counted) and then wakes the sinks and runs the producer's ``on_durable``; ``deliver`` waits until
-its event is committed (or held, below).
+Producers do not wait for the disk: ``submit`` queues events for the writer thread's group commit
+(``outbox_writer``), which then wakes the sinks and runs ``on_durable``; ``deliver`` waits for it.
 
 One delivery thread per sink reads the events after its own cursor, in order, and moves the cursor
 once the sink has the event, so an outage, a restart or a power cut loses nothing (at least once;
@@ -30,7 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +44,7 @@ from edge_runtime.outbox_store import (
     list_dead_letters,
     open_store,
     recovery_events,
+    runtime_connections,
     transaction,
 )
 from edge_runtime.outbox_writer import QUEUE_LIMIT, Batch, GroupWriter
@@ -55,6 +54,7 @@ log = logging.getLogger(__name__)
 
 RECENT_EVENTS = 1000  # kept in memory for the dashboard's events page
 IDLE_WAIT_S = 1.0  # an idle loop looks again this often (new events wake it at once)
+CHECKPOINT_EVERY = 100  # group commits between two WAL checkpoints (with the cursors' about 1000 pages)
 
 
 class Outbox:
@@ -74,17 +74,15 @@ class Outbox:
         timers: StageTimers | None = None,
         queue_limit: int = QUEUE_LIMIT,
     ) -> None:
-        """``followers``: in-process sinks (the control outputs' tally) handed each event on the writer
-        thread, in order, once it is accepted (committed, or held while the disk refuses); they must
-        not block. ``timers``: where each group commit's duration is recorded (stage ``commit``)."""
+        """``followers``: see ``GroupWriter`` (the control outputs' tally); ``timers`` get stage ``commit``."""
         self.config = config
         self.sinks = list(sinks)
         self.dropped = 0
         self.storage_error: str | None = None  # why the last write failed; None once writes work
         self.storage_failures = 0
-        # accepted but not yet committed (the disk refused them), each with its batch's on_durable
-        self._held: deque[tuple[Event, Callable[[], None] | None]] = deque()
+        self._held: deque[tuple[Event, Callable[[], None] | None]] = deque()  # the disk refused them
         self._timers = timers
+        self._commits = 0  # since the last checkpoint
         self._liveness = liveness
         self._clock = clock
         self._lock = threading.Lock()
@@ -94,6 +92,7 @@ class Outbox:
         self._file_lock = lock or OutboxLock(config.path)
         try:
             self._db, self.recovery = open_store(config.path)
+            self._cursor_db = runtime_connections(self._db, config.path)
         except BaseException:
             if self._own_lock:
                 self._file_lock.release()
@@ -112,15 +111,13 @@ class Outbox:
         for sink, count in self._db.execute("SELECT sink, COUNT(*) FROM dead_letters GROUP BY sink"):
             if sink in self.states:
                 self.states[sink].dead_letters = count
-        # The newest events with their sequence numbers, for the dashboard (delivered rows leave the table);
-        # open_store has read every row once, so they parse.
+        # the newest events with their sequence numbers, for the dashboard (open_store parsed every row)
         rows = self._db.execute("SELECT seq, body FROM events ORDER BY seq DESC LIMIT ?", (RECENT_EVENTS,))
         recent = [(seq, Event.from_json(body)) for seq, body in reversed(rows.fetchall())]
         self.recent = deque(recent, RECENT_EVENTS)
         pending = self.depth()
         if pending:
             log.info("outbox %s: %d undelivered event(s) from an earlier run", config.path, pending)
-        # the group commit; its queue depth and back-pressure counts are read by /status and /metrics
         self.writer = GroupWriter(
             self._write, lambda: bool(self.held), followers, limit=queue_limit, retry_s=IDLE_WAIT_S
         )
@@ -143,15 +140,13 @@ class Outbox:
         self.writer.submit([event]).accepted.wait()
 
     def submit(self, events: Sequence[Event], on_durable: Callable[[], None] | None = None) -> None:
-        """Queue ``events`` for the writer and return at once (waiting only while its queue is full);
-        ``on_durable`` runs on the writer thread once they are committed and the sinks woken."""
+        """Queue ``events`` (waiting only while the queue is full); see ``GroupWriter.submit``."""
         self.writer.submit(events, on_durable)
 
     @property
     def held(self) -> int:
         """Events accepted while the disk refused them, waiting in memory for space."""
-        with self._lock:
-            return len(self._held)
+        return len(self._held)  # len() of a deque is atomic
 
     def _write(self, batches: list[Batch]) -> None:
         """The writer thread: the new batches after what is held, one transaction; then wake the sinks."""
@@ -166,6 +161,10 @@ class Outbox:
             wake.set()
         for on_durable in durable:
             on_durable()
+        self._commits = (self._commits + 1) % CHECKPOINT_EVERY
+        with self._lock, suppress(sqlite3.Error):  # a refused one is retried CHECKPOINT_EVERY commits on
+            if not self._commits:  # after the events were reported: never in their latency
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _commit_held(self) -> list[Callable[[], None]] | None:
         """Commit every held event in one transaction; the on_durable callbacks now due (None: refused)."""
@@ -174,13 +173,17 @@ class Outbox:
             with transaction(self._db):
                 insert = "INSERT INTO events (id, body) VALUES (?, ?)"
                 committed = [(self._db.execute(insert, (e.id, e.to_json())).lastrowid, e) for e, _ in self._held]
-                self._enforce_bound()
+                dropped = drop_oldest(self._db, self.config.max_events)
         except sqlite3.Error as exc:  # SQLITE_FULL, an I/O error: keep the events, report, retry later
             self._storage_failed("cannot commit; holding events in memory", exc)
             self._bound_held()
             return None
         if self._timers is not None:
             self._timers.record("commit", (time.perf_counter() - started) * 1000.0)
+        if dropped:
+            self.dropped += len(dropped)
+            log.error("outbox full (%d events): dropped the oldest undelivered: %s",
+                      self.config.max_events, ", ".join(dropped))
         if self.storage_error is not None:
             log.info("outbox %s: committing again (%d held written)", self.config.path, len(self._held))
         self.recent.extend(committed)
@@ -201,13 +204,6 @@ class Outbox:
             dropped = [self._held.popleft()[0].id for _ in range(excess)]
             self.dropped += excess
             log.error("outbox full in memory too: dropped the oldest held event(s): %s", ", ".join(dropped))
-
-    def _enforce_bound(self) -> None:
-        dropped = drop_oldest(self._db, self.config.max_events)
-        if dropped:
-            self.dropped += len(dropped)
-            log.error("outbox full (%d events): dropped the oldest undelivered: %s",
-                      self.config.max_events, ", ".join(dropped))
 
     # --- what the dashboard and the watchdog read ----------------------------------------------
 
@@ -250,8 +246,7 @@ class Outbox:
     # --- shutting down -------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Commit what is queued, let the sinks catch up for ``drain_timeout_s``, then stop; what is
-        left stays for next time."""
+        """Commit the queue, let the sinks catch up for ``drain_timeout_s``, stop; the rest waits."""
         self.writer.close()  # everything queued committed (or held), one last retry of what is held
         self._drain_deadline = self._clock() + self.config.drain_timeout_s
         self._closing.set()
@@ -275,7 +270,8 @@ class Outbox:
         if left:
             log.warning("outbox: %d event(s) not yet delivered everywhere; kept for the next start", left)
         with self._lock:
-            self._db.close()
+            self._cursor_db.close()
+            self._db.close()  # the last connection: SQLite checkpoints and removes the WAL
         if self._own_lock:
             self._file_lock.release()
 
@@ -389,10 +385,10 @@ class Outbox:
             if not moved or (not final and self._clock() < self._record_after):
                 return
             try:
-                with transaction(self._db):
+                with transaction(self._cursor_db):  # synchronous=NORMAL: see runtime_connections
                     update = "UPDATE cursors SET seq = ? WHERE sink = ?"
-                    self._db.executemany(update, [(seq, name) for name, seq in moved.items()])
-                    self._db.execute("DELETE FROM events WHERE seq <= ?", (min(self._cursor.values()),))
+                    self._cursor_db.executemany(update, [(seq, name) for name, seq in moved.items()])
+                    self._cursor_db.execute("DELETE FROM events WHERE seq <= ?", (min(self._cursor.values()),))
             except sqlite3.Error as exc:
                 self._storage_failed("cannot record deliveries", exc)
                 self._record_after = self._clock() + self._record_backoff.next()

@@ -78,9 +78,7 @@ class GroupWriter:
         """Queue ``events`` (waiting while the queue is full); ``on_durable`` runs once they are committed."""
         batch = Batch(list(events), on_durable)
         with self._cond:
-            if self._closing:
-                raise RuntimeError("the outbox is closed; the event cannot be accepted")
-            if self._queued and self._queued + len(batch.events) > self.limit:
+            if self._queued and self._queued + len(batch.events) > self.limit and not self._closing:
                 started = time.monotonic()
                 self.waits += 1
                 log.warning(
@@ -90,6 +88,8 @@ class GroupWriter:
                 while self._queued and self._queued + len(batch.events) > self.limit and not self._closing:
                     self._cond.wait()
                 self.waited_s += time.monotonic() - started
+            if self._closing:  # the writer may have taken its last batch: refuse rather than lose
+                raise RuntimeError(f"the outbox is closed; {len(batch.events)} event(s) not accepted")
             self._queue.append(batch)
             self._queued += len(batch.events)
             self._cond.notify_all()

@@ -11,11 +11,14 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from edge_runtime.config.sinks import OutboxConfig
 from edge_runtime.events import Event
+from edge_runtime.inference import Pipeline
 from edge_runtime.outbox import Outbox
+from edge_runtime.rules import RuleSet
 from edge_runtime.timing import StageTimers
 
 
@@ -221,3 +224,50 @@ def test_events_reported_durable_survive_a_sigkill_in_order(tmp_path):
         assert reopened.recovery is None
     finally:
         reopened.close()
+
+
+def test_the_writer_checkpoints_so_the_write_ahead_log_stays_small(tmp_path, monkeypatch):
+    monkeypatch.setattr("edge_runtime.outbox.CHECKPOINT_EVERY", 10)
+    path = tmp_path / "outbox.sqlite"
+    sink = _Recorder("steady")
+    outbox = Outbox(_config(path), [sink])
+    wal = Path(f"{path}-wal")
+    largest = 0
+    try:
+        for frame in range(300):  # 300 commits and as many cursor writes: several MB of WAL unchecked
+            outbox.deliver(_event("a", frame))
+            largest = max(largest, wal.stat().st_size if wal.exists() else 0)
+        assert _wait(lambda: len(sink.got) == 300)
+    finally:
+        outbox.close()
+    assert 0 < largest < 1_000_000, largest  # reused from its start after each checkpoint
+
+
+class _Queued:
+    """A queued sink that keeps the ``on_durable`` it is given, to call when the test says so."""
+
+    name = "queued"
+
+    def __init__(self) -> None:
+        self.durable: list[Callable[[], None] | None] = []
+
+    def submit(self, events: Sequence[Event], on_durable: Callable[[], None] | None = None) -> None:
+        self.durable.append(on_durable)
+
+    def deliver(self, event: Event) -> None:
+        raise AssertionError("a queued sink is handed batches, not single events")
+
+    def close(self) -> None:
+        pass
+
+
+def test_capture_to_event_is_timed_when_the_events_are_durable_not_when_handed_over():
+    queued, timers = _Queued(), StageTimers()
+    pipeline = Pipeline(None, RuleSet([]), [queued], timers)
+    pipeline.deliver([_event("a", 0), _event("a", 1)], [time.time() - 0.05])
+    assert timers.stats("delivery") is not None and timers.stats("capture_to_event") is None
+    (on_durable,) = queued.durable
+    assert on_durable is not None
+    on_durable()
+    stats = timers.stats("capture_to_event")
+    assert stats is not None and stats.count == 1 and stats.min_ms >= 50.0  # one frame, its events durable
