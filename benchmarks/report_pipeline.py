@@ -94,8 +94,9 @@ def capacity_section(results: dict, title: str) -> Section:
             f"committed p50 {fmt(latency['capture_to_event_p50_ms'])} ms, "
             f"p99 {fmt(latency['capture_to_event_p99_ms'])} ms; "
             f"model p99 {fmt(latency['infer_p99_ms'])} ms, "
-            f"decode {latency['decode_ms']:.2f} ms; of it the outbox's durable commit "
-            f"(SQLite, synchronous=FULL) p99 {fmt(latency.get('delivery_p99_ms'))} ms."
+            f"decode {latency['decode_ms']:.2f} ms; the outbox writer's group commit (SQLite WAL, "
+            f"synchronous=FULL, off the inference thread) p99 {fmt(latency.get('commit_p99_ms'))} ms, "
+            f"the inference thread's hand-off p99 {fmt(latency.get('delivery_p99_ms'))} ms."
         )
     return section
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from edge_runtime.errors import ConfigError
 from edge_runtime.jsonsafe import dumps
@@ -90,6 +90,14 @@ class Sink(Protocol):
     def deliver(self, event: Event) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class QueuedSink(Sink, Protocol):
+    """A sink that takes events without waiting for them to be durable (the outbox's group commit);
+    ``on_durable`` runs, on another thread, once they are."""
+
+    def submit(self, events: Sequence[Event], on_durable: Callable[[], None] | None = None) -> None: ...
 
 
 class JsonlSink:

@@ -165,6 +165,10 @@ class DaemonView:
             "outbox": {
                 "depth": self.outbox.depth(),
                 "dropped": self.outbox.dropped,
+                # the group commit: events waiting for the writer; producers that waited on a full queue
+                "queued": self.outbox.writer.queued,
+                "backpressure_waits": self.outbox.writer.waits,
+                "backpressure_s": round(self.outbox.writer.waited_s, 3),
                 "dead_letters": self.outbox.dead_letters(),
                 "recovered": None if self.outbox.recovery is None else asdict(self.outbox.recovery),
             },
@@ -238,6 +242,18 @@ class DaemonCollector:
         )
         yield GaugeMetricFamily(
             "adit_outbox_held", "Events held in memory because the disk refused them", value=view.outbox.held
+        )
+        writer = view.outbox.writer
+        yield GaugeMetricFamily("adit_outbox_queued", "Events waiting for the outbox writer", value=writer.queued)
+        yield CounterMetricFamily(
+            "adit_outbox_backpressure_waits",
+            "Times the inference or a machine thread waited because the outbox writer's queue was full",
+            value=writer.waits,
+        )
+        yield CounterMetricFamily(
+            "adit_outbox_backpressure_seconds",
+            "Time producers waited for the outbox writer (a disk slower than the event rate)",
+            value=writer.waited_s,
         )
         yield CounterMetricFamily(
             "adit_outbox_write_failures",

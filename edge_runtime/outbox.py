@@ -1,5 +1,8 @@
 """The durable outbox: every event is committed to SQLite (WAL) before any sink sees it.
 
+Producers do not wait for the disk: ``submit`` queues events for the writer thread's group commit
+(``outbox_writer``), which then wakes the sinks and runs ``on_durable``; ``deliver`` waits for it.
+
 One delivery thread per sink reads the events after its own cursor, in order, and moves the cursor
 once the sink has the event, so an outage, a restart or a power cut loses nothing (at least once;
 receivers dedupe by event id). Rows every sink has are deleted; beyond ``max_events`` the oldest
@@ -25,16 +28,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
-from dataclasses import dataclass
+from contextlib import nullcontext, suppress
 from datetime import UTC, datetime
-from enum import Enum
 from typing import Any
 
 from edge_runtime.backoff import Backoff
 from edge_runtime.config.sinks import OutboxConfig
 from edge_runtime.events import Event, Sink, utc_iso
 from edge_runtime.liveness import Liveness
+from edge_runtime.outbox_state import SinkState, Step
 from edge_runtime.outbox_store import (
     OutboxLock,
     add_dead_letter,
@@ -42,40 +44,17 @@ from edge_runtime.outbox_store import (
     list_dead_letters,
     open_store,
     recovery_events,
+    runtime_connections,
     transaction,
 )
+from edge_runtime.outbox_writer import QUEUE_LIMIT, Batch, GroupWriter
+from edge_runtime.timing import StageTimers
 
 log = logging.getLogger(__name__)
 
 RECENT_EVENTS = 1000  # kept in memory for the dashboard's events page
 IDLE_WAIT_S = 1.0  # an idle loop looks again this often (new events wake it at once)
-
-
-class _Step(Enum):
-    MOVED = "moved"  # delivered, or dead-lettered: the next row is due now
-    FAILED = "failed"  # wait with back-off, then try the same row again
-    IDLE = "idle"  # nothing to send
-    DONE = "done"  # draining: caught up, or out of time
-
-
-@dataclass
-class SinkState:
-    """What /healthz, /status and /metrics say about one sink."""
-
-    name: str
-    delivered: int = 0
-    failures: int = 0
-    last_error: str | None = None
-    healthy: bool = True
-    dead_letters: int = 0
-    last_dead_letter: dict[str, Any] | None = None
-    progress_at: float = 0.0  # clock time of the last delivery, dead letter or empty queue
-    due_at: float = 0.0  # clock time by which the loop will have tried again (planned waits included)
-    busy: bool = False  # inside the sink's deliver (a hang there is the liveness stall's job)
-
-    def view(self) -> dict[str, Any]:
-        keys = ("delivered", "failures", "last_error", "healthy", "dead_letters", "last_dead_letter")
-        return {key: getattr(self, key) for key in keys}
+CHECKPOINT_EVERY = 100  # group commits between two WAL checkpoints (with the cursors' about 1000 pages)
 
 
 class Outbox:
@@ -91,13 +70,19 @@ class Outbox:
         *,
         lock: OutboxLock | None = None,
         clock: Callable[[], float] = time.monotonic,
+        followers: Sequence[Sink] = (),
+        timers: StageTimers | None = None,
+        queue_limit: int = QUEUE_LIMIT,
     ) -> None:
+        """``followers``: see ``GroupWriter`` (the control outputs' tally); ``timers`` get stage ``commit``."""
         self.config = config
         self.sinks = list(sinks)
         self.dropped = 0
         self.storage_error: str | None = None  # why the last write failed; None once writes work
         self.storage_failures = 0
-        self._held: deque[Event] = deque()  # accepted but not yet committed (the disk refused them)
+        self._held: deque[tuple[Event, Callable[[], None] | None]] = deque()  # the disk refused them
+        self._timers = timers
+        self._commits = 0  # since the last checkpoint
         self._liveness = liveness
         self._clock = clock
         self._lock = threading.Lock()
@@ -107,6 +92,7 @@ class Outbox:
         self._file_lock = lock or OutboxLock(config.path)
         try:
             self._db, self.recovery = open_store(config.path)
+            self._cursor_db = runtime_connections(self._db, config.path)
         except BaseException:
             if self._own_lock:
                 self._file_lock.release()
@@ -125,14 +111,16 @@ class Outbox:
         for sink, count in self._db.execute("SELECT sink, COUNT(*) FROM dead_letters GROUP BY sink"):
             if sink in self.states:
                 self.states[sink].dead_letters = count
-        # The newest events with their sequence numbers, for the dashboard (delivered rows leave the table);
-        # open_store has read every row once, so they parse.
+        # the newest events with their sequence numbers, for the dashboard (open_store parsed every row)
         rows = self._db.execute("SELECT seq, body FROM events ORDER BY seq DESC LIMIT ?", (RECENT_EVENTS,))
         recent = [(seq, Event.from_json(body)) for seq, body in reversed(rows.fetchall())]
         self.recent = deque(recent, RECENT_EVENTS)
         pending = self.depth()
         if pending:
             log.info("outbox %s: %d undelivered event(s) from an earlier run", config.path, pending)
+        self.writer = GroupWriter(
+            self._write, lambda: bool(self.held), followers, limit=queue_limit, retry_s=IDLE_WAIT_S
+        )
         if self.recovery is not None:
             for event in recovery_events(self.recovery):
                 self.deliver(event)
@@ -148,40 +136,61 @@ class Outbox:
     # --- accepting events (the inference and machine threads) ----------------------------------
 
     def deliver(self, event: Event) -> None:
-        """Commit ``event`` (durable on return unless the disk refuses: then held), wake the sinks."""
-        with self._lock:
-            self._held.append(event)
-            self._commit_held()
-        for wake in self._wake.values():
-            wake.set()
+        """Commit ``event`` and wake the sinks; on return it is durable (unless the disk refuses: held)."""
+        self.writer.submit([event]).accepted.wait()
+
+    def submit(self, events: Sequence[Event], on_durable: Callable[[], None] | None = None) -> None:
+        """Queue ``events`` (waiting only while the queue is full); see ``GroupWriter.submit``."""
+        self.writer.submit(events, on_durable)
 
     @property
     def held(self) -> int:
         """Events accepted while the disk refused them, waiting in memory for space."""
-        with self._lock:
-            return len(self._held)
+        return len(self._held)  # len() of a deque is atomic
 
-    def retry_held(self) -> None:
-        """Try again to commit what the disk refused (called while the sinks are idle)."""
+    def _write(self, batches: list[Batch]) -> None:
+        """The writer thread: the new batches after what is held, one transaction; then wake the sinks."""
         with self._lock:
-            if self._held:
-                self._commit_held()
+            for batch in batches:
+                last = len(batch.events) - 1
+                self._held.extend((e, batch.on_durable if i == last else None) for i, e in enumerate(batch.events))
+            durable = self._commit_held() if self._held else None
+        if durable is None:
+            return  # nothing new, or the disk refused: held, retried by the writer
+        for wake in self._wake.values():
+            wake.set()
+        for on_durable in durable:
+            on_durable()
+        self._commits = (self._commits + 1) % CHECKPOINT_EVERY
+        with self._lock, suppress(sqlite3.Error):  # a refused one is retried CHECKPOINT_EVERY commits on
+            if not self._commits:  # after the events were reported: never in their latency
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    def _commit_held(self) -> None:
+    def _commit_held(self) -> list[Callable[[], None]] | None:
+        """Commit every held event in one transaction; the on_durable callbacks now due (None: refused)."""
+        started = time.perf_counter()
         try:
             with transaction(self._db):
                 insert = "INSERT INTO events (id, body) VALUES (?, ?)"
-                committed = [(self._db.execute(insert, (e.id, e.to_json())).lastrowid, e) for e in self._held]
-                self._enforce_bound()
+                committed = [(self._db.execute(insert, (e.id, e.to_json())).lastrowid, e) for e, _ in self._held]
+                dropped = drop_oldest(self._db, self.config.max_events)
         except sqlite3.Error as exc:  # SQLITE_FULL, an I/O error: keep the events, report, retry later
             self._storage_failed("cannot commit; holding events in memory", exc)
             self._bound_held()
-            return
+            return None
+        if self._timers is not None:
+            self._timers.record("commit", (time.perf_counter() - started) * 1000.0)
+        if dropped:
+            self.dropped += len(dropped)
+            log.error("outbox full (%d events): dropped the oldest undelivered: %s",
+                      self.config.max_events, ", ".join(dropped))
         if self.storage_error is not None:
             log.info("outbox %s: committing again (%d held written)", self.config.path, len(self._held))
         self.recent.extend(committed)
+        due = [on_durable for _, on_durable in self._held if on_durable is not None]
         self._held.clear()
         self.storage_error = None
+        return due
 
     def _storage_failed(self, what: str, exc: sqlite3.Error) -> None:
         self.storage_failures += 1
@@ -192,16 +201,9 @@ class Outbox:
     def _bound_held(self) -> None:
         excess = len(self._held) - self.config.max_events
         if excess > 0:
-            dropped = [self._held.popleft().id for _ in range(excess)]
+            dropped = [self._held.popleft()[0].id for _ in range(excess)]
             self.dropped += excess
             log.error("outbox full in memory too: dropped the oldest held event(s): %s", ", ".join(dropped))
-
-    def _enforce_bound(self) -> None:
-        dropped = drop_oldest(self._db, self.config.max_events)
-        if dropped:
-            self.dropped += len(dropped)
-            log.error("outbox full (%d events): dropped the oldest undelivered: %s",
-                      self.config.max_events, ", ".join(dropped))
 
     # --- what the dashboard and the watchdog read ----------------------------------------------
 
@@ -244,18 +246,19 @@ class Outbox:
     # --- shutting down -------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Let the sinks catch up for ``drain_timeout_s``, then stop; what is left stays for next time."""
+        """Commit the queue, let the sinks catch up for ``drain_timeout_s``, stop; the rest waits."""
+        self.writer.close()  # everything queued committed (or held), one last retry of what is held
         self._drain_deadline = self._clock() + self.config.drain_timeout_s
         self._closing.set()
         for wake in self._wake.values():
             wake.set()
         for thread in self._threads.values():
             thread.join(self.config.drain_timeout_s + self.config.retry_max_s)
-        self.retry_held()
+        self._write([])  # the writer has stopped: one more try for what the disk refused
         if self._held:
             log.error(
                 "outbox %s: still cannot commit (%s); %d event(s) lost at exit: %s",
-                self.config.path, self.storage_error, len(self._held), ", ".join(e.id for e in self._held),
+                self.config.path, self.storage_error, len(self._held), ", ".join(e.id for e, _ in self._held),
             )
         self._record_cursors(final=True)
         unrecorded = {n: c - self._recorded[n] for n, c in self._cursor.items() if c != self._recorded[n]}
@@ -267,7 +270,8 @@ class Outbox:
         if left:
             log.warning("outbox: %d event(s) not yet delivered everywhere; kept for the next start", left)
         with self._lock:
-            self._db.close()
+            self._cursor_db.close()
+            self._db.close()  # the last connection: SQLite checkpoints and removes the WAL
         if self._own_lock:
             self._file_lock.release()
 
@@ -283,13 +287,13 @@ class Outbox:
             except BaseException as exc:  # noqa: BLE001 - the loop's edge: nothing ends it, not sys.exit
                 log.exception("sink %s: delivery loop error; retrying", sink.name)
                 self._failed(state, exc)
-                step = _Step.FAILED
-            if step is _Step.DONE or (step is _Step.FAILED and self._drain_deadline is not None):
+                step = Step.FAILED
+            if step is Step.DONE or (step is Step.FAILED and self._drain_deadline is not None):
                 return  # stopping: no retries; the event stays in the outbox for the next start
-            if step is _Step.MOVED:
+            if step is Step.MOVED:
                 backoff.reset()
                 continue
-            if step is _Step.FAILED:
+            if step is Step.FAILED:
                 pause = backoff.next()
                 state.due_at = self._clock() + pause
                 self._closing.wait(pause)  # new events do not cut a back-off short
@@ -297,17 +301,16 @@ class Outbox:
             state.due_at = self._clock() + IDLE_WAIT_S
             wake.wait(IDLE_WAIT_S)
             wake.clear()
-            self.retry_held()
             self._record_cursors()
 
-    def _step(self, sink: Sink) -> _Step:
+    def _step(self, sink: Sink) -> Step:
         state = self.states[sink.name]
         row = self._next(sink.name)
         if row is None:
             state.progress_at = self._clock()
-            return _Step.DONE if self._drain_deadline is not None else _Step.IDLE
+            return Step.DONE if self._drain_deadline is not None else Step.IDLE
         if self._drain_deadline is not None and self._clock() > self._drain_deadline:
-            return _Step.DONE
+            return Step.DONE
         seq, event_id, body = row
         try:
             event = Event.from_json(body)
@@ -316,15 +319,15 @@ class Outbox:
                 sink.deliver(event)
         except OSError as exc:  # the receiver or the way to it: this event is retried until it works
             self._failed(state, exc)
-            return _Step.FAILED
+            return Step.FAILED
         except Exception as exc:  # noqa: BLE001 - this event itself: bounded attempts, then a dead letter
             self._failed(state, exc)
             head, attempts = self._attempts.get(sink.name, (seq, 0))
             attempts = attempts + 1 if head == seq else 1
             self._attempts[sink.name] = (seq, attempts)
             if attempts >= self.config.max_attempts and self._dead_letter(sink.name, seq, event_id, body):
-                return _Step.MOVED
-            return _Step.FAILED
+                return Step.MOVED
+            return Step.FAILED
         finally:
             state.busy = False
         state.delivered += 1
@@ -333,7 +336,7 @@ class Outbox:
             log.info("sink %s: delivering again", sink.name)
         state.healthy, state.last_error = True, None
         self._advance(sink.name, seq)
-        return _Step.MOVED
+        return Step.MOVED
 
     def _failed(self, state: SinkState, exc: BaseException) -> None:
         state.failures += 1
@@ -382,10 +385,10 @@ class Outbox:
             if not moved or (not final and self._clock() < self._record_after):
                 return
             try:
-                with transaction(self._db):
+                with transaction(self._cursor_db):  # synchronous=NORMAL: see runtime_connections
                     update = "UPDATE cursors SET seq = ? WHERE sink = ?"
-                    self._db.executemany(update, [(seq, name) for name, seq in moved.items()])
-                    self._db.execute("DELETE FROM events WHERE seq <= ?", (min(self._cursor.values()),))
+                    self._cursor_db.executemany(update, [(seq, name) for name, seq in moved.items()])
+                    self._cursor_db.execute("DELETE FROM events WHERE seq <= ?", (min(self._cursor.values()),))
             except sqlite3.Error as exc:
                 self._storage_failed("cannot record deliveries", exc)
                 self._record_after = self._clock() + self._record_backoff.next()

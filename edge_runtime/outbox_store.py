@@ -45,12 +45,27 @@ EVERY_SINK = "*"  # the sink of a dead letter no sink could read (salvaged from 
 _PROBE = 64  # sequence numbers tried one by one past a damaged page before jumping over it
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
     # synchronous=FULL: a commit survives a power cut, not only a process crash
     connection = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute(f"PRAGMA synchronous={synchronous}")
     return connection
+
+
+def runtime_connections(db: sqlite3.Connection, path: Path) -> sqlite3.Connection:
+    """Ready ``db`` (events, FULL) for the running outbox and open its cursor connection.
+
+    Cursors and the deletion of delivered rows commit with ``synchronous=NORMAL``: no fsync of their
+    own (the next event commit's fsync of the WAL carries them), so they do not compete with the
+    event commits for the disk; a power cut may roll one back, which only sends those events again
+    (at least once). Neither connection checkpoints by itself: the writer does, after a commit's
+    events were reported (``checkpoint``), so a checkpoint's fsyncs never delay an event.
+    """
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    cursors = connect(path, synchronous="NORMAL")
+    cursors.execute("PRAGMA wal_autocheckpoint=0")
+    return cursors
 
 
 @contextmanager

@@ -42,7 +42,7 @@ from edge_runtime.siteloop.loop import SiteLoop
 from edge_runtime.siteloop.promote import Promotions
 from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.sources import open_camera
-from edge_runtime.startup import belt_monitor, load_model, verify_daemon
+from edge_runtime.startup import belt_monitor, verify_daemon
 from edge_runtime.state import EventTally
 from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.timing import StageTimers
@@ -71,7 +71,7 @@ def run(
     notifier = notifier or SystemdNotifier(None)
     bundles = verify_daemon(config)
     bundle = bundles.cameras
-    model = load_model(bundle, config.model) if bundle is not None else None
+    model = bundles.model  # compiled once, by the check
     timers = timers or StageTimers()
     ready = threading.Event()
     with ExitStack() as cleanup:
@@ -82,7 +82,9 @@ def run(
         for sink in sinks:
             cleanup.callback(sink.close)
         liveness = Liveness(config.watchdog.stall_s)
-        outbox = Outbox(config.outbox, sinks, liveness, lock=lock)
+        tally = EventTally()  # each source's last event and counts, for the control-system outputs
+        # the tally hears each event once the outbox has accepted it, in commit order
+        outbox = Outbox(config.outbox, sinks, liveness, lock=lock, followers=[tally], timers=timers)
         cleanup.callback(outbox.close)  # drains into the sinks before they close
         cameras, raised = [], queue.SimpleQueue[Event]()
         for camera in config.cameras:
@@ -98,10 +100,9 @@ def run(
             )
             cleanup.callback(_release, capture)
             cameras.append(CameraView(camera.name, capture, monitor))
-        tally = EventTally()  # each source's last event and counts, for the control-system outputs
         machines = [
             MachineThread(
-                SignalMonitor(m, bundles.machines[m.name], config.rules, _committer(outbox, tally)),
+                SignalMonitor(m, bundles.machines[m.name], config.rules, _committer(outbox)),
                 stop,
                 ready,
             )
@@ -119,7 +120,7 @@ def run(
         capacity = CapacityMonitor(watched, config.capacity, raised.put)
         site_loop = SiteLoop.build(config, bundle, model.artifact.key, timers) if bundle and model else None
         pipeline = Pipeline(
-            model, RuleSet(config.rules), [outbox, tally], timers, snapshots=snapshots, live=live, belt=belt,
+            model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots, live=live, belt=belt,
             site_loop=site_loop, on_age=capacity.record, finished=ready,
         )
         started = time.monotonic()
@@ -190,7 +191,7 @@ def run(
 
 
 def _committer(*sinks: Sink) -> Callable[[Sequence[Event]], None]:
-    """A machine's events go to the durable outbox, like the cameras' (both sinks are thread-safe)."""
+    """A machine's events go to the durable outbox, like the cameras' (thread-safe; durable on return)."""
 
     def commit(events: Sequence[Event]) -> None:
         for event in events:

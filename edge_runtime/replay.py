@@ -14,14 +14,14 @@ from pathlib import Path
 
 from edge_runtime.capture import iter_frames, read_ahead
 from edge_runtime.config import SiteConfig
-from edge_runtime.errors import SourceError
+from edge_runtime.errors import ConfigError, SourceError
 from edge_runtime.events import Event, Sink
 from edge_runtime.inference import Pipeline, PipelineSummary
 from edge_runtime.model import BundleModel
 from edge_runtime.rules import RuleSet
 from edge_runtime.siteloop.loop import SiteLoop
 from edge_runtime.sources import Frame, open_source
-from edge_runtime.startup import belt_monitor, load_model, verify_site
+from edge_runtime.startup import belt_monitor, verify_daemon
 from edge_runtime.timing import StageTimers
 
 
@@ -42,12 +42,14 @@ def replay(
     The camera's name and stride apply; loop and realtime pacing do not. Deterministic: the same
     video and configuration give the same events (ids and wall-clock times aside).
     """
-    bundle = verify_site(config)
+    bundles = verify_daemon(config)
+    bundle, model = bundles.camera_bundle, bundles.model  # the model as the check compiled it
     settings = config.camera(camera).model_copy(
         update={"source": str(video), "sub_stream": None, "loop": False, "realtime": False}
     )
     timers = StageTimers()
-    model = load_model(bundle, config.model)
+    if model is None:
+        raise ConfigError("replay needs a camera model (this site has only machines)")
     site_loop = SiteLoop.build(config, bundle, model.artifact.key, timers)
     pipeline = Pipeline(
         model, RuleSet(config.rules), sinks, timers, belt=belt_monitor(config, bundle), site_loop=site_loop

@@ -23,10 +23,15 @@ from edge_runtime.siteloop.shadow import check_candidate
 
 @dataclass(frozen=True)
 class SiteBundles:
-    """The verified bundles of a site: the cameras' (None without cameras) and each machine's."""
+    """The verified bundles of a site: the cameras' (None without cameras) and each machine's.
+
+    ``model``: the cameras' model as the check compiled it, for the daemon to run, so a large IR is
+    compiled once per start, not once to check it and again to run it.
+    """
 
     cameras: Bundle | None
     machines: dict[str, Bundle]
+    model: BundleModel | None = None
 
     @property
     def camera_bundle(self) -> Bundle:
@@ -61,12 +66,12 @@ def verify_daemon(config: SiteConfig) -> SiteBundles:
     bundle = load_bundle(config.model.bundle)
     check_signature(bundle.root, config.trust, label=str(config.model.bundle))
     # the model against its manifest: shapes, classes (exit 2 naming the field)
-    load_model(bundle, config.model)
+    model = load_model(bundle, config.model)
     check_rules(config, bundle.manifest, bundle.root, classes)
     if config.site_loop.shadow is not None:
         check_candidate(config, config.site_loop.shadow, bundle.manifest)
     belt_monitor(config, bundle)
-    return SiteBundles(bundle, machines)
+    return SiteBundles(bundle, machines, model)
 
 
 def check_rules(

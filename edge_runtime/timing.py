@@ -21,10 +21,12 @@ from typing import Literal, get_args
 import numpy as np
 
 # frame_age: capture to the start of inference (how stale the picture the model sees is);
-# capture_to_event: capture to the event committed in the outbox (what a site's alarm waits for);
+# capture_to_event: capture to the event committed in the outbox (on disk, fsync'ed) and the sinks
+# woken: what a site's alarm waits for; commit: one group commit of the outbox's writer thread;
+# delivery: the inference thread handing its events over (queued for that writer);
 # site_loop: drift, hard-example selection and shadow hand-off on the inference thread (siteloop).
 Stage = Literal[
-    "decode", "preprocess", "infer", "postprocess", "rules", "site_loop", "delivery", "frame_age",
+    "decode", "preprocess", "infer", "postprocess", "rules", "site_loop", "delivery", "commit", "frame_age",
     "capture_to_event",
 ]
 STAGES: tuple[Stage, ...] = get_args(Stage)

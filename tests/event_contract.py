@@ -74,10 +74,10 @@ def scan(folder: Path) -> list[str]:
 def _events_follow_the_contract(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     deliver, send, health_event = Pipeline.deliver, SignalMonitor._send, CameraHealth._event
 
-    def checked_deliver(self: Pipeline, events: Any) -> None:
+    def checked_deliver(self: Pipeline, events: Any, *args: Any) -> None:
         for event in events:
             check_event(json.loads(event.to_json()))
-        deliver(self, events)
+        deliver(self, events, *args)
 
     def checked_send(self: SignalMonitor, events: Any) -> None:
         for event in events:

@@ -64,6 +64,8 @@ def test_kill_9_loses_nothing_from_the_outbox_and_the_daemon_reports_itself(colo
         assert code == 200 and b"topsecret" not in body
         status = json.loads(body)
         assert status["cameras"]["cam1"]["captured"] > 0 and status["outbox"]["depth"] >= 3
+        # the group commit's queue and back-pressure (none here: a few events, an idle disk)
+        assert status["outbox"]["backpressure_waits"] == 0 and status["outbox"]["queued"] >= 0
         code, body = _get(f"http://127.0.0.1:{http_port}/metrics")
         text = body.decode()
         assert (
@@ -71,6 +73,8 @@ def test_kill_9_loses_nothing_from_the_outbox_and_the_daemon_reports_itself(colo
             and 'adit_frames_processed_total{camera="cam1"}' in text
         )
         assert 'adit_stage_latency_seconds_bucket{le="+Inf",stage="infer"}' in text
+        assert 'adit_stage_latency_seconds_bucket{le="+Inf",stage="commit"}' in text  # the writer's commits
+        assert "adit_outbox_backpressure_waits_total 0.0" in text and "adit_outbox_queued" in text
         assert "topsecret" not in log.text
         process.kill()  # SIGKILL: no drain, no flush, nothing but what is on disk
         process.wait(10)

@@ -54,3 +54,21 @@ def test_sigterm_stops_capture_flushes_sinks_and_exits_0(colour_site):
     assert (
         colour_site.parent / "events" / "events.config.yaml"
     ).is_file()  # the resolved config beside the output
+
+
+def test_the_daemon_compiles_its_model_once_the_check_and_the_run_share_it(colour_site, monkeypatch):
+    from edge_runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from edge_runtime.backends.openvino_backend import OpenVinoBackend
+
+    loads: list[str] = []
+    for backend in (OpenVinoBackend, OnnxRuntimeBackend):
+        original = backend.load
+
+        def counted(self, original=original) -> None:
+            loads.append(str(self.model_path))
+            original(self)
+
+        monkeypatch.setattr(backend, "load", counted)
+    summary = run(load_site_config(colour_site), threading.Event())
+    assert summary.frames > 0
+    assert len(loads) == 1, loads  # verify_daemon compiled it; run used that one
