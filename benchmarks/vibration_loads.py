@@ -9,6 +9,10 @@ the target load: k=0 (the source model, no target label) and k=5 labelled target
 Every figure is the top-1 on the target load's held-out test segments. A class the source load has no
 recording of (CWRU's 1 HP has no ``normal``) cannot be predicted without labels, so k=0 is also given
 over the classes the source trained on ("seen"). Writes ``OUT/vibration_loads.json`` and prints a table.
+
+``--centroid`` trains nothing: each class's mean feature vector on the source load's training segments,
+the nearest mean for each target test window (seconds of CPU). It measures how far the representation
+itself carries a class to the other load, before any network.
 """
 
 from __future__ import annotations
@@ -20,8 +24,17 @@ from statistics import mean
 
 import numpy as np
 
+from edge_runtime.signal import SignalSpec, features
 from train.__main__ import main as train_main
+from train.signal.readers import read_cwru
+from train.signal.split import split_windows
 
+CENTROID_SPECS = {
+    "spectrum": {"representation": "spectrum", "bins": 1024},
+    "order_spectrum": {"representation": "order_spectrum", "orders": (0.5, 180.0), "bins": 1024},
+    "envelope_spectrum": {"representation": "envelope_spectrum", "orders": (0.5, 30.0), "bins": 512},
+    "spectrum_envelope": {"representation": "spectrum_envelope", "orders": (0.5, 30.0), "bins": 1024},
+}
 CONFIGS = {"waveform": "configs/train-signal-cwru-1d.yaml"}
 ORDERS = "configs/train-signal-cwru-orders.yaml"
 FEATURES = {
@@ -64,6 +77,24 @@ def scores(run: Path) -> dict[str, float]:
     }
 
 
+def centroid_accuracy(data: Path, feature: str, source: int, target: int) -> float:
+    """Nearest class mean of the source training windows, on the target test windows of source classes."""
+    recordings = read_cwru(data)
+    classes = sorted({r.label for r in recordings})
+    spec = SignalSpec(sampling_rate=12_000.0, window=2048, hop=512, **CENTROID_SPECS[feature])
+
+    def split(load: int, part: str) -> tuple[np.ndarray, np.ndarray]:
+        cut = split_windows([r for r in recordings if r.load == load], classes, 2048, 512, (0.6, 0.2, 0.2))
+        return features(cut[part].x, spec, cut[part].rpm).reshape(len(cut[part]), -1), cut[part].y
+
+    (a, ya), (b, yb) = split(source, "train"), split(target, "test")
+    seen = np.unique(ya)
+    centroids = np.stack([a[ya == c].mean(axis=0) for c in seen])
+    keep = np.isin(yb, seen)
+    nearest = seen[((b[keep][:, None] - centroids[None]) ** 2).sum(axis=-1).argmin(axis=1)]
+    return float((nearest == yb[keep]).mean())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.vibration_loads", description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="the CWRU 12k drive-end folder")
@@ -71,10 +102,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--pairs", nargs="+", default=["0:1", "1:0"], help="source:target loads")
     parser.add_argument("--features", nargs="+", default=list(FEATURES), choices=list(FEATURES))
+    parser.add_argument("--centroid", action="store_true", help="nearest class mean only, no training")
     args = parser.parse_args(argv)
     if not (args.data / "manifest.csv").is_file():
         print(f"error: --data {args.data}: no manifest.csv (the CWRU data folder)")
         return 2
+    if args.centroid:
+        print("| feature | " + " | ".join(p.replace(":", " -> ") for p in args.pairs) + " |")
+        print("|---|" + "---|" * len(args.pairs))
+        for feature in (f for f in args.features if f in CENTROID_SPECS):
+            pairs = [tuple(int(x) for x in p.split(":")) for p in args.pairs]
+            row = [f"{100 * centroid_accuracy(args.data, feature, s, t):.1f}" for s, t in pairs]
+            print(f"| {feature} | " + " | ".join(row) + " |")
+        return 0
     table: dict[str, dict[str, list[dict[str, float]]]] = {}
     for feature in args.features:
         for pair in args.pairs:
