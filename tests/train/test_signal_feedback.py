@@ -56,7 +56,7 @@ def test_feedback_on_machine_events_trains_the_few_shot_step(speed_signal_run, s
 
     # the few-shot step: from the deployed bundle's checkpoint, on the labelled windows plus a replay
     run = read_checkpoint(speed_signal_run / "best.pt").meta.config
-    overrides = [f"{k}={json.dumps(v)}" for k, v in run["features"].items()]
+    overrides = [f"features.{k}={json.dumps(v)}" for k, v in run["features"].items()]
     data = ["data.loads=[1]", f"data.feedback={npz}", "data.shots=1", "data.replay_loads=[0]"]
     out = tmp_path / "few-shot"
     model = ["model.name=signal_spectrum_cnn", "model.weights=none", "optim.epochs=1"]
