@@ -29,7 +29,7 @@ from edge_runtime.postprocess import Classification, Prediction, decoder_for
 from edge_runtime.postprocess_spec import BoxesPost
 from edge_runtime.preprocess import preprocess, resized_batch, to_bgr8
 from edge_runtime.segmentation import Segmentation, decode_masks
-from edge_runtime.signal import prepare_windows
+from edge_runtime.signal import SPECTRA, prepare_windows
 
 Infer = Callable[[np.ndarray], list[np.ndarray]]
 PrecisionChoice = (
@@ -199,6 +199,8 @@ def expected_input(interface: ModelInterface) -> tuple[tuple[int | None, ...], s
     if signal is not None:
         if signal.representation == "waveform":
             return (None, 1, signal.window), "signal.window"
+        if signal.representation in SPECTRA:
+            return (None, signal.channels, signal.bins), "signal.channels/signal.bins"
         return (None, signal.channels, *signal.image_size), "signal.image_size"
     height, width = interface.input.size
     if interface.input.layout == "NCHW":

@@ -40,6 +40,7 @@ from edge_runtime.signal_monitor import MachineThread, SignalMonitor
 from edge_runtime.sinks import build_sinks
 from edge_runtime.siteloop.loop import SiteLoop
 from edge_runtime.siteloop.promote import Promotions
+from edge_runtime.siteloop.signal_windows import EventWindows
 from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.sources import open_camera
 from edge_runtime.startup import belt_monitor, verify_daemon
@@ -102,7 +103,10 @@ def run(
             cameras.append(CameraView(camera.name, capture, monitor))
         machines = [
             MachineThread(
-                SignalMonitor(m, bundles.machines[m.name], config.rules, _committer(outbox)),
+                SignalMonitor(
+                    m, bundles.machines[m.name], config.rules, _committer(outbox),
+                    windows=machine_windows(config, m.name),
+                ),
                 stop,
                 ready,
             )
@@ -188,6 +192,15 @@ def run(
             events=summary.events + sum(m.monitor.events for m in machines),
             machines={m.monitor.config.name: m.monitor.state() for m in machines},
         )
+
+
+def machine_windows(config: SiteConfig, machine: str) -> EventWindows | None:
+    """Where a machine keeps its event windows: ``site_loop.capture.folder/windows/<machine>``, when
+    capture (and event capture) is on, so operator feedback on its events has the samples."""
+    capture = config.site_loop.capture
+    if not (capture.enabled and capture.events):
+        return None
+    return EventWindows(capture.folder / "windows" / machine)
 
 
 def _committer(*sinks: Sink) -> Callable[[Sequence[Event]], None]:

@@ -37,8 +37,9 @@ from edge_runtime.jsonsafe import dumps
 from edge_runtime.logs import setup_logging
 from edge_runtime.model import load_model
 from edge_runtime.rules import RuleSet
-from edge_runtime.signal import SignalError, Windower
-from edge_runtime.signal_source import SampleChunk, check_rate, load_recording, open_samples
+from edge_runtime.signal import NEEDS_RPM, SignalError, SignalSpec, Windower, with_rpm
+from edge_runtime.signal_source import SampleChunk, check_rate, load_recording, open_samples, read_rpm
+from edge_runtime.siteloop.signal_windows import EventWindows
 from edge_runtime.sources import Frame
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,32 @@ def verify_machine(machine: MachineConfig, index: int) -> Bundle:
     check_rate(f"{where}.source {machine.source}", machine.sampling_rate, spec)
     if not machine.source.startswith("tcp://"):
         load_recording(machine.source, spec)  # a bad file stops the start, before any event
+    if spec.representation in NEEDS_RPM and machine.rpm is None and read_rpm(machine.source) is None:
+        raise SignalError(
+            f"{where}: {bundle.root} classifies {spec.representation} (shaft orders) and needs the shaft "
+            f"speed, but the source {machine.source} has no rpm column; set machines[{index}].rpm "
+            "(the machine's rpm) or record an rpm column in the source"
+        )
     return bundle
+
+
+class _SpeedWindower:
+    """The shaft speed of each window, beside the samples' ``Windower``: the source's rpm column
+    averaged over the window, else the machine's configured rpm."""
+
+    def __init__(self, spec: SignalSpec, config: MachineConfig) -> None:
+        self.config = config
+        self._windower = Windower(spec)
+
+    def push(self, chunk: SampleChunk, count: int) -> list[float]:
+        if chunk.rpm is None:
+            if self.config.rpm is None:
+                raise SignalError(
+                    f"{self.config.name}: the bundle needs the shaft speed; the source sent no rpm and "
+                    "the machine has no rpm setting"
+                )
+            return [self.config.rpm] * count
+        return [float(w.mean()) for _, w in self._windower.push(chunk.rpm)]
 
 
 class SignalMonitor:
@@ -108,8 +134,10 @@ class SignalMonitor:
         emit: Callable[[Sequence[Event]], None],
         *,
         observe: Callable[[HealthReading], None] | None = None,
+        windows: EventWindows | None = None,
     ) -> None:
         self.config = config
+        self.kept = windows  # each event's starting window, for operator feedback
         if bundle.manifest.signal is None:
             raise SignalError(f"{config.name}: {bundle.root} has no signal section (task {bundle.manifest.task!r})")
         self.spec = bundle.manifest.signal
@@ -127,6 +155,7 @@ class SignalMonitor:
         self._emit, self._observe = emit, observe
         self._lock = threading.Lock()
         self._windower = Windower(self.spec)
+        self._speeds = _SpeedWindower(self.spec, config) if self.spec.representation in NEEDS_RPM else None
         self._offset = 0  # samples of earlier connections, so signal time never runs backwards
         self._seen = 0
 
@@ -136,12 +165,15 @@ class SignalMonitor:
                 return []
             self._seen += len(chunk.samples)
             windows = [(self._offset + end, w) for end, w in self._windower.push(chunk.samples)]
+            if self._speeds is not None:
+                speeds = self._speeds.push(chunk, len(windows))
+                windows = [(end, with_rpm(w[None], rpm)[0]) for (end, w), rpm in zip(windows, speeds, strict=True)]
             valid = self._usable(windows)
             if not valid:
                 return []
             events: list[Event] = []
             predictions = self.model.classify(np.stack([w for _, w in valid]))
-            for (end, _), prediction in zip(valid, predictions, strict=True):
+            for (end, window), prediction in zip(valid, predictions, strict=True):
                 if not np.isfinite(prediction.probabilities).all():  # never let a NaN into the index
                     self.invalid += 1
                     continue
@@ -154,7 +186,11 @@ class SignalMonitor:
                 self.last = HealthReading(pts_s, prediction.label, prediction.score, index, trend)
                 if self._observe is not None:
                     self._observe(self.last)
-                events += [_with_health(e, self.last) for e in self.rules.evaluate(frame, prediction)]
+                raised = [_with_health(e, self.last) for e in self.rules.evaluate(frame, prediction)]
+                if self.kept is not None:
+                    for event in raised:
+                        self.kept.keep(event, window, self.spec.window)
+                events += raised
             self._send(events)
             return events
 
@@ -168,7 +204,7 @@ class SignalMonitor:
         for end, window in windows:
             if not np.isfinite(window).all():
                 self.invalid += 1
-            elif np.abs(window).max() > self.config.max_abs:
+            elif np.abs(window[: self.spec.window]).max() > self.config.max_abs:  # the rpm is no sample
                 self.out_of_range += 1
             else:
                 usable.append((end, window))
@@ -184,6 +220,8 @@ class SignalMonitor:
         """A new connection: windows never straddle the gap, signal time continues."""
         with self._lock:
             self._windower = Windower(self.spec)
+            if self._speeds is not None:
+                self._speeds = _SpeedWindower(self.spec, self.config)
             self._offset = self._seen
 
     def finish(self) -> list[Event]:

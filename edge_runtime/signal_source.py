@@ -23,13 +23,15 @@ class SampleChunk:
     t0_s: float  # signal time of samples[0] since the source started
     ts: float  # wall-clock time the chunk was read
     samples: np.ndarray  # float32, 1-D
+    rpm: np.ndarray | None = None  # the shaft speed at each sample, when the source has an rpm column
 
 
 def read_samples(path: str | Path) -> tuple[np.ndarray, float | None]:
     """A recorded signal on the device and its rate when the file says it.
 
     ``.npy``: a 1-D array (rate unknown); ``.csv``: one numeric column (rate unknown) or
-    ``time,value`` columns whose mean spacing gives the rate; an optional header row.
+    ``time,value`` columns whose mean spacing gives the rate; an optional header row, where a
+    column named ``rpm`` is the shaft speed (``read_rpm``), not a signal column.
     """
     path = Path(path)
     if not path.is_file():
@@ -44,6 +46,9 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, float | None]:
     elif suffix == ".csv":
         try:
             table = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=_header_rows(path))
+            rpm_column = _rpm_column(path)
+            if rpm_column is not None:
+                table = np.delete(table, rpm_column, axis=1)
         except ValueError as exc:
             raise SignalError(f"{path}: expected one value column or time,value columns ({exc})") from exc
         if table.shape[1] == 2:
@@ -69,6 +74,30 @@ def _rate_of(path: Path, times: np.ndarray) -> float:
     if len(spacing) == 0 or spacing.min() <= 0:
         raise SignalError(f"{path}: the time column must increase")
     return float(1.0 / spacing.mean())
+
+
+def read_rpm(path: str | Path) -> np.ndarray | None:
+    """The per-sample shaft speed of a CSV whose header names an ``rpm`` column; None without one."""
+    path = Path(path)
+    if path.suffix.lower() != ".csv" or not path.is_file():
+        return None
+    column = _rpm_column(path)
+    if column is None:
+        return None
+    try:
+        rpm = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)[:, column]
+    except (ValueError, IndexError) as exc:
+        raise SignalError(f"{path}: the rpm column is not numbers ({exc})") from exc
+    bad = np.flatnonzero(~np.isfinite(rpm) | (rpm <= 0))
+    if len(bad):
+        raise SignalError(f"{path}: rpm must be finite and > 0; row {bad[0] + 2} has {rpm[bad[0]]:g}")
+    return rpm.astype(np.float32)
+
+
+def _rpm_column(path: Path) -> int | None:
+    with path.open(encoding="utf-8") as handle:
+        names = [cell.strip().lower() for cell in handle.readline().split(",")]
+    return names.index("rpm") if "rpm" in names else None
 
 
 def _header_rows(path: Path) -> int:
@@ -115,12 +144,14 @@ def check_rate(source: str, rate: float | None, spec: SignalSpec) -> None:
 def replay_file(path: str | Path, spec: SignalSpec, chunk: int = 1024, *, realtime: bool = True) -> Iterator[SampleChunk]:
     """Chunks of a checked recording; ``realtime`` paces them at the sampling rate, as a sensor would."""
     samples = load_recording(path, spec)
+    rpm = read_rpm(path)
     started = time.monotonic()
     for start in range(0, len(samples), chunk):
         t0 = start / spec.sampling_rate
         if realtime:
             time.sleep(max(0.0, t0 - (time.monotonic() - started)))
-        yield SampleChunk(t0_s=t0, ts=time.time(), samples=samples[start : start + chunk])
+        speed = None if rpm is None else rpm[start : start + chunk]
+        yield SampleChunk(t0_s=t0, ts=time.time(), samples=samples[start : start + chunk], rpm=speed)
 
 
 def stream_tcp(host: str, port: int, sampling_rate: float, chunk: int = 1024, timeout_s: float = 10.0) -> Iterator[SampleChunk]:

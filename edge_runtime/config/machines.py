@@ -33,6 +33,12 @@ class MachineConfig(Section):
         gt=0,
         description="the sensor's rate in Hz, refused unless it is the bundle's; None = the bundle's",
     )
+    rpm: float | None = Field(
+        default=None,
+        gt=0,
+        description="the shaft speed, for bundles whose signal representation is in shaft orders "
+        "(order_spectrum, envelope_spectrum), when the source has no rpm column",
+    )
     realtime: bool = Field(default=True, description="files: pace the replay at the sampling rate")
     max_abs: float = Field(
         default=1e6,

@@ -22,6 +22,7 @@ from edge_runtime.measure.memory import peak_rss_delta
 from edge_runtime.measure.throughput import Throughput, batched_throughput, openvino_throughput
 from edge_runtime.measure.timing import LatencyStats, time_calls
 from edge_runtime.model import BundleModel, Predictor, resolve_precision
+from edge_runtime.signal import silent_frame
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def input_sample(bundle: Bundle, labelled: LabelledImages | None) -> np.ndarray:
     frame = labelled.first_frame() if labelled is not None else None
     signal = bundle.manifest.signal
     if signal is not None:
-        frame = np.zeros(signal.window, np.float32)
+        frame = silent_frame(signal)
     elif frame is None:
         height, width = bundle.manifest.input.size
         frame = np.full((height, width, 3), 128, np.uint8)

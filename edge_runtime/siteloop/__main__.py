@@ -16,6 +16,7 @@ from edge_runtime.siteloop.captures import read_captures
 from edge_runtime.siteloop.labelling import LS_IMAGE_URL, export, list_formats, pre_annotation
 from edge_runtime.siteloop.labels_in import list_readers, read_labels, write_dataset
 from edge_runtime.siteloop.reference import add_reference, image_files
+from edge_runtime.siteloop.signal_windows import labelled_windows, write_npz
 from edge_runtime.web.acks import AckStore
 
 
@@ -43,6 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     back.add_argument(
         "--out", type=Path, required=True, help="class folders (classify) or YOLO data (detect)"
     )
+    signal = commands.add_parser(
+        "signal-export", help="machine event windows with operator feedback as few-shot training windows"
+    )
+    signal.add_argument("--windows", type=Path, required=True, help="the machine event-window folder")
+    signal.add_argument("--acks", type=Path, required=True, help="the dashboard's acks.sqlite")
+    signal.add_argument("--bundle", type=Path, required=True, help="the signal bundle: its classes")
+    signal.add_argument("--out", type=Path, required=True, help=".npz for train's data.feedback")
+    signal.add_argument(
+        "--normal-label", help="a false alarm makes its window this class (else it is left out)"
+    )
     reference = commands.add_parser("reference", help="write a bundle's reference statistics for drift")
     reference.add_argument("bundle", type=Path)
     reference.add_argument("images", type=Path, help="held-out images the bundle was validated on")
@@ -55,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "export":
             return _export(args)
+        if args.command == "signal-export":
+            return _signal_export(args)
         if args.command == "import":
             manifest = load_bundle(args.bundle, verify="none").manifest
             items = read_labels(args.format, args.labels, args.images)
@@ -76,15 +89,7 @@ def _export(args: argparse.Namespace) -> int:
         captures = [c for c in captures if wanted & set(c.reasons)]
     if args.limit is not None:
         captures = captures[-args.limit :]
-    feedback = {}
-    if args.acks is not None:
-        if not args.acks.is_file():
-            raise ConfigError(f"--acks {args.acks}: no such file")
-        store = AckStore(args.acks)
-        try:
-            feedback = store.feedback()
-        finally:
-            store.close()
+    feedback = _feedback(args.acks) if args.acks is not None else {}
     items = [
         pre_annotation(c, next((feedback[e] for e in c.event_ids if e in feedback), None)) for c in captures
     ]
@@ -95,6 +100,27 @@ def _export(args: argparse.Namespace) -> int:
     }
     written = export(items, manifest.classes, args.out, args.format, **options)
     print(f"{len(items)} capture(s) -> {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def _feedback(acks: Path) -> dict:
+    if not acks.is_file():
+        raise ConfigError(f"--acks {acks}: no such file")
+    store = AckStore(acks)
+    try:
+        return store.feedback()
+    finally:
+        store.close()
+
+
+def _signal_export(args: argparse.Namespace) -> int:
+    manifest = load_bundle(args.bundle, verify="none").manifest
+    if manifest.signal is None:
+        raise ConfigError(f"--bundle {args.bundle}: not a signal bundle (task {manifest.task!r})")
+    windows = labelled_windows(args.windows, _feedback(args.acks), manifest.classes, args.normal_label)
+    written = write_npz(windows, args.out)
+    counts = {label: windows.labels.count(label) for label in sorted(set(windows.labels))}
+    print(f"{len(windows.labels)} labelled window(s) -> {written}: {json.dumps(counts)}")
     return 0
 
 

@@ -74,8 +74,8 @@ def test_signal_transfer_runs_follow_the_source_run(signal_run):
     for shots in (0, 5):
         checkpoint = read_checkpoint(out / f"target_k{shots}" / "best.pt")
         config = checkpoint.meta.config
-        assert (config["data"]["load"], config["data"]["shots"], config["init"]) == (
-            1,
+        assert (config["data"]["loads"], config["data"]["shots"], config["init"]) == (
+            [1],
             shots,
             str(out / "best.pt"),
         )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from edge_runtime.signal import Representation
 from train.config import DataSection, ModelConfig, OptimConfig, RunConfig, Section
 
 
@@ -14,27 +15,60 @@ class SignalDataConfig(DataSection):
     workers: int = Field(0, ge=0, le=64, description="windows are held in memory: no worker processes needed")
     source: Literal["cwru", "synth"] = "synth"
     root: Path = Path("../shared/data/cwru_bearing_12k_de")
-    load: int = Field(
-        0, ge=0, description="the operating load (HP) whose segments train, validate and test the run"
+    loads: list[int] = Field(
+        default_factory=lambda: [0],
+        min_length=1,
+        description="the operating loads (HP) whose segments train, validate and test the run, together",
     )
     shots: int | None = Field(
-        None, ge=0, description="few-shot: train on k windows per class of `load` (None: all)"
+        None, ge=0, description="few-shot: train on k windows per class of `loads` (None: all)"
     )
-    replay_load: int | None = Field(
+    replay_loads: list[int] = Field(
+        default_factory=list,
+        description="few-shot: add k windows per class of these loads, so their classes are not forgotten",
+    )
+    feedback: Path | None = Field(
         None,
-        ge=0,
-        description="few-shot: add k windows per class of this load, so its classes are not forgotten",
+        description="few-shot from the site: the .npz of `python -m edge_runtime.siteloop signal-export` "
+        "(windows the operators labelled) replaces the training windows; val/test stay those of `loads`",
     )
     fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_load_is_a_list_of_one(cls, value: object) -> object:
+        """``load: 0`` / ``replay_load: 0`` (configs before several loads) mean ``loads: [0]`` / ``[0]``."""
+        if not isinstance(value, dict):
+            return value
+        value = dict(value)
+        for old, new in (("load", "loads"), ("replay_load", "replay_loads")):
+            if old in value:
+                if new in value:
+                    raise ValueError(f"data.{old} and data.{new} both set; keep data.{new} (a list)")
+                single = value.pop(old)
+                value[new] = [] if single is None else [single]
+        return value
+
+    @field_validator("loads", "replay_loads")
+    @classmethod
+    def _loads_are_distinct(cls, loads: list[int]) -> list[int]:
+        if any(load < 0 for load in loads) or len(set(loads)) != len(loads):
+            raise ValueError(f"loads must be distinct and >= 0, got {loads}")
+        return sorted(loads)
 
 
 class SignalFeatureConfig(Section):
     window: int = Field(2048, gt=0)
     hop: int = Field(512, gt=0, description="training stride between windows inside a segment")
-    representation: Literal["spectrogram", "waveform"] = "spectrogram"
+    representation: Representation = Field(
+        "spectrogram",
+        description="order_spectrum/envelope_spectrum: shaft-speed normalised (each recording's rpm)",
+    )
     n_fft: int = 128
     fft_hop: int = 32
     image_size: tuple[int, int] = (64, 64)
+    orders: tuple[float, float] = Field((0.5, 180.0), description="order representations: orders from, to")
+    bins: int = Field(1024, gt=1, description="spectrum representations: the model's input length")
 
 
 class SignalOptimConfig(OptimConfig):
@@ -72,6 +106,6 @@ class SignalTrainConfig(RunConfig):
 
     @model_validator(mode="after")
     def _replay_needs_shots(self) -> SignalTrainConfig:
-        if self.data.replay_load is not None and self.data.shots is None:
-            raise ValueError("data.replay_load needs data.shots (the windows per class to replay)")
+        if self.data.replay_loads and self.data.shots is None:
+            raise ValueError("data.replay_loads needs data.shots (the windows per class to replay)")
         return self

@@ -1,8 +1,11 @@
-"""The 1-D CNN alternative: reads the standardised waveform directly, no spectrogram.
+"""1-D networks of the signal task, registered in train.models's registry beside the ImageNet backbones.
 
-Wide first kernel (as in WDCNN) so the first layer sees a few resonance cycles and can learn its
-own band-pass filters; small enough to train in seconds on a CPU. Registered in train.models's
-registry beside the ImageNet backbones, so configs name it like any other model.
+``signal_cnn1d`` reads the standardised waveform: a wide first kernel (as in WDCNN) so the first
+layer sees a few resonance cycles and learns its own band-pass filters, then global pooling.
+``signal_spectrum_cnn`` reads a spectrum (``spectrum``, ``order_spectrum``, ``envelope_spectrum``):
+where the energy sits is the fault's signature, so after two small convolutions (tolerant of a
+line moving a bin or two) it keeps the position (flatten, no global pooling). Both train in
+seconds on a CPU.
 """
 
 from __future__ import annotations
@@ -32,6 +35,27 @@ def build_signal_cnn1d(request: ModelRequest) -> BuiltModel:
         _block(64, 64, 3),
         nn.AdaptiveAvgPool1d(1),
         nn.Flatten(),
+        head,
+    )
+    if request.weights.lower() not in ("none", "default"):
+        load_weights_file(module, request.weights)
+    return BuiltModel(module=module, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), head=head)
+
+
+@register_model("classify", "signal_spectrum_cnn")
+def build_signal_spectrum_cnn(request: ModelRequest) -> BuiltModel:
+    """Input (N, channels, bins), told as the request's image size (the signal task sets it)."""
+    if request.image_size is None:
+        raise ValueError("signal_spectrum_cnn needs the input size (image_size (channels, bins))")
+    channels, bins = request.image_size
+    head = nn.Linear(32 * (bins // 16), request.num_classes)
+    module = nn.Sequential(
+        _block(channels, 16, 7),
+        nn.MaxPool1d(2),
+        _block(16, 32, 7),
+        nn.MaxPool1d(2),
+        nn.Flatten(),
+        nn.Dropout(0.3),
         head,
     )
     if request.weights.lower() not in ("none", "default"):

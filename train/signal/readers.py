@@ -25,6 +25,7 @@ class Recording:
     label: str
     load: int
     name: str
+    rpm: float | None = None  # shaft speed, where the data says it
 
 
 def read_signal(
@@ -91,7 +92,7 @@ def _numeric(row: list[str]) -> bool:
 
 
 def read_cwru(root: str | Path) -> list[Recording]:
-    """Every recording listed in a CWRU-style ``manifest.csv`` (file,label,load_hp,fs_hz,de_key)."""
+    """Every recording listed in a CWRU-style ``manifest.csv`` (file,label,load_hp,fs_hz,de_key[,rpm])."""
     root = Path(root)
     manifest = root / "manifest.csv"
     if not manifest.is_file():
@@ -101,7 +102,8 @@ def read_cwru(root: str | Path) -> list[Recording]:
     recordings = []
     for entry in entries:
         samples, rate = read_signal(root / entry["file"], float(entry["fs_hz"]), entry["de_key"])
+        rpm = float(entry["rpm"]) if entry.get("rpm") else None
         recordings.append(
-            Recording(samples, rate, entry["label"], int(entry["load_hp"]), Path(entry["file"]).stem)
+            Recording(samples, rate, entry["label"], int(entry["load_hp"]), Path(entry["file"]).stem, rpm)
         )
     return recordings

@@ -30,14 +30,17 @@ class SynthSettings:
     noise: float = 0.15
 
 
-def bearing_signal(label: str, load: int, seed: int, settings: SynthSettings = SynthSettings()) -> np.ndarray:
-    """One recording's drive-end acceleration for ``label`` at ``load`` HP."""
+def bearing_signal(
+    label: str, load: int, seed: int, settings: SynthSettings = SynthSettings(), rpm: float | None = None
+) -> np.ndarray:
+    """One recording's drive-end acceleration for ``label`` at ``load`` HP (at ``rpm`` when given,
+    else the CWRU rig's speed at that load)."""
     if label not in SYNTH_CLASSES:
         raise ValueError(f"unknown synthetic class {label!r}; expected one of {SYNTH_CLASSES}")
     rng = np.random.default_rng(seed)
     fs = settings.sampling_rate
     t = np.arange(int(settings.seconds * fs)) / fs
-    shaft_hz = RPM_BY_LOAD[load] / 60.0
+    shaft_hz = (rpm or RPM_BY_LOAD[load]) / 60.0
     signal = sum(
         0.1 / k * np.sin(2 * np.pi * k * shaft_hz * t + rng.uniform(0, 2 * np.pi)) for k in (1, 2, 3)
     )
@@ -71,16 +74,21 @@ def _impacts(
 
 
 def synthetic_recordings(
-    loads: tuple[int, ...] = (0, 1), seed: int = 0, settings: SynthSettings = SynthSettings()
+    loads: tuple[int, ...] = (0, 1),
+    seed: int = 0,
+    settings: SynthSettings = SynthSettings(),
+    rpm_by_load: dict[int, float] | None = None,
 ) -> list[Recording]:
-    """One recording per class and load, like the CWRU layout."""
+    """One recording per class and load, like the CWRU layout; ``rpm_by_load`` overrides the rig's speeds."""
+    speeds = RPM_BY_LOAD | (rpm_by_load or {})
     return [
         Recording(
-            samples=bearing_signal(label, load, seed + 100 * load + i, settings),
+            samples=bearing_signal(label, load, seed + 100 * load + i, settings, speeds[load]),
             sampling_rate=settings.sampling_rate,
             label=label,
             load=load,
             name=f"synth_{label}_{load}",
+            rpm=speeds[load],
         )
         for load in loads
         for i, label in enumerate(SYNTH_CLASSES)

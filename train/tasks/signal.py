@@ -19,16 +19,18 @@ from torch.utils.data import Dataset
 
 from edge_runtime.bundle import InputSpec, ModelInterface
 from edge_runtime.postprocess_spec import ScoresPost
-from edge_runtime.signal import SignalError, SignalSpec, features, to_tensor
+from edge_runtime.signal import NEEDS_RPM, SPECTRA, SignalError, SignalSpec, features, to_tensor, with_rpm
 from train.data import fingerprint
-from train.models import BuiltModel
+from train.models import BuiltModel, ModelRequest
 from train.signal.config import SignalTrainConfig
 from train.signal.readers import Recording, read_cwru
-from train.signal.split import Windows, concat, split_windows, take_per_class
+from train.signal.split import Windows, concat, feedback_windows, split_windows, take_per_class
 from train.signal.synth import synthetic_recordings
 from train.task import LossFn, TaskData, register_task
 from train.tasks.base import ClassifierTask
 from train.tasks.classify import cross_entropy
+
+CHANNELS = {"spectrogram": 3, "spectrum_envelope": 2}  # of the network input; the rest have one
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Window:
     x: np.ndarray  # (window,) float32 samples
     label: int
     source: str  # the recording it was cut from
+    rpm: float | None = None  # the shaft speed, where the representation needs it
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ class _Features(Dataset):
 
     def __init__(self, windows: Sequence[Window], spec: SignalSpec) -> None:
         batch = np.stack([w.x for w in windows]) if windows else np.empty((0, spec.window), np.float32)
-        self.inputs = torch.from_numpy(to_tensor(features(batch, spec), spec))
+        rpm = np.array([w.rpm for w in windows], np.float64) if spec.representation in NEEDS_RPM else None
+        self.inputs = torch.from_numpy(to_tensor(features(batch, spec, rpm), spec))
         self.labels = torch.tensor([w.label for w in windows], dtype=torch.long)
 
     def __len__(self) -> int:
@@ -73,18 +77,24 @@ class Signal(ClassifierTask):
             raise SignalError(
                 f"recordings have different sampling rates {sorted(rates)}; resample them first"
             )
-        splits = _windows(config, recordings, classes, data.load)
+        if config.features.representation in NEEDS_RPM:
+            _check_rpm(recordings, config.features.representation)
+        splits = _windows(config, recordings, classes, data.loads)
         train = splits["train"]
-        if data.shots is not None:
+        if data.feedback is not None:
+            train = feedback_windows(data.feedback, classes, config.features.window)
+        elif data.shots is not None:
             train = take_per_class(train, data.shots, config.seed)
-            if data.replay_load is not None:
-                replay = _windows(config, recordings, classes, data.replay_load)["train"]
-                train = concat(train, take_per_class(replay, data.shots, config.seed))
+        if data.shots is not None and data.replay_loads:
+            replay = _windows(config, recordings, classes, data.replay_loads)["train"]
+            train = concat(train, take_per_class(replay, data.shots, config.seed))
         if not len(splits["test"]):
-            raise SignalError(f"no test windows for load {data.load}; is there a recording of that load?")
+            raise SignalError(f"no test windows for loads {data.loads}; is there a recording of those loads?")
         names = sorted({f"{r.name}:{len(r.samples)}" for r in recordings})
-        every = [_samples(train), _samples(splits["val"]), _samples(splits["test"])]
-        source = f"{data.source} load {data.load}" + (f" ({data.root})" if data.source == "cwru" else "")
+        needs_rpm = config.features.representation in NEEDS_RPM
+        every = [_samples(w, needs_rpm) for w in (train, splits["val"], splits["test"])]
+        where = f" ({data.root})" if data.source == "cwru" else ""
+        source = f"{data.source} load{'s' * (len(data.loads) > 1)} {', '.join(map(str, data.loads))}{where}"
         train_windows, val_windows, test_windows = every
         return SignalData(
             classes,
@@ -97,7 +107,8 @@ class Signal(ClassifierTask):
         )
 
     def frame(self, sample: Window) -> np.ndarray:
-        return sample.x
+        """The window, with its rpm as one more value when the representation needs it (``with_rpm``)."""
+        return sample.x if sample.rpm is None else with_rpm(sample.x[None], sample.rpm)[0]
 
     def label(self, sample: Window) -> int:
         return sample.label
@@ -116,17 +127,27 @@ class Signal(ClassifierTask):
         rate = data.sampling_rate
         spec = SignalSpec(
             sampling_rate=rate, window=f.window, hop=f.hop, representation=f.representation, n_fft=f.n_fft,
-            fft_hop=f.fft_hop, image_size=f.image_size, channels=1 if f.representation == "waveform" else 3,
+            fft_hop=f.fft_hop, image_size=f.image_size, orders=f.orders, bins=f.bins,
+            channels=CHANNELS.get(f.representation, 1),
         )  # fmt: skip
-        if f.representation == "spectrogram" and data.train:  # standardised by the training windows
-            sample = np.stack([w.x for w in data.train[:: max(1, len(data.train) // 256)]])
-            feats = features(sample, spec)
+        if f.representation != "waveform" and data.train:  # standardised by the training windows
+            picked = data.train[:: max(1, len(data.train) // 256)]
+            rpm = np.array([w.rpm for w in picked], np.float64) if f.representation in NEEDS_RPM else None
+            feats = features(np.stack([w.x for w in picked]), spec, rpm)
             spec = spec.model_copy(update={"mean": float(feats.mean()), "std": float(feats.std())})
-        height, width = (1, spec.window) if spec.representation == "waveform" else spec.image_size
+        height, width = spec.image_size
+        if spec.representation == "waveform" or spec.representation in SPECTRA:
+            height, width = 1, spec.window if spec.representation == "waveform" else spec.bins
         return ModelInterface(
             task=self.name, classes=data.classes, input=InputSpec(size=(height, width), scale=1.0),
             postprocess=ScoresPost(), signal=spec,
         )  # fmt: skip
+
+    def model_request(self, config: SignalTrainConfig, data: TaskData) -> ModelRequest:
+        """Spectrum models learn per bin: they are told (channels, length) as an image size."""
+        f = config.features
+        size = (CHANNELS.get(f.representation, 1), f.bins) if f.representation in SPECTRA else None
+        return ModelRequest(len(data.classes), config.model.weights, image_size=size)
 
     def loss_fn(self, config: SignalTrainConfig, data: TaskData, device: torch.device) -> LossFn:
         return cross_entropy(config)
@@ -139,7 +160,7 @@ class Signal(ClassifierTask):
         runs = []
         for shots in transfer.shots:
             data = config.data.model_copy(
-                update={"load": transfer.load, "shots": shots, "replay_load": config.data.load}
+                update={"loads": [transfer.load], "shots": shots, "replay_loads": config.data.loads}
             )
             run = config.model_copy(
                 update={
@@ -162,24 +183,31 @@ class Signal(ClassifierTask):
 def _recordings(config: SignalTrainConfig, root: Path | None) -> list[Recording]:
     if config.data.source == "cwru":
         return read_cwru(root or config.data.root)
-    loads = {config.data.load}
-    if config.data.replay_load is not None:
-        loads.add(config.data.replay_load)
+    loads = {*config.data.loads, *config.data.replay_loads}
     if config.transfer is not None:
         loads.add(config.transfer.load)
     return synthetic_recordings(loads=tuple(sorted(loads)), seed=config.seed)
 
 
 def _windows(
-    config: SignalTrainConfig, recordings: list[Recording], classes: list[str], load: int
+    config: SignalTrainConfig, recordings: list[Recording], classes: list[str], loads: list[int]
 ) -> dict[str, Windows]:
+    """Each recording of ``loads`` split on its own, so a recording's windows stay in one split segment."""
     f = config.features
     return split_windows(
-        [r for r in recordings if r.load == load], classes, f.window, f.hop, config.data.fractions
+        [r for r in recordings if r.load in loads], classes, f.window, f.hop, config.data.fractions
     )
 
 
-def _samples(windows: Windows) -> list[Window]:
-    return [
-        Window(x, int(y), source) for x, y, source in zip(windows.x, windows.y, windows.source, strict=True)
-    ]
+def _check_rpm(recordings: list[Recording], representation: str) -> None:
+    missing = [r.name for r in recordings if r.rpm is None or not r.rpm > 0]
+    if missing:
+        raise SignalError(
+            f"recordings {', '.join(missing[:5])} have no rpm; the {representation} representation needs the "
+            "shaft speed of each recording (an rpm column in manifest.csv)"
+        )
+
+
+def _samples(windows: Windows, with_speed: bool) -> list[Window]:
+    rows = zip(windows.x, windows.y, windows.source, windows.rpm, strict=True)
+    return [Window(x, int(y), source, float(rpm) if with_speed else None) for x, y, source, rpm in rows]
