@@ -35,6 +35,13 @@ from edge_runtime.siteloop.reference import copy_with_reference, image_files
 def shift(image: np.ndarray, rng: np.random.Generator, severity: float = 1.0) -> np.ndarray:
     """Another site's camera: 0.5-0.65 of the light, 0.2-0.35 dust haze, warm cast, turned 4-8 degrees;
     ``severity`` above 1 dims, hazes, tints and turns further and blurs (dust on the lens)."""
+    return shift_with_turn(image, rng, severity)[0]
+
+
+def shift_with_turn(
+    image: np.ndarray, rng: np.random.Generator, severity: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``shift``'s image and the 2x3 affine map it turned the frame by (boxes move with it)."""
     height, width = image.shape[:2]
     angle = float(rng.uniform(4, 8) * severity * rng.choice([-1, 1]))
     turn = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.08)  # zoomed: no black corners
@@ -45,7 +52,7 @@ def shift(image: np.ndarray, rng: np.random.Generator, severity: float = 1.0) ->
     out = out * (1 - haze) + haze * 90.0
     if severity > 1:
         out = cv2.GaussianBlur(out, (0, 0), 1.5 * (severity - 1))
-    return np.clip(out, 0, 255).astype(np.uint8)
+    return np.clip(out, 0, 255).astype(np.uint8), turn
 
 
 def evaluate(
