@@ -1,16 +1,19 @@
 """One round of adaptation to a shifted site: hard-example vs random labels, forgetting, drift.
 
-``python -m benchmarks.site_adapt --bundle B --data DATA/classify --out DIR [--labels 100] [--severity 1.6]``
+``python -m benchmarks.site_adapt --bundle B --data DATA --out DIR [--labels 100] [--severity 1.6]
+[--runs hard,random,all] [--set site.replay=0.5 ...]``
 
 The new site is the data seen through another site's camera (``site_shift.shift``): its pool is the
 training split shifted (the frames the device would capture), its test the test split shifted with
 another seed. The deployed bundle (its checkpoint must be where its provenance says) is measured on both
-tests; then three retraining runs start from its checkpoint (``init_from``) with the same replay share of
-the original training data: 100 pool frames chosen as the device's hard-example capture chooses them
-(the smallest top-1 minus top-2 margin), 100 chosen at random, and the whole pool (the "all labels"
+tests; then three retraining runs start from its checkpoint (``init_from``) with the retraining recipe
+(``site``'s defaults, or ``--set``): 100 pool frames chosen as the device's hard-example capture chooses
+them (the smallest top-1 minus top-2 margin), 100 chosen at random, and the whole pool (the "all labels"
 model the gap is measured against). Each is exported (ONNX FP32, as the deployed model is measured
-here) and measured on the site's test and the original test (forgetting). Drift: each statistic's PSI
-of the original and the shifted test against the deployed bundle's reference.
+here) and measured on the site's test and the original test (forgetting, with the images it lost and
+gained against the deployed model). Drift: each statistic's PSI of the original and the shifted test
+against the deployed bundle's reference. A detector bundle (``--data`` its YOLO data) runs the same
+round in mAP@0.5 (``site_adapt_detect``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from math import sqrt
 from pathlib import Path
 from typing import Any
 
@@ -148,8 +152,10 @@ def classification_round(args: argparse.Namespace, deployed: Bundle) -> dict[str
             "labels": len(picked),
             "classes": {c: int(sum(pool[i][1] == c for i in picked)) for c in deployed.manifest.classes},
             "site": evaluate(adapted, site, reference)["top1"],
-            "original": evaluate(adapted, original, reference)["top1"],
         }
+        kept = evaluate(adapted, original, reference)
+        results[name]["original"] = kept["top1"]
+        results[name]["original_changed"] = changed(results["deployed"]["original"]["wrong"], kept["wrong"])
         print(json.dumps({name: results[name]}), flush=True)
     return results
 
@@ -191,6 +197,12 @@ def detection_round(args: argparse.Namespace, deployed: Bundle) -> dict[str, Any
     return results
 
 
+def changed(before: list[int], after: list[int]) -> dict[str, int]:
+    """Images the adapted model got wrong that the deployed one got right (``lost``), and the reverse:
+    forgetting is their difference, and their sum says how much of it one run's luck could be."""
+    return {"lost": len(set(after) - set(before)), "gained": len(set(before) - set(after))}
+
+
 def goals(results: dict[str, Any]) -> dict[str, Any]:
     """The issue's goals, each with the figure that decides it."""
     metric = results["metric"]
@@ -199,6 +211,9 @@ def goals(results: dict[str, Any]) -> dict[str, Any]:
     closed = (results["hard"]["site"] - before) / gap if gap > 0 else None
     lead_pp = 100 * (results["hard"]["site"] - results["random"]["site"])
     forgetting_pp = 100 * (results["deployed"]["original"][metric] - results["hard"]["original"])
+    # the paired difference's standard error: sqrt(lost + gained) images of the test split
+    flips = results["hard"].get("original_changed")
+    images = results["deployed"]["original"].get("images")
     raised = results["deployed"]["site"].get("drift_raised")
     quiet = not results["deployed"]["original"].get("drift_raised")
     return {
@@ -209,6 +224,7 @@ def goals(results: dict[str, Any]) -> dict[str, Any]:
         "hard_beats_random_met": lead_pp >= 5,
         "forgetting_pp": round(forgetting_pp, 2),
         "forgetting_met": forgetting_pp <= 1,
+        "forgetting_se_pp": round(100 * sqrt(sum(flips.values())) / images, 2) if flips and images else None,
         "drift_met": None if raised is None else bool(raised) and quiet,  # measured for classifiers
     }
 

@@ -58,12 +58,14 @@ def shift_with_turn(
 def evaluate(
     model: BundleModel, images: list[tuple[np.ndarray, str]], reference: ReferenceStats
 ) -> dict[str, Any]:
-    """Top-1 and each statistic's PSI (over all the images, as one window) against the reference."""
-    correct = 0
+    """Top-1 (and the images it got wrong) and each statistic's PSI (over all the images, as one window)
+    against the reference."""
+    wrong = []
     samples: dict[Statistic, list[float]] = {name: [] for name in STATISTICS}
-    for image, label in images:
+    for index, (image, label) in enumerate(images):
         prediction = model.postprocess(model.infer(model.prepare([image])), [image.shape[:2]])[0]
-        correct += int(isinstance(prediction, Classification) and prediction.label == label)
+        if not (isinstance(prediction, Classification) and prediction.label == label):
+            wrong.append(index)
         for name, value in image_statistics(image, reference.thumbnail).items():
             samples[name].append(value)
         confidence = confidence_of(prediction)
@@ -77,7 +79,8 @@ def evaluate(
     raised = sorted(name for name, value in psi.items() if value >= DriftConfig().raise_above)
     return {
         "images": len(images),
-        "top1": round(correct / len(images), 4),
+        "top1": round(1 - len(wrong) / len(images), 4),
+        "wrong": wrong,  # which images: two models on the same images are compared image by image
         "psi": psi,
         "drift_raised": raised,
     }
