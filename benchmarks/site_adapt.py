@@ -88,7 +88,9 @@ def retrain(bundle: Path, labels: Path, out: Path, site_test: Path, overrides: l
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.site_adapt", description=__doc__)
     parser.add_argument("--bundle", type=Path, required=True, help="the deployed bundle (with its reference)")
-    parser.add_argument("--data", type=Path, required=True, help="class folders with train/, val/ and test/")
+    parser.add_argument(
+        "--data", type=Path, required=True, help="class folders with train/, val/, test/ (a detector: YOLO)"
+    )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--labels", type=int, default=100, help="frames labelled in the round")
     parser.add_argument(
@@ -101,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--severity", type=float, default=1.6, help="how far the new site's camera is off")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    unknown = set(args.runs.split(",")) - {"hard", "random", "all"}
+    if unknown:
+        parser.error(f"--runs: unknown {sorted(unknown)}; choose among hard, random, all")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     deployed = load_bundle(args.bundle)
     args.out.mkdir(parents=True, exist_ok=True)
