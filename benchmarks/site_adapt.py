@@ -118,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _results(args: argparse.Namespace, metric: str, pool: int, deployed: dict[str, Any]) -> dict[str, Any]:
+    """What every round reports before its retrainings: the settings and the deployed model's figures."""
+    settings = {key: str(value) for key, value in vars(args).items()}
+    return {"settings": settings, "metric": metric, "pool": pool, "deployed": deployed}
+
+
 def _chosen(args: argparse.Namespace, hardness: np.ndarray) -> dict[str, np.ndarray]:
     """The frames each run labels: the hardest (lowest ``hardness``), a seeded random draw, all."""
     return {
@@ -138,15 +144,8 @@ def classification_round(args: argparse.Namespace, deployed: Bundle) -> dict[str
             for i, (image, label) in enumerate(original)]
     site_test = _write(site, args.out / "site-test")
     model = BundleModel(deployed, ARTIFACT)
-    results: dict[str, Any] = {
-        "settings": {key: str(value) for key, value in vars(args).items()},
-        "metric": "top1",
-        "pool": len(pool),
-        "deployed": {
-            "site": evaluate(model, site, reference),
-            "original": evaluate(model, original, reference),
-        },
-    }
+    figures = {"site": evaluate(model, site, reference), "original": evaluate(model, original, reference)}
+    results = _results(args, "top1", len(pool), figures)
     chosen = _chosen(args, margins(model, pool))
     for name in args.runs.split(","):
         picked = chosen[name]
@@ -176,15 +175,8 @@ def detection_round(args: argparse.Namespace, deployed: Bundle) -> dict[str, Any
     site_test = detect.write_yolo(site, args.out / "site-test", classes)
     original_test = detect.write_yolo(original, args.out / "original-test", classes)
     model = BundleModel(deployed, ARTIFACT)
-    results: dict[str, Any] = {
-        "settings": {key: str(value) for key, value in vars(args).items()},
-        "metric": "map50",
-        "pool": len(pool),
-        "deployed": {
-            "site": {"map50": detect.map50(model, site_test)},
-            "original": {"map50": detect.map50(model, original_test)},
-        },
-    }
+    figures = {"site": detect.map50(model, site_test), "original": detect.map50(model, original_test)}
+    results = _results(args, "map50", len(pool), {k: {"map50": v} for k, v in figures.items()})
     print(json.dumps({"deployed": results["deployed"]}), flush=True)
     chosen = _chosen(args, detect.nearness(model, pool))
     for name in args.runs.split(","):
