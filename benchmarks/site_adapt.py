@@ -1,16 +1,19 @@
 """One round of adaptation to a shifted site: hard-example vs random labels, forgetting, drift.
 
-``python -m benchmarks.site_adapt --bundle B --data DATA/classify --out DIR [--labels 100] [--severity 1.6]``
+``python -m benchmarks.site_adapt --bundle B --data DATA --out DIR [--labels 100] [--severity 1.6]
+[--runs hard,random,all] [--set site.replay=0.5 ...]``
 
 The new site is the data seen through another site's camera (``site_shift.shift``): its pool is the
 training split shifted (the frames the device would capture), its test the test split shifted with
 another seed. The deployed bundle (its checkpoint must be where its provenance says) is measured on both
-tests; then three retraining runs start from its checkpoint (``init_from``) with the same replay share of
-the original training data: 100 pool frames chosen as the device's hard-example capture chooses them
-(the smallest top-1 minus top-2 margin), 100 chosen at random, and the whole pool (the "all labels"
+tests; then three retraining runs start from its checkpoint (``init_from``) with the retraining recipe
+(``site``'s defaults, or ``--set``): 100 pool frames chosen as the device's hard-example capture chooses
+them (the smallest top-1 minus top-2 margin), 100 chosen at random, and the whole pool (the "all labels"
 model the gap is measured against). Each is exported (ONNX FP32, as the deployed model is measured
-here) and measured on the site's test and the original test (forgetting). Drift: each statistic's PSI
-of the original and the shifted test against the deployed bundle's reference.
+here) and measured on the site's test and the original test (forgetting, with the images it lost and
+gained against the deployed model). Drift: each statistic's PSI of the original and the shifted test
+against the deployed bundle's reference. A detector bundle (``--data`` its YOLO data) runs the same
+round in mAP@0.5 (``site_adapt_detect``).
 """
 
 from __future__ import annotations
@@ -18,19 +21,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from math import sqrt
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from benchmarks import site_adapt_detect as detect
 from benchmarks.site_shift import evaluate, shift
-from edge_runtime.bundle import load_bundle
+from edge_runtime.bundle import Bundle, load_bundle
 from edge_runtime.errors import ConfigError
 from edge_runtime.model import BundleModel
 from edge_runtime.postprocess import Classification
 from edge_runtime.preprocess import read_image
 from edge_runtime.siteloop.reference import image_files
+from edge_runtime.yamlconfig import apply_overrides
 from export.build import ExportRequest, export_bundle
 from train.checkpoint import read_checkpoint
 from train.engine import fit
@@ -63,16 +69,17 @@ def margins(model: BundleModel, images: Labelled) -> np.ndarray:
     return np.asarray(found)
 
 
-def retrain(bundle: Path, labels: Path, out: Path, site_test: Path, epochs: int, replay: float) -> Path:
-    """The deployed model trained on ``labels`` plus the replay share, exported; the new bundle."""
+def retrain(bundle: Path, labels: Path, out: Path, site_test: Path, overrides: list[str]) -> Path:
+    """The deployed model trained on ``labels`` plus the replay share, exported; the new bundle.
+
+    The run's configuration is the deployed model's own with ``init_from`` and ``site`` added (the
+    retraining recipe is ``site``'s defaults), then ``overrides`` (``key=value``, as ``train fit`` takes)."""
     manifest = load_bundle(bundle).manifest
     base = read_checkpoint(Path(manifest.provenance["checkpoint"])).meta.config
     task = get_task(base["task"])
-    optim = {**base["optim"], "epochs": epochs, "warmup_epochs": 0}
-    update = {"out": str(out), "init": None, "resume": False, "optim": optim}
-    config = task.config_type.model_validate(
-        {**base, **update, "init_from": str(bundle), "site": {"data": str(labels), "replay": replay}}
-    )
+    update = {"out": str(out), "init": None, "resume": False, "init_from": str(bundle)}
+    raw = apply_overrides({**base, **update, "site": {"data": str(labels)}}, overrides)
+    config = task.config_type.model_validate(raw)
     fit(config)
     request = ExportRequest(out / "best.pt", out / "bundle", formats=(ARTIFACT,), site_data=site_test)
     return export_bundle(request).root
@@ -81,16 +88,52 @@ def retrain(bundle: Path, labels: Path, out: Path, site_test: Path, epochs: int,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.site_adapt", description=__doc__)
     parser.add_argument("--bundle", type=Path, required=True, help="the deployed bundle (with its reference)")
-    parser.add_argument("--data", type=Path, required=True, help="class folders with train/, val/ and test/")
+    parser.add_argument(
+        "--data", type=Path, required=True, help="class folders with train/, val/, test/ (a detector: YOLO)"
+    )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--labels", type=int, default=100, help="frames labelled in the round")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--replay", type=float, default=0.25, help="share of the original training data")
+    parser.add_argument(
+        "--runs", default="hard,random,all", help="which retrainings (comma-separated: hard, random, all)"
+    )
+    parser.add_argument(
+        "--set", nargs="*", default=[], dest="overrides", metavar="KEY=VALUE",
+        help="retraining settings over the deployed run's own and site's defaults, e.g. site.replay=0.5",
+    )
     parser.add_argument("--severity", type=float, default=1.6, help="how far the new site's camera is off")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    unknown = set(args.runs.split(",")) - {"hard", "random", "all"}
+    if unknown:
+        parser.error(f"--runs: unknown {sorted(unknown)}; choose among hard, random, all")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     deployed = load_bundle(args.bundle)
+    args.out.mkdir(parents=True, exist_ok=True)
+    site_round = detection_round if deployed.manifest.task == "detect" else classification_round
+    results = site_round(args, deployed)
+    if all(name in results for name in ("hard", "random", "all")):
+        results["goals"] = goals(results)
+    (args.out / "site_adapt.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+def _results(args: argparse.Namespace, metric: str, pool: int, deployed: dict[str, Any]) -> dict[str, Any]:
+    """What every round reports before its retrainings: the settings and the deployed model's figures."""
+    settings = {key: str(value) for key, value in vars(args).items()}
+    return {"settings": settings, "metric": metric, "pool": pool, "deployed": deployed}
+
+
+def _chosen(args: argparse.Namespace, hardness: np.ndarray) -> dict[str, np.ndarray]:
+    """The frames each run labels: the hardest (lowest ``hardness``), a seeded random draw, all."""
+    return {
+        "hard": np.argsort(hardness, kind="stable")[: args.labels],
+        "random": np.random.default_rng(args.seed).choice(len(hardness), args.labels, replace=False),
+        "all": np.arange(len(hardness)),
+    }
+
+
+def classification_round(args: argparse.Namespace, deployed: Bundle) -> dict[str, Any]:
     reference = deployed.manifest.reference
     if reference is None:
         raise ConfigError(f"{args.bundle}: no reference statistics (export it again, or siteloop reference)")
@@ -99,57 +142,87 @@ def main(argv: list[str] | None = None) -> int:
             for i, (image, label) in enumerate(_read(args.data / "train"))]
     site = [(shift(image, np.random.default_rng([args.seed, 2, i]), args.severity), label)
             for i, (image, label) in enumerate(original)]
-    args.out.mkdir(parents=True, exist_ok=True)
     site_test = _write(site, args.out / "site-test")
     model = BundleModel(deployed, ARTIFACT)
-    results: dict[str, Any] = {
-        "settings": {key: str(value) for key, value in vars(args).items()},
-        "pool": len(pool),
-        "deployed": {
-            "site": evaluate(model, site, reference),
-            "original": evaluate(model, original, reference),
-        },
-    }
-    ranked = np.argsort(margins(model, pool), kind="stable")
-    chosen = {
-        "hard": ranked[: args.labels],
-        "random": np.random.default_rng(args.seed).choice(len(pool), args.labels, replace=False),
-        "all": np.arange(len(pool)),
-    }
-    for name, picked in chosen.items():
+    figures = {"site": evaluate(model, site, reference), "original": evaluate(model, original, reference)}
+    results = _results(args, "top1", len(pool), figures)
+    chosen = _chosen(args, margins(model, pool))
+    for name in args.runs.split(","):
+        picked = chosen[name]
         labels = _write([pool[i] for i in sorted(picked)], args.out / f"labels-{name}")
-        bundle = retrain(args.bundle, labels, args.out / f"run-{name}", site_test, args.epochs, args.replay)
+        bundle = retrain(args.bundle, labels, args.out / f"run-{name}", site_test, args.overrides)
         adapted = BundleModel(load_bundle(bundle), ARTIFACT)
         results[name] = {
             "labels": len(picked),
             "classes": {c: int(sum(pool[i][1] == c for i in picked)) for c in deployed.manifest.classes},
             "site": evaluate(adapted, site, reference)["top1"],
-            "original": evaluate(adapted, original, reference)["top1"],
+        }
+        kept = evaluate(adapted, original, reference)
+        results[name]["original"] = kept["top1"]
+        results[name]["original_changed"] = changed(results["deployed"]["original"]["wrong"], kept["wrong"])
+        print(json.dumps({name: results[name]}), flush=True)
+    return results
+
+
+def detection_round(args: argparse.Namespace, deployed: Bundle) -> dict[str, Any]:
+    """The same round for a detector (``site_adapt_detect``): YOLO data in, mAP@0.5 out."""
+    classes = deployed.manifest.classes
+    original = detect.read_split(args.data, "test", classes)
+    pool = [detect.shifted(f, np.random.default_rng([args.seed, 1, i]), args.severity)
+            for i, f in enumerate(detect.read_split(args.data, "train", classes))]
+    site = [detect.shifted(f, np.random.default_rng([args.seed, 2, i]), args.severity)
+            for i, f in enumerate(original)]
+    site_test = detect.write_yolo(site, args.out / "site-test", classes)
+    original_test = detect.write_yolo(original, args.out / "original-test", classes)
+    model = BundleModel(deployed, ARTIFACT)
+    figures = {"site": detect.map50(model, site_test), "original": detect.map50(model, original_test)}
+    results = _results(args, "map50", len(pool), {k: {"map50": v} for k, v in figures.items()})
+    print(json.dumps({"deployed": results["deployed"]}), flush=True)
+    chosen = _chosen(args, detect.nearness(model, pool))
+    for name in args.runs.split(","):
+        picked = chosen[name]
+        labels = detect.write_yolo([pool[i] for i in sorted(picked)], args.out / f"labels-{name}", classes)
+        bundle = retrain(args.bundle, labels, args.out / f"run-{name}", site_test, args.overrides)
+        adapted = BundleModel(load_bundle(bundle), ARTIFACT)
+        results[name] = {
+            "labels": len(picked),
+            "boxes": int(sum(len(pool[i].boxes) for i in picked)),
+            "site": detect.map50(adapted, site_test),
+            "original": detect.map50(adapted, original_test),
         }
         print(json.dumps({name: results[name]}), flush=True)
-    results["goals"] = goals(results)
-    (args.out / "site_adapt.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
-    return 0
+    return results
+
+
+def changed(before: list[int], after: list[int]) -> dict[str, int]:
+    """Images the adapted model got wrong that the deployed one got right (``lost``), and the reverse:
+    forgetting is their difference, and their sum says how much of it one run's luck could be."""
+    return {"lost": len(set(after) - set(before)), "gained": len(set(before) - set(after))}
 
 
 def goals(results: dict[str, Any]) -> dict[str, Any]:
     """The issue's goals, each with the figure that decides it."""
-    before = results["deployed"]["site"]["top1"]
+    metric = results["metric"]
+    before = results["deployed"]["site"][metric]
     gap = results["all"]["site"] - before
     closed = (results["hard"]["site"] - before) / gap if gap > 0 else None
     lead_pp = 100 * (results["hard"]["site"] - results["random"]["site"])
-    forgetting_pp = 100 * (results["deployed"]["original"]["top1"] - results["hard"]["original"])
-    raised = results["deployed"]["site"]["drift_raised"]
-    quiet = not results["deployed"]["original"]["drift_raised"]
+    forgetting_pp = 100 * (results["deployed"]["original"][metric] - results["hard"]["original"])
+    # the paired difference's standard error: sqrt(lost + gained) images of the test split
+    flips = results["hard"].get("original_changed")
+    images = results["deployed"]["original"].get("images")
+    raised = results["deployed"]["site"].get("drift_raised")
+    quiet = not results["deployed"]["original"].get("drift_raised")
     return {
+        "metric": metric,
         "gap_closed": None if closed is None else round(closed, 3),
         "gap_closed_met": closed is not None and closed >= 0.8,
         "hard_minus_random_pp": round(lead_pp, 2),
         "hard_beats_random_met": lead_pp >= 5,
         "forgetting_pp": round(forgetting_pp, 2),
         "forgetting_met": forgetting_pp <= 1,
-        "drift_met": bool(raised) and quiet,
+        "forgetting_se_pp": round(100 * sqrt(sum(flips.values())) / images, 2) if flips and images else None,
+        "drift_met": None if raised is None else bool(raised) and quiet,  # measured for classifiers
     }
 
 

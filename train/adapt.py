@@ -40,6 +40,26 @@ def initial_checkpoint(config: RunConfig) -> Path | None:
     return checkpoint
 
 
+def retraining(config: RunConfig) -> RunConfig:
+    """``config`` as a retraining runs it: ``site``'s epochs, learning rate and BatchNorm in ``optim``.
+
+    Idempotent (the scaled learning rate is recorded with ``lr_scale`` 1), so the saved configuration
+    runs the same again."""
+    site = config.site
+    if site is None:
+        return config
+    optim = config.optim.model_copy(
+        update={
+            "epochs": site.epochs,
+            "warmup_epochs": 0,
+            "lr": config.optim.lr * site.lr_scale,
+            "freeze_bn": site.freeze_bn or config.optim.freeze_bn,
+            "precise_bn": config.optim.precise_bn and not site.freeze_bn,
+        }
+    )
+    return config.model_copy(update={"optim": optim, "site": site.model_copy(update={"lr_scale": 1.0})})
+
+
 def replay_sample(samples: Sequence[Any], strata: Sequence[int], share: float, seed: int) -> list[Any]:
     """``share`` of each stratum's samples (a classifier's: its classes; at least one of each), seeded."""
     by_class: dict[int, list[Any]] = defaultdict(list)

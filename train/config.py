@@ -132,6 +132,15 @@ class SiteSection(Section):
     replay: float = Field(
         0.5, ge=0, le=1, description="share of the original training split trained beside them (seeded)"
     )
+    # The retraining's recipe (train.adapt.retraining): it replaces optim's epochs and warm-up (the head is
+    # trained already), scales its learning rate and may keep BatchNorm as deployed, so the model learns
+    # the site without forgetting the original data. The defaults are the recipe of the measured round
+    # (docs/results/site-shift.md: 2 epochs, full learning rate, BatchNorm trained) with twice its replay.
+    epochs: int = Field(2, ge=1, le=100, description="retraining epochs (optim.epochs; no head warm-up)")
+    lr_scale: float = Field(1.0, gt=0, le=1, description="the retraining's learning rate: optim.lr times it")
+    freeze_bn: bool = Field(
+        False, description="keep the backbone's BatchNorm as deployed (optim.freeze_bn) while retraining"
+    )
 
 
 class RunConfig(Section):

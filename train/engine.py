@@ -27,6 +27,7 @@ from tqdm import tqdm
 from edge_runtime.errors import ConfigError
 from edge_runtime.model import Predictor
 from edge_runtime.yamlconfig import save_config
+from train.adapt import retraining
 from train.checkpoint import CheckpointMeta, ModelRef, read_checkpoint, save_checkpoint
 from train.config import RunConfig
 from train.evaluation import EvalReport, evaluate, module_predictor
@@ -87,6 +88,7 @@ def fit(
     (monotonic seconds) times the epochs and ``optim.max_minutes``.
     """
     task = get_task(config.task)
+    config = retraining(config)
     group = init_process_group(config.device)
     if not group.is_main:  # one voice in the log: rank 0 speaks for the run
         logging.getLogger("train").setLevel(logging.WARNING)

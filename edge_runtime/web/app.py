@@ -152,6 +152,8 @@ def _page(board: Dashboard, page: str, request: Request) -> Response:
             view.manifest, view.artifact, view.runtime_precision, view.config.http.benchmark, view.recommended
         )
         context["loop"] = view.site_loop.state() if view.site_loop is not None else {}
+        context["promotion_on"] = view.promotions is not None
+        context["promotion"] = view.promotions.state()["latest"] if view.promotions is not None else None
     html = board.templates.get_template(f"{page}.html").render(context)
     response = HTMLResponse(html)
     if "lang" in request.query_params:

@@ -81,14 +81,15 @@ def test_hard_examples_are_the_frames_the_model_is_least_sure_of(tiny_bundle):
 
 
 def test_the_goals_are_judged_on_the_figures_they_name():
-    from benchmarks.site_adapt import goals
+    from benchmarks.site_adapt import changed, goals
 
     results = {
+        "metric": "top1",
         "deployed": {
             "site": {"top1": 0.60, "drift_raised": ["brightness"]},
-            "original": {"top1": 0.95, "drift_raised": []},
+            "original": {"top1": 0.95, "drift_raised": [], "images": 200},
         },
-        "hard": {"site": 0.86, "original": 0.945},
+        "hard": {"site": 0.86, "original": 0.945, "original_changed": changed([1, 2], [1, 3, 4])},
         "random": {"site": 0.78, "original": 0.95},
         "all": {"site": 0.90, "original": 0.95},
     }
@@ -96,7 +97,26 @@ def test_the_goals_are_judged_on_the_figures_they_name():
     assert judged["gap_closed"] == 0.867 and judged["gap_closed_met"]
     assert judged["hard_minus_random_pp"] == 8.0 and judged["hard_beats_random_met"]
     assert judged["forgetting_pp"] == 0.5 and judged["forgetting_met"] and judged["drift_met"]
+    assert results["hard"]["original_changed"] == {"lost": 2, "gained": 1}
+    assert judged["forgetting_se_pp"] == 0.87  # sqrt(3) of 200 images
     results["hard"]["original"] = 0.92
     results["deployed"]["original"]["drift_raised"] = ["contrast"]
     judged = goals(results)
     assert not judged["forgetting_met"] and not judged["drift_met"]
+    deployed = {"site": {"map50": 0.60}, "original": {"map50": 0.95}}
+    judged = goals({**results, "metric": "map50", "deployed": deployed})
+    assert judged["gap_closed"] == 0.867 and judged["drift_met"] is None  # drift is measured on classifiers
+
+
+def test_a_detector_s_boxes_turn_with_the_site_s_camera():
+    from benchmarks.site_adapt_detect import Frame, shifted
+    from benchmarks.site_shift import shift_with_turn
+
+    image = np.full((216, 384, 3), 128, np.uint8)
+    frame = Frame(image, np.array([[100, 50, 140, 110]], np.float32), np.array([2]))
+    moved = shifted(frame, np.random.default_rng([0, 1, 0]), 2.0)
+    turn = shift_with_turn(image, np.random.default_rng([0, 1, 0]), 2.0)[1]
+    centre = turn @ np.array([120.0, 80.0, 1.0])  # where the camera's turn sends the box's centre
+    box = moved.boxes[0]
+    assert abs((box[0] + box[2]) / 2 - centre[0]) < 0.5 and abs((box[1] + box[3]) / 2 - centre[1]) < 0.5
+    assert box[2] - box[0] > 40 * 1.08 and moved.labels.tolist() == [2]  # turned and zoomed: it grows

@@ -197,3 +197,48 @@ def test_every_page_shows_the_running_daemon_and_updates(start_daemon, browser):
 
     errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert not errors, errors
+
+
+def test_the_model_page_promotes_the_shadow_candidate(colour_site, tiny_bundle, tmp_path, browser):
+    """The promote button on the model page, against a daemon process whose supervisor switches bundles."""
+    import signal
+
+    from daemon_helpers import LogReader, spawn_daemon, swapped_bundle, wait_for_value
+    from selenium.webdriver.common.by import By
+
+    from edge_runtime.bundle_switch import BundleStore
+    from edge_runtime.signing import manifest_digest
+
+    token = "promote-button-token"
+    candidate = swapped_bundle(tiny_bundle, tmp_path / "candidate")
+    site = yaml.safe_load(colour_site.read_text())
+    site["cameras"][0].update(loop=True, realtime=True)
+    site["http"] = {"port": free_port(), "token": token, "benchmark": str(tmp_path / "none.json")}
+    site["site_loop"] = {
+        "shadow": {"bundle": str(candidate), "cpu_budget": 1.0},
+        "promote": {"store": str(tmp_path / "store"), "window_s": 30, "min_frames": 5, "min_compared": 20},
+    }
+    colour_site.write_text(yaml.safe_dump(site, sort_keys=False))
+    url = f"http://127.0.0.1:{site['http']['port']}"
+    daemon = spawn_daemon(colour_site, Path(__file__).parents[2])
+    log = LogReader(daemon)
+    try:
+        log.wait_for("dashboard on http://", timeout_s=90)
+        browser.get(f"{url}/model?token={token}&lang=zh-CN")  # the token becomes the page's cookie
+        compared = "#shadow div:nth-child(2) b"
+        wait_for_value(lambda: browser.refresh() or int(_text(browser, compared) or 0) >= 20, 90)
+        button = browser.find_element(By.ID, "promote-button")
+        assert button.text == "切换为在用模型"
+        browser.find_element(By.CSS_SELECTOR, "#promote input[name=operator]").send_keys("Li")
+        button.click()
+        browser.switch_to.alert.accept()  # a switch of the live model is confirmed first
+        status = "#promote-status"
+        _until(browser, lambda d: d.find_element(By.CSS_SELECTOR, status).get_attribute("data-status") == "active",
+               "the page does not show the promotion active")  # fmt: skip
+        assert "已生效" in _text(browser, status) and "Li" in _text(browser, status)
+        assert BundleStore(tmp_path / "store").current_id() == manifest_digest(candidate)
+        browser.save_screenshot(str(SHOTS / "model-promoted.png"))
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=60)
+    assert daemon.returncode == 0, log.rest()

@@ -12,7 +12,7 @@ import pytest
 
 from edge_runtime.bundle import load_bundle, write_manifest
 from edge_runtime.errors import ConfigError
-from train.adapt import initial_checkpoint, replay_sample, with_site_labels
+from train.adapt import initial_checkpoint, replay_sample, retraining, with_site_labels
 from train.checkpoint import read_checkpoint
 from train.config import ClassifyConfig
 from train.task import get_task
@@ -48,6 +48,17 @@ def test_replay_keeps_a_seeded_share_of_every_class():
     assert replay_sample(samples, strata, 0.0, seed=1) == []
 
 
+def test_the_retraining_recipe_replaces_optim_s_and_applies_once(tmp_path):
+    site = {"data": str(tmp_path), "lr_scale": 0.25, "freeze_bn": True}
+    config = _config(tmp_path, tmp_path / "run", site=site)
+    ran = retraining(config)
+    assert (ran.optim.epochs, ran.optim.warmup_epochs, ran.optim.freeze_bn) == (2, 0, True)
+    assert ran.optim.lr == config.optim.lr * 0.25 and ran.site is not None and ran.site.lr_scale == 1.0
+    assert retraining(ran) == ran  # the saved configuration runs the same again
+    plain = _config(tmp_path, tmp_path / "run")
+    assert retraining(plain) == plain
+
+
 def test_init_from_a_bundle_needs_the_checkpoint_it_names(tiny_real_bundle, tiny_checkpoint, tmp_path):
     config = _config(tmp_path, tmp_path / "run", init_from=str(tiny_real_bundle))
     assert initial_checkpoint(config) == Path(load_bundle(tiny_real_bundle).manifest.provenance["checkpoint"])
@@ -71,7 +82,10 @@ def test_retrain_from_the_bundle_on_site_labels_then_export_reports_both(
 
     site = _site_labels(tiny_data / "classify", tmp_path / "site")
     config = _config(
-        tiny_data, tmp_path / "run", init_from=str(tiny_real_bundle), site={"data": str(site), "replay": 0.5}
+        tiny_data,
+        tmp_path / "run",
+        init_from=str(tiny_real_bundle),
+        site={"data": str(site), "replay": 0.5, "epochs": 1},
     )
     task = get_task("classify")
     original = task.read_data(config)
@@ -85,7 +99,9 @@ def test_retrain_from_the_bundle_on_site_labels_then_export_reports_both(
     fit(config)
     checkpoint = read_checkpoint(tmp_path / "run" / "best.pt")
     assert checkpoint.meta.config["init_from"] == str(tiny_real_bundle)
-    assert checkpoint.meta.config["site"] == {"data": str(site), "replay": 0.5}
+    site_recipe = {"data": str(site), "replay": 0.5, "epochs": 1, "lr_scale": 1.0, "freeze_bn": False}
+    assert checkpoint.meta.config["site"] == site_recipe  # the learning rate as it ran: scaled once
+    assert checkpoint.meta.config["optim"]["lr"] == config.optim.lr * config.site.lr_scale
 
     out = tmp_path / "bundle"
     export_bundle(

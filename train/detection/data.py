@@ -59,9 +59,7 @@ def read_yolo(root: Path, split: str, classes: list[str] | None = None) -> tuple
     if not data_yaml.is_file():
         raise DataError(f"{root}: no data.yaml (YOLO layout: data.yaml, images/<split>/, labels/<split>/)")
     spec = yaml.safe_load(data_yaml.read_text())
-    names = spec.get("names", {})
-    found = [names[i] for i in sorted(names)] if isinstance(names, dict) else list(names)
-    classes = classes or found
+    classes = classes or read_yolo_names(data_yaml)
     if split not in spec:
         raise DataError(f"{data_yaml}: no {split!r} entry")
     images = root / spec[split]
@@ -93,6 +91,12 @@ def read_yolo(root: Path, split: str, classes: list[str] | None = None) -> tuple
     return classes, samples
 
 
+def read_yolo_names(data_yaml: Path) -> list[str]:
+    """The class names of a YOLO ``data.yaml`` (a list, or a dict of index -> name), in index order."""
+    names = (yaml.safe_load(data_yaml.read_text()) or {}).get("names", {})
+    return [str(names[i]) for i in sorted(names)] if isinstance(names, dict) else [str(n) for n in names]
+
+
 def read_coco(root: Path, split: str, classes: list[str] | None = None) -> tuple[list[str], list[BoxSample]]:
     candidates = [root / "annotations" / f"{split}.json", root / f"{split}.json"]
     annotation_file = next((c for c in candidates if c.is_file()), None)
@@ -113,7 +117,11 @@ def read_coco(root: Path, split: str, classes: list[str] | None = None) -> tuple
         path = next(
             (
                 p
-                for p in (root / "images" / split / image["file_name"], root / image["file_name"])
+                for p in (
+                    root / "images" / split / image["file_name"],
+                    root / image["file_name"],
+                    root / "images" / image["file_name"],  # CVAT's COCO export
+                )
                 if p.is_file()
             ),
             root / image["file_name"],

@@ -1,4 +1,6 @@
-"""How much each preset generates: ``demo`` for the walkthrough, ``tiny`` for tests and smoke runs."""
+"""How much each preset generates: ``demo`` for the walkthrough, ``tiny`` for tests and smoke runs,
+``site`` for the shifted-site rounds (the demo's images, test splits five and three times larger: items
+are seeded one by one, so its first 40 test images per class are the demo's)."""
 
 from dataclasses import dataclass
 
@@ -31,6 +33,9 @@ class Preset:
 PRESETS = {
     "demo": Preset(
         "demo", SplitCounts(120, 30, 40), SplitCounts(150, 40, 40), SplitCounts(120, 30, 30), 40.0
+    ),
+    "site": Preset(
+        "site", SplitCounts(120, 30, 200), SplitCounts(150, 40, 120), SplitCounts(120, 30, 30), 8.0
     ),
     "tiny": Preset("tiny", SplitCounts(8, 4, 4), SplitCounts(8, 4, 4), SplitCounts(6, 3, 3), 8.0),
 }

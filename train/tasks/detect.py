@@ -11,12 +11,13 @@ import torch
 from torch import nn
 
 from edge_runtime.bundle import InputSpec, ModelInterface
+from edge_runtime.errors import ConfigError
 from edge_runtime.model import Predictor
 from edge_runtime.postprocess_spec import DEFAULT_SCORE_THRESHOLD, BoxesPost
 from train.data import LoadItem, files_entries, fingerprint, readable
 from train.detection.balance import repeat_factors
 from train.detection.config import DetectTrainConfig
-from train.detection.data import BoxLoader, BoxSample, read_detection_split
+from train.detection.data import BoxLoader, BoxSample, read_detection_split, read_yolo_names
 from train.detection.metrics import coco_map
 from train.evaluation import EvalReport
 from train.models import BuiltModel, ModelRequest
@@ -78,6 +79,24 @@ class Detect(ImageTask):
         test = read_detection_split(root, "test", data.format, classes)[1]
         entries = files_entries([s.path for s in train + val + test])
         return TaskData(classes, train, val, test, fingerprint(entries), str(root))
+
+    def read_labelled(self, folder: Path, classes: list[str]) -> list[BoxSample]:
+        """The labelling import's YOLO (``data.yaml``, ``images/``, ``labels/``) or one COCO instances file
+        (``annotations/*.json`` or ``*.json``, images beside it or in ``images/``), in the model's classes."""
+        folder = Path(folder)
+        if (folder / "data.yaml").is_file():
+            names = read_yolo_names(folder / "data.yaml")
+            if names != classes:
+                raise ConfigError(
+                    f"site.data: {folder}/data.yaml names {names}; the model's classes are {classes}"
+                )
+            return read_detection_split(folder, "train", "yolo", classes)[1]
+        found = sorted({*folder.glob("*.json"), *folder.glob("annotations/*.json")})
+        if len(found) != 1:
+            raise ConfigError(
+                f"site.data: {folder} holds neither data.yaml (YOLO) nor one COCO JSON (found {len(found)})"
+            )
+        return read_detection_split(folder, found[0].stem, "coco", classes)[1]
 
     def item_loader(self, spec: InputSpec, augment: Any, samples: Sequence[Any]) -> LoadItem:
         return BoxLoader(spec, augment, samples)
