@@ -51,6 +51,20 @@ def dense_figures(bundle_path: Path, checkpoint: Path, *, frames: int = 8, min_s
         }
     ]
     for artifact in bundle.manifest.artifacts:
+        if artifact.metrics.get(task.metric) is None:  # the gate could not run it: nothing to time
+            rows.append(
+                {
+                    "artifact": artifact.key,
+                    "ran_in": None,
+                    "p50_ms": None,
+                    "ratio_to_pytorch": None,
+                    "mb": artifact.total_bytes / 1e6,
+                    "status": artifact.status,
+                    "metric": None,
+                    "map": None,
+                }
+            )
+            continue
         runner = BundleModel(bundle, artifact.key)
         stats = LatencyStats.from_samples(
             time_calls(
@@ -92,10 +106,10 @@ def render(results: dict) -> str:
     for row in results["rows"]:
         value = "" if row["metric"] is None else f"{100 * row['metric']:.2f}"
         size = "" if row["mb"] is None else f"{row['mb']:.2f}"
-        lines.append(
-            f"| {row['artifact']} | {value} | {row['p50_ms']:.1f} | {row['ratio_to_pytorch']:.2f} | {size} "
-            f"| {row['status']} |"
+        timing = (
+            "– | –" if row["p50_ms"] is None else f"{row['p50_ms']:.1f} | {row['ratio_to_pytorch']:.2f}"
         )
+        lines.append(f"| {row['artifact']} | {value} | {timing} | {size} | {row['status']} |")
     return "\n".join(lines)
 
 
