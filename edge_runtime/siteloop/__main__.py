@@ -15,6 +15,7 @@ from edge_runtime.errors import AditError, ConfigError
 from edge_runtime.siteloop.captures import read_captures
 from edge_runtime.siteloop.labelling import LS_IMAGE_URL, export, list_formats, pre_annotation
 from edge_runtime.siteloop.labels_in import list_readers, read_labels, write_dataset
+from edge_runtime.siteloop.pick import pick_captures
 from edge_runtime.siteloop.reference import add_reference, image_files
 from edge_runtime.siteloop.signal_windows import labelled_windows, write_npz
 from edge_runtime.web.acks import AckStore
@@ -33,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--reasons", help="comma-separated: only captures with one of these reasons")
     out.add_argument("--limit", type=int, help="at most this many, newest first")
+    out.add_argument(
+        "--budget", type=int,
+        help="a labelling round of this many: feedback first, then the least sure of each predicted class "
+        "in turn, near-duplicates passed over (classification captures)",
+    )
     out.add_argument("--image-url", help=f"Label Studio: prefix of each image URL (default {LS_IMAGE_URL})")
     back = commands.add_parser("import", help="corrected labels back as training data")
     back.add_argument("--format", required=True, choices=list_readers())
@@ -89,6 +95,10 @@ def _export(args: argparse.Namespace) -> int:
         captures = [c for c in captures if wanted & set(c.reasons)]
     if args.limit is not None:
         captures = captures[-args.limit :]
+    if args.budget is not None:
+        if args.budget < 1:
+            raise ConfigError(f"--budget: at least 1, not {args.budget}")
+        captures = pick_captures(captures, args.budget)
     feedback = _feedback(args.acks) if args.acks is not None else {}
     items = [
         pre_annotation(c, next((feedback[e] for e in c.event_ids if e in feedback), None)) for c in captures

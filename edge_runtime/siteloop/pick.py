@@ -15,7 +15,11 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from edge_runtime.phash import distance
+import cv2
+
+from edge_runtime.errors import ConfigError
+from edge_runtime.phash import distance, phash
+from edge_runtime.siteloop.captures import Capture
 
 NEAR_BITS = 4  # pHash bits within which two frames are near duplicates (the data doctor's default)
 
@@ -53,3 +57,27 @@ def pick(candidates: Sequence[Candidate], budget: int, near_bits: int = NEAR_BIT
                 break
     passed.sort(key=lambda i: (candidates[i].margin, i))
     return picked + passed[: budget - len(picked)]
+
+
+def pick_captures(captures: Sequence[Capture], budget: int, near_bits: int = NEAR_BITS) -> list[Capture]:
+    """A labelling round of ``budget`` stored captures: those behind operator feedback first, then
+    ``pick`` over the rest (classification captures: their stored probabilities give the margin)."""
+    feedback = [c for c in captures if "feedback" in c.reasons]
+    rest = [c for c in captures if "feedback" not in c.reasons]
+    candidates = [_candidate(c) for c in rest]
+    chosen = pick(candidates, max(0, budget - len(feedback)), near_bits)
+    return feedback[:budget] + [rest[i] for i in chosen]
+
+
+def _candidate(capture: Capture) -> Candidate:
+    prediction = capture.prediction
+    if prediction.get("task") != "classify":
+        raise ConfigError(
+            f"capture {capture.id}: a {prediction.get('task')} prediction; "
+            "a budget picks among classification captures"
+        )
+    image = cv2.imread(str(capture.path))
+    if image is None:
+        raise ConfigError(f"capture {capture.id}: cannot read {capture.path}")
+    top = sorted(prediction["probabilities"].values(), reverse=True)
+    return Candidate(top[0] - top[1] if len(top) > 1 else 1.0, prediction["label"], phash(image))

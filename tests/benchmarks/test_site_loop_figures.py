@@ -120,3 +120,57 @@ def test_a_detector_s_boxes_turn_with_the_site_s_camera():
     box = moved.boxes[0]
     assert abs((box[0] + box[2]) / 2 - centre[0]) < 0.5 and abs((box[1] + box[3]) / 2 - centre[1]) < 0.5
     assert box[2] - box[0] > 40 * 1.08 and moved.labels.tolist() == [2]  # turned and zoomed: it grows
+
+
+def _torn(green: int, red: int, seed: int) -> np.ndarray:
+    """A frame between green and red, textured so that no two frames hash alike."""
+    noise = np.random.default_rng(seed).normal(0, 6, (48, 64, 1))
+    base = np.full((48, 64, 3), (0, green, red), np.float32)
+    return np.clip(base + cv2.GaussianBlur(noise, (0, 0), 3)[..., None] * 3, 0, 255).astype(np.uint8)
+
+
+def test_the_benchmark_s_hard_frames_are_the_device_s_pick(tiny_bundle):
+    from benchmarks.site_adapt import device_hard, margins, predictions
+
+    model = BundleModel(load_bundle(tiny_bundle))
+    images = [
+        (_torn(119, 121, 0), "red"),  # the red side of unsure, twice
+        (_torn(118, 122, 1), "red"),
+        (_torn(123, 117, 2), "green"),  # the green side, less unsure
+        (np.full((48, 64, 3), BGR["red"], np.uint8), "red"),  # sure: the device keeps it not
+    ]
+    found = predictions(model, images)
+    assert [p.label for p in found] == ["red", "red", "green", "red"]
+    spread = margins(model, images)
+    assert spread[0] < spread[1] < spread[2] < 0.15 < spread[3]
+    assert sorted(device_hard(found, images, 2)) == [0, 2]  # the two smallest margins would be 0 and 1
+    assert sorted(device_hard(found, images, 10)) == [0, 1, 2]  # only what the capture keeps
+
+
+def test_random_draws_are_seeded_and_summarised_by_their_mean():
+    from benchmarks.site_adapt import goals, random_draws, summarise_draws
+
+    draws = random_draws(0, 600, 100, 3)
+    assert np.array_equal(draws[0], np.random.default_rng(0).choice(600, 100, replace=False))  # the old draw
+    assert all(len(set(d)) == 100 for d in draws) and not np.array_equal(draws[1], draws[2])
+    assert all(np.array_equal(a, b) for a, b in zip(draws, random_draws(0, 600, 100, 3), strict=True))
+    results = {
+        "metric": "top1",
+        "deployed": {
+            "site": {"top1": 0.5, "drift_raised": ["contrast"]},
+            "original": {"top1": 0.9, "drift_raised": [], "images": 1000},
+        },
+        "hard": {"site": 0.86, "original": 0.9},
+        "all": {"site": 0.9, "original": 0.9},
+        **{
+            f"random-{k}": {"labels": 100, "site": s, "original": 0.9}
+            for k, s in enumerate([0.74, 0.8, 0.83])
+        },
+    }
+    summarise_draws(results)
+    assert "random-0" not in results and [d["site"] for d in results["random"]["draws"]] == [0.74, 0.8, 0.83]
+    assert results["random"]["site"] == 0.79 and results["random"]["site_range"] == [0.74, 0.83]
+    assert results["random"]["site_sd"] == 0.0458
+    judged = goals(results)
+    assert judged["hard_minus_random_pp"] == 7.0 and judged["hard_beats_random_met"]  # against the mean
+    assert judged["random_draws"] == 3 and judged["random_site_sd_pp"] == 4.58
