@@ -127,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         help="seeded random selections, each retrained (the goal compares hard with their mean)",
     )
     parser.add_argument(
+        "--first-draw", type=int, default=0,
+        help="the first random draw's number (draws first..first+N-1: a round split over several runs)",
+    )
+    parser.add_argument(
         "--set", nargs="*", default=[], dest="overrides", metavar="KEY=VALUE",
         help="retraining settings over the deployed run's own and site's defaults, e.g. site.replay=0.5",
     )
@@ -136,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(args.runs.split(",")) - set(RUNS)
     if unknown:
         parser.error(f"--runs: unknown {sorted(unknown)}; choose among {', '.join(RUNS)}")
-    if args.random_draws < 1:
-        parser.error(f"--random-draws: at least 1, not {args.random_draws}")
+    if args.random_draws < 1 or args.first_draw < 0:
+        parser.error(f"--random-draws: at least 1 (not {args.random_draws}), --first-draw: at least 0")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     deployed = load_bundle(args.bundle)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -156,12 +160,12 @@ def _results(args: argparse.Namespace, metric: str, pool: int, deployed: dict[st
     return {"settings": settings, "metric": metric, "pool": pool, "deployed": deployed}
 
 
-def random_draws(seed: int, pool: int, labels: int, draws: int) -> list[np.ndarray]:
-    """``draws`` seeded random selections; the first is the single draw earlier rounds made."""
-    return [
-        np.random.default_rng(seed if k == 0 else [seed, k]).choice(pool, labels, replace=False)
-        for k in range(draws)
-    ]
+def random_draws(seed: int, pool: int, labels: int, draws: range) -> dict[int, np.ndarray]:
+    """Seeded random selections by number; draw 0 is the single draw earlier rounds made."""
+    return {
+        k: np.random.default_rng(seed if k == 0 else [seed, k]).choice(pool, labels, replace=False)
+        for k in draws
+    }
 
 
 def _chosen(args: argparse.Namespace, hard: np.ndarray, hardness: np.ndarray) -> list[tuple[str, np.ndarray]]:
@@ -174,8 +178,9 @@ def _chosen(args: argparse.Namespace, hard: np.ndarray, hardness: np.ndarray) ->
         elif name == "margin":
             jobs.append((name, np.argsort(hardness, kind="stable")[: args.labels]))
         elif name == "random":
-            draws = random_draws(args.seed, len(hardness), args.labels, args.random_draws)
-            jobs += [(f"random-{k}", picked) for k, picked in enumerate(draws)]
+            numbers = range(args.first_draw, args.first_draw + args.random_draws)
+            draws = random_draws(args.seed, len(hardness), args.labels, numbers)
+            jobs += [(f"random-{k}", picked) for k, picked in draws.items()]
         else:
             jobs.append((name, np.arange(len(hardness))))
     return jobs
@@ -187,7 +192,7 @@ def summarise_draws(results: dict[str, Any]) -> None:
     names = sorted((k for k in results if k.startswith("random-")), key=lambda k: int(k.split("-")[1]))
     if not names:
         return
-    draws = [results.pop(name) for name in names]
+    draws = [{"draw": int(name.split("-")[1]), **results.pop(name)} for name in names]
     summary: dict[str, Any] = {"labels": draws[0]["labels"], "draws": draws}
     for figure in ("site", "original"):
         values = np.asarray([d[figure] for d in draws])

@@ -150,10 +150,11 @@ def test_the_benchmark_s_hard_frames_are_the_device_s_pick(tiny_bundle):
 def test_random_draws_are_seeded_and_summarised_by_their_mean():
     from benchmarks.site_adapt import goals, random_draws, summarise_draws
 
-    draws = random_draws(0, 600, 100, 3)
+    draws = random_draws(0, 600, 100, range(3))
     assert np.array_equal(draws[0], np.random.default_rng(0).choice(600, 100, replace=False))  # the old draw
-    assert all(len(set(d)) == 100 for d in draws) and not np.array_equal(draws[1], draws[2])
-    assert all(np.array_equal(a, b) for a, b in zip(draws, random_draws(0, 600, 100, 3), strict=True))
+    assert all(len(set(d)) == 100 for d in draws.values()) and not np.array_equal(draws[1], draws[2])
+    later = random_draws(0, 600, 100, range(1, 3))  # a round split over two invocations draws the same
+    assert list(later) == [1, 2] and all(np.array_equal(later[k], draws[k]) for k in later)
     results = {
         "metric": "top1",
         "deployed": {
@@ -169,6 +170,7 @@ def test_random_draws_are_seeded_and_summarised_by_their_mean():
     }
     summarise_draws(results)
     assert "random-0" not in results and [d["site"] for d in results["random"]["draws"]] == [0.74, 0.8, 0.83]
+    assert [d["draw"] for d in results["random"]["draws"]] == [0, 1, 2]
     assert results["random"]["site"] == 0.79 and results["random"]["site_range"] == [0.74, 0.83]
     assert results["random"]["site_sd"] == 0.0458
     judged = goals(results)
