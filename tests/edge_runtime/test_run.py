@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 import yaml
 from daemon_helpers import LogReader, spawn_daemon
 
+from edge_runtime.cli import main
 from edge_runtime.config import load_site_config
 from edge_runtime.events import read_events
 from edge_runtime.pipeline import run
@@ -56,19 +58,30 @@ def test_sigterm_stops_capture_flushes_sinks_and_exits_0(colour_site):
     ).is_file()  # the resolved config beside the output
 
 
-def test_the_daemon_compiles_its_model_once_the_check_and_the_run_share_it(colour_site, monkeypatch):
-    from edge_runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from edge_runtime.backends.openvino_backend import OpenVinoBackend
-
-    loads: list[str] = []
-    for backend in (OpenVinoBackend, OnnxRuntimeBackend):
-        original = backend.load
-
-        def counted(self, original=original) -> None:
-            loads.append(str(self.model_path))
-            original(self)
-
-        monkeypatch.setattr(backend, "load", counted)
+def test_the_daemon_compiles_its_model_once_the_check_and_the_run_share_it(colour_site, model_loads):
     summary = run(load_site_config(colour_site), threading.Event())
     assert summary.frames > 0
-    assert len(loads) == 1, loads  # verify_daemon compiled it; run used that one
+    assert len(model_loads) == 1, model_loads  # verify_daemon compiled it; run used that one
+
+
+def test_a_sighup_reload_compiles_the_reloaded_model_once(colour_site, model_loads):
+    """The reload's check compiles the model and its run takes it over (issue 18): two compilations for
+    a start and a reload, not three."""
+    site = yaml.safe_load(colour_site.read_text())
+    site["cameras"][0].update(loop=True, realtime=True)
+    colour_site.write_text(yaml.safe_dump(site))
+
+    def after_loads(count: int, sig: signal.Signals) -> None:
+        deadline = time.monotonic() + 120
+        while len(model_loads) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        os.kill(os.getpid(), sig)  # the handler runs on the main thread, where main() waits
+
+    driver = threading.Thread(
+        target=lambda: (after_loads(1, signal.SIGHUP), after_loads(2, signal.SIGTERM)), daemon=True
+    )
+    driver.start()
+    assert main(["run", "--config", str(colour_site)]) == 0
+    driver.join(30)
+    assert len(model_loads) == 2, model_loads  # the start's check, the reload's check; the runs use them
