@@ -28,7 +28,6 @@ from export.calibration import CalibrationSet
 from export.onnx_export import INPUT_NAME
 from export.options import NncfQuantOptions, OrtQuantOptions
 
-
 # Calibration batches whose activations ONNX Runtime holds at once. Its histogram calibrators
 # (entropy, percentile) keep every batch's intermediate outputs until the reader is exhausted: 300
 # PPE photos at 416 px went past 20 GB and the kernel killed the export. Read in chunks of this

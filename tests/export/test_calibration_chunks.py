@@ -16,9 +16,13 @@ from export.options import OrtQuantOptions
 
 def _conv_model(path) -> None:
     """A 3->4 channel 3x3 convolution and a ReLU: the smallest graph ORT's quantizer calibrates."""
-    weight = numpy_helper.from_array(np.random.default_rng(0).normal(size=(4, 3, 3, 3)).astype(np.float32), "w")
+    kernel = np.random.default_rng(0).normal(size=(4, 3, 3, 3)).astype(np.float32)
+    weight = numpy_helper.from_array(kernel, "w")
     graph = helper.make_graph(
-        [helper.make_node("Conv", [INPUT_NAME, "w"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c"], ["y"])],
+        [
+            helper.make_node("Conv", [INPUT_NAME, "w"], ["c"], pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c"], ["y"]),
+        ],
         "conv",
         [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, [1, 3, 8, 8])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])],
