@@ -91,8 +91,10 @@ def run(
         outbox = Outbox(config.outbox, sinks, liveness, lock=lock, followers=[tally], timers=timers)
         cleanup.callback(outbox.close)  # drains into the sinks before they close
         cameras, raised = [], queue.SimpleQueue[Event]()
-        for camera in config.cameras:
-            source = open_camera(camera, stop)
+        for index, camera in enumerate(config.cameras):
+            # each camera's inference slots a different share into the period: their frames come due
+            # in turn, not all at the same moment
+            source = open_camera(camera, stop, slot_phase=index / len(config.cameras))
             monitor = CameraHealth(camera.name, camera.health, raised.put) if camera.health.enabled else None
             capture = CaptureThread(
                 source,
