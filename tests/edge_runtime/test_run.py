@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,7 +13,6 @@ from pathlib import Path
 import yaml
 from daemon_helpers import LogReader, spawn_daemon
 
-from edge_runtime.cli import main
 from edge_runtime.config import load_site_config
 from edge_runtime.events import read_events
 from edge_runtime.pipeline import run
@@ -64,24 +64,50 @@ def test_the_daemon_compiles_its_model_once_the_check_and_the_run_share_it(colou
     assert len(model_loads) == 1, model_loads  # verify_daemon compiled it; run used that one
 
 
-def test_a_sighup_reload_compiles_the_reloaded_model_once(colour_site, model_loads):
+# The daemon runs in an interpreter of its own (as on a site): in-process after the capacity
+# benchmark's RTSP test, the pytest process died of a SIGSEGV on the reload (not understood yet).
+_COUNTED_RUN = """
+import os, signal, sys, threading, time
+from edge_runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
+from edge_runtime.backends.openvino_backend import OpenVinoBackend
+from edge_runtime.cli import main
+
+loads = []
+for backend in (OpenVinoBackend, OnnxRuntimeBackend):
+    def counted(self, original=backend.load):
+        loads.append(str(self.model_path))
+        original(self)
+    backend.load = counted
+
+def after_loads(count, sig):
+    deadline = time.monotonic() + 120
+    while len(loads) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.kill(os.getpid(), sig)  # the handler runs on the main thread, where main() waits
+
+threading.Thread(
+    target=lambda: (after_loads(1, signal.SIGHUP), after_loads(2, signal.SIGTERM)), daemon=True
+).start()
+code = main(["run", "--config", sys.argv[1]])
+print("LOADS", len(loads))
+sys.exit(code)
+"""
+
+
+def test_a_sighup_reload_compiles_the_reloaded_model_once(colour_site):
     """The reload's check compiles the model and its run takes it over (issue 18): two compilations for
     a start and a reload, not three."""
     site = yaml.safe_load(colour_site.read_text())
     site["cameras"][0].update(loop=True, realtime=True)
     colour_site.write_text(yaml.safe_dump(site))
-
-    def after_loads(count: int, sig: signal.Signals) -> None:
-        deadline = time.monotonic() + 120
-        while len(model_loads) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)
-        os.kill(os.getpid(), sig)  # the handler runs on the main thread, where main() waits
-
-    driver = threading.Thread(
-        target=lambda: (after_loads(1, signal.SIGHUP), after_loads(2, signal.SIGTERM)), daemon=True
+    done = subprocess.run(
+        [sys.executable, "-c", _COUNTED_RUN, str(colour_site)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
     )
-    driver.start()
-    assert main(["run", "--config", str(colour_site)]) == 0
-    driver.join(30)
-    assert len(model_loads) == 2, model_loads  # the start's check, the reload's check; the runs use them
+    assert done.returncode == 0, done.stderr[-2000:]
+    # the start's check, the reload's check; the runs use them
+    assert "LOADS 2" in done.stdout.splitlines(), done.stdout[-2000:]
