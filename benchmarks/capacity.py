@@ -23,7 +23,7 @@ import cv2
 import yaml
 
 from benchmarks.preprocess_cost import preprocessing_costs
-from benchmarks.streams import ProcessCpu, RtspCameras, decode_cost, encode_stream
+from benchmarks.streams import ProcessCpu, RtspCameras, decode_cost, encode_stream, staggered_streams
 from edge_runtime.bundle import Bundle, Manifest
 from edge_runtime.config import SiteConfig
 from edge_runtime.config.rules import RuleConfig
@@ -49,11 +49,19 @@ class CapacitySettings:
     sub_stream: bool = False  # decode each camera's 320x180 sub-stream instead of its 640x360 main stream
     warmup_s: float = 8.0
     seconds: float = 30.0
+    # staggered: the cameras' keyframes (and loops) out of step, as real cameras' are; aligned: every
+    # camera serves the same file from the moment the daemon connects (streams.py)
+    keyframes: str = "staggered"
+
+    @property
+    def stream(self) -> str:
+        """The ``stream`` of a point: which stream is decoded, and whether the keyframes are in step."""
+        size = "sub 320x180" if self.sub_stream else "main 640x360"
+        return f"{size}, {self.keyframes} keyframes"
 
     @property
     def variant(self) -> str:
-        stream = "sub 320x180" if self.sub_stream else "main 640x360"
-        return f"{self.mode}, {self.preprocess} preprocessing, {stream}"
+        return f"{self.mode}, {self.preprocess} preprocessing, {self.stream}"
 
 
 def _site(
@@ -99,28 +107,35 @@ def _free_port() -> int:
 
 
 def run_point(
-    base: SiteConfig, settings: CapacitySettings, streams: tuple[Path, Path], count: int, out: Path
+    base: SiteConfig,
+    settings: CapacitySettings,
+    streams: tuple[list[Path], list[Path] | None],
+    count: int,
+    out: Path,
 ) -> dict[str, Any]:
-    """Serve ``count`` cameras, run the daemon's probe against them, and summarise the window."""
+    """Serve ``count`` cameras from ``streams`` (``_streams``), run the daemon's probe against them, and
+    summarise the window."""
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("events.jsonl", "outbox.sqlite", "outbox.sqlite-wal", "outbox.sqlite-shm"):
         (out / stale).unlink(missing_ok=True)  # a point measures its own events only
-    with RtspCameras(streams[0], count, streams[1] if settings.sub_stream else None) as cameras:
+    with RtspCameras(streams[0], count, streams[1]) as cameras:
         site = _site(base, settings, cameras, count, out, _free_port())
         load_before = os.getloadavg()[0]
         with ProcessCpu(cameras.process.pid) as server:  # type: ignore[union-attr]
             command = [sys.executable, "-m", "benchmarks.capacity_probe", "--config", str(site),
                        "--warmup", str(settings.warmup_s), "--seconds", str(settings.seconds),
                        "--out", str(out / "probe.json")]  # fmt: skip
-            done = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=settings.warmup_s + settings.seconds + PROBE_SLACK_S,
-            )
+            with (out / "probe.log").open("w") as log_file:  # the daemon's log: each lost slot, when
+                done = subprocess.run(
+                    command,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    check=False,
+                    timeout=settings.warmup_s + settings.seconds + PROBE_SLACK_S,
+                )
         if done.returncode != 0:
-            raise SourceError(f"capacity probe with {count} camera(s) failed: {done.stderr.strip()[-1500:]}")
+            tail = (out / "probe.log").read_text(errors="replace").strip()[-1500:]
+            raise SourceError(f"capacity probe with {count} camera(s) failed: {tail}")
     probe = json.loads((out / "probe.json").read_text())
     return summarise(
         probe, settings, count, server.percent(probe["window"]["start"], probe["window"]["end"]), load_before
@@ -143,7 +158,8 @@ def summarise(
     return {
         "cameras": count,
         "codec": "h264",
-        "stream": "sub 320x180" if settings.sub_stream else "main 640x360",
+        "stream": settings.stream,
+        "keyframes": settings.keyframes,
         "artifact": probe["artifact"],
         "runtime_precision": probe["runtime_precision"],
         "bundle": str(settings.bundle),
@@ -175,15 +191,25 @@ def summarise(
     }
 
 
-def _streams(video: Path, out: Path) -> tuple[Path, Path]:
-    return encode_stream(video, out / "streams", *MAIN_SIZE), encode_stream(video, out / "streams", *SUB_SIZE)
+def _streams(
+    video: Path, out: Path, settings: CapacitySettings, count: int
+) -> tuple[list[Path], list[Path] | None]:
+    """The files the RTSP server serves ``count`` cameras from: main streams, and sub-streams if decoded."""
+    folder = out / "streams"
+
+    def files(size: tuple[int, int]) -> list[Path]:
+        if settings.keyframes == "aligned":
+            return [encode_stream(video, folder, *size)]
+        return staggered_streams(video, folder, *size, count)
+
+    return files(MAIN_SIZE), files(SUB_SIZE) if settings.sub_stream else None
 
 
 def costs(bundle: Bundle, artifact: str | None, video: Path, out: Path) -> dict[str, Any]:
     """What each decoded frame costs around the model: decoding both streams (grab alone, and with the
     BGR conversion) and the main stream as MJPEG, and a main-stream frame's preprocessing and inference
     on the host or in the graph."""
-    streams = _streams(video, out)
+    streams = [encode_stream(video, out / "streams", *size) for size in (MAIN_SIZE, SUB_SIZE)]
     decode = {
         f"{w}x{h}": decode_cost(path) for (w, h), path in zip((MAIN_SIZE, SUB_SIZE), streams, strict=True)
     }
@@ -201,9 +227,9 @@ def run_capacity(
     base: SiteConfig, settings: CapacitySettings, task: str, video: Path, counts: tuple[int, ...], out: Path
 ) -> list[dict[str, Any]]:
     """The sweep over ``counts``."""
-    streams = _streams(video, out)
     points = []
     for count in counts:
+        streams = _streams(video, out, settings, count)
         point = run_point(base, settings, streams, count, out / "points" / f"{_slug(settings)}-{count}")
         point["task"] = task
         log.info(
@@ -236,7 +262,8 @@ def run_latency(
         update_every_s=0.5 / settings.target_fps,
     )
     site = base.model_copy(update={"rules": [every_frame]})
-    point = run_point(site, settings, _streams(video, out), 1, out / "points" / f"{_slug(settings)}-latency")
+    streams = _streams(video, out, settings, 1)
+    point = run_point(site, settings, streams, 1, out / "points" / f"{_slug(settings)}-latency")
     return {
         key: point[key]
         for key in (
@@ -255,7 +282,8 @@ def run_latency(
 
 def _slug(settings: CapacitySettings) -> str:
     name = settings.bundle.name
-    return f"{name}-{settings.mode}-{settings.preprocess}-{'sub' if settings.sub_stream else 'main'}"
+    stream = "sub" if settings.sub_stream else "main"
+    return f"{name}-{settings.mode}-{settings.preprocess}-{stream}-{settings.keyframes}"
 
 
 def merge_points(existing: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:

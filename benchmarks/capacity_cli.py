@@ -52,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     add("--mode", choices=["throughput", "latency"], default="throughput", help="model.mode")
     add("--preprocess", choices=["graph", "host"], default="graph", help="model.preprocess")
     add("--sub-stream", action="store_true", help="decode each camera's 320x180 sub-stream")
+    add(
+        "--keyframes",
+        choices=["staggered", "aligned"],
+        default="staggered",
+        help="staggered: the cameras' keyframes and loops out of step, as real cameras' are; aligned: every "
+        "camera the same file from the same moment (every keyframe of every camera at once)",
+    )
     add("--latency", action="store_true", help="also one camera with a rule firing on every inferred frame")
     add("--lang", choices=sorted(HEADINGS), default="en")
     return parser
@@ -70,6 +77,7 @@ def capacity(argv: list[str]) -> int:
         mode=args.mode,
         preprocess=args.preprocess,
         sub_stream=args.sub_stream,
+        keyframes=args.keyframes,
         warmup_s=args.warmup,
         seconds=args.seconds,
     )

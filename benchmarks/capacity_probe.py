@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import resource
 import sys
 import threading
@@ -99,11 +100,13 @@ def measure(config_path: Path, warmup_s: float, seconds: float) -> dict[str, Any
         names = [camera.name for camera in config.cameras]
         _wait_until_all_infer(config.http.port, names, failed)
         time.sleep(warmup_s)
+        asked = time.time()
         before, cpu_before, started = _status(config.http.port), _cpu_s(), time.time()
         timers.recording = True
         time.sleep(seconds)
         timers.recording = False
         after, cpu_after, ended = _status(config.http.port), _cpu_s(), time.time()
+        status_ms = round((started - asked) * 1000.0, 1)  # the daemon answering /status, inside the window
         memory = _memory_mb()
     finally:
         stop.set()
@@ -119,7 +122,7 @@ def measure(config_path: Path, warmup_s: float, seconds: float) -> dict[str, Any
         for name in names
     }
     return {
-        "window": {"start": started, "end": ended, "seconds": round(window, 2)},
+        "window": {"start": started, "end": ended, "seconds": round(window, 2), "status_ms": status_ms},
         "cameras": cameras,
         "fps_per_camera": {name: round(c["processed"] / window, 2) for name, c in cameras.items()},
         "cpu_percent": round(100.0 * (cpu_after - cpu_before) / window, 1),
@@ -147,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     setup_logging()
+    logging.getLogger("edge_runtime.capture").setLevel(logging.DEBUG)  # each lost slot, when (probe.log)
     point = measure(args.config, args.warmup, args.seconds)
     args.out.write_text(json.dumps(point, indent=2) + "\n")
     return 0

@@ -2,14 +2,16 @@
 
 Run with Debian's /usr/bin/python3 (it has ``gi``); the capacity benchmark starts it:
 
-    /usr/bin/python3 benchmarks/rtsp_serve.py --video main.mp4 --cameras 32 [--sub sub.mp4]
+    /usr/bin/python3 benchmarks/rtsp_serve.py --cameras 32 --video main.mp4 [--video main-kf5.mp4 ...]
+        [--sub sub.mp4 ...]
 
 serves ``rtsp://127.0.0.1:PORT/camK`` (K = 0..N-1) and, with ``--sub``, ``/camK/sub`` (the camera's
-low-resolution sub-stream), and prints ``READY PORT`` once bound. Each mount demuxes, parses and
-payloads the file (``qtdemux ! h264parse ! rtph264pay``): the encoding was done once, so the
-server's CPU per camera is small, as an IP camera's encoder costs the box nothing. The media is
-paced by the pipeline clock (25 fps as encoded) and loops at its end: an event probe on the
-payloader drops EOS and seeks back to 0 (REAL-PARTS.md), so a camera never ends.
+low-resolution sub-stream), and prints ``READY PORT`` once bound. With several ``--video`` (``--sub``)
+files, camera K serves file K mod their number (copies whose keyframes are out of step, streams.py).
+Each mount demuxes, parses and payloads the file (``qtdemux ! h264parse ! rtph264pay``): the
+encoding was done once, so the server's CPU per camera is small, as an IP camera's encoder costs
+the box nothing. The media is paced by the pipeline clock (25 fps as encoded) and loops at its end:
+an event probe on the payloader drops EOS and seeks back to 0 (REAL-PARTS.md), so a camera never ends.
 """
 
 import argparse
@@ -57,9 +59,13 @@ class LoopingFile(GstRtspServer.RTSPMediaFactory):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--video", required=True, help="H.264 in MP4, made once (benchmarks/capacity.py)")
+    parser.add_argument(
+        "--video", action="append", required=True, help="H.264 in MP4, made once (benchmarks/streams.py)"
+    )
     parser.add_argument("--cameras", type=int, required=True)
-    parser.add_argument("--sub", help="a low-resolution H.264 MP4 served as each camera's /sub stream")
+    parser.add_argument(
+        "--sub", action="append", help="a low-resolution H.264 MP4 served as each camera's /sub stream"
+    )
     parser.add_argument("--port", default="0", help="0: any free port (printed)")
     args = parser.parse_args()
     Gst.init(None)
@@ -68,9 +74,9 @@ def main() -> int:
     server.set_service(args.port)
     mounts = server.get_mount_points()
     for index in range(args.cameras):
-        mounts.add_factory(f"/cam{index}", LoopingFile(args.video))
+        mounts.add_factory(f"/cam{index}", LoopingFile(args.video[index % len(args.video)]))
         if args.sub:
-            mounts.add_factory(f"/cam{index}/sub", LoopingFile(args.sub))
+            mounts.add_factory(f"/cam{index}/sub", LoopingFile(args.sub[index % len(args.sub)]))
     if server.attach(None) == 0:
         print(f"port {args.port} is taken", file=sys.stderr)
         return 1

@@ -6,6 +6,13 @@ REAL-PARTS.md). The 15 fps video is brought to 25 fps by blending neighbouring f
 is a duplicate that a decoder would skip for nearly free. ``RtspCameras`` serves it as N cameras from
 GStreamer's RTSP server (``rtsp_serve.py``, Debian's Python), which only parses and payloads the
 file: its CPU time is sampled separately (``ProcessCpu``) since it shares the box's cores.
+
+Every mount starts its file when the daemon connects, and the daemon connects to all of them at
+once, so with one file every camera's keyframe (several P-frames' decoding) arrived in the same
+moment every 2 s, and all cameras looped at the same moment: real cameras, booted at different
+times, do not do that. ``staggered_streams`` makes ``KEYFRAME_PHASES`` copies whose keyframes sit at
+different offsets in the 2 s group of pictures (and start that far into the video, so their loops
+drift apart too); camera K gets copy K mod ``KEYFRAME_PHASES``.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -26,15 +34,21 @@ SYSTEM_PYTHON = Path("/usr/bin/python3")  # Debian's, with gi and GstRtspServer
 SERVER = Path(__file__).with_name("rtsp_serve.py")
 STREAM_FPS = 25
 GOP_FRAMES = 50
+KEYFRAME_PHASES = 10  # staggered cameras: keyframes at 10 offsets, 0.2 s apart, within the 2 s GOP
 MJPG = int.from_bytes(b"MJPG", "little")  # OpenCV's FOURCC of an MJPEG stream
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def encode_stream(video: Path, out_dir: Path, width: int, height: int, codec: str = "h264") -> Path:
+def encode_stream(
+    video: Path, out_dir: Path, width: int, height: int, codec: str = "h264", keyframe_offset: int = 0
+) -> Path:
     """``video`` as an IP camera's stream in a file (made once; reused while newer than the video):
-    H.264 in MP4, or MJPEG in AVI (the intra-only codec some cameras still send)."""
+    H.264 in MP4, or MJPEG in AVI (the intra-only codec some cameras still send). ``keyframe_offset``
+    (H.264, frames, below ``GOP_FRAMES``): the video starts that many frames in, and after the first
+    frame the keyframes fall that many frames later in the group of pictures."""
     suffix = "mp4" if codec == "h264" else "avi"
-    target = out_dir / f"{video.stem}-{width}x{height}-{STREAM_FPS}fps-{codec}.{suffix}"
+    phase = f"-kf{keyframe_offset}" if keyframe_offset else ""
+    target = out_dir / f"{video.stem}-{width}x{height}-{STREAM_FPS}fps-{codec}{phase}.{suffix}"
     if target.is_file() and target.stat().st_mtime >= video.stat().st_mtime:
         return target
     ffmpeg = shutil.which("ffmpeg")
@@ -52,11 +66,23 @@ def encode_stream(video: Path, out_dir: Path, width: int, height: int, codec: st
         "mjpeg": ["-c:v", "mjpeg", "-q:v", "5", "-pix_fmt", "yuvj420p"],
     }[codec]  # fmt: skip
     scale = f"framerate=fps={STREAM_FPS},scale={width}:{height}"
+    if keyframe_offset:
+        start = f"trim=start_frame={keyframe_offset},setpts=PTS-STARTPTS"
+        scale = f"framerate=fps={STREAM_FPS},{start},scale={width}:{height}"
+        keys = f"expr:eq(n,0)+gte(n,{keyframe_offset})*eq(mod(n-{keyframe_offset},{GOP_FRAMES}),0)"
+        encoder += ["-force_key_frames", keys]
     command = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-i", str(video), "-vf", scale, "-an"]
     done = subprocess.run([*command, *encoder, str(target)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SourceError(f"{video}: ffmpeg could not encode it: {done.stderr.strip()[-400:]}")
     return target
+
+
+def staggered_streams(video: Path, out_dir: Path, width: int, height: int, count: int) -> list[Path]:
+    """The H.264 copies for ``count`` cameras with keyframes out of step (at most ``KEYFRAME_PHASES``)."""
+    step = GOP_FRAMES // KEYFRAME_PHASES
+    phases = min(count, KEYFRAME_PHASES)
+    return [encode_stream(video, out_dir, width, height, keyframe_offset=k * step) for k in range(phases)]
 
 
 def has_rtsp_server() -> bool:
@@ -67,18 +93,25 @@ def has_rtsp_server() -> bool:
 
 
 class RtspCameras:
-    """``count`` cameras at rtsp://127.0.0.1:PORT/camK (and /camK/sub with ``sub``) while in ``with``."""
+    """``count`` cameras at rtsp://127.0.0.1:PORT/camK (and /camK/sub with ``sub``) while in ``with``.
 
-    def __init__(self, main: Path, count: int, sub: Path | None = None) -> None:
+    ``main`` (and ``sub``): one file for every camera, or several: camera K serves file K mod their number.
+    """
+
+    def __init__(
+        self, main: Path | Sequence[Path], count: int, sub: Path | Sequence[Path] | None = None
+    ) -> None:
         if not has_rtsp_server():
             raise SourceError(
                 "GStreamer's RTSP server is not installed: apt-get install python3-gi "
                 "gir1.2-gst-rtsp-server-1.0 "
                 "gstreamer1.0-plugins-bad gstreamer1.0-plugins-good"
             )
-        self.command = [str(SYSTEM_PYTHON), str(SERVER), "--video", str(main), "--cameras", str(count)]
-        if sub is not None:
-            self.command += ["--sub", str(sub)]
+        self.command = [str(SYSTEM_PYTHON), str(SERVER), "--cameras", str(count)]
+        for path in [main] if isinstance(main, Path) else main:
+            self.command += ["--video", str(path)]
+        for path in [sub] if isinstance(sub, Path) else sub or []:
+            self.command += ["--sub", str(path)]
         self.process: subprocess.Popen[str] | None = None
         self.port = 0
 

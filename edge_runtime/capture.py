@@ -159,18 +159,21 @@ class CaptureThread:
                 # converting cost per frame handed to the model
                 started = time.thread_time()
                 frame = self.source.read()
-                self._timers.record("decode", (time.thread_time() - started) * 1000.0)
+                decode_ms = (time.thread_time() - started) * 1000.0
                 if frame is None:
                     break
-                if self._observe is not None:
-                    self._observe(frame)
                 if self._realtime:
                     pace_origin = pace_origin or (time.monotonic(), frame.pts_s)
                     delay = pace_origin[0] + (frame.pts_s - pace_origin[1]) - time.monotonic()
                     if delay > 0 and self._stop.wait(delay):
                         break
                     frame = replace(frame, ts=time.time())  # a live camera's frame is captured now
+                # the frame first, the bookkeeping after: timing and the health checks (a grey copy of
+                # the picture once a second) run while the model infers, not in the frame's age
                 self._publish(frame)
+                self._timers.record("decode", decode_ms)
+                if self._observe is not None:
+                    self._observe(frame)
         except Exception as exc:  # a camera failure must end this thread, not the daemon
             log.exception("camera %s: capture failed", self.source.camera)
             self.error = exc
@@ -183,10 +186,16 @@ class CaptureThread:
 
     def _publish(self, frame: Frame) -> None:
         with self._condition:
-            if self._newest is not None:
+            replaced, self._newest = self._newest, frame
+            if replaced is not None:
                 self.stats.dropped += 1
-            self._newest = frame
             self.stats.captured += 1
             self._condition.notify_all()
         if self._ready is not None:
             self._ready.set()
+        if replaced is not None:  # when and how far apart, for finding why slots are lost (benchmarks)
+            log.debug(
+                "camera %s: slot lost: frame %d (captured %.3f) replaced by frame %d %.1f ms later",
+                self.source.camera, replaced.index, replaced.ts, frame.index,
+                (frame.ts - replaced.ts) * 1000.0,
+            )  # fmt: skip

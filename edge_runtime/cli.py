@@ -30,7 +30,7 @@ from edge_runtime.promote_cli import add_arguments as add_promote_arguments
 from edge_runtime.promote_cli import promote_command
 from edge_runtime.redact import redact
 from edge_runtime.replay import ReplayResult, replay, replay_tolerance
-from edge_runtime.startup import verify_daemon
+from edge_runtime.startup import SiteBundles, verify_daemon
 from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.yamlconfig import save_config
 
@@ -99,25 +99,30 @@ def _run(config: SiteConfig, args: argparse.Namespace) -> int:
         bundles = verify_daemon(config)
         print(json.dumps(redact(config.model_dump(mode="json")), indent=2))  # as /status shows it
         used = [f"{b.root} ({b.artifact(config.model.artifact).key})" for b in [bundles.cameras] if b is not None]
-        used += [f"{b.root} ({b.artifact(m.artifact).key})" for m in config.machines for b in [bundles.machines[m.name]]]
+        used += [f"{model.bundle.root} ({model.artifact.key})" for model in bundles.machines.values()]
         print(
             f"OK: {', '.join(used)}; {len(config.cameras)} camera(s), {len(config.machines)} machine(s), "
             f"{len(config.rules)} rule(s)"
         )
         return 0
     notifier = SystemdNotifier.from_env()
+    verified: SiteBundles | None = None  # a reload's checked bundles and compiled models, for its run
     with _Signals() as signals:
         while True:
             if config.sinks.jsonl is not None:
                 save_config(config, config.sinks.jsonl.path.with_suffix(".config.yaml"))
-            supervised = config.fleet is not None or config.site_loop.promote is not None
-            summary = (run_supervised if supervised else run)(config, signals.stop, notifier)
+            if config.fleet is not None or config.site_loop.promote is not None:
+                # the supervisor runs the store's copy of the bundle, which it verifies itself
+                summary = run_supervised(config, signals.stop, notifier)
+            else:
+                summary = run(config, signals.stop, notifier, verified=verified)
+            verified = None  # each run takes over its models once
             print(json.dumps(summary.to_dict(), indent=2), flush=True)
             if not signals.reload or signals.terminate:
                 return 0
             notifier.notify("RELOADING=1")
             signals.reset()
-            config = _reloaded(config, args)
+            config, verified = _reloaded(config, args)
 
 
 class _Signals:
@@ -151,16 +156,17 @@ class _Signals:
         self.stop.clear()
 
 
-def _reloaded(current: SiteConfig, args: argparse.Namespace) -> SiteConfig:
-    """The configuration file read and checked again; the current one when the new one fails."""
+def _reloaded(current: SiteConfig, args: argparse.Namespace) -> tuple[SiteConfig, SiteBundles | None]:
+    """The configuration file read and checked again, with its verified bundles (whose models the next
+    run takes over); the current configuration, to verify again, when the new one fails."""
     try:
         config = load_site_config(args.config, args.overrides)
-        verify_daemon(config)
+        verified = verify_daemon(config)
     except AditError as exc:
         log.error("SIGHUP: the configuration was not reloaded, running on with the previous one: %s", exc)
-        return current
+        return current, None
     log.info("SIGHUP: configuration %s reloaded", args.config or "(defaults)")
-    return config
+    return config, verified
 
 
 def _replay(config: SiteConfig, args: argparse.Namespace) -> int:

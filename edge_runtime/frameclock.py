@@ -11,9 +11,15 @@ a looping test server) starts afresh.
 
 ``Slots``: the model runs ``fps`` times per second of the camera's clock: the first frame at or after
 each due time is the one inferred, the rest are decoded (H.264 needs every frame) but not converted.
+The due times lie on a grid, each camera's shifted by its own ``phase`` of a period: cameras given
+phases spread evenly (the daemon: camera i of n gets i/n) bring their frames due in turn, so the
+model sees an even stream of frames instead of every camera's at the same moment (which cameras
+connected together, or whose frames arrive in step, would otherwise do).
 """
 
 from __future__ import annotations
+
+import math
 
 WINDOW_S = 30.0  # how long one backlog-free frame anchors the offset
 JUMP_S = 2.0  # stream time and wall time disagreeing this much between two frames: a discontinuity
@@ -45,10 +51,12 @@ class StreamClock:
 
 
 class Slots:
-    """The due times of ``fps`` inferences per second on a monotonic clock (video or capture seconds)."""
+    """The due times of ``fps`` inferences per second on a monotonic clock (video or capture seconds),
+    ``phase`` (a fraction of a period) past each multiple of the period."""
 
-    def __init__(self, fps: float) -> None:
+    def __init__(self, fps: float, phase: float = 0.0) -> None:
         self.period = 1.0 / fps
+        self._offset = (phase % 1.0) * self.period
         self._next: float | None = None
 
     def due(self, t: float) -> bool:
@@ -56,7 +64,13 @@ class Slots:
         if self._next is not None and self._next - 2 * self.period <= t < self._next - _EPSILON_S:
             return False
         if self._next is None or t >= self._next + self.period or t < self._next - 2 * self.period:
-            self._next = t + self.period  # first frame, a gap longer than a slot, or time went back
+            # the first frame, a gap longer than a slot, or time went back: due now, and then on the
+            # grid from half a period on (never two slots a few milliseconds apart)
+            self._next = self._on_grid(t + self.period / 2)
         else:
             self._next += self.period
         return True
+
+    def _on_grid(self, t: float) -> float:
+        """The first due time at or after ``t``."""
+        return math.ceil((t - self._offset) / self.period - 1e-9) * self.period + self._offset

@@ -185,10 +185,12 @@ class Pipeline:
             ]
         self.frames += len(frames)
         events = [event for group in caused for event in group]
-        if self.site_loop is not None:
-            with self.timers.measure("site_loop"):
-                events += self.site_loop.observe(frames, predictions, caused)
         self.deliver(events, [frame.ts for frame, group in zip(frames, caused, strict=True) if group])
+        if self.site_loop is not None:  # after the rules' events are on their way: never in their latency
+            with self.timers.measure("site_loop"):
+                drift = self.site_loop.observe(frames, predictions, caused)
+            self.deliver(drift)
+            events += drift
         return events
 
     def _belt(self, frame: Frame, prediction: Prediction) -> list[Event]:

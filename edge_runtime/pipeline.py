@@ -43,7 +43,7 @@ from edge_runtime.siteloop.promote import Promotions
 from edge_runtime.siteloop.signal_windows import EventWindows
 from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.sources import open_camera
-from edge_runtime.startup import belt_monitor, verify_daemon
+from edge_runtime.startup import SiteBundles, belt_monitor, verify_daemon
 from edge_runtime.state import EventTally
 from edge_runtime.systemd import SystemdNotifier
 from edge_runtime.timing import StageTimers
@@ -62,15 +62,18 @@ def run(
     *,
     timers: StageTimers | None = None,
     promotions: Promotions | None = None,
+    verified: SiteBundles | None = None,
 ) -> PipelineSummary:
     """Run every camera and machine until all sources end or ``stop`` is set; then stop and drain the outbox.
 
     ``on_view`` is handed the run's live objects once everything has started (the fleet reads them);
     ``timers``: where every stage is timed (a benchmark passes its own to read a window of samples);
-    ``promotions`` (the supervisor's, which outlives this run) takes the dashboard's promote requests.
+    ``promotions`` (the supervisor's, which outlives this run) takes the dashboard's promote requests;
+    ``verified``: ``verify_daemon(config)`` already done (a reload checks before it runs), whose
+    compiled models this run takes over; None verifies here.
     """
     notifier = notifier or SystemdNotifier(None)
-    bundles = verify_daemon(config)
+    bundles = verified or verify_daemon(config)
     bundle = bundles.cameras
     model = bundles.model  # compiled once, by the check
     timers = timers or StageTimers()
@@ -88,8 +91,10 @@ def run(
         outbox = Outbox(config.outbox, sinks, liveness, lock=lock, followers=[tally], timers=timers)
         cleanup.callback(outbox.close)  # drains into the sinks before they close
         cameras, raised = [], queue.SimpleQueue[Event]()
-        for camera in config.cameras:
-            source = open_camera(camera, stop)
+        for index, camera in enumerate(config.cameras):
+            # each camera's inference slots a different share into the period: their frames come due
+            # in turn, not all at the same moment
+            source = open_camera(camera, stop, slot_phase=index / len(config.cameras))
             monitor = CameraHealth(camera.name, camera.health, raised.put) if camera.health.enabled else None
             capture = CaptureThread(
                 source,

@@ -1,11 +1,12 @@
 """The daemon's main loop: start the next cameras' frames on the model, collect what has finished.
 
-One thread drives the shared inference stage. Each turn it collects the batches the model has
-finished (rules and delivery run here), then, if the model can take more (an idle infer request in
-throughput mode; always in latency mode), starts the most overdue cameras' newest frames
-(``FairScheduler``). Otherwise it sleeps until a camera has a new frame or a batch finishes. A few
-times a second it also does the housekeeping: the systemd watchdog, camera health, the capacity
-verdict and the health events they raise.
+One thread drives the shared inference stage. Each turn it starts the most overdue cameras' newest
+frames if the model can take more (an idle infer request in throughput mode; always in latency mode;
+``FairScheduler``), then collects the batches the model has finished (rules and delivery run here).
+With nothing to start it waits until a capture thread says it has a new frame or the runtime says
+a batch finished (one shared ``threading.Event``: no polling). A few times a second, after the
+frames are on their way, it also does the housekeeping: the systemd watchdog, camera health, the
+capacity verdict and the health events they raise.
 """
 
 from __future__ import annotations
@@ -70,17 +71,20 @@ class ServeLoop:
     def run(self) -> None:
         pipeline = self.pipeline
         while not self.stop.is_set():
-            self._housekeeping()
-            with self.liveness.busy("inference"):
-                pipeline.collect()
+            # a waiting frame goes to the model first, then what has finished is delivered, and only
+            # then the housekeeping runs (while the model infers): it never sits between a frame and
+            # the model, nor between a finished frame and its events
             frames = self.scheduler.take(pipeline.batch_limit) if pipeline.can_start() else []
-            if frames:
-                with self.liveness.busy("inference"):
+            with self.liveness.busy("inference"):
+                if frames:
                     pipeline.submit(frames)
+                pipeline.collect()
+            self._housekeeping()
+            if frames:
                 continue
             if not pipeline.in_flight and self._all_ended():
                 break
-            self.ready.wait(IDLE_WAIT_S)
+            self.ready.wait(IDLE_WAIT_S)  # set by a capture thread's new frame or a finished batch
             self.ready.clear()
 
     def drain_raised(self) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from edge_runtime.backoff import Backoff
-from edge_runtime.bundle import Bundle, load_bundle
+from edge_runtime.bundle import load_bundle
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.config.machines import MachineConfig, MachineHealthConfig
 from edge_runtime.config.rules import RuleConfig
@@ -35,7 +35,7 @@ from edge_runtime.errors import AditError
 from edge_runtime.events import Event, JsonlSink, Sink
 from edge_runtime.jsonsafe import dumps
 from edge_runtime.logs import setup_logging
-from edge_runtime.model import load_model
+from edge_runtime.model import BundleModel, load_model
 from edge_runtime.rules import RuleSet
 from edge_runtime.signal import NEEDS_RPM, SignalError, SignalSpec, Windower, with_rpm
 from edge_runtime.signal_source import SampleChunk, check_rate, load_recording, open_samples, read_rpm
@@ -75,14 +75,16 @@ class HealthTracker:
         return self._index, slope
 
 
-def verify_machine(machine: MachineConfig, index: int) -> Bundle:
-    """Start-up checks of ``machines[index]``: a signal bundle, its artifact and classes, the source's rate and file."""
+def verify_machine(machine: MachineConfig, index: int) -> BundleModel:
+    """Start-up checks of ``machines[index]``: a signal bundle, its artifact and classes, the source's rate
+    and file. Returns the model as the check compiled it, for the ``SignalMonitor`` to run (compiled once)."""
     where = f"machines[{index}] ({machine.name})"
     bundle = load_bundle(machine.bundle)
     spec = bundle.manifest.signal
     if spec is None:
         raise SignalError(f"{where}.bundle: {bundle.root} has no signal section (task {bundle.manifest.task!r})")
-    load_model(bundle, machine.artifact, precision=machine.precision)  # the model against its manifest
+    # the model against its manifest, loaded as the monitor runs it
+    model = load_model(bundle, machine.artifact, precision=machine.precision, threads=machine.threads)
     if machine.health.normal_label not in bundle.manifest.classes:
         raise SignalError(
             f"{where}.health.normal_label: {machine.health.normal_label!r} is not a class of {bundle.root} "
@@ -97,7 +99,7 @@ def verify_machine(machine: MachineConfig, index: int) -> Bundle:
             f"speed, but the source {machine.source} has no rpm column; set machines[{index}].rpm "
             "(the machine's rpm) or record an rpm column in the source"
         )
-    return bundle
+    return model
 
 
 class _SpeedWindower:
@@ -129,7 +131,7 @@ class SignalMonitor:
     def __init__(
         self,
         config: MachineConfig,
-        bundle: Bundle,
+        model: BundleModel,
         rules: Sequence[RuleConfig],
         emit: Callable[[Sequence[Event]], None],
         *,
@@ -138,12 +140,13 @@ class SignalMonitor:
     ) -> None:
         self.config = config
         self.kept = windows  # each event's starting window, for operator feedback
-        if bundle.manifest.signal is None:
-            raise SignalError(f"{config.name}: {bundle.root} has no signal section (task {bundle.manifest.task!r})")
-        self.spec = bundle.manifest.signal
-        self.model = load_model(bundle, config.artifact, precision=config.precision, threads=config.threads)
+        manifest = model.manifest
+        if manifest.signal is None:
+            raise SignalError(f"{config.name}: {model.name} has no signal section (task {manifest.task!r})")
+        self.spec = manifest.signal
+        self.model = model  # verify_machine's: compiled once, by the check
         self.rules = RuleSet(rules)
-        self.health = HealthTracker(config.health, bundle.manifest.classes)
+        self.health = HealthTracker(config.health, manifest.classes)
         self.windows = 0
         self.invalid = 0  # windows skipped for NaN/inf samples (a stream's sensor dropout) or outputs
         self.out_of_range = 0  # windows skipped for samples beyond max_abs

@@ -80,12 +80,15 @@ def source_kind(source: str) -> SourceKind:
 class VideoCaptureSource:
     """A video file, network stream or local device read through ``cv2.VideoCapture``."""
 
-    def __init__(self, camera: CameraConfig, capture: cv2.VideoCapture, kind: SourceKind) -> None:
+    def __init__(
+        self, camera: CameraConfig, capture: cv2.VideoCapture, kind: SourceKind, slot_phase: float = 0.0
+    ) -> None:
+        """``slot_phase``: where in each ``infer_fps`` period this camera's due frames fall (``Slots``)."""
         self.camera = camera.name
         self.kind = kind
         self._capture = capture
         self._stride = camera.stride
-        self._slots = Slots(camera.infer_fps) if camera.infer_fps else None
+        self._slots = Slots(camera.infer_fps, slot_phase) if camera.infer_fps else None
         self._clock = StreamClock() if kind == "stream" else None
         self._loop = camera.loop and kind == "file"
         self._opened = time.monotonic()
@@ -216,9 +219,14 @@ class ReconnectingSource:
     """
 
     def __init__(
-        self, camera: CameraConfig, stop: threading.Event, clock: Callable[[], float] = time.monotonic
+        self,
+        camera: CameraConfig,
+        stop: threading.Event,
+        clock: Callable[[], float] = time.monotonic,
+        slot_phase: float = 0.0,
     ) -> None:
         self.camera = camera.name
+        self.slot_phase = slot_phase  # kept across reconnects
         self.kind = source_kind(camera.stream)
         self.reconnects = 0
         self.connected = False
@@ -250,7 +258,7 @@ class ReconnectingSource:
 
     def _open(self) -> VideoCaptureSource | None:
         try:
-            source = open_source(self._config)
+            source = open_source(self._config, self.slot_phase)
         except SourceError as exc:
             log.warning("%s; retrying in up to %.1f s", exc, self._backoff.current)
             self._wait()
@@ -277,15 +285,16 @@ class ReconnectingSource:
             self._source.close()
 
 
-def open_camera(camera: CameraConfig, stop: threading.Event) -> FrameSource:
-    """The live source of a camera: streams and devices reconnect, files and folders end."""
+def open_camera(camera: CameraConfig, stop: threading.Event, slot_phase: float = 0.0) -> FrameSource:
+    """The live source of a camera: streams and devices reconnect, files and folders end.
+    ``slot_phase``: where in each ``infer_fps`` period its due frames fall (``frameclock.Slots``)."""
     kind = source_kind(camera.stream)
     if kind in ("stream", "device"):
-        return ReconnectingSource(camera, stop)
-    return open_source(camera)
+        return ReconnectingSource(camera, stop, slot_phase=slot_phase)
+    return open_source(camera, slot_phase)
 
 
-def open_source(camera: CameraConfig) -> VideoCaptureSource | ImageFolderSource:
+def open_source(camera: CameraConfig, slot_phase: float = 0.0) -> VideoCaptureSource | ImageFolderSource:
     """Open a camera's source (its sub-stream when it has one), or raise SourceError naming both."""
     url = camera.stream
     kind = source_kind(url)
@@ -307,4 +316,4 @@ def open_source(camera: CameraConfig) -> VideoCaptureSource | ImageFolderSource:
         raise SourceError(
             f"camera {camera.name!r}: cannot open {kind} {redact_url(url)} (not a readable video?)"
         )
-    return VideoCaptureSource(camera, capture, kind)
+    return VideoCaptureSource(camera, capture, kind, slot_phase)

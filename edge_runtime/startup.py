@@ -23,14 +23,14 @@ from edge_runtime.siteloop.shadow import check_candidate
 
 @dataclass(frozen=True)
 class SiteBundles:
-    """The verified bundles of a site: the cameras' (None without cameras) and each machine's.
+    """The verified bundles of a site: the cameras' (None without cameras) and each machine's model.
 
-    ``model``: the cameras' model as the check compiled it, for the daemon to run, so a large IR is
-    compiled once per start, not once to check it and again to run it.
+    ``model`` and ``machines``: the models as the checks compiled them, for the daemon to run, so a
+    large IR is compiled once per start (or reload), not once to check it and again to run it.
     """
 
     cameras: Bundle | None
-    machines: dict[str, Bundle]
+    machines: dict[str, BundleModel]
     model: BundleModel | None = None
 
     @property
@@ -50,8 +50,8 @@ def verify_daemon(config: SiteConfig) -> SiteBundles:
     each machine's bundle and recording."""
     machines = {machine.name: verify_machine(machine, i) for i, machine in enumerate(config.machines)}
     for machine in config.machines:  # signed by a trusted key, when the site requires it
-        check_signature(machines[machine.name].root, config.trust, label=str(machine.bundle))
-    classes = {name: bundle.manifest.classes for name, bundle in machines.items()}
+        check_signature(machines[machine.name].bundle.root, config.trust, label=str(machine.bundle))
+    classes = {name: model.manifest.classes for name, model in machines.items()}
     for index, rule in enumerate(config.rules):
         if rule.camera in machines and (rule.zone is not None or rule.tripwire is not None):
             raise ConfigError(

@@ -28,14 +28,34 @@ from export.calibration import CalibrationSet
 from export.onnx_export import INPUT_NAME
 from export.options import NncfQuantOptions, OrtQuantOptions
 
+# Calibration batches whose activations ONNX Runtime holds at once. Its histogram calibrators
+# (entropy, percentile) keep every batch's intermediate outputs until the reader is exhausted: 300
+# PPE photos at 416 px went past 20 GB and the kernel killed the export. Read in chunks of this
+# many (ORT's ``CalibStridedMinMax``), each chunk's outputs are folded into the histograms and freed.
+CALIBRATION_CHUNK = 8
+
 
 class _Reader(CalibrationDataReader):
+    """The calibration batches, readable in ``set_range`` chunks (what ``CalibStridedMinMax`` calls)."""
+
     def __init__(self, batches: list[np.ndarray]) -> None:
+        self._batches = batches
         self._items = iter(batches)
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        self._items = iter(self._batches[start_index:end_index])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         batch = next(self._items, None)
         return None if batch is None else {INPUT_NAME: batch}
+
+
+def _chunk(batches: int) -> int:
+    """The largest chunk of at most ``CALIBRATION_CHUNK`` that divides ``batches`` (ORT requires it)."""
+    return max(size for size in range(1, min(CALIBRATION_CHUNK, batches) + 1) if batches % size == 0)
 
 
 _ORT_METHODS = {
@@ -54,16 +74,18 @@ def quantize_onnx(
 ) -> Path:
     """Static QDQ quantization; ``op_types`` limits it to those ops (None: every supported op)."""
     ort.set_default_logger_severity(3)  # the calibrator's sessions warn about every unused initialiser
+    reader = _Reader(calibration.batches[: options.subset_size])
     quantize_static(
         str(model_path),
         str(output),
-        _Reader(calibration.batches[: options.subset_size]),
+        reader,
         quant_format=QuantFormat.QDQ,
         per_channel=options.per_channel,
         activation_type=QuantType.QInt8,
         weight_type=QuantType.QInt8,
         op_types_to_quantize=list(op_types) if op_types else None,
         calibrate_method=_ORT_METHODS[options.calibration],
+        extra_options={"CalibStridedMinMax": _chunk(len(reader))},
     )
     return output
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 
 import pytest
 import yaml
 
 from benchmarks.__main__ import main
 from benchmarks.capacity import merge_points
-from benchmarks.streams import ProcessCpu, has_rtsp_server
+from benchmarks.streams import GOP_FRAMES, ProcessCpu, has_rtsp_server, staggered_streams
 
 CONTRACT = {
     "cameras",
@@ -77,7 +78,8 @@ def test_two_rtsp_cameras_at_five_inferences_a_second(tiny_bundle, colour_video,
     )  # every frame decoded, 1 in 5 inferred
     assert point["frame_age_p99_ms"] >= point["frame_age_p50_ms"] > 0
     assert point["cpu_percent"] > 0 and point["rss_mb"] > 0 and point["server_cpu_percent"] is not None
-    assert point["stream"] == "main 640x360" and point["over_capacity"] in (True, False)
+    assert point["stream"] == "main 640x360, staggered keyframes" and point["keyframes"] == "staggered"
+    assert point["over_capacity"] in (True, False)
     costs = results["capacity_costs"]
     assert set(costs["decode_ms"]) == {"640x360", "320x180", "640x360 mjpeg"}
     decode = costs["decode_ms"]
@@ -125,3 +127,23 @@ def test_cpu_of_another_process_is_averaged_over_a_window():
     assert sampler.percent(10.5, 12.5) == pytest.approx(50.0)  # from 11 s to 12 s: half a core
     assert sampler.percent(10.0, 13.0) == pytest.approx(66.7, abs=0.1)
     assert sampler.percent(12.5, 12.9) is None  # fewer than two samples inside
+
+
+def _keyframes(path) -> list[int]:
+    probe = [shutil.which("ffprobe") or "ffprobe", "-v", "error", "-select_streams", "v",
+             "-show_entries", "frame=key_frame", "-of", "csv=p=0", str(path)]  # fmt: skip
+    flags = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.split()
+    return [index for index, flag in enumerate(flags) if flag.startswith("1")]
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="needs ffmpeg")
+def test_staggered_cameras_have_their_keyframes_out_of_step(colour_video, tmp_path):
+    files = staggered_streams(colour_video.path, tmp_path, 64, 48, count=3)
+    assert len(files) == 3 and len(set(files)) == 3
+    keyframes = [_keyframes(path) for path in files]
+    assert keyframes[0][:3] == [0, GOP_FRAMES, 2 * GOP_FRAMES]  # the aligned stream: every 2 s from the start
+    later = [frames[1:] for frames in keyframes]  # after the first frame, which is always a keyframe
+    assert len({frames[0] % GOP_FRAMES for frames in later}) == 3  # three different phases
+    for frames in later:
+        assert all(b - a == GOP_FRAMES for a, b in zip(frames, frames[1:], strict=False))  # then every 2 s
+    assert staggered_streams(colour_video.path, tmp_path, 64, 48, count=1) == files[:1]  # made once, reused

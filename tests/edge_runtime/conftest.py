@@ -116,6 +116,24 @@ class Mosquitto:
 
 
 @pytest.fixture
+def model_loads(monkeypatch) -> list[str]:
+    """The model files every backend compiles from now on, one entry per compilation."""
+    from edge_runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from edge_runtime.backends.openvino_backend import OpenVinoBackend
+
+    loads: list[str] = []
+    for backend in (OpenVinoBackend, OnnxRuntimeBackend):
+        original = backend.load
+
+        def counted(self, original=original) -> None:
+            loads.append(str(self.model_path))
+            original(self)
+
+        monkeypatch.setattr(backend, "load", counted)
+    return loads
+
+
+@pytest.fixture
 def mosquitto(tmp_path: Path):
     if MOSQUITTO is None:
         pytest.skip("mosquitto is not installed (apt-get install mosquitto)")

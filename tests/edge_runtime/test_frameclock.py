@@ -68,3 +68,27 @@ def test_slots_keep_the_rate_of_a_15_fps_source_and_restart_after_a_gap_or_a_rew
 def test_a_source_slower_than_the_rate_gives_every_frame():
     slots = Slots(30.0)
     assert all(slots.due(i * FRAME_S) for i in range(50))
+
+
+def _due_per_tick(phases: list[float], seconds: float = 4.0) -> list[int]:
+    """Cameras whose frames all arrive at the same instants (25 fps, in step): due frames per instant."""
+    cameras = [Slots(5.0, phase) for phase in phases]
+    ticks = [1000.0 + i * FRAME_S for i in range(int(seconds / FRAME_S))]
+    return [sum(slots.due(t) for slots in cameras) for t in ticks]
+
+
+def test_cameras_given_spread_phases_come_due_in_turn_not_all_at_once():
+    spread = _due_per_tick([k / 10 for k in range(10)])
+    assert spread[0] == 10  # every camera's first frame is due at once
+    assert spread[25:] == [2] * (len(spread) - 25)  # then two of the ten at every frame, never ten
+    together = _due_per_tick([0.0] * 10)
+    assert sorted(set(together[25:])) == [0, 10]  # the same phase: all ten at every fifth frame
+
+
+def test_a_phase_keeps_the_rate_and_the_spacing():
+    slots = Slots(5.0, phase=0.3)
+    due = [t for t in (2000.013 + i * FRAME_S for i in range(250)) if slots.due(t)]  # 10 s at 25 fps
+    assert len(due) in (50, 51)
+    gaps = [round(b - a, 3) for a, b in zip(due[1:], due[2:], strict=False)]
+    assert set(gaps) == {0.2}  # after the first frame: every fifth, 0.2 s apart
+    assert 0.1 <= due[1] - due[0] < 0.3  # the first frame at once, the second on the grid

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -56,19 +58,56 @@ def test_sigterm_stops_capture_flushes_sinks_and_exits_0(colour_site):
     ).is_file()  # the resolved config beside the output
 
 
-def test_the_daemon_compiles_its_model_once_the_check_and_the_run_share_it(colour_site, monkeypatch):
-    from edge_runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from edge_runtime.backends.openvino_backend import OpenVinoBackend
-
-    loads: list[str] = []
-    for backend in (OpenVinoBackend, OnnxRuntimeBackend):
-        original = backend.load
-
-        def counted(self, original=original) -> None:
-            loads.append(str(self.model_path))
-            original(self)
-
-        monkeypatch.setattr(backend, "load", counted)
+def test_the_daemon_compiles_its_model_once_the_check_and_the_run_share_it(colour_site, model_loads):
     summary = run(load_site_config(colour_site), threading.Event())
     assert summary.frames > 0
-    assert len(loads) == 1, loads  # verify_daemon compiled it; run used that one
+    assert len(model_loads) == 1, model_loads  # verify_daemon compiled it; run used that one
+
+
+# The daemon runs in an interpreter of its own (as on a site): in-process after the capacity
+# benchmark's RTSP test, the pytest process died of a SIGSEGV on the reload (not understood yet).
+_COUNTED_RUN = """
+import os, signal, sys, threading, time
+from edge_runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
+from edge_runtime.backends.openvino_backend import OpenVinoBackend
+from edge_runtime.cli import main
+
+loads = []
+for backend in (OpenVinoBackend, OnnxRuntimeBackend):
+    def counted(self, original=backend.load):
+        loads.append(str(self.model_path))
+        original(self)
+    backend.load = counted
+
+def after_loads(count, sig):
+    deadline = time.monotonic() + 120
+    while len(loads) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.kill(os.getpid(), sig)  # the handler runs on the main thread, where main() waits
+
+threading.Thread(
+    target=lambda: (after_loads(1, signal.SIGHUP), after_loads(2, signal.SIGTERM)), daemon=True
+).start()
+code = main(["run", "--config", sys.argv[1]])
+print("LOADS", len(loads))
+sys.exit(code)
+"""
+
+
+def test_a_sighup_reload_compiles_the_reloaded_model_once(colour_site):
+    """The reload's check compiles the model and its run takes it over (issue 18): two compilations for
+    a start and a reload, not three."""
+    site = yaml.safe_load(colour_site.read_text())
+    site["cameras"][0].update(loop=True, realtime=True)
+    colour_site.write_text(yaml.safe_dump(site))
+    done = subprocess.run(
+        [sys.executable, "-c", _COUNTED_RUN, str(colour_site)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    # the start's check, the reload's check; the runs use them
+    assert "LOADS 2" in done.stdout.splitlines(), done.stdout[-2000:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import queue
 import threading
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -14,8 +15,11 @@ from edge_runtime.capacity import EVENT_TYPE, CapacityMonitor, WatchedCamera
 from edge_runtime.capture import CaptureStats
 from edge_runtime.config.cameras import CapacityConfig
 from edge_runtime.event_schema import validate_event
+from edge_runtime.liveness import Liveness
 from edge_runtime.scheduler import FairScheduler
+from edge_runtime.serve import ServeLoop
 from edge_runtime.sources import Frame
+from edge_runtime.systemd import SystemdNotifier
 
 
 class FakeClock:
@@ -194,3 +198,53 @@ def test_an_every_frame_camera_is_behind_only_when_its_frames_get_stale():
         monitor.record("a", 40.0)
         monitor.check()
     assert not monitor.over and monitor.state()["cameras"]["a"]["dropped_share"] == pytest.approx(0.9)
+
+
+class Steps:
+    """A stand-in for the inference stage and the capacity monitor that writes down what ran, in order."""
+
+    batch_limit = 1
+    in_flight = 0
+
+    def __init__(self) -> None:
+        self.calls: list[object] = []
+
+    def can_start(self) -> bool:
+        return True
+
+    def submit(self, frames) -> None:
+        self.calls.append(("submit", [(f.camera, f.index) for f in frames]))
+
+    def collect(self) -> list:
+        self.calls.append("collect")
+        return []
+
+    def deliver(self, events) -> None:
+        pass
+
+    def check(self) -> None:
+        self.calls.append("capacity")
+
+
+def test_a_waiting_frame_goes_to_the_model_before_the_housekeeping_runs():
+    clock, steps = FakeClock(), Steps()
+    camera = Mailbox("a")
+    camera.exhausted = True  # type: ignore[attr-defined] - ends the loop once nothing is left to do
+    loop = ServeLoop(
+        steps,  # type: ignore[arg-type]
+        FairScheduler([camera], [5.0], clock),  # type: ignore[list-item]
+        [SimpleNamespace(capture=camera, health=None)],  # type: ignore[list-item]
+        steps,  # type: ignore[arg-type]
+        Liveness(60.0, clock),
+        SystemdNotifier(None),
+        stalled=lambda: steps.calls.append("watchdog") or {},
+        raised=queue.SimpleQueue(),
+        ready=threading.Event(),
+        stop=threading.Event(),
+        machines_alive=lambda: False,
+        clock=clock,
+    )
+    clock.now = 10.0  # the housekeeping and the capacity verdict are both due when the frame arrives
+    camera.publish(7, clock.now)
+    loop.run()
+    assert steps.calls == [("submit", [("a", 7)]), "collect", "watchdog", "capacity", "collect"]

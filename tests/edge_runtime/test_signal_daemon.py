@@ -106,6 +106,18 @@ def test_cameras_and_machines_share_one_outbox(colour_site, signal_bundle, tmp_p
     assert [e.label in FAULTS for e in events if e.camera == "drive-1"] == [True, True]
 
 
+def test_a_machine_model_is_compiled_once_the_check_and_the_monitor_share_it(
+    signal_bundle, tmp_path, model_loads
+):
+    site = _machine_site(tmp_path, signal_bundle, _fault_file(tmp_path / "drive.npy"), http={"enabled": False})
+    site["machines"][0]["realtime"] = False
+    site_path = tmp_path / "site.yaml"
+    site_path.write_text(yaml.safe_dump(site))
+    summary = run(load_site_config(site_path), threading.Event())
+    assert summary.machines["drive-1"]["windows"] > 0
+    assert len(model_loads) == 1, model_loads  # verify_machine compiled it; the monitor ran that one
+
+
 def test_rules_watching_a_machine_are_checked_against_its_bundle(signal_bundle, tmp_path):
     from edge_runtime.config import SiteConfig
     from edge_runtime.errors import ConfigError

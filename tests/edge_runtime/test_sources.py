@@ -76,6 +76,20 @@ def test_a_slow_consumer_only_gets_the_newest_frame_and_drops_are_counted():
     assert not source.closed  # whoever opened the source closes it
 
 
+def test_a_frame_is_published_before_the_camera_health_looks_at_it():
+    source, stop = GatedSource(total=1), threading.Event()
+    published: list[bool] = []
+    capture = CaptureThread(source, stop, StageTimers(), observe=lambda _: published.append(capture.pending))
+    capture.start()
+    try:
+        source.released.release()
+        _wait_for(lambda: bool(published))
+        assert published == [True]  # the health checks run while the model has the frame, not before
+    finally:
+        stop.set()
+        assert capture.join(5.0)
+
+
 def test_one_stop_event_ends_a_thread_waiting_on_its_source():
     source, stop = GatedSource(total=100), threading.Event()
     capture = CaptureThread(source, stop, StageTimers())

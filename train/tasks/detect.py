@@ -19,6 +19,7 @@ from train.detection.balance import repeat_factors
 from train.detection.config import DetectTrainConfig
 from train.detection.data import BoxLoader, BoxSample, read_detection_split, read_yolo_names
 from train.detection.metrics import coco_map
+from train.detection.shape_safe import shape_safe
 from train.evaluation import EvalReport
 from train.models import BuiltModel, ModelRequest
 from train.task import Batch, GateDefaults, LossFn, TaskData, register_task
@@ -29,11 +30,13 @@ class DetectorForExport(nn.Module):
     """Batch-1 images tensor -> (boxes xyxy in input pixels, scores, labels 0..K-1), NMS inside.
 
     The ONNX and OpenVINO artifacts have this signature; ``edge_runtime.detection`` decodes it.
+    FCOS and RetinaNet run with a candidate on every pyramid level (``shape_safe``): an empty level
+    crashed ONNX Runtime; the detections are the detector's own.
     """
 
     def __init__(self, detector: nn.Module) -> None:
         super().__init__()
-        self.detector = detector
+        self.detector = shape_safe(detector)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         result = self.detector([images[0]])[0]
