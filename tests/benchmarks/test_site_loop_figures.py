@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from argparse import Namespace
+
 import cv2
 import numpy as np
 
@@ -71,12 +73,12 @@ def test_the_cost_table_compares_medians_with_the_loop_off():
 
 
 def test_hard_examples_are_the_frames_the_model_is_least_sure_of(tiny_bundle):
-    from benchmarks.site_adapt import margins
+    from benchmarks.site_adapt import margins, predictions
 
     model = BundleModel(load_bundle(tiny_bundle))
     sure = np.full((48, 64, 3), BGR["red"], np.uint8)
     torn = np.full((48, 64, 3), (0, 120, 120), np.uint8)  # as green as it is red: a margin near 0
-    found = margins(model, [(sure, "red"), (torn, "red")])
+    found = margins(predictions(model, [(sure, "red"), (torn, "red")]))
     assert found[0] > 0.9 and found[1] < 0.1
 
 
@@ -129,8 +131,8 @@ def _torn(green: int, red: int, seed: int) -> np.ndarray:
     return np.clip(base + cv2.GaussianBlur(noise, (0, 0), 3)[..., None] * 3, 0, 255).astype(np.uint8)
 
 
-def test_the_benchmark_s_hard_frames_are_the_device_s_pick(tiny_bundle):
-    from benchmarks.site_adapt import device_hard, margins, predictions
+def test_the_benchmark_s_hard_frames_are_the_device_s_default_pick(tiny_bundle):
+    from benchmarks.site_adapt import _chosen, device_pick, margins, predictions
 
     model = BundleModel(load_bundle(tiny_bundle))
     images = [
@@ -141,10 +143,15 @@ def test_the_benchmark_s_hard_frames_are_the_device_s_pick(tiny_bundle):
     ]
     found = predictions(model, images)
     assert [p.label for p in found] == ["red", "red", "green", "red"]
-    spread = margins(model, images)
+    spread = margins(found)
     assert spread[0] < spread[1] < spread[2] < 0.15 < spread[3]
-    assert sorted(device_hard(found, images, 2)) == [0, 2]  # the two smallest margins would be 0 and 1
-    assert sorted(device_hard(found, images, 10)) == [0, 1, 2]  # only what the capture keeps
+    args = Namespace(runs="hard,balanced,all", labels=2, seed=0, first_draw=0, random_draws=1)
+    balanced = device_pick(found, images, 2, "balanced")
+    runs = dict(_chosen(args, spread, {"balanced": balanced}))
+    assert sorted(runs["hard"]) == sorted(device_pick(found, images, 2, "margin")) == [0, 1]
+    assert sorted(runs["balanced"]) == [0, 2]  # opt-in: one frame of each predicted class
+    assert sorted(runs["all"]) == [0, 1, 2, 3]
+    assert sorted(device_pick(found, images, 10, "margin")) == [0, 1, 2]  # only what the capture keeps
 
 
 def test_random_draws_are_seeded_and_summarised_by_their_mean():

@@ -1,5 +1,6 @@
-"""A labelling round's pick of hard examples: class-balanced by predicted class, near-duplicates passed
-over, deterministic; and the export's ``--budget`` that runs it over a device's stored captures."""
+"""A labelling round's picks of hard examples: the smallest margins (the default) and the opt-in
+class-balanced pick (by predicted class, near-duplicates passed over), both deterministic; and the
+export's ``--budget``/``--pick`` that run them over a device's stored captures."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from edge_runtime.errors import ConfigError
 from edge_runtime.phash import distance, phash
 from edge_runtime.siteloop.captures import BundleTag, Capture, CaptureStore
 from edge_runtime.siteloop.config import CaptureConfig
-from edge_runtime.siteloop.pick import Candidate, pick, pick_captures
+from edge_runtime.siteloop.pick import DEFAULT, Candidate, balanced, list_picks, pick, pick_captures
 from edge_runtime.sources import Frame
 
 
@@ -32,7 +33,25 @@ def test_the_hashes_used_here_are_apart():
     assert min(distance(a, b) for i, a in enumerate(looks) for b in looks[i + 1 :]) > 4
 
 
-def test_one_confused_class_does_not_take_the_whole_budget():
+@pytest.mark.parametrize("name", list_picks())
+def test_every_pick_takes_at_most_the_budget_once_each_in_a_fixed_order(name):
+    frames = _frames((0.3, "a"), (0.1, "b"), (0.2, "a"), (0.1, "c"), (0.05, "a"))
+    for budget in range(len(frames) + 2):
+        chosen = pick(name, frames, budget)
+        assert len(chosen) == min(budget, len(frames)) == len(set(chosen))
+        assert chosen == pick(name, frames, budget)
+    with pytest.raises(ValueError, match="budget"):
+        pick(name, frames, -1)
+
+
+def test_the_default_pick_is_the_smallest_margins():
+    assert DEFAULT == "margin" and list_picks() == ["balanced", "margin"]
+    frames = _frames((0.3, "a"), (0.1, "b"), (0.2, "a"), (0.1, "c"), (0.05, "a"))
+    assert pick("margin", frames, 3) == [4, 1, 3]  # ties go to the earlier frame
+    assert pick("margin", [Candidate(0.2, "a"), Candidate(0.1, "a")], 1) == [1]  # no pHash needed
+
+
+def test_one_confused_class_does_not_take_the_whole_balanced_budget():
     frames = _frames(
         (0.01, "rock"),
         (0.02, "rock"),
@@ -42,12 +61,13 @@ def test_one_confused_class_does_not_take_the_whole_budget():
         (0.12, "person"),
         (0.20, "belt"),
     )
-    assert pick(frames, 3) == [0, 4, 6]  # each class's least sure frame, the least sure class first
-    assert pick(frames, 5) == [0, 4, 6, 1, 5]  # then round again
-    assert pick(frames, 7) == [0, 4, 6, 1, 5, 2, 3]  # classes run out: the rest fill the budget
-    assert pick(frames, 10) == [0, 4, 6, 1, 5, 2, 3] and pick(frames, 0) == []
-    smallest_margins = sorted(range(len(frames)), key=lambda i: frames[i].margin)[:3]
-    assert smallest_margins == [0, 1, 2]  # what the pick replaces
+    assert balanced(frames, 3) == [0, 4, 6]  # each class's least sure frame, the least sure class first
+    assert balanced(frames, 5) == [0, 4, 6, 1, 5]  # then round again
+    assert balanced(frames, 7) == [0, 4, 6, 1, 5, 2, 3]  # classes run out: the rest fill the budget
+    assert balanced(frames, 10) == [0, 4, 6, 1, 5, 2, 3] and balanced(frames, 0) == []
+    assert pick("margin", frames, 3) == [0, 1, 2]  # the default spends it all on rock
+    with pytest.raises(ValueError, match="pHash"):
+        balanced([Candidate(0.1, "rock")], 1)
 
 
 def test_a_near_duplicate_of_a_picked_frame_waits_until_nothing_else_is_left():
@@ -59,17 +79,15 @@ def test_a_near_duplicate_of_a_picked_frame_waits_until_nothing_else_is_left():
         Candidate(0.03, "person", twin ^ (1 << 40)),  # 4 bits from frame 0: still a near duplicate
         Candidate(0.30, "person", _look(4)),
     ]
-    assert pick(frames, 3) == [0, 4, 2]  # person's least sure frame repeats rock's: its next
-    assert pick(frames, 5) == [0, 4, 2, 1, 3]  # passed-over frames last, least sure first
-    assert pick(frames, 3, near_bits=0) == [0, 3, 1]  # only equal hashes: plain class-balanced order
+    assert balanced(frames, 3) == [0, 4, 2]  # person's least sure frame repeats rock's: its next
+    assert balanced(frames, 5) == [0, 4, 2, 1, 3]  # passed-over frames last, least sure first
+    assert balanced(frames, 3, near_bits=0) == [0, 3, 1]  # only equal hashes: plain class-balanced order
 
 
-def test_ties_go_to_the_earlier_frame_and_a_negative_budget_is_refused():
+def test_balanced_ties_go_to_the_earlier_frame():
     frames = _frames((0.1, "a"), (0.1, "b"), (0.1, "a"), (0.1, "b"))
-    assert pick(frames, 4) == [0, 1, 2, 3]
-    assert pick(list(reversed(frames)), 2) == [0, 1]
-    with pytest.raises(ValueError, match="budget"):
-        pick(frames, -1)
+    assert balanced(frames, 4) == [0, 1, 2, 3]
+    assert balanced(list(reversed(frames)), 2) == [0, 1]
 
 
 def test_phash_finds_the_same_scene_through_a_darker_lens():
@@ -121,26 +139,33 @@ def test_a_budget_over_stored_captures_takes_feedback_first_then_the_pick(tmp_pa
             tmp_path, 3, scenes[3], _classified("rock", {"rock": 0.99, "person": 0.01}), ["event", "feedback"]
         ),
     ]
-    assert [c.id for c in pick_captures(captures, 3)] == [3, 0, 2]
-    assert [c.id for c in pick_captures(captures, 1)] == [3]
+    assert [c.id for c in pick_captures(captures, 3)] == [3, 0, 1]  # the smallest margins
+    assert [c.id for c in pick_captures(captures, 3, "balanced")] == [3, 0, 2]
+    assert [c.id for c in pick_captures(captures, 1, "balanced")] == [3]
     detected = _capture(tmp_path, 4, scenes[0], {"task": "detect", "objects": []}, ["near_threshold"])
-    with pytest.raises(ConfigError, match="capture 4: a detect prediction"):
-        pick_captures([*captures, detected], 3)
+    for name in list_picks():
+        with pytest.raises(ConfigError, match="capture 4: a detect prediction"):
+            pick_captures([*captures, detected], 3, name)
+    captures[1].path.unlink()  # only the balanced pick reads the images
+    assert [c.id for c in pick_captures(captures, 3)] == [3, 0, 1]
+    with pytest.raises(ConfigError, match="capture 1: cannot read"):
+        pick_captures(captures, 3, "balanced")
 
 
-def test_the_export_cli_takes_a_budget(tmp_path, tiny_bundle):
+def test_the_export_cli_takes_a_budget_and_a_pick(tmp_path, tiny_bundle):
     from edge_runtime.siteloop.__main__ import main
 
     store = CaptureStore(
         CaptureConfig(enabled=True, folder=tmp_path / "captures", burst=10), BundleTag("t", "1", "x")
     )
     rng = np.random.default_rng(2)
-    sure = {"red": 0.2, "green": 0.1, "blue": 0.1}
-    for index, unsure in enumerate([0.45, 0.05, 0.30]):  # red against green by this much
+    # red against green by this much, the last one the green side
+    for index, (label, unsure) in enumerate([("red", 0.45), ("red", 0.05), ("red", 0.10), ("green", 0.30)]):
         image = cv2.GaussianBlur(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8), (9, 9), 0)
-        probabilities = {**sure, "red": 0.5 + unsure / 2, "green": 0.5 - unsure / 2}
+        other = "green" if label == "red" else "red"
+        probabilities = {"blue": 0.0, label: 0.5 + unsure / 2, other: 0.5 - unsure / 2}
         assert store.offer(
-            Frame("cam1", index, 1.7e9 + index, 0.0, image), ["margin"], _classified("red", probabilities)
+            Frame("cam1", index, 1.7e9 + index, 0.0, image), ["margin"], _classified(label, probabilities)
         )
     store.flush()
     store.close()
@@ -153,7 +178,19 @@ def test_the_export_cli_takes_a_budget(tmp_path, tiny_bundle):
         "--format",
         "label-studio",
     ]
-    assert main([*export, "--out", str(tmp_path / "task"), "--budget", "2"]) == 0
-    tasks = json.loads((tmp_path / "task" / "tasks.json").read_text())
-    assert sorted(t["data"]["image"].rsplit("_", 2)[1] for t in tasks) == ["00000001", "00000002"]
+
+    def exported(*options: str) -> list[str]:
+        out = tmp_path / "-".join(options)
+        assert main([*export, "--out", str(out), *options]) == 0
+        tasks = json.loads((out / "tasks.json").read_text())
+        return sorted(t["data"]["image"].rsplit("_", 2)[1] for t in tasks)
+
+    assert exported("--budget", "2") == ["00000001", "00000002"]  # the two smallest margins
+    assert exported("--budget", "2", "--pick", "margin") == ["00000001", "00000002"]
+    assert exported("--budget", "2", "--pick", "balanced") == ["00000001", "00000003"]  # a red, a green
     assert main([*export, "--out", str(tmp_path / "none"), "--budget", "0"]) == 2
+    assert main([*export, "--out", str(tmp_path / "none"), "--pick", "balanced"]) == 2  # no --budget
+    with pytest.raises(SystemExit) as refused:
+        main([*export, "--out", str(tmp_path / "none"), "--budget", "2", "--pick", "nearest"])
+    assert refused.value.code == 2
+    assert not (tmp_path / "none").exists()
