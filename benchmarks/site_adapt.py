@@ -1,19 +1,26 @@
 """One round of adaptation to a shifted site: hard-example vs random labels, forgetting, drift.
 
 ``python -m benchmarks.site_adapt --bundle B --data DATA --out DIR [--labels 100] [--severity 1.6]
-[--runs hard,random,all] [--set site.replay=0.5 ...]``
+[--runs hard,random,all[,balanced]] [--random-draws 1] [--set site.replay=0.5 ...]``
 
 The new site is the data seen through another site's camera (``site_shift.shift``): its pool is the
 training split shifted (the frames the device would capture), its test the test split shifted with
 another seed. The deployed bundle (its checkpoint must be where its provenance says) is measured on both
-tests; then three retraining runs start from its checkpoint (``init_from``) with the retraining recipe
-(``site``'s defaults, or ``--set``): 100 pool frames chosen as the device's hard-example capture chooses
-them (the smallest top-1 minus top-2 margin), 100 chosen at random, and the whole pool (the "all labels"
-model the gap is measured against). Each is exported (ONNX FP32, as the deployed model is measured
-here) and measured on the site's test and the original test (forgetting, with the images it lost and
-gained against the deployed model). Drift: each statistic's PSI of the original and the shifted test
-against the deployed bundle's reference. A detector bundle (``--data`` its YOLO data) runs the same
-round in mAP@0.5 (``site_adapt_detect``).
+tests; then retraining runs start from its checkpoint (``init_from``) with the retraining recipe
+(``site``'s defaults, or ``--set``): ``hard``, the 100 pool frames with the smallest top-1 minus top-2
+margin (the device's ``margin`` capture and the default ``siteloop export --budget`` pick choose the same
+frames whenever the capture kept at least 100); ``random``, 100 chosen at random, once per
+``--random-draws`` seeded draw (each draw reported, and their mean and spread); ``all``, the whole pool
+(the "all labels" model the gap is measured against); and, only when asked, ``balanced``: 100 chosen by
+the device's own code with the opt-in ``--pick balanced`` (its capture, then ``siteloop.pick``). Each
+is exported (ONNX FP32, as the deployed model is measured here) and measured on the site's test and the
+original test (forgetting, with the images it lost and gained against the deployed model). Drift: each
+statistic's PSI of the original and the shifted test against the deployed bundle's reference. A
+detector bundle (``--data`` its YOLO data) runs the same round in mAP@0.5 (``site_adapt_detect``; its
+``hard`` is the ``near_threshold`` capture).
+
+Measured on the generated shifted site (docs/results/site-shift.md): ``hard`` 84.9 %, ``random`` 83.9 %
+(mean of two draws), ``balanced`` 74.6 %.
 """
 
 from __future__ import annotations
@@ -33,9 +40,13 @@ from benchmarks.site_shift import evaluate, shift
 from edge_runtime.bundle import Bundle, load_bundle
 from edge_runtime.errors import ConfigError
 from edge_runtime.model import BundleModel
+from edge_runtime.phash import phash
 from edge_runtime.postprocess import Classification
 from edge_runtime.preprocess import read_image
+from edge_runtime.siteloop.config import CaptureConfig
+from edge_runtime.siteloop.pick import Candidate, pick
 from edge_runtime.siteloop.reference import image_files
+from edge_runtime.siteloop.select import HardExampleSelector, margin_of
 from edge_runtime.yamlconfig import apply_overrides
 from export.build import ExportRequest, export_bundle
 from train.checkpoint import read_checkpoint
@@ -57,16 +68,30 @@ def _write(images: Labelled, folder: Path) -> Path:
     return folder
 
 
-def margins(model: BundleModel, images: Labelled) -> np.ndarray:
-    """Top-1 minus top-2 probability per frame: what the device's ``margin`` capture ranks by."""
+def predictions(model: BundleModel, images: Labelled) -> list[Classification]:
+    """The deployed model's answer on each frame, as the device's capture sees it."""
     found = []
     for image, _ in images:
         prediction = model.postprocess(model.infer(model.prepare([image])), [image.shape[:2]])[0]
         if not isinstance(prediction, Classification):
             raise ConfigError("site_adapt measures classifiers only")
-        top = np.sort(prediction.probabilities)[::-1]
-        found.append(float(top[0] - top[1]))
-    return np.asarray(found)
+        found.append(prediction)
+    return found
+
+
+def margins(found: list[Classification]) -> np.ndarray:
+    """Top-1 minus top-2 probability per frame: what the device's ``margin`` capture ranks by."""
+    return np.asarray([margin_of(p) for p in found])
+
+
+def device_pick(found: list[Classification], images: Labelled, budget: int, name: str) -> np.ndarray:
+    """The frames the device would have labelled with the pick called ``name``: those its capture keeps
+    (the ``margin`` reason at the default ``margin_below``, rate limit aside), then ``budget`` of them as
+    ``siteloop export --budget N --pick NAME`` picks them."""
+    selector = HardExampleSelector(CaptureConfig(flicker=False), [], [])
+    kept = [i for i, p in enumerate(found) if "margin" in selector.reasons("site", p)]
+    candidates = [Candidate(margin_of(found[i]), found[i].label, phash(images[i][0])) for i in kept]
+    return np.asarray([kept[j] for j in pick(name, candidates, budget)], dtype=int)
 
 
 def retrain(bundle: Path, labels: Path, out: Path, site_test: Path, overrides: list[str]) -> Path:
@@ -85,6 +110,9 @@ def retrain(bundle: Path, labels: Path, out: Path, site_test: Path, overrides: l
     return export_bundle(request).root
 
 
+RUNS = ("hard", "random", "all", "balanced")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.site_adapt", description=__doc__)
     parser.add_argument("--bundle", type=Path, required=True, help="the deployed bundle (with its reference)")
@@ -94,7 +122,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--labels", type=int, default=100, help="frames labelled in the round")
     parser.add_argument(
-        "--runs", default="hard,random,all", help="which retrainings (comma-separated: hard, random, all)"
+        "--runs", default="hard,random,all",
+        help="which retrainings, comma-separated: hard (the smallest margins), random, all, balanced "
+        "(the device's opt-in class-balanced pick, classifiers)",
+    )
+    parser.add_argument(
+        "--random-draws", type=int, default=1,
+        help="seeded random selections, each retrained (the goal compares hard with their mean)",
+    )
+    parser.add_argument(
+        "--first-draw", type=int, default=0,
+        help="the first random draw's number (draws first..first+N-1: a round split over several runs)",
     )
     parser.add_argument(
         "--set", nargs="*", default=[], dest="overrides", metavar="KEY=VALUE",
@@ -103,9 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--severity", type=float, default=1.6, help="how far the new site's camera is off")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    unknown = set(args.runs.split(",")) - {"hard", "random", "all"}
+    unknown = set(args.runs.split(",")) - set(RUNS)
     if unknown:
-        parser.error(f"--runs: unknown {sorted(unknown)}; choose among hard, random, all")
+        parser.error(f"--runs: unknown {sorted(unknown)}; choose among {', '.join(RUNS)}")
+    if args.random_draws < 1 or args.first_draw < 0:
+        parser.error(f"--random-draws: at least 1 (not {args.random_draws}), --first-draw: at least 0")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     deployed = load_bundle(args.bundle)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -124,13 +164,48 @@ def _results(args: argparse.Namespace, metric: str, pool: int, deployed: dict[st
     return {"settings": settings, "metric": metric, "pool": pool, "deployed": deployed}
 
 
-def _chosen(args: argparse.Namespace, hardness: np.ndarray) -> dict[str, np.ndarray]:
-    """The frames each run labels: the hardest (lowest ``hardness``), a seeded random draw, all."""
+def random_draws(seed: int, pool: int, labels: int, draws: range) -> dict[int, np.ndarray]:
+    """Seeded random selections by number; draw 0 is the single draw earlier rounds made."""
     return {
-        "hard": np.argsort(hardness, kind="stable")[: args.labels],
-        "random": np.random.default_rng(args.seed).choice(len(hardness), args.labels, replace=False),
-        "all": np.arange(len(hardness)),
+        k: np.random.default_rng(seed if k == 0 else [seed, k]).choice(pool, labels, replace=False)
+        for k in draws
     }
+
+
+def _chosen(
+    args: argparse.Namespace, hardness: np.ndarray, picks: dict[str, np.ndarray]
+) -> list[tuple[str, np.ndarray]]:
+    """(run, frames it labels) for each run asked: ``hard`` the lowest ``hardness`` over the pool,
+    ``random`` each draw (``random-0``...), ``all`` the pool, any other its entry of ``picks``."""
+    jobs: list[tuple[str, np.ndarray]] = []
+    for name in args.runs.split(","):
+        if name == "hard":
+            jobs.append((name, np.argsort(hardness, kind="stable")[: args.labels]))
+        elif name == "random":
+            numbers = range(args.first_draw, args.first_draw + args.random_draws)
+            draws = random_draws(args.seed, len(hardness), args.labels, numbers)
+            jobs += [(f"random-{k}", picked) for k, picked in draws.items()]
+        elif name == "all":
+            jobs.append((name, np.arange(len(hardness))))
+        else:
+            jobs.append((name, picks[name]))
+    return jobs
+
+
+def summarise_draws(results: dict[str, Any]) -> None:
+    """``random-0``, ``random-1``... folded into ``random``: each draw, and the mean and spread of the
+    figures (``site`` and ``original`` are the means, so readers of one draw's figures read the mean)."""
+    names = sorted((k for k in results if k.startswith("random-")), key=lambda k: int(k.split("-")[1]))
+    if not names:
+        return
+    draws = [{"draw": int(name.split("-")[1]), **results.pop(name)} for name in names]
+    summary: dict[str, Any] = {"labels": draws[0]["labels"], "draws": draws}
+    for figure in ("site", "original"):
+        values = np.asarray([d[figure] for d in draws])
+        summary[figure] = round(float(values.mean()), 4)
+        summary[f"{figure}_sd"] = round(float(values.std(ddof=1)), 4) if len(values) > 1 else None
+        summary[f"{figure}_range"] = [float(values.min()), float(values.max())]
+    results["random"] = summary
 
 
 def classification_round(args: argparse.Namespace, deployed: Bundle) -> dict[str, Any]:
@@ -146,9 +221,12 @@ def classification_round(args: argparse.Namespace, deployed: Bundle) -> dict[str
     model = BundleModel(deployed, ARTIFACT)
     figures = {"site": evaluate(model, site, reference), "original": evaluate(model, original, reference)}
     results = _results(args, "top1", len(pool), figures)
-    chosen = _chosen(args, margins(model, pool))
-    for name in args.runs.split(","):
-        picked = chosen[name]
+    found = predictions(model, pool)
+    hardness = margins(found)
+    results["captured"] = int(sum(hardness < CaptureConfig().margin_below))
+    balanced = "balanced" in args.runs.split(",")
+    picks = {"balanced": device_pick(found, pool, args.labels, "balanced")} if balanced else {}
+    for name, picked in _chosen(args, hardness, picks):
         labels = _write([pool[i] for i in sorted(picked)], args.out / f"labels-{name}")
         bundle = retrain(args.bundle, labels, args.out / f"run-{name}", site_test, args.overrides)
         adapted = BundleModel(load_bundle(bundle), ARTIFACT)
@@ -161,11 +239,14 @@ def classification_round(args: argparse.Namespace, deployed: Bundle) -> dict[str
         results[name]["original"] = kept["top1"]
         results[name]["original_changed"] = changed(results["deployed"]["original"]["wrong"], kept["wrong"])
         print(json.dumps({name: results[name]}), flush=True)
+    summarise_draws(results)
     return results
 
 
 def detection_round(args: argparse.Namespace, deployed: Bundle) -> dict[str, Any]:
     """The same round for a detector (``site_adapt_detect``): YOLO data in, mAP@0.5 out."""
+    if "balanced" in args.runs.split(","):
+        raise ConfigError("--runs balanced: a classifier's run (the pick reads classification margins)")
     classes = deployed.manifest.classes
     original = detect.read_split(args.data, "test", classes)
     pool = [detect.shifted(f, np.random.default_rng([args.seed, 1, i]), args.severity)
@@ -178,9 +259,8 @@ def detection_round(args: argparse.Namespace, deployed: Bundle) -> dict[str, Any
     figures = {"site": detect.map50(model, site_test), "original": detect.map50(model, original_test)}
     results = _results(args, "map50", len(pool), {k: {"map50": v} for k, v in figures.items()})
     print(json.dumps({"deployed": results["deployed"]}), flush=True)
-    chosen = _chosen(args, detect.nearness(model, pool))
-    for name in args.runs.split(","):
-        picked = chosen[name]
+    nearness = detect.nearness(model, pool)
+    for name, picked in _chosen(args, nearness, {}):
         labels = detect.write_yolo([pool[i] for i in sorted(picked)], args.out / f"labels-{name}", classes)
         bundle = retrain(args.bundle, labels, args.out / f"run-{name}", site_test, args.overrides)
         adapted = BundleModel(load_bundle(bundle), ARTIFACT)
@@ -191,6 +271,7 @@ def detection_round(args: argparse.Namespace, deployed: Bundle) -> dict[str, Any
             "original": detect.map50(adapted, original_test),
         }
         print(json.dumps({name: results[name]}), flush=True)
+    summarise_draws(results)
     return results
 
 
@@ -200,13 +281,17 @@ def changed(before: list[int], after: list[int]) -> dict[str, int]:
     return {"lost": len(set(after) - set(before)), "gained": len(set(before) - set(after))}
 
 
+def _pp(share: float | None) -> float | None:
+    return None if share is None else round(100 * share, 2)
+
+
 def goals(results: dict[str, Any]) -> dict[str, Any]:
     """The issue's goals, each with the figure that decides it."""
     metric = results["metric"]
     before = results["deployed"]["site"][metric]
     gap = results["all"]["site"] - before
     closed = (results["hard"]["site"] - before) / gap if gap > 0 else None
-    lead_pp = 100 * (results["hard"]["site"] - results["random"]["site"])
+    lead_pp = 100 * (results["hard"]["site"] - results["random"]["site"])  # random: the draws' mean
     forgetting_pp = 100 * (results["deployed"]["original"][metric] - results["hard"]["original"])
     # the paired difference's standard error: sqrt(lost + gained) images of the test split
     flips = results["hard"].get("original_changed")
@@ -219,6 +304,8 @@ def goals(results: dict[str, Any]) -> dict[str, Any]:
         "gap_closed_met": closed is not None and closed >= 0.8,
         "hard_minus_random_pp": round(lead_pp, 2),
         "hard_beats_random_met": lead_pp >= 5,
+        "random_draws": len(results["random"].get("draws", [])) or 1,
+        "random_site_sd_pp": _pp(results["random"].get("site_sd")),
         "forgetting_pp": round(forgetting_pp, 2),
         "forgetting_met": forgetting_pp <= 1,
         "forgetting_se_pp": round(100 * sqrt(sum(flips.values())) / images, 2) if flips and images else None,

@@ -1,4 +1,4 @@
-"""Perceptual hashes for near-duplicate search: pHash (DCT) on OpenCV, compared by Hamming distance.
+"""Near-duplicate search over perceptual hashes (``edge_runtime.phash``), compared by Hamming distance.
 
 pHash survives re-encoding, resizing and small brightness changes, which is how one belt frame
 ends up in both train and test after a copy through another tool. Exact copies are caught
@@ -7,17 +7,11 @@ separately by a digest of the file bytes.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
+from edge_runtime.phash import phash
 
-def phash(image: np.ndarray) -> int:
-    """64-bit pHash of a BGR or grey image: signs of the 8x8 lowest DCT frequencies against their median."""
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-    small = cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
-    low = cv2.dct(small)[:8, :8].flatten()
-    bits = low > np.median(low[1:])  # the DC term is the mean brightness: left out of the threshold
-    return int(np.packbits(bits).view(">u8")[0])
+__all__ = ["groups", "near_pairs", "phash"]
 
 
 def near_pairs(hashes: list[int], max_distance: int) -> list[tuple[int, int, int]]:

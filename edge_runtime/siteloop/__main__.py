@@ -15,6 +15,7 @@ from edge_runtime.errors import AditError, ConfigError
 from edge_runtime.siteloop.captures import read_captures
 from edge_runtime.siteloop.labelling import LS_IMAGE_URL, export, list_formats, pre_annotation
 from edge_runtime.siteloop.labels_in import list_readers, read_labels, write_dataset
+from edge_runtime.siteloop.pick import DEFAULT, list_picks, pick_captures
 from edge_runtime.siteloop.reference import add_reference, image_files
 from edge_runtime.siteloop.signal_windows import labelled_windows, write_npz
 from edge_runtime.web.acks import AckStore
@@ -33,6 +34,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--reasons", help="comma-separated: only captures with one of these reasons")
     out.add_argument("--limit", type=int, help="at most this many, newest first")
+    out.add_argument(
+        "--budget", type=int,
+        help="a labelling round of this many classification captures: feedback first, then --pick",
+    )
+    out.add_argument(
+        "--pick", choices=list_picks(),
+        help=f"with --budget: which captures fill it (default {DEFAULT}: the smallest margins first; "
+        "balanced: each predicted class in turn, near-duplicates passed over, measured worse)",
+    )
     out.add_argument("--image-url", help=f"Label Studio: prefix of each image URL (default {LS_IMAGE_URL})")
     back = commands.add_parser("import", help="corrected labels back as training data")
     back.add_argument("--format", required=True, choices=list_readers())
@@ -82,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    if args.pick is not None and args.budget is None:
+        raise ConfigError(f"--pick {args.pick}: picks within a labelling round; give --budget N too")
+    if args.budget is not None and args.budget < 1:
+        raise ConfigError(f"--budget: at least 1, not {args.budget}")
     manifest = load_bundle(args.bundle, verify="none").manifest
     captures = list(read_captures(args.captures))
     if args.reasons:
@@ -89,6 +103,8 @@ def _export(args: argparse.Namespace) -> int:
         captures = [c for c in captures if wanted & set(c.reasons)]
     if args.limit is not None:
         captures = captures[-args.limit :]
+    if args.budget is not None:
+        captures = pick_captures(captures, args.budget, args.pick or DEFAULT)
     feedback = _feedback(args.acks) if args.acks is not None else {}
     items = [
         pre_annotation(c, next((feedback[e] for e in c.event_ids if e in feedback), None)) for c in captures

@@ -45,7 +45,7 @@ class HardExampleSelector:
 
     def reasons(self, camera: str, prediction: Prediction) -> list[Reason]:
         found: list[Reason] = []
-        if isinstance(prediction, Classification) and _margin(prediction) < self.config.margin_below:
+        if isinstance(prediction, Classification) and margin_of(prediction) < self.config.margin_below:
             found.append("margin")
         if any(self._near(rule, prediction) for rule in self.rules if rule.watches(camera)):
             found.append("near_threshold")
@@ -78,7 +78,8 @@ class HardExampleSelector:
         return len(seen) == 3 and seen[0] == seen[2] != seen[1]
 
 
-def _margin(prediction: Classification) -> float:
+def margin_of(prediction: Classification) -> float:
+    """Top-1 minus top-2 probability: how unsure a classifier is (1 with a single class)."""
     probabilities = np.asarray(prediction.probabilities, dtype=np.float64)
     if probabilities.size < 2:
         return 1.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from argparse import Namespace
+
 import cv2
 import numpy as np
 
@@ -71,12 +73,12 @@ def test_the_cost_table_compares_medians_with_the_loop_off():
 
 
 def test_hard_examples_are_the_frames_the_model_is_least_sure_of(tiny_bundle):
-    from benchmarks.site_adapt import margins
+    from benchmarks.site_adapt import margins, predictions
 
     model = BundleModel(load_bundle(tiny_bundle))
     sure = np.full((48, 64, 3), BGR["red"], np.uint8)
     torn = np.full((48, 64, 3), (0, 120, 120), np.uint8)  # as green as it is red: a margin near 0
-    found = margins(model, [(sure, "red"), (torn, "red")])
+    found = margins(predictions(model, [(sure, "red"), (torn, "red")]))
     assert found[0] > 0.9 and found[1] < 0.1
 
 
@@ -120,3 +122,64 @@ def test_a_detector_s_boxes_turn_with_the_site_s_camera():
     box = moved.boxes[0]
     assert abs((box[0] + box[2]) / 2 - centre[0]) < 0.5 and abs((box[1] + box[3]) / 2 - centre[1]) < 0.5
     assert box[2] - box[0] > 40 * 1.08 and moved.labels.tolist() == [2]  # turned and zoomed: it grows
+
+
+def _torn(green: int, red: int, seed: int) -> np.ndarray:
+    """A frame between green and red, textured so that no two frames hash alike."""
+    noise = np.random.default_rng(seed).normal(0, 6, (48, 64, 1))
+    base = np.full((48, 64, 3), (0, green, red), np.float32)
+    return np.clip(base + cv2.GaussianBlur(noise, (0, 0), 3)[..., None] * 3, 0, 255).astype(np.uint8)
+
+
+def test_the_benchmark_s_hard_frames_are_the_device_s_default_pick(tiny_bundle):
+    from benchmarks.site_adapt import _chosen, device_pick, margins, predictions
+
+    model = BundleModel(load_bundle(tiny_bundle))
+    images = [
+        (_torn(119, 121, 0), "red"),  # the red side of unsure, twice
+        (_torn(118, 122, 1), "red"),
+        (_torn(123, 117, 2), "green"),  # the green side, less unsure
+        (np.full((48, 64, 3), BGR["red"], np.uint8), "red"),  # sure: the device keeps it not
+    ]
+    found = predictions(model, images)
+    assert [p.label for p in found] == ["red", "red", "green", "red"]
+    spread = margins(found)
+    assert spread[0] < spread[1] < spread[2] < 0.15 < spread[3]
+    args = Namespace(runs="hard,balanced,all", labels=2, seed=0, first_draw=0, random_draws=1)
+    balanced = device_pick(found, images, 2, "balanced")
+    runs = dict(_chosen(args, spread, {"balanced": balanced}))
+    assert sorted(runs["hard"]) == sorted(device_pick(found, images, 2, "margin")) == [0, 1]
+    assert sorted(runs["balanced"]) == [0, 2]  # opt-in: one frame of each predicted class
+    assert sorted(runs["all"]) == [0, 1, 2, 3]
+    assert sorted(device_pick(found, images, 10, "margin")) == [0, 1, 2]  # only what the capture keeps
+
+
+def test_random_draws_are_seeded_and_summarised_by_their_mean():
+    from benchmarks.site_adapt import goals, random_draws, summarise_draws
+
+    draws = random_draws(0, 600, 100, range(3))
+    assert np.array_equal(draws[0], np.random.default_rng(0).choice(600, 100, replace=False))  # the old draw
+    assert all(len(set(d)) == 100 for d in draws.values()) and not np.array_equal(draws[1], draws[2])
+    later = random_draws(0, 600, 100, range(1, 3))  # a round split over two invocations draws the same
+    assert list(later) == [1, 2] and all(np.array_equal(later[k], draws[k]) for k in later)
+    results = {
+        "metric": "top1",
+        "deployed": {
+            "site": {"top1": 0.5, "drift_raised": ["contrast"]},
+            "original": {"top1": 0.9, "drift_raised": [], "images": 1000},
+        },
+        "hard": {"site": 0.86, "original": 0.9},
+        "all": {"site": 0.9, "original": 0.9},
+        **{
+            f"random-{k}": {"labels": 100, "site": s, "original": 0.9}
+            for k, s in enumerate([0.74, 0.8, 0.83])
+        },
+    }
+    summarise_draws(results)
+    assert "random-0" not in results and [d["site"] for d in results["random"]["draws"]] == [0.74, 0.8, 0.83]
+    assert [d["draw"] for d in results["random"]["draws"]] == [0, 1, 2]
+    assert results["random"]["site"] == 0.79 and results["random"]["site_range"] == [0.74, 0.83]
+    assert results["random"]["site_sd"] == 0.0458
+    judged = goals(results)
+    assert judged["hard_minus_random_pp"] == 7.0 and judged["hard_beats_random_met"]  # against the mean
+    assert judged["random_draws"] == 3 and judged["random_site_sd_pp"] == 4.58
