@@ -22,7 +22,7 @@ from edge_runtime.jsonsafe import dumps
 
 Phase = Literal["start", "update", "end"]  # update: still going, every update_every_s
 # the producer; docs/events: one schema each
-Kind = Literal["rule", "machine", "camera_health", "belt_load", "outbox", "capacity", "drift"]
+Kind = Literal["rule", "machine", "camera_health", "belt_load", "outbox", "capacity", "drift", "inference"]
 Severity = Literal["info", "warning", "critical"]
 SCHEMA_VERSION: Literal[1] = 1  # of the published contract (edge_runtime.event_schema)
 
