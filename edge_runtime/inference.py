@@ -185,9 +185,13 @@ class Pipeline:
         step = self.batch_limit or len(frames)
         for first in range(0, len(frames), step):
             self.submit(frames[first : first + step])
+        self.wait()
+        return self.collect()
+
+    def wait(self) -> None:
+        """Every submitted batch finished or failed (ready to ``collect``)."""
         if self.model is not None:
             self.model.wait()
-        return self.collect()
 
     def _complete(self, finished: _Finished) -> list[Event]:
         if self.model is None:
@@ -255,8 +259,7 @@ class Pipeline:
 
     def finish(self) -> list[Event]:
         """End the events still open (the sources ended or the daemon stops) and deliver the ends."""
-        if self.model is not None:
-            self.model.wait()
+        self.wait()
         collected = self.collect()  # the frames still in flight, delivered there
         ends = self.rules.close() + (self.belt.close() if self.belt is not None else [])
         ends += self.site_loop.close() if self.site_loop is not None else []

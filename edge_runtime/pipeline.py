@@ -191,8 +191,8 @@ def run(
         try:
             loop.run()
         finally:
-            loop.drain_raised()
             pipeline.finish()
+            loop.drain_raised()  # also what the last frames raised (inference_failing)
             stop.set()  # machines stop between chunks; their open events end after their last window
             for machine in machines:
                 machine.join(JOIN_TIMEOUT_S)

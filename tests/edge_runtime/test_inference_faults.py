@@ -29,9 +29,10 @@ from edge_runtime.config.rules import RuleConfig
 from edge_runtime.errors import InferenceError
 from edge_runtime.event_schema import validate_event
 from edge_runtime.events import Event
-from edge_runtime.inference import Pipeline
+from edge_runtime.inference import Pipeline, PipelineSummary
 from edge_runtime.inference_faults import InferenceFaults
 from edge_runtime.model import BundleModel
+from edge_runtime.pipeline import run
 from edge_runtime.rules import RuleSet
 from edge_runtime.signal_monitor import SignalMonitor, replay_machine, verify_machine
 from edge_runtime.signal_source import open_samples
@@ -204,15 +205,18 @@ def test_an_exception_in_the_throughput_callback_fails_that_frame_and_the_queue_
     assert all(t is not threading.main_thread() for t in runtime_threads)  # really on OpenVINO's threads
 
 
-def _faulty_daemon(tmp_path, tiny_bundle, colour_video, mode: str):
-    """The real daemon on the looping colour video; while ``corrupt`` is set, tensors have the wrong rank."""
+def _faulty_daemon(
+    tmp_path, tiny_bundle, colour_video, mode: str, *, loop: bool = True, raise_after: int = 3
+):
+    """The real daemon on the colour video (looping, live paced); while ``corrupt`` is set, tensors have the
+    wrong rank."""
     events = tmp_path / "events" / "events.jsonl"
     site = write_site(tmp_path / "site.yaml", tiny_bundle, colour_video.path, events)
     data = yaml.safe_load(site.read_text())
     data["model"].update(artifact="openvino-fp32", mode=mode)
-    data["cameras"][0].update(loop=True, realtime=True)
+    data["cameras"][0].update(loop=loop, realtime=loop)
     data["rules"][0]["cooldown_s"] = data["rules"][1]["cooldown_s"] = 0.0
-    data["inference_failures"] = {"window": 6, "raise_after": 3}
+    data["inference_failures"] = {"window": 6, "raise_after": raise_after}
     data["http"] = {"port": free_port(), "benchmark": str(tmp_path / "no-bench" / "results.json")}
     site.write_text(yaml.safe_dump(data, sort_keys=False))
     config = load_site_config(site)
@@ -224,7 +228,11 @@ def _faulty_daemon(tmp_path, tiny_bundle, colour_video, mode: str):
         start(batch[..., 0] if corrupt.is_set() else batch, done, failed)
 
     backend.start = corrupted
-    return RunningDaemon(config, site, verified), corrupt, events
+    return config, verified, corrupt, events
+
+
+def config_path(tmp_path):
+    return tmp_path / "site.yaml"
 
 
 def _events(path) -> list[dict]:
@@ -244,7 +252,8 @@ def _metric(body: str, name: str) -> float | None:
 def test_the_daemon_counts_failed_frames_raises_health_and_keeps_every_camera(
     tmp_path, tiny_bundle, colour_video, mode
 ):
-    daemon, corrupt, path = _faulty_daemon(tmp_path, tiny_bundle, colour_video, mode)
+    config, verified, corrupt, path = _faulty_daemon(tmp_path, tiny_bundle, colour_video, mode)
+    daemon = RunningDaemon(config, config_path(tmp_path), verified)
     try:
         daemon.wait_ready()
         corrupt.set()
@@ -309,3 +318,25 @@ def test_a_machine_skips_the_windows_the_model_fails_on_and_keeps_monitoring(sig
     with pytest.raises(InferenceError, match=r"fan-3: window 0: inference failed"):
         for chunk in chunks:
             replaying.process(chunk)
+
+
+@pytest.mark.parametrize("mode", ["latency", "throughput"])
+def test_the_daemon_still_ends_with_its_sources_when_their_last_frames_failed(
+    tmp_path, tiny_bundle, colour_video, mode
+):
+    """A failed request in flight must not keep the run waiting for it after every camera has ended."""
+    config, verified, corrupt, path = _faulty_daemon(
+        tmp_path, tiny_bundle, colour_video, mode, loop=False, raise_after=1
+    )
+    corrupt.set()  # every frame fails
+    summaries: list[PipelineSummary] = []
+    runner = threading.Thread(
+        target=lambda: summaries.append(run(config, threading.Event(), verified=verified)), daemon=True
+    )
+    runner.start()
+    runner.join(60)
+    assert not runner.is_alive(), "the run did not end after its only camera's video ended"
+    (summary,) = summaries
+    assert summary.frames == 0 and summary.inference_failures > 0, summary
+    # raised at the first failure (reading as fast as it can, the camera gets only a few frames inferred)
+    assert [e["phase"] for e in _events(path) if e["type"] == "inference_failing"] == ["start"]
