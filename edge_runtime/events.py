@@ -62,6 +62,25 @@ class Event:
         return cls.from_dict(json.loads(text))
 
 
+def health_event(
+    camera: str,
+    event_type: str,
+    label: str,
+    phase: Phase,
+    extra: dict[str, Any],
+    *,
+    kind: Kind,
+    severity: Severity,
+    frame: int = 0,
+) -> Event:
+    """An event the daemon raises about itself (camera health, capacity, inference): rule ``health``, score 1,
+    stamped now (not at a frame's time)."""
+    return Event(
+        camera=camera, type=event_type, label=label, score=1.0, frame=frame, phase=phase, rule="health",
+        pts_s=0.0, ts=utc_iso(datetime.now(UTC).timestamp()), extra=extra, kind=kind, severity=severity,
+    )
+
+
 def duration(start_s: float, end_s: float) -> float:
     """``duration_s`` of an end or update event: never negative, even if a clock was reset between them."""
     return round(max(0.0, end_s - start_s), 3)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from edge_runtime.config.cameras import InferenceFailuresConfig
-from edge_runtime.events import Event, duration, utc_iso
+from edge_runtime.events import Event, duration, health_event, utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ _ERROR_CHARS = 500  # an exception's message in /status and the event: OpenVINO'
 @dataclass
 class _Source:
     recent: deque[bool]  # True: failed; the last ``window`` inferences
+    failed_recently: int = 0  # True in ``recent``: counted, not summed on every frame
     failures: int = 0
     inferred: int = 0
     last_error: str | None = None
@@ -67,23 +68,23 @@ class InferenceFaults:
         text = f"{type(error).__name__}: {error}"[:_ERROR_CHARS]
         with self._lock:
             state = self._source(source)
-            state.recent.append(True)
+            _push(state, True)
             state.failures += 1
             state.last_error, state.last_failure_ts = text, utc_iso(time.time())
             state.errors[type(error).__name__] = state.errors.get(type(error).__name__, 0) + 1
             self._log_failure(source, state, frame, error)
             if state.open is not None:
                 state.failed_while_open += 1
-            elif sum(state.recent) >= self.config.raise_after:
+            elif state.failed_recently >= self.config.raise_after:
                 self._raise(source, state, frame)
 
     def succeeded(self, source: str, frame: int) -> None:
         """One frame (window) of ``source`` inferred."""
         with self._lock:
             state = self._source(source)
-            state.recent.append(False)
+            _push(state, False)
             state.inferred += 1
-            if any(state.recent):
+            if state.failed_recently:
                 return
             if state.logged_at != float("-inf"):  # the next failure is logged with its traceback again
                 log.info("%s: inference works again (%d failure(s) unlogged)", source, state.unlogged)
@@ -116,7 +117,7 @@ class InferenceFaults:
     def _raise(self, source: str, state: _Source, frame: int) -> None:
         extra = {
             "model": self.model,
-            "failed": sum(state.recent),
+            "failed": state.failed_recently,
             "window": self.config.window,
             "error": state.last_error or "",
         }
@@ -141,19 +142,9 @@ class InferenceFaults:
 
     @staticmethod
     def _event(source: str, frame: int, phase: Literal["start", "end"], extra: dict[str, Any]) -> Event:
-        return Event(
-            camera=source,
-            type=EVENT_TYPE,
-            label=EVENT_TYPE,
-            score=1.0,
-            frame=frame,
-            phase=phase,
-            rule="health",
-            pts_s=0.0,
-            ts=utc_iso(time.time()),
-            extra=extra,
-            kind="inference",
-            severity="critical",  # the source is blind to the model: no detection reaches anyone
+        # critical: the source is blind to the model, no detection of it reaches anyone
+        return health_event(
+            source, EVENT_TYPE, EVENT_TYPE, phase, extra, kind="inference", severity="critical", frame=frame
         )
 
     @property
@@ -169,7 +160,7 @@ class InferenceFaults:
                 name: {
                     "failures": state.failures,
                     "inferred": state.inferred,
-                    "recent_failures": sum(state.recent),
+                    "recent_failures": state.failed_recently,
                     "failing": state.open is not None,
                     "since": state.open.ts if state.open is not None else None,
                     "last_error": state.last_error,
@@ -178,3 +169,10 @@ class InferenceFaults:
                 }
                 for name, state in self._sources.items()
             }
+
+
+def _push(state: _Source, failed: bool) -> None:
+    if len(state.recent) == state.recent.maxlen:
+        state.failed_recently -= state.recent[0]  # about to fall out of the window
+    state.recent.append(failed)
+    state.failed_recently += failed
