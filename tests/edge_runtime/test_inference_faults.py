@@ -26,7 +26,7 @@ from edge_runtime.config import load_site_config
 from edge_runtime.config.cameras import InferenceFailuresConfig
 from edge_runtime.config.machines import MachineConfig
 from edge_runtime.config.rules import RuleConfig
-from edge_runtime.errors import InferenceError
+from edge_runtime.errors import ConfigError, InferenceError
 from edge_runtime.event_schema import validate_event
 from edge_runtime.events import Event
 from edge_runtime.inference import Pipeline, PipelineSummary
@@ -340,3 +340,10 @@ def test_the_daemon_still_ends_with_its_sources_when_their_last_frames_failed(
     assert summary.frames == 0 and summary.inference_failures > 0, summary
     # raised at the first failure (reading as fast as it can, the camera gets only a few frames inferred)
     assert [e["phase"] for e in _events(path) if e["type"] == "inference_failing"] == ["start"]
+
+
+def test_a_threshold_beyond_its_window_is_refused_naming_the_section(tmp_path, tiny_bundle, colour_video):
+    site = write_site(tmp_path / "site.yaml", tiny_bundle, colour_video.path, tmp_path / "events.jsonl")
+    refused = r"inference_failures.*raise_after \(30\) cannot exceed window \(20\)"
+    with pytest.raises(ConfigError, match=refused):
+        load_site_config(site, ["inference_failures.raise_after=30"])
