@@ -94,14 +94,14 @@ class OpenVinoBackend(Backend):
             self._jobs.add(job)  # before it starts: its callback may run at once
         try:
             self.queue.start_async({0: batch}, job)
-        except RuntimeError:  # an earlier frame's request failed: its error comes back here
+        except Exception:  # noqa: BLE001 - mostly an earlier frame's failed request, re-raised here
             self._forget(job)  # this frame was not started: once more, on the fresh queue
             self._recover()
             with self._lock:
                 self._jobs.add(job)
             try:
                 self.queue.start_async({0: batch}, job)
-            except RuntimeError as exc:
+            except Exception as exc:  # noqa: BLE001 - this frame's own input, then
                 self._forget(job)
                 _fail(job, exc)
 
