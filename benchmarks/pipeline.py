@@ -101,11 +101,14 @@ def model_only_fps(model: BundleModel, image: np.ndarray, seconds: float) -> flo
         return 1000.0 / stats.mean_ms
     for _ in range(10):
         model.infer(batch)
+    errors: list[Exception] = []
     count, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        model.start(batch, lambda _outputs: None)  # blocks while every request is busy
+        model.start(batch, lambda _outputs: None, errors.append)  # blocks while every request is busy
         count += 1
     model.wait()
+    if errors:  # a benchmark of a model that fails measures nothing
+        raise errors[0]
     return count / (time.perf_counter() - started)
 
 

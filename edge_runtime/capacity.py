@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from edge_runtime.capture import CaptureThread
 from edge_runtime.config.cameras import CapacityConfig
-from edge_runtime.events import Event, utc_iso
+from edge_runtime.events import Event, health_event
 from edge_runtime.timing import LatencyStats
 
 EVENT_TYPE = "box_over_capacity"
@@ -154,19 +154,9 @@ class CapacityMonitor:
 
     @staticmethod
     def _event(phase: Literal["start", "end"], extra: dict[str, Any]) -> Event:
-        return Event(
-            camera="daemon",  # the daemon itself: the whole box, every camera on it
-            type=EVENT_TYPE,
-            label="over_capacity",
-            score=1.0,
-            frame=0,
-            phase=phase,
-            rule="health",
-            pts_s=0.0,
-            ts=utc_iso(time.time()),
-            extra=extra,
-            kind="capacity",
-            severity="warning",
+        # camera "daemon": the daemon itself, the whole box, every camera on it
+        return health_event(
+            "daemon", EVENT_TYPE, "over_capacity", phase, extra, kind="capacity", severity="warning"
         )
 
     @property

@@ -23,3 +23,7 @@ class ConfigError(AditError):
 
 class SourceError(AditError):
     """A camera or video source cannot be opened or read; the message names it."""
+
+
+class InferenceError(AditError):
+    """The model failed on a frame: fatal in replay (every frame counts); the daemon counts and skips it."""

@@ -19,12 +19,19 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, TypeAdapter
 
 from edge_runtime.event_models.camera import BeltEvent, DriftEvent, HealthEvent
-from edge_runtime.event_models.daemon import CapacityEvent, OutboxEvent
+from edge_runtime.event_models.daemon import CapacityEvent, InferenceEvent, OutboxEvent
 from edge_runtime.event_models.fields import json_schema_of
 from edge_runtime.event_models.rules import MachineEvent, RuleEvent
 
 AnyEvent = Annotated[
-    RuleEvent | MachineEvent | HealthEvent | BeltEvent | OutboxEvent | CapacityEvent | DriftEvent,
+    RuleEvent
+    | MachineEvent
+    | HealthEvent
+    | BeltEvent
+    | OutboxEvent
+    | CapacityEvent
+    | DriftEvent
+    | InferenceEvent,
     Field(discriminator="kind"),
 ]
 
@@ -37,6 +44,7 @@ SCHEMAS: dict[str, tuple[str, Any]] = {
     "belt_load": ("adit belt load and speed event", BeltEvent),
     "outbox": ("adit outbox recovery event", OutboxEvent),
     "capacity": ("adit box capacity event", CapacityEvent),
+    "inference": ("adit inference failing event (the model failing on a source's frames)", InferenceEvent),
     "drift": ("adit drift event (a camera's frames against the bundle's reference statistics)", DriftEvent),
 }
 

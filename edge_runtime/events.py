@@ -22,7 +22,7 @@ from edge_runtime.jsonsafe import dumps
 
 Phase = Literal["start", "update", "end"]  # update: still going, every update_every_s
 # the producer; docs/events: one schema each
-Kind = Literal["rule", "machine", "camera_health", "belt_load", "outbox", "capacity", "drift"]
+Kind = Literal["rule", "machine", "camera_health", "belt_load", "outbox", "capacity", "drift", "inference"]
 Severity = Literal["info", "warning", "critical"]
 SCHEMA_VERSION: Literal[1] = 1  # of the published contract (edge_runtime.event_schema)
 
@@ -60,6 +60,25 @@ class Event:
     @classmethod
     def from_json(cls, text: str) -> Event:
         return cls.from_dict(json.loads(text))
+
+
+def health_event(
+    camera: str,
+    event_type: str,
+    label: str,
+    phase: Phase,
+    extra: dict[str, Any],
+    *,
+    kind: Kind,
+    severity: Severity,
+    frame: int = 0,
+) -> Event:
+    """An event the daemon raises about itself (camera health, capacity, inference): rule ``health``, score 1,
+    stamped now (not at a frame's time)."""
+    return Event(
+        camera=camera, type=event_type, label=label, score=1.0, frame=frame, phase=phase, rule="health",
+        pts_s=0.0, ts=utc_iso(datetime.now(UTC).timestamp()), extra=extra, kind=kind, severity=severity,
+    )
 
 
 def duration(start_s: float, end_s: float) -> float:

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from edge_runtime.config.cameras import HealthConfig
-from edge_runtime.events import Event, duration, utc_iso
+from edge_runtime.events import Event, duration, health_event
 from edge_runtime.sources import Frame
 
 Condition = Literal["no_frames", "frozen", "dark", "obscured", "resolution_changed"]
@@ -116,19 +116,13 @@ class CameraHealth:
         self._emit(self._event(condition, "end", {**extra, "start_id": start.id, "duration_s": span}))
 
     def _event(self, condition: Condition, phase: Literal["start", "end"], extra: dict[str, object]) -> Event:
-        return Event(
-            camera=self.camera,
-            type=f"camera_{condition}",
-            label=condition,
-            score=1.0,
-            frame=self._last_frame,
-            phase=phase,
-            rule="health",
-            pts_s=0.0,
-            ts=utc_iso(time.time()),
-            extra={
-                key: round(value, 3) if isinstance(value, float) else value for key, value in extra.items()
-            },
+        return health_event(
+            self.camera,
+            f"camera_{condition}",
+            condition,
+            phase,
+            {key: round(value, 3) if isinstance(value, float) else value for key, value in extra.items()},
             kind="camera_health",
             severity="critical" if condition == "no_frames" else "warning",
+            frame=self._last_frame,
         )

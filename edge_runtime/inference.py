@@ -7,6 +7,11 @@ see its frames in order), runs the rules and delivers the events, on the caller'
 sinks are not thread-safe). ``process`` is both, for frames that must be done on return. Every
 stage is timed into ``StageTimers``.
 
+A frame the model fails on (the runtime raised, or its outputs could not be decoded) is finished without a
+prediction, in its turn, so the batches behind it are collected as usual: with ``faults`` (the daemon) it is
+counted and skipped, every later frame inferred as if nothing happened; without (replay), ``collect`` raises
+``InferenceError`` naming the frame.
+
 A queued sink (the durable outbox) takes the events without waiting for the disk; capture-to-event
 is then recorded when it says they are durable (committed and handed to the sinks), on its writer
 thread, so the figure still covers the commit while the cameras no longer wait for it.
@@ -27,8 +32,9 @@ import numpy as np
 
 from edge_runtime.backends import Outputs
 from edge_runtime.beltload import BeltLoadMonitor
-from edge_runtime.errors import ConfigError
+from edge_runtime.errors import ConfigError, InferenceError
 from edge_runtime.events import Event, QueuedSink, Sink
+from edge_runtime.inference_faults import InferenceFaults
 from edge_runtime.live import LatestFrames
 from edge_runtime.model import BundleModel
 from edge_runtime.postprocess import Prediction, Segmentation
@@ -55,6 +61,7 @@ class PipelineSummary:
     fps: float
     timing_ms: dict[str, LatencyStats]
     machines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inference_failures: int = 0  # frames skipped because the model failed on them
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,7 +71,8 @@ class PipelineSummary:
 class _Finished:
     sequence: int
     frames: Sequence[Frame]
-    outputs: Outputs
+    outputs: Outputs | None
+    error: Exception | None = None  # set: the model failed on this batch
 
 
 class Pipeline:
@@ -83,10 +91,12 @@ class Pipeline:
         site_loop: SiteLoop | None = None,
         on_age: Callable[[str, float], None] | None = None,
         finished: threading.Event | None = None,
+        faults: InferenceFaults | None = None,
     ) -> None:
         """``on_age(camera, ms)``: each frame's age when handed to the model (capacity monitoring);
         ``finished``: set whenever a batch finishes, so a waiting loop wakes to ``collect`` it;
-        ``site_loop``: sees every frame's prediction and events after the rules (captures, drift, shadow)."""
+        ``site_loop``: sees every frame's prediction and events after the rules (captures, drift, shadow);
+        ``faults``: told of every frame's inference; None: a failed frame makes ``collect`` raise."""
         self.model = model
         self.site_loop = site_loop
         self.live = live
@@ -98,6 +108,8 @@ class Pipeline:
         self.frames = 0
         self.events = 0
         self.delivery_failures = 0
+        self.inference_failures = 0
+        self.faults = faults
         self.in_flight = 0  # batches started and not yet collected
         self._on_age = on_age
         self._finished_event = finished
@@ -122,39 +134,50 @@ class Pipeline:
         model = self.model
         if model is None:
             raise ConfigError("frames to classify but no camera model (a machines-only site)")
-        if all(frame.tensor is not None for frame in frames):  # prepared ahead, timed there
-            batch = np.concatenate([frame.tensor for frame in frames])
-        else:
-            with self.timers.measure("preprocess"):
-                batch = model.prepare([frame.image for frame in frames])
-        started, now = time.perf_counter(), time.time()
-        for frame in frames:
-            age_ms = (now - frame.ts) * 1000.0
-            self.timers.record("frame_age", age_ms)
-            if self._on_age is not None:
-                self._on_age(frame.camera, age_ms)
         sequence, self._submitted = self._submitted, self._submitted + 1
         self.in_flight += 1
+        started = time.perf_counter()
 
         def done(outputs: Outputs) -> None:  # on the runtime's thread in throughput mode
             self.timers.record("infer", (time.perf_counter() - started) * 1000.0)
-            self._finished.put(_Finished(sequence, frames, outputs))
-            if self._finished_event is not None:
-                self._finished_event.set()
+            self._finish(_Finished(sequence, frames, outputs))
 
-        model.start(batch, done)
+        def failed(error: Exception) -> None:  # also on the runtime's thread
+            self._finish(_Finished(sequence, frames, None, error))
+
+        try:
+            if all(frame.tensor is not None for frame in frames):  # prepared ahead, timed there
+                batch = np.concatenate([frame.tensor for frame in frames])
+            else:
+                with self.timers.measure("preprocess"):
+                    batch = model.prepare([frame.image for frame in frames])
+            started, now = time.perf_counter(), time.time()
+            for frame in frames:
+                age_ms = (now - frame.ts) * 1000.0
+                self.timers.record("frame_age", age_ms)
+                if self._on_age is not None:
+                    self._on_age(frame.camera, age_ms)
+            model.start(batch, done, failed)
+        except Exception as exc:  # noqa: BLE001 - a backend that raised instead of failing the batch
+            failed(exc)
+
+    def _finish(self, finished: _Finished) -> None:
+        self._finished.put(finished)
+        if self._finished_event is not None:
+            self._finished_event.set()
 
     def collect(self) -> list[Event]:
         """Decode the finished batches in submission order, run the rules, deliver (and return) the events."""
         while not self._finished.empty():
             finished = self._finished.get_nowait()
-            self._waiting[finished.sequence] = finished
+            if finished.sequence >= self._collected:  # the first word on a batch wins (done, then failed)
+                self._waiting.setdefault(finished.sequence, finished)
         events: list[Event] = []
         while self._collected in self._waiting:
             finished = self._waiting.pop(self._collected)
             self._collected += 1
             self.in_flight -= 1
-            events += self._complete(finished.frames, finished.outputs)
+            events += self._complete(finished)
         return events
 
     def process(self, frames: Sequence[Frame]) -> list[Event]:
@@ -162,15 +185,32 @@ class Pipeline:
         step = self.batch_limit or len(frames)
         for first in range(0, len(frames), step):
             self.submit(frames[first : first + step])
-        if self.model is not None:
-            self.model.wait()
+        self.wait()
         return self.collect()
 
-    def _complete(self, frames: Sequence[Frame], outputs: Outputs) -> list[Event]:
+    def wait(self) -> None:
+        """Every submitted batch finished or failed (ready to ``collect``)."""
+        if self.model is not None:
+            self.model.wait()
+
+    def _complete(self, finished: _Finished) -> list[Event]:
         if self.model is None:
             raise ConfigError("frames to classify but no camera model (a machines-only site)")
-        with self.timers.measure("postprocess"):
-            predictions = self.model.postprocess(outputs, [frame.image.shape[:2] for frame in frames])
+        frames, error = finished.frames, finished.error
+        if finished.outputs is not None:
+            try:  # outputs the decoder cannot take (a corrupted tensor) fail the frame like a runtime error
+                with self.timers.measure("postprocess"):
+                    predictions = self.model.postprocess(
+                        finished.outputs, [frame.image.shape[:2] for frame in frames]
+                    )
+            except Exception as exc:  # noqa: BLE001
+                error = exc
+        if error is not None:
+            self._failed(frames, error)
+            return []
+        if self.faults is not None:
+            for frame in frames:
+                self.faults.succeeded(frame.camera, frame.index)
         if self.live is not None:
             for frame, prediction in zip(frames, predictions, strict=True):
                 self.live.publish(frame, prediction)
@@ -193,6 +233,16 @@ class Pipeline:
             events += drift
         return events
 
+    def _failed(self, frames: Sequence[Frame], error: Exception) -> None:
+        self.inference_failures += len(frames)
+        if self.faults is None:
+            first = frames[0]
+            raise InferenceError(
+                f"{first.camera}: frame {first.index}: inference failed ({type(error).__name__}: {error})"
+            ) from error
+        for frame in frames:
+            self.faults.failed(frame.camera, frame.index, error)
+
     def _belt(self, frame: Frame, prediction: Prediction) -> list[Event]:
         belt = self.belt
         if belt is None or not belt.config.watches(frame.camera) or not isinstance(prediction, Segmentation):
@@ -209,8 +259,7 @@ class Pipeline:
 
     def finish(self) -> list[Event]:
         """End the events still open (the sources ended or the daemon stops) and deliver the ends."""
-        if self.model is not None:
-            self.model.wait()
+        self.wait()
         collected = self.collect()  # the frames still in flight, delivered there
         ends = self.rules.close() + (self.belt.close() if self.belt is not None else [])
         ends += self.site_loop.close() if self.site_loop is not None else []
@@ -259,4 +308,5 @@ class Pipeline:
             duration_s=round(duration_s, 3),
             fps=round(self.frames / duration_s, 2) if duration_s > 0 else 0.0,
             timing_ms=self.timers.summary(),
+            inference_failures=self.inference_failures,
         )

@@ -15,7 +15,8 @@ import numpy as np
 
 from edge_runtime.backends import (
     BackendOptions,
-    Outputs,
+    Done,
+    Failed,
     Signature,
     backend_class,
     backend_for_format,
@@ -142,9 +143,10 @@ class BundleModel(Predictor):
             return resized_batch(frames, self.manifest.input)
         return super().prepare(frames)
 
-    def start(self, batch: np.ndarray, done: Callable[[Outputs], None]) -> None:
-        """``infer`` that hands the outputs to ``done``, asynchronously in OpenVINO's throughput mode."""
-        self.backend.start(batch, done)
+    def start(self, batch: np.ndarray, done: Done, failed: Failed) -> None:
+        """``infer`` that hands the outputs to ``done`` (or what the runtime raised to ``failed``),
+        asynchronously in OpenVINO's throughput mode."""
+        self.backend.start(batch, done, failed)
 
     def wait(self) -> None:
         """Every ``start``ed batch handed to its ``done``."""

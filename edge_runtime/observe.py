@@ -21,6 +21,7 @@ from edge_runtime.capacity import CapacityMonitor
 from edge_runtime.capture import CaptureThread
 from edge_runtime.config import SiteConfig
 from edge_runtime.health import CameraHealth
+from edge_runtime.inference_faults import InferenceFaults
 from edge_runtime.live import LatestFrames
 from edge_runtime.liveness import Liveness
 from edge_runtime.outbox import Outbox
@@ -91,6 +92,7 @@ class DaemonView:
     site_loop: SiteLoop | None = None
     promotions: Promotions | None = None  # the supervisor's, when site_loop.promote is set
     recommended: tuple[str, str] = ("", "")  # the bundle's recommended artifact and why (Bundle.recommended)
+    faults: InferenceFaults | None = None  # the cameras' model failing on frames (machines: in their state)
 
     def belt_states(self) -> dict[str, dict[str, object]]:
         """Each belt camera's load, speed recommendation and overload state (empty without belt_load)."""
@@ -114,12 +116,18 @@ class DaemonView:
     def healthz(self) -> tuple[bool, dict[str, Any]]:
         """Healthy when every camera delivers (or has ended) with no raised condition and every sink works."""
         cameras = {}
+        failing = self.faults.failing if self.faults is not None else []
         for camera in self.cameras:
             state = camera.state()
-            ok = (state["connected"] or state["ended"]) and not state["conditions"]
-            cameras[camera.name] = {"ok": ok, "conditions": state["conditions"]}
+            # inference_failing: frames arrive, but the model fails on them (so no event can come)
+            conditions = state["conditions"] + (["inference_failing"] if camera.name in failing else [])
+            ok = (state["connected"] or state["ended"]) and not conditions
+            cameras[camera.name] = {"ok": ok, "conditions": conditions}
         sinks = {name: self.sink_health(name) for name in self.outbox.states}
-        machines = {m.config.name: {"ok": m.error is None, "error": m.error} for m in self.machines}
+        machines = {
+            m.config.name: {"ok": m.error is None and not m.state()["inference_failing"], "error": m.error}
+            for m in self.machines
+        }
         storage = self.storage()
         stalled = self.stalled()
         ok = (
@@ -178,6 +186,7 @@ class DaemonView:
             "timing_ms": {stage: vars(stats) for stage, stats in self.timers.summary().items()},
             "belt_load": self.belt_states(),
             "capacity": self.capacity.state() if self.capacity else None,
+            "inference": self.faults.state() if self.faults is not None else {},
             "site_loop": self.site_loop.state() if self.site_loop is not None else None,
             "promotion": self.promotions.state() if self.promotions is not None else None,
             "config": config,
@@ -214,6 +223,7 @@ class DaemonCollector:
             for name in state["conditions"]:
                 condition.add_metric([camera.name, name], 1.0)
         yield from (captured, processed, dropped, reconnects, fps, condition)
+        yield from _inference_metrics(view.faults)
         if view.capacity is not None:
             yield GaugeMetricFamily(
                 "adit_over_capacity",
@@ -285,11 +295,28 @@ class DaemonCollector:
         yield from _belt_metrics(view.belt_states())
 
 
+def _inference_metrics(faults: InferenceFaults | None) -> Iterator[Metric]:
+    """Per camera: frames the model failed on (skipped), and whether inference_failing is raised."""
+    failures = CounterMetricFamily(
+        "adit_inference_failures", "Frames skipped because the model failed on them", labels=["camera"]
+    )
+    failing = GaugeMetricFamily(
+        "adit_inference_failing", "1 while the inference_failing health event is open", labels=["camera"]
+    )
+    for camera, state in (faults.state() if faults is not None else {}).items():
+        failures.add_metric([camera], state["failures"])
+        failing.add_metric([camera], float(state["failing"]))
+    yield from (failures, failing)
+
+
 def _machine_metrics(machines: list[SignalMonitor]) -> Iterator[Metric]:
     """Per monitored machine: windows classified and skipped, the health index and its trend."""
     windows = CounterMetricFamily("adit_machine_windows", "Signal windows classified", labels=["machine"])
     invalid = CounterMetricFamily(
         "adit_machine_windows_invalid", "Windows skipped for NaN/inf samples or outputs", labels=["machine"]
+    )
+    failed = CounterMetricFamily(
+        "adit_machine_inference_failures", "Windows skipped because the model failed on them", labels=["machine"]
     )
     beyond = CounterMetricFamily(
         "adit_machine_windows_out_of_range",
@@ -307,10 +334,11 @@ def _machine_metrics(machines: list[SignalMonitor]) -> Iterator[Metric]:
         windows.add_metric([machine.config.name], state["windows"])
         invalid.add_metric([machine.config.name], state["invalid_windows"])
         beyond.add_metric([machine.config.name], state["out_of_range_windows"])
+        failed.add_metric([machine.config.name], state["inference_failures"])
         if state["health_index"] is not None:
             index.add_metric([machine.config.name], state["health_index"])
             trend.add_metric([machine.config.name], state["health_trend_per_h"])
-    yield from (windows, invalid, beyond, index, trend)
+    yield from (windows, invalid, beyond, failed, index, trend)
 
 
 def _belt_metrics(states: dict[str, dict[str, Any]]) -> Iterator[Metric]:

@@ -28,6 +28,7 @@ from edge_runtime.control import open_control_outputs
 from edge_runtime.events import Event, Sink
 from edge_runtime.health import CameraHealth
 from edge_runtime.inference import Pipeline, PipelineSummary
+from edge_runtime.inference_faults import InferenceFaults
 from edge_runtime.live import LatestFrames
 from edge_runtime.liveness import Liveness
 from edge_runtime.observe import CameraView, DaemonView
@@ -91,6 +92,8 @@ def run(
         outbox = Outbox(config.outbox, sinks, liveness, lock=lock, followers=[tally], timers=timers)
         cleanup.callback(outbox.close)  # drains into the sinks before they close
         cameras, raised = [], queue.SimpleQueue[Event]()
+        # a frame the model fails on is counted and skipped; a camera that keeps failing raises a health event
+        faults = InferenceFaults(config.inference_failures, model.artifact.key if model else "", raised.put)
         for index, camera in enumerate(config.cameras):
             # each camera's inference slots a different share into the period: their frames come due
             # in turn, not all at the same moment
@@ -111,6 +114,10 @@ def run(
                 SignalMonitor(
                     m, bundles.machines[m.name], config.rules, _committer(outbox),
                     windows=machine_windows(config, m.name),
+                    faults=InferenceFaults(
+                        config.inference_failures, bundles.machines[m.name].artifact.key,
+                        lambda event: _committer(outbox)([event]),
+                    ),
                 ),
                 stop,
                 ready,
@@ -130,7 +137,7 @@ def run(
         site_loop = SiteLoop.build(config, bundle, model.artifact.key, timers) if bundle and model else None
         pipeline = Pipeline(
             model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots, live=live, belt=belt,
-            site_loop=site_loop, on_age=capacity.record, finished=ready,
+            site_loop=site_loop, on_age=capacity.record, finished=ready, faults=faults,
         )
         started = time.monotonic()
         # the dashboard's model card: the cameras' model, or the first machine's on a machines-only site
@@ -154,6 +161,7 @@ def run(
             site_loop=site_loop,
             promotions=promotions,
             recommended=_recommended(bundle),
+            faults=faults,
         )
         if config.http.enabled:
             cleanup.callback(WebServer(config.http, view).close)
@@ -183,8 +191,8 @@ def run(
         try:
             loop.run()
         finally:
-            loop.drain_raised()
             pipeline.finish()
+            loop.drain_raised()  # also what the last frames raised (inference_failing)
             stop.set()  # machines stop between chunks; their open events end after their last window
             for machine in machines:
                 machine.join(JOIN_TIMEOUT_S)

@@ -40,7 +40,9 @@ def replay(
     decodes ahead too); rules and delivery run on the caller's thread, in frame order.
 
     The camera's name and stride apply; loop and realtime pacing do not. Deterministic: the same
-    video and configuration give the same events (ids and wall-clock times aside).
+    video and configuration give the same events (ids and wall-clock times aside). So a frame the model
+    fails on stops the replay with ``InferenceError`` naming it, where the daemon would count and skip it:
+    a skipped frame would make the events differ from the footage's without anyone noticing.
     """
     bundles = verify_daemon(config)
     bundle, model = bundles.camera_bundle, bundles.model  # the model as the check compiled it

@@ -82,8 +82,13 @@ class ServeLoop:
             self._housekeeping()
             if frames:
                 continue
-            if not pipeline.in_flight and self._all_ended():
-                break
+            if self._all_ended():
+                if not pipeline.in_flight:
+                    break
+                # nothing more will start: wait for what is in flight (a request OpenVINO failed is only
+                # reported when a later one starts, or here), so the loop ends
+                pipeline.wait()
+                continue
             self.ready.wait(IDLE_WAIT_S)  # set by a capture thread's new frame or a finished batch
             self.ready.clear()
 

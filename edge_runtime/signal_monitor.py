@@ -31,8 +31,9 @@ from edge_runtime.bundle import load_bundle
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.config.machines import MachineConfig, MachineHealthConfig
 from edge_runtime.config.rules import RuleConfig
-from edge_runtime.errors import AditError
+from edge_runtime.errors import AditError, InferenceError
 from edge_runtime.events import Event, JsonlSink, Sink
+from edge_runtime.inference_faults import InferenceFaults
 from edge_runtime.jsonsafe import dumps
 from edge_runtime.logs import setup_logging
 from edge_runtime.model import BundleModel, load_model
@@ -137,8 +138,12 @@ class SignalMonitor:
         *,
         observe: Callable[[HealthReading], None] | None = None,
         windows: EventWindows | None = None,
+        faults: InferenceFaults | None = None,
     ) -> None:
+        """``faults``: told of every window's inference (the daemon); None: a failed one raises (replay)."""
         self.config = config
+        self.faults = faults
+        self.infer_failures = 0  # windows skipped because the model raised on them
         self.kept = windows  # each event's starting window, for operator feedback
         manifest = model.manifest
         if manifest.signal is None:
@@ -175,7 +180,11 @@ class SignalMonitor:
             if not valid:
                 return []
             events: list[Event] = []
-            predictions = self.model.classify(np.stack([w for _, w in valid]))
+            try:  # one failed batch of windows must not end the machine's monitoring (MachineThread)
+                predictions = self.model.classify(np.stack([w for _, w in valid]))
+            except Exception as exc:  # noqa: BLE001
+                self._failed(len(valid), exc)
+                return []
             for (end, window), prediction in zip(valid, predictions, strict=True):
                 if not np.isfinite(prediction.probabilities).all():  # never let a NaN into the index
                     self.invalid += 1
@@ -184,6 +193,8 @@ class SignalMonitor:
                 frame = Frame(
                     camera=self.config.name, index=self.windows, ts=chunk.ts, pts_s=pts_s, image=_NO_IMAGE
                 )
+                if self.faults is not None:
+                    self.faults.succeeded(self.config.name, self.windows)
                 self.windows += 1
                 index, trend = self.health.update(pts_s, prediction.probabilities)
                 self.last = HealthReading(pts_s, prediction.label, prediction.score, index, trend)
@@ -196,6 +207,13 @@ class SignalMonitor:
                 events += raised
             self._send(events)
             return events
+
+    def _failed(self, count: int, error: Exception) -> None:
+        self.infer_failures += count
+        if self.faults is None:
+            raise InferenceError(f"{self.config.name}: window {self.windows}: inference failed ({error})") from error
+        for _ in range(count):
+            self.faults.failed(self.config.name, self.windows, error)
 
     def _usable(self, windows: list[tuple[int, np.ndarray]]) -> list[tuple[int, np.ndarray]]:
         """The windows a sensor could have measured; the rest are counted and skipped.
@@ -247,6 +265,8 @@ class SignalMonitor:
             "windows": self.windows,
             "invalid_windows": self.invalid,
             "out_of_range_windows": self.out_of_range,
+            "inference_failures": self.infer_failures,
+            "inference_failing": self.faults is not None and self.config.name in self.faults.failing,
             "events": self.events,
             "label": last and last.label,
             "health_index": last and round(last.index, 4),

@@ -3,6 +3,8 @@
 from edge_runtime.backends.base import (
     Backend,
     BackendOptions,
+    Done,
+    Failed,
     Outputs,
     Signature,
     backend_class,
@@ -25,6 +27,8 @@ except ImportError as exc:
 __all__ = [
     "Backend",
     "BackendOptions",
+    "Done",
+    "Failed",
     "Outputs",
     "Signature",
     "backend_class",

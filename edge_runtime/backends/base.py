@@ -15,6 +15,8 @@ from edge_runtime.errors import BackendUnavailableError
 from edge_runtime.registry import Registry
 
 Outputs = list[np.ndarray]
+Done = Callable[[Outputs], None]
+Failed = Callable[[Exception], None]
 
 Shape = tuple[int | None, ...]  # None: a dimension the model leaves dynamic
 
@@ -72,10 +74,17 @@ class Backend(ABC):
     def infer(self, batch: np.ndarray) -> Outputs:
         """Run a preprocessed batch (float32, or uint8 frames with ``input_spec``); the outputs in order."""
 
-    def start(self, batch: np.ndarray, done: Callable[[Outputs], None]) -> None:
-        """Run ``batch`` and hand its outputs to ``done``: here synchronously; backends with an async API
-        return at once and call ``done`` from their own thread (see ``wait``)."""
-        done(self.infer(batch))
+    def start(self, batch: np.ndarray, done: Done, failed: Failed) -> None:
+        """Run ``batch`` and hand its outputs to ``done``, or what the runtime raised to ``failed``: one of
+        them once per batch, so a caller counting batches in flight never waits for one that failed. Here
+        synchronously; backends with an async API return at once and call them from their own thread
+        (see ``wait``)."""
+        try:
+            outputs = self.infer(batch)
+        except Exception as exc:  # noqa: BLE001 - any runtime error fails this batch, not the caller
+            failed(exc)
+            return
+        done(outputs)
 
     def wait(self) -> None:  # noqa: B027 - synchronous backends have nothing to wait for
         """Return once every ``start``ed batch has been handed to its ``done``."""

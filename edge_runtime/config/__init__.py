@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 
 from edge_runtime.config.base import ANY_CAMERA, Section
 from edge_runtime.config.belt import BeltLoadConfig
-from edge_runtime.config.cameras import CameraConfig, CapacityConfig, ModelConfig
+from edge_runtime.config.cameras import CameraConfig, CapacityConfig, InferenceFailuresConfig, ModelConfig
 from edge_runtime.config.daemon import HttpConfig, OpcUaConfig, SnapshotConfig, WatchdogConfig
 from edge_runtime.config.machines import MachineConfig
 from edge_runtime.config.rules import RuleConfig
@@ -48,6 +48,7 @@ class SiteConfig(Section):
     snapshots: SnapshotConfig = SnapshotConfig()
     watchdog: WatchdogConfig = WatchdogConfig()
     capacity: CapacityConfig = CapacityConfig()
+    inference_failures: InferenceFailuresConfig = InferenceFailuresConfig()
     opcua: OpcUaConfig = OpcUaConfig()
     trust: TrustConfig = Field(default=TrustConfig(), description="signers whose bundles this device runs")
     fleet: FleetConfig | None = Field(default=None, description="managed over the broker (docs/fleet.md)")

@@ -118,3 +118,24 @@ class CapacityConfig(Section):
     max_frame_age_ms: float = Field(
         default=500.0, gt=0, description="p99 frame age, capture (stream clock) to inference"
     )
+
+
+class InferenceFailuresConfig(Section):
+    """When the model failing on a camera's frames (or a machine's windows) raises a health event.
+
+    A failed frame is counted and skipped, never fatal; ``inference_failing`` is raised once ``raise_after``
+    of a source's last ``window`` inferences failed, and ended once a whole window has inferred again."""
+
+    window: int = Field(default=20, ge=1, le=10_000, description="a source's most recent inferences judged")
+    raise_after: int = Field(
+        default=5, ge=1, description="failed inferences within the window that raise the health event"
+    )
+    log_every_s: float = Field(
+        default=60.0, gt=0, description="at most one log line per source this often while failures go on"
+    )
+
+    @model_validator(mode="after")
+    def _within_window(self) -> InferenceFailuresConfig:
+        if self.raise_after > self.window:
+            raise ValueError(f"raise_after ({self.raise_after}) cannot exceed window ({self.window})")
+        return self

@@ -1,4 +1,5 @@
-"""The daemon's own events (camera ``daemon``): a damaged outbox recovered, the box over capacity."""
+"""The daemon's own events: a damaged outbox recovered, the box over capacity (camera ``daemon``), the model
+failing on a camera's frames or a machine's windows."""
 
 from __future__ import annotations
 
@@ -100,5 +101,46 @@ class CapacityEnd(Envelope):
     extra: CapacityEndExtra
 
 
+# --- the model failing on a source's frames ----------------------------------------------------------------
+
+
+class InferenceFailingExtra(Strict):
+    model: str = Field(description="the artifact that failed, e.g. openvino-int8")
+    failed: int = Field(ge=1, description="failed inferences among the source's last `window`")
+    window: int = Field(ge=1, description="the site's inference_failures.window")
+    error: str = Field(description="the last failure: exception type and message")
+
+
+class InferenceFailingEndExtra(Strict):
+    model: str
+    start_id: EventId
+    duration_s: Duration
+    failed: int = Field(ge=0, description="frames (windows) that failed while the event was open")
+
+
+class InferenceFailingStart(Envelope):
+    """``inference_failures.raise_after`` of a source's last ``inference_failures.window`` inferences failed
+    (the runtime raised, or its outputs could not be decoded): those frames caused no events."""
+
+    kind: Literal["inference"]
+    phase: Literal["start"]
+    type: Literal["inference_failing"]
+    label: Literal["inference_failing"]
+    rule: Literal["health"]
+    extra: InferenceFailingExtra
+
+
+class InferenceFailingEnd(Envelope):
+    """A whole window of the source's inferences worked again."""
+
+    kind: Literal["inference"]
+    phase: Literal["end"]
+    type: Literal["inference_failing"]
+    label: Literal["inference_failing"]
+    rule: Literal["health"]
+    extra: InferenceFailingEndExtra
+
+
 OutboxEvent = Annotated[OutboxDamagedStart | OutboxDamagedEnd, Field(discriminator="phase")]
 CapacityEvent = Annotated[CapacityStart | CapacityEnd, Field(discriminator="phase")]
+InferenceEvent = Annotated[InferenceFailingStart | InferenceFailingEnd, Field(discriminator="phase")]

@@ -20,6 +20,7 @@ from daemon_helpers import free_port
 
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.pipeline import run
+from edge_runtime.startup import SiteBundles
 
 MOSQUITTO = shutil.which("mosquitto") or next(
     (path for path in ("/usr/sbin/mosquitto",) if Path(path).is_file()), None
@@ -221,7 +222,8 @@ def rtsp_server():
 class RunningDaemon:
     """``pipeline.run`` on a thread (the whole daemon but the signal handling), stopped at teardown."""
 
-    def __init__(self, config: SiteConfig, site: Path) -> None:
+    def __init__(self, config: SiteConfig, site: Path, verified: SiteBundles | None = None) -> None:
+        """``verified``: ``verify_daemon(config)`` done by the test (to reach into the compiled model)."""
         self.config = config
         self.site = site
         self.url = f"http://127.0.0.1:{config.http.port}"
@@ -230,7 +232,7 @@ class RunningDaemon:
 
         def main() -> None:
             try:
-                run(config, self.stop)
+                run(config, self.stop, verified=verified)
             except BaseException as exc:  # noqa: BLE001 (raised again by close)
                 self.error = exc
 

@@ -23,7 +23,7 @@ def _frame(index: int, bgr: tuple[int, int, int]) -> Frame:
 def test_a_batch_that_finishes_first_waits_for_the_one_submitted_before_it(tiny_bundle):
     model = BundleModel(load_bundle(tiny_bundle), "openvino-fp32")
     started: list[tuple[np.ndarray, object]] = []
-    model.start = lambda batch, done: started.append((batch, done))  # the runtime finishes them when told
+    model.start = lambda batch, done, _failed: started.append((batch, done))  # finished when told
     live = LatestFrames()
     rule = RuleConfig(name="red", labels=["red"], min_score=0.6, debounce={"hits": 1, "window": 1})
     pipeline = Pipeline(model, RuleSet([rule]), [], StageTimers(), live=live)

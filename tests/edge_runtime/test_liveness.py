@@ -34,10 +34,10 @@ def test_hung_inference_turns_health_red_and_starves_the_watchdog(colour_site, t
     port, hang, entered = free_port(), threading.Event(), threading.Event()
     real_start = BundleModel.start
 
-    def hanging_start(self, batch, done):
+    def hanging_start(self, batch, done, failed):
         entered.set()
         hang.wait(60)
-        return real_start(self, batch, done)
+        return real_start(self, batch, done, failed)
 
     monkeypatch.setattr(BundleModel, "start", hanging_start)
 

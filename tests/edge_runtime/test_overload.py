@@ -26,9 +26,9 @@ CAMERAS = 4
 def test_overloaded_cameras_share_fairly_stay_fresh_and_the_box_says_so(colour_site, tmp_path, monkeypatch):
     real_start = BundleModel.start
 
-    def slow_start(self, batch, done):
+    def slow_start(self, batch, done, failed):
         time.sleep(SLOW_S * len(batch))
-        return real_start(self, batch, done)
+        return real_start(self, batch, done, failed)
 
     monkeypatch.setattr(BundleModel, "start", slow_start)
     port = free_port()
