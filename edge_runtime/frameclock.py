@@ -58,17 +58,24 @@ class Slots:
         self.period = 1.0 / fps
         self._offset = (phase % 1.0) * self.period
         self._next: float | None = None
+        self._floor: float | None = None  # after a restart: nothing due before one period has passed
 
     def due(self, t: float) -> bool:
         """True for the first frame at or after each due time; keeps the long-run rate at ``fps``."""
         if self._next is not None and self._next - 2 * self.period <= t < self._next - _EPSILON_S:
             return False
+        if self._floor is not None and self._next is not None and self._next - _EPSILON_S <= t < self._floor:
+            return False
         if self._next is None or t >= self._next + self.period or t < self._next - 2 * self.period:
-            # the first frame, a gap longer than a slot, or time went back: due now, and then on the
-            # grid from half a period on (never two slots a few milliseconds apart)
+            # the first frame, a gap longer than a slot, or time went back: due now, then on the grid
+            # from half a period on, but not within a whole period: after a stalled capture a slot 160
+            # ms on replaced the restarting frame before a busy model took it (the one slot of 4,800
+            # lost by 32 cameras, benchmarks/README.md)
             self._next = self._on_grid(t + self.period / 2)
+            self._floor = t + self.period - _EPSILON_S
         else:
             self._next += self.period
+            self._floor = None
         return True
 
     def _on_grid(self, t: float) -> float:
