@@ -70,6 +70,7 @@ class ServeLoop:
 
     def run(self) -> None:
         pipeline = self.pipeline
+        self._pet_watchdog()  # once before any frame: the first one could hang the loop before housekeeping
         while not self.stop.is_set():
             # a waiting frame goes to the model first, then what has finished is delivered, and only
             # then the housekeeping runs (while the model infers): it never sits between a frame and
