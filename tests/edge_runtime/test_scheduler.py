@@ -247,4 +247,5 @@ def test_a_waiting_frame_goes_to_the_model_before_the_housekeeping_runs():
     clock.now = 10.0  # the housekeeping and the capacity verdict are both due when the frame arrives
     camera.publish(7, clock.now)
     loop.run()
-    assert steps.calls == [("submit", [("a", 7)]), "collect", "watchdog", "capacity", "collect"]
+    # the one pet at start-up, then in the loop: the frame first, the housekeeping after
+    assert steps.calls == ["watchdog", ("submit", [("a", 7)]), "collect", "watchdog", "capacity", "collect"]
