@@ -318,6 +318,11 @@ def _machine_metrics(machines: list[SignalMonitor]) -> Iterator[Metric]:
     failed = CounterMetricFamily(
         "adit_machine_inference_failures", "Windows skipped because the model failed on them", labels=["machine"]
     )
+    errors = CounterMetricFamily(
+        "adit_machine_errors",
+        "Chunks of samples skipped because their rules or delivery raised (the machine watches on)",
+        labels=["machine"],
+    )
     beyond = CounterMetricFamily(
         "adit_machine_windows_out_of_range",
         "Windows skipped for samples beyond the sensor's range (machines[].max_abs)",
@@ -335,10 +340,11 @@ def _machine_metrics(machines: list[SignalMonitor]) -> Iterator[Metric]:
         invalid.add_metric([machine.config.name], state["invalid_windows"])
         beyond.add_metric([machine.config.name], state["out_of_range_windows"])
         failed.add_metric([machine.config.name], state["inference_failures"])
+        errors.add_metric([machine.config.name], state["errors"])
         if state["health_index"] is not None:
             index.add_metric([machine.config.name], state["health_index"])
             trend.add_metric([machine.config.name], state["health_trend_per_h"])
-    yield from (windows, invalid, beyond, failed, index, trend)
+    yield from (windows, invalid, beyond, failed, errors, index, trend)
 
 
 def _belt_metrics(states: dict[str, dict[str, Any]]) -> Iterator[Metric]:
