@@ -116,11 +116,9 @@ class DaemonView:
     def healthz(self) -> tuple[bool, dict[str, Any]]:
         """Healthy when every camera delivers (or has ended) with no raised condition and every sink works."""
         cameras = {}
-        failing = self.faults.failing if self.faults is not None else []
         for camera in self.cameras:
             state = camera.state()
-            # inference_failing: frames arrive, but the model fails on them (so no event can come)
-            conditions = state["conditions"] + (["inference_failing"] if camera.name in failing else [])
+            conditions = self.conditions(camera, state)
             ok = (state["connected"] or state["ended"]) and not conditions
             cameras[camera.name] = {"ok": ok, "conditions": conditions}
         sinks = {name: self.sink_health(name) for name in self.outbox.states}
@@ -139,6 +137,12 @@ class DaemonView:
         if self.capacity is not None:  # reported, not a failure: every camera still runs, at a lower rate
             body["over_capacity"] = self.capacity.over
         return ok, body | {"stalled": stalled}
+
+    def conditions(self, camera: CameraView, state: dict[str, Any]) -> list[str]:
+        """The camera's raised health conditions (``state``: its ``state()``), and ``inference_failing``:
+        frames arrive, but the model fails on them (so no event can come)."""
+        failing = self.faults is not None and camera.name in self.faults.failing
+        return state["conditions"] + (["inference_failing"] if failing else [])
 
     def sink_health(self, name: str) -> dict[str, Any]:
         """A sink is healthy when its last attempt worked and it has not gone ``no_progress_s`` without
