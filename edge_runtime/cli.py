@@ -23,7 +23,7 @@ from typing import Any
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.events import JsonlSink, compare_events, read_truth
-from edge_runtime.fleet.supervisor import run_supervised
+from edge_runtime.fleet.supervisor import run_supervised, supervised, verify_supervised
 from edge_runtime.logs import setup_logging
 from edge_runtime.pipeline import run
 from edge_runtime.promote_cli import add_arguments as add_promote_arguments
@@ -111,9 +111,8 @@ def _run(config: SiteConfig, args: argparse.Namespace) -> int:
         while True:
             if config.sinks.jsonl is not None:
                 save_config(config, config.sinks.jsonl.path.with_suffix(".config.yaml"))
-            if config.fleet is not None or config.site_loop.promote is not None:
-                # the supervisor runs the store's copy of the bundle, which it verifies itself
-                summary = run_supervised(config, signals.stop, notifier)
+            if supervised(config):  # the store's current bundle runs, checked by the reload or the run
+                summary = run_supervised(config, signals.stop, notifier, verified=verified)
             else:
                 summary = run(config, signals.stop, notifier, verified=verified)
             verified = None  # each run takes over its models once
@@ -161,7 +160,7 @@ def _reloaded(current: SiteConfig, args: argparse.Namespace) -> tuple[SiteConfig
     run takes over); the current configuration, to verify again, when the new one fails."""
     try:
         config = load_site_config(args.config, args.overrides)
-        verified = verify_daemon(config)
+        verified = verify_supervised(config) if supervised(config) else verify_daemon(config)
     except AditError as exc:
         log.error("SIGHUP: the configuration was not reloaded, running on with the previous one: %s", exc)
         return current, None

@@ -22,16 +22,17 @@ from typing import Any, Literal
 
 from edge_runtime.config.cameras import InferenceFailuresConfig
 from edge_runtime.events import Event, duration, health_event, utc_iso
+from edge_runtime.sparse_log import ERROR_CHARS, SparseLog
 
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "inference_failing"
-_ERROR_CHARS = 500  # an exception's message in /status and the event: OpenVINO's run to kilobytes
 
 
 @dataclass
 class _Source:
     recent: deque[bool]  # True: failed; the last ``window`` inferences
+    log: SparseLog
     failed_recently: int = 0  # True in ``recent``: counted, not summed on every frame
     failures: int = 0
     inferred: int = 0
@@ -40,8 +41,6 @@ class _Source:
     open: Event | None = None
     opened_at: float = 0.0
     failed_while_open: int = 0
-    logged_at: float = float("-inf")
-    unlogged: int = 0  # failures since the last log line
     errors: dict[str, int] = field(default_factory=dict)  # exception type -> count
 
 
@@ -65,14 +64,18 @@ class InferenceFaults:
 
     def failed(self, source: str, frame: int, error: BaseException) -> None:
         """One frame (window) of ``source`` got no prediction because inference raised ``error``."""
-        text = f"{type(error).__name__}: {error}"[:_ERROR_CHARS]
+        text = f"{type(error).__name__}: {error}"[:ERROR_CHARS]
         with self._lock:
             state = self._source(source)
             _push(state, True)
             state.failures += 1
             state.last_error, state.last_failure_ts = text, utc_iso(time.time())
             state.errors[type(error).__name__] = state.errors.get(type(error).__name__, 0) + 1
-            self._log_failure(source, state, frame, error)
+            state.log.failed(
+                error,
+                f"inference failed on frame {frame} (skipped; going on)",
+                "inference failed on %d more frame(s) in %.0f s, the last: %s",
+            )
             if state.open is not None:
                 state.failed_while_open += 1
             elif state.failed_recently >= self.config.raise_after:
@@ -86,33 +89,15 @@ class InferenceFaults:
             state.inferred += 1
             if state.failed_recently:
                 return
-            if state.logged_at != float("-inf"):  # the next failure is logged with its traceback again
-                log.info("%s: inference works again (%d failure(s) unlogged)", source, state.unlogged)
-                state.unlogged, state.logged_at = 0, float("-inf")
+            state.log.recovered("inference works again (%d failure(s) unlogged)")
             if state.open is not None:
                 self._clear(source, state, state.open, frame)
 
     def _source(self, source: str) -> _Source:
         if source not in self._sources:
-            self._sources[source] = _Source(recent=deque(maxlen=self.config.window))
+            sparse = SparseLog(log, source, self.config.log_every_s, self._clock)
+            self._sources[source] = _Source(recent=deque(maxlen=self.config.window), log=sparse)
         return self._sources[source]
-
-    def _log_failure(self, source: str, state: _Source, frame: int, error: BaseException) -> None:
-        """The first failure with its traceback; then a summary line per ``log_every_s``, not one a frame."""
-        now = self._clock()
-        if now - state.logged_at < self.config.log_every_s:
-            state.unlogged += 1
-            return
-        if state.logged_at == float("-inf"):
-            log.error(
-                "%s: inference failed on frame %d (skipped; going on)", source, frame, exc_info=error
-            )
-        else:
-            log.error(
-                "%s: inference failed on %d more frame(s) in %.0f s, the last: %s",
-                source, state.unlogged + 1, now - state.logged_at, state.last_error,
-            )
-        state.logged_at, state.unlogged = now, 0
 
     def _raise(self, source: str, state: _Source, frame: int) -> None:
         extra = {

@@ -116,11 +116,9 @@ class DaemonView:
     def healthz(self) -> tuple[bool, dict[str, Any]]:
         """Healthy when every camera delivers (or has ended) with no raised condition and every sink works."""
         cameras = {}
-        failing = self.faults.failing if self.faults is not None else []
         for camera in self.cameras:
             state = camera.state()
-            # inference_failing: frames arrive, but the model fails on them (so no event can come)
-            conditions = state["conditions"] + (["inference_failing"] if camera.name in failing else [])
+            conditions = self.conditions(camera, state)
             ok = (state["connected"] or state["ended"]) and not conditions
             cameras[camera.name] = {"ok": ok, "conditions": conditions}
         sinks = {name: self.sink_health(name) for name in self.outbox.states}
@@ -139,6 +137,12 @@ class DaemonView:
         if self.capacity is not None:  # reported, not a failure: every camera still runs, at a lower rate
             body["over_capacity"] = self.capacity.over
         return ok, body | {"stalled": stalled}
+
+    def conditions(self, camera: CameraView, state: dict[str, Any]) -> list[str]:
+        """The camera's raised health conditions (``state``: its ``state()``), and ``inference_failing``:
+        frames arrive, but the model fails on them (so no event can come)."""
+        failing = self.faults is not None and camera.name in self.faults.failing
+        return state["conditions"] + (["inference_failing"] if failing else [])
 
     def sink_health(self, name: str) -> dict[str, Any]:
         """A sink is healthy when its last attempt worked and it has not gone ``no_progress_s`` without
@@ -318,6 +322,11 @@ def _machine_metrics(machines: list[SignalMonitor]) -> Iterator[Metric]:
     failed = CounterMetricFamily(
         "adit_machine_inference_failures", "Windows skipped because the model failed on them", labels=["machine"]
     )
+    errors = CounterMetricFamily(
+        "adit_machine_errors",
+        "Chunks of samples skipped because their rules or delivery raised (the machine watches on)",
+        labels=["machine"],
+    )
     beyond = CounterMetricFamily(
         "adit_machine_windows_out_of_range",
         "Windows skipped for samples beyond the sensor's range (machines[].max_abs)",
@@ -335,10 +344,11 @@ def _machine_metrics(machines: list[SignalMonitor]) -> Iterator[Metric]:
         invalid.add_metric([machine.config.name], state["invalid_windows"])
         beyond.add_metric([machine.config.name], state["out_of_range_windows"])
         failed.add_metric([machine.config.name], state["inference_failures"])
+        errors.add_metric([machine.config.name], state["errors"])
         if state["health_index"] is not None:
             index.add_metric([machine.config.name], state["health_index"])
             trend.add_metric([machine.config.name], state["health_trend_per_h"])
-    yield from (windows, invalid, beyond, failed, index, trend)
+    yield from (windows, invalid, beyond, failed, errors, index, trend)
 
 
 def _belt_metrics(states: dict[str, dict[str, Any]]) -> Iterator[Metric]:

@@ -31,13 +31,14 @@ from edge_runtime.inference import Pipeline, PipelineSummary
 from edge_runtime.inference_faults import InferenceFaults
 from edge_runtime.live import LatestFrames
 from edge_runtime.liveness import Liveness
+from edge_runtime.machine_thread import MachineThread
 from edge_runtime.observe import CameraView, DaemonView
 from edge_runtime.outbox import Outbox
 from edge_runtime.outbox_store import OutboxLock
 from edge_runtime.rules import RuleSet
 from edge_runtime.scheduler import FairScheduler
 from edge_runtime.serve import ServeLoop
-from edge_runtime.signal_monitor import MachineThread, SignalMonitor
+from edge_runtime.signal_monitor import SignalMonitor
 from edge_runtime.sinks import build_sinks
 from edge_runtime.siteloop.loop import SiteLoop
 from edge_runtime.siteloop.promote import Promotions
@@ -121,6 +122,7 @@ def run(
                 ),
                 stop,
                 ready,
+                config.inference_failures.log_every_s,
             )
             for m in config.machines
         ]
@@ -196,7 +198,7 @@ def run(
             stop.set()  # machines stop between chunks; their open events end after their last window
             for machine in machines:
                 machine.join(JOIN_TIMEOUT_S)
-                machine.monitor.finish()
+                machine.finish()
         summary = pipeline.summary(
             time.monotonic() - started, dropped=sum(c.capture.stats.dropped for c in cameras)
         )

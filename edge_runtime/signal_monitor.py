@@ -3,7 +3,7 @@
 Each classified window becomes a ``Frame`` of the machine (its "camera" name) at the window's
 end time, so the configured rules debounce fault classes exactly as they debounce camera
 detections, and events go where the caller sends them: the daemon's durable outbox
-(``MachineThread``), or a replay's sinks. Alongside, a health index (exponentially smoothed
+(``machine_thread.MachineThread``), or a replay's sinks. Alongside, a health index (exponentially smoothed
 probability of "not normal") and its trend (least-squares slope over the recent windows, per
 hour) say whether a machine is degrading before a rule fires.
 
@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from edge_runtime.backoff import Backoff
 from edge_runtime.bundle import load_bundle
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.config.machines import MachineConfig, MachineHealthConfig
@@ -158,7 +157,9 @@ class SignalMonitor:
         self._warned = False
         self.events = 0
         self.last: HealthReading | None = None
-        self.error: str | None = None
+        self.error: str | None = None  # the source's or the last chunk's (the daemon's thread sets both)
+        self.errors = 0  # chunks whose rules or delivery raised (or the source, unexpectedly): skipped
+        self.last_error: str | None = None  # the last of those, kept once the machine works again
         self.ended = False
         self._emit, self._observe = emit, observe
         self._lock = threading.Lock()
@@ -204,8 +205,8 @@ class SignalMonitor:
                 if self.kept is not None:
                     for event in raised:
                         self.kept.keep(event, window, self.spec.window)
+                self._send(raised)  # each window's at once: a later window that raises cannot take them along
                 events += raised
-            self._send(events)
             return events
 
     def _failed(self, count: int, error: Exception) -> None:
@@ -267,6 +268,8 @@ class SignalMonitor:
             "out_of_range_windows": self.out_of_range,
             "inference_failures": self.infer_failures,
             "inference_failing": self.faults is not None and self.config.name in self.faults.failing,
+            "errors": self.errors,
+            "last_error": self.last_error,
             "events": self.events,
             "label": last and last.label,
             "health_index": last and round(last.index, 4),
@@ -285,40 +288,6 @@ def _with_health(event: Event, reading: HealthReading | None) -> Event:
         return replace(event, kind="machine")
     extra = {"health_index": round(reading.index, 4), "health_trend_per_h": round(reading.trend_per_h, 4)}
     return replace(event, kind="machine", extra=event.extra | extra)
-
-
-class MachineThread(threading.Thread):
-    """Feeds one machine's samples to its monitor until the source ends or ``stop`` is set.
-
-    A file ends the machine; a stream that drops or fails is reopened with back-off (a sensor
-    gateway restarting must not stop monitoring). Errors are logged and shown in /status.
-    """
-
-    def __init__(self, monitor: SignalMonitor, stop: threading.Event, wake: threading.Event) -> None:
-        super().__init__(name=f"machine-{monitor.config.name}", daemon=True)
-        self.monitor, self.stop, self.wake = monitor, stop, wake
-
-    def run(self) -> None:
-        config, monitor = self.monitor.config, self.monitor
-        backoff = Backoff(config.reconnect.min_s, config.reconnect.max_s)
-        try:
-            while not self.stop.is_set():
-                try:
-                    for chunk in open_samples(config.source, monitor.spec, realtime=config.realtime):
-                        monitor.process(chunk)
-                        monitor.error = None
-                        backoff.reset()
-                        if self.stop.is_set():
-                            return
-                except (SignalError, OSError) as exc:
-                    monitor.error = str(exc)
-                    log.error("%s: %s", config.name, exc)
-                if not config.source.startswith("tcp://"):
-                    return
-                self.stop.wait(backoff.next())
-                monitor.restart()
-        finally:
-            self.wake.set()  # the daemon's loop notices that this machine has ended
 
 
 def replay_machine(

@@ -131,7 +131,9 @@ class InferenceFailuresConfig(Section):
         default=5, ge=1, description="failed inferences within the window that raise the health event"
     )
     log_every_s: float = Field(
-        default=60.0, gt=0, description="at most one log line per source this often while failures go on"
+        default=60.0,
+        gt=0,
+        description="at most one log line per source this often while failures (or a machine's errors) go on",
     )
 
     @model_validator(mode="after")

@@ -21,6 +21,7 @@ from edge_runtime.pipeline import run
 from edge_runtime.signing import manifest_digest
 from edge_runtime.siteloop.config import SiteLoopConfig
 from edge_runtime.siteloop.promote import Promotions
+from edge_runtime.startup import SiteBundles
 from edge_runtime.systemd import SystemdNotifier
 
 log = logging.getLogger(__name__)
@@ -57,15 +58,17 @@ class PipelineHost:
         self._thread: threading.Thread | None = None
         self.started_at = 0.0  # monotonic time of the latest start
 
-    def start(self, bundle: Path) -> None:
+    def start(self, bundle: Path, verified: SiteBundles | None = None) -> None:
+        """Run on ``bundle``; ``verified``: ``verify_daemon(run_config(config, bundle))`` already done (a
+        reload's check), whose compiled models the run takes over; None: the run verifies."""
         if self.running:
             raise RuntimeError("the pipeline is already running; stop it first")
         self.bundle, self.view, self.error, self.summary = bundle, None, None, None
         self._stop.clear()
-        model = self.config.model.model_copy(update={"bundle": bundle})
-        site_loop = _shadow_unless(self.config, bundle)
-        config = self.config.model_copy(update={"model": model, "site_loop": site_loop})
-        self._thread = threading.Thread(target=self._main, args=(config,), name="pipeline", daemon=True)
+        config = run_config(self.config, bundle)
+        self._thread = threading.Thread(
+            target=self._main, args=(config, verified), name="pipeline", daemon=True
+        )
         self.started_at = time.monotonic()
         self._thread.start()
 
@@ -113,10 +116,15 @@ class PipelineHost:
             return Health("starting", f"{self.processed()} of {self.min_frames} frames run")
         return Health("healthy")
 
-    def _main(self, config: SiteConfig) -> None:
+    def _main(self, config: SiteConfig, verified: SiteBundles | None) -> None:
         try:
             self.summary = run(
-                config, self._stop, self.notifier, on_view=self._attach, promotions=self.promotions
+                config,
+                self._stop,
+                self.notifier,
+                on_view=self._attach,
+                promotions=self.promotions,
+                verified=verified,
             )
         except BaseException as exc:  # noqa: BLE001 - reported through health(); the supervisor decides
             self.error = exc
@@ -126,6 +134,12 @@ class PipelineHost:
 
     def _attach(self, view: DaemonView) -> None:
         self.view = view
+
+
+def run_config(config: SiteConfig, bundle: Path) -> SiteConfig:
+    """The site's configuration for a run on ``bundle`` (a store's): the cameras' model from it."""
+    model = config.model.model_copy(update={"bundle": bundle})
+    return config.model_copy(update={"model": model, "site_loop": _shadow_unless(config, bundle)})
 
 
 def _shadow_unless(config: SiteConfig, bundle: Path) -> SiteLoopConfig:

@@ -14,14 +14,16 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from edge_runtime.bundle_switch import BundleStore, BundleSwitch
 from edge_runtime.config import SiteConfig
 from edge_runtime.errors import BundleError, ConfigError
 from edge_runtime.fleet.agent import FleetAgent
-from edge_runtime.fleet.host import PipelineHost
+from edge_runtime.fleet.host import PipelineHost, run_config
 from edge_runtime.inference import PipelineSummary
 from edge_runtime.siteloop.promote import Evidence, Promotions
+from edge_runtime.startup import SiteBundles, verify_daemon
 from edge_runtime.systemd import SystemdNotifier
 
 log = logging.getLogger(__name__)
@@ -43,18 +45,31 @@ def seed_store(store: BundleStore, config: SiteConfig) -> None:
     )
 
 
+def supervised(config: SiteConfig) -> bool:
+    """The site runs its bundle store's current bundle (``run_supervised``), not ``model.bundle``."""
+    return config.fleet is not None or config.site_loop.promote is not None
+
+
+def verify_supervised(config: SiteConfig) -> SiteBundles:
+    """A reload's check of a supervised site: the configuration against the store's current bundle, the
+    one the run starts on (``model.bundle`` only seeds an empty store); its compiled models are handed
+    to ``run_supervised``, so a reload compiles the model once."""
+    current = BundleStore(_settings(config)[0]).current()
+    return verify_daemon(config if current is None else run_config(config, current))
+
+
 def run_supervised(
-    config: SiteConfig, stop: threading.Event, notifier: SystemdNotifier | None = None
+    config: SiteConfig,
+    stop: threading.Event,
+    notifier: SystemdNotifier | None = None,
+    *,
+    verified: SiteBundles | None = None,
 ) -> PipelineSummary:
     """Run until ``stop`` is set or every source ends, switching bundles when the fleet agent or a
-    promotion asks; a bundle that cannot start at boot is an error."""
+    promotion asks; a bundle that cannot start at boot is an error. ``verified``: ``verify_supervised``
+    done by a reload, taken over by the first run when it is still of the store's current bundle."""
     fleet, promote = config.fleet, config.site_loop.promote
-    if fleet is not None:
-        root, window_s, min_frames = fleet.store, fleet.health.window_s, fleet.health.min_frames
-    elif promote is not None:
-        root, window_s, min_frames = promote.store, promote.window_s, promote.min_frames
-    else:
-        raise ConfigError("run_supervised: the configuration has neither fleet nor site_loop.promote")
+    root, window_s, min_frames = _settings(config)
     store = BundleStore(root)
     seed_store(store, config)
     promotions = None
@@ -67,7 +82,7 @@ def run_supervised(
         current = store.current()
         if current is None:
             raise BundleError(f"{store.root}: no current bundle")
-        host.start(current)
+        host.start(current, verified if _of(verified, current) else None)
         while not stop.is_set() and not host.ended:
             if promotions is not None and (promotion := promotions.next(0.0 if agent else 0.5)):
                 log.info("promoting %s (%s)", promotion.candidate, promotion.bundle_id[:16])
@@ -92,6 +107,23 @@ def run_supervised(
     if host.summary is None:
         raise RuntimeError("the pipeline stopped without a summary")
     return host.summary
+
+
+def _settings(config: SiteConfig) -> tuple[Path, float, int]:
+    """The store, the health window and the frames a new bundle must run: the fleet's, else promote's."""
+    fleet, promote = config.fleet, config.site_loop.promote
+    if fleet is not None:
+        return fleet.store, fleet.health.window_s, fleet.health.min_frames
+    if promote is not None:
+        return promote.store, promote.window_s, promote.min_frames
+    raise ConfigError("run_supervised: the configuration has neither fleet nor site_loop.promote")
+
+
+def _of(verified: SiteBundles | None, bundle: Path) -> bool:
+    """``verified`` was checked (and compiled) on ``bundle``: a machines-only site's, on any."""
+    if verified is None:
+        return False
+    return verified.cameras is None or verified.cameras.root.resolve() == bundle.resolve()
 
 
 @contextmanager

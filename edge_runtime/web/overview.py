@@ -7,12 +7,15 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from edge_runtime.observe import CameraView, DaemonView
+from edge_runtime.observe import CameraState, CameraView, DaemonView
 
 FPS_WINDOW_S = 2.0  # fps is measured over at least this long, so one poll's jitter does not show
-SIGNAL = ("online", "blind")  # frames arrive (a blind camera's are useless, but they are the truth)
+# the overview's word: the camera's, or the model failing on the frames it delivers
+OverviewState = CameraState | Literal["inference_failing"]
+# frames arrive (a blind camera's are useless, a failing model's unjudged, but they are the truth)
+SIGNAL = ("online", "blind", "inference_failing")
 
 
 class RateMeter:
@@ -72,12 +75,13 @@ def overview(view: DaemonView, meter: RateMeter) -> dict[str, Any]:
 def _camera(view: DaemonView, camera: CameraView, meter: RateMeter, last_event: Any) -> dict[str, Any]:
     state = camera.state()
     seen = view.live.get(camera.name)
-    summary = camera.summary_state()
+    conditions = view.conditions(camera, state)
+    summary = overview_state(camera.summary_state(), conditions)
     return {
         "name": camera.name,
         "state": summary,
         "signal": summary in SIGNAL,  # else the dashboard shows NO SIGNAL, never the last stale frame
-        "conditions": state["conditions"],
+        "conditions": conditions,
         "fps": round(meter.rate(camera.name, state["processed"], view.started), 2),
         "frame": seen.frame.index if seen else None,
         "frame_age_s": round(time.time() - seen.frame.ts, 2) if seen else None,
@@ -89,6 +93,15 @@ def _camera(view: DaemonView, camera: CameraView, meter: RateMeter, last_event: 
         "last_event": last_event,
         "belt": view.belt_states().get(camera.name),  # load and speed recommendation, with belt_load
     }
+
+
+def overview_state(summary: CameraState, conditions: list[str]) -> OverviewState:
+    """What a technician must act on first: a camera that delivers frames the model fails on raises no
+    event at all (``inference_failing`` is critical), so that comes before a blind picture; a camera
+    without frames (offline, reconnecting, ended) keeps its own word."""
+    if summary in ("online", "blind") and "inference_failing" in conditions:
+        return "inference_failing"
+    return summary
 
 
 def device_load(data_path: Path) -> dict[str, Any]:

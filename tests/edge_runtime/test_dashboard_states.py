@@ -1,9 +1,11 @@
-"""The one-word camera state of the overview, from the capture thread and the health monitor."""
+"""The one-word camera state of the overview, from the capture thread, the health monitor and the model's
+failures (the daemon with a failing model: test_inference_faults.py)."""
 
 from __future__ import annotations
 
 import threading
 import time
+from typing import get_args
 
 import numpy as np
 
@@ -13,6 +15,8 @@ from edge_runtime.health import CameraHealth
 from edge_runtime.observe import CameraView
 from edge_runtime.sources import Frame
 from edge_runtime.timing import StageTimers
+from edge_runtime.web.i18n import MESSAGES
+from edge_runtime.web.overview import SIGNAL, OverviewState, overview_state
 
 
 class _Source:
@@ -51,3 +55,23 @@ def test_online_blind_offline_reconnecting_and_ended():
     assert view.summary_state() == "reconnecting"
     capture.start()  # the source ends at once
     assert capture.join(5.0) and view.summary_state() == "ended"
+
+
+def _words(kind: type) -> set[str]:
+    return {word for part in get_args(kind) for word in (get_args(part) or (part,))}
+
+
+def test_a_model_failing_on_delivered_frames_is_the_word_and_every_word_has_its_texts():
+    assert overview_state("online", ["inference_failing"]) == "inference_failing"
+    assert overview_state("blind", ["dark", "inference_failing"]) == "inference_failing"  # critical first
+    for summary in ("offline", "reconnecting", "ended"):  # no frames: the model's failure is not the news
+        assert overview_state(summary, ["no_frames", "inference_failing"]) == summary
+    assert overview_state("blind", ["dark"]) == "blind" and overview_state("online", []) == "online"
+    assert "inference_failing" in SIGNAL  # its frames are shown, not NO SIGNAL
+    words = _words(OverviewState)
+    assert {"online", "blind", "offline", "reconnecting", "ended", "inference_failing"} <= words
+    for language, texts in MESSAGES.items():
+        missing = {w for w in words if f"state.{w}" not in texts}
+        missing |= {"inference_failing"} - {k.removeprefix("cond.") for k in texts if k.startswith("cond.")}
+        assert not missing, (language, missing)
+    assert MESSAGES["zh-CN"]["state.inference_failing"] != MESSAGES["en"]["state.inference_failing"]

@@ -274,6 +274,10 @@ def test_the_daemon_counts_failed_frames_raises_health_and_keeps_every_camera(
         metrics = http_get(f"{daemon.url}/metrics")[1].decode()
         assert _metric(metrics, "adit_inference_failures_total") >= 3
         assert _metric(metrics, "adit_inference_failing") == 1.0
+        # the dashboard's word for the camera: frames arrive (shown), the model fails on them
+        camera = json.loads(http_get(f"{daemon.url}/api/overview")[1])["cameras"][0]
+        assert camera["state"] == "inference_failing" and camera["signal"], camera
+        assert "inference_failing" in camera["conditions"]
         corrupt.clear()
         assert wait_until(lambda: len(failing()) == 2, timeout_s=60), "inference_failing did not end"
         end = failing()[1]
@@ -287,6 +291,8 @@ def test_the_daemon_counts_failed_frames_raises_health_and_keeps_every_camera(
         assert daemon.error is None
         status = json.loads(http_get(f"{daemon.url}/status")[1])["inference"]["cam1"]
         assert not status["failing"] and status["inferred"] > 0
+        camera = json.loads(http_get(f"{daemon.url}/api/overview")[1])["cameras"][0]
+        assert camera["state"] != "inference_failing" and "inference_failing" not in camera["conditions"]
     finally:
         daemon.close()
 

@@ -36,7 +36,8 @@ function fmtTime(iso) {
 }
 
 function stateBadge(state, conditions = []) {
-  const text = [t(`state.${state}`), ...conditions.map((c) => t(`cond.${c}`))].join(" · ");
+  // a condition that is the state's own word (no frames, model failing) is not said twice
+  const text = [...new Set([t(`state.${state}`), ...conditions.map((c) => t(`cond.${c}`))])].join(" · ");
   return el("span", { class: `badge state-${state}` }, text);
 }
 
