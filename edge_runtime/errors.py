@@ -27,3 +27,8 @@ class SourceError(AditError):
 
 class InferenceError(AditError):
     """The model failed on a frame: fatal in replay (every frame counts); the daemon counts and skips it."""
+
+
+class RulesError(AditError):
+    """A camera's rules (or belt monitor, or snapshots) raised on a frame: fatal in replay, as a failed
+    inference is; the daemon counts it and goes on with the next frame."""

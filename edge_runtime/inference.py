@@ -12,6 +12,11 @@ prediction, in its turn, so the batches behind it are collected as usual: with `
 counted and skipped, every later frame inferred as if nothing happened; without (replay), ``collect`` raises
 ``InferenceError`` naming the frame.
 
+Likewise a frame whose rules step raises (a rule, the belt monitor): with ``rule_errors`` (the daemon) that
+frame's events are lost, the error counted and shown as the camera's (``rule_errors``), the later frames go
+on in order; without (replay) ``collect`` raises ``RulesError`` naming the camera and frame. A snapshot that
+raises is counted the same way, but its event still goes out without the picture.
+
 A queued sink (the durable outbox) takes the events without waiting for the disk; capture-to-event
 is then recorded when it says they are durable (committed and handed to the sinks), on its writer
 thread, so the figure still covers the commit while the cameras no longer wait for it.
@@ -32,12 +37,13 @@ import numpy as np
 
 from edge_runtime.backends import Outputs
 from edge_runtime.beltload import BeltLoadMonitor
-from edge_runtime.errors import ConfigError, InferenceError
+from edge_runtime.errors import ConfigError, InferenceError, RulesError
 from edge_runtime.events import Event, QueuedSink, Sink
 from edge_runtime.inference_faults import InferenceFaults
 from edge_runtime.live import LatestFrames
 from edge_runtime.model import BundleModel
 from edge_runtime.postprocess import Prediction, Segmentation
+from edge_runtime.rule_errors import RuleErrors
 from edge_runtime.rules import RuleSet
 from edge_runtime.siteloop.loop import SiteLoop
 from edge_runtime.snapshots import SnapshotWriter, snapshot_url
@@ -62,6 +68,7 @@ class PipelineSummary:
     timing_ms: dict[str, LatencyStats]
     machines: dict[str, dict[str, Any]] = field(default_factory=dict)
     inference_failures: int = 0  # frames skipped because the model failed on them
+    rule_errors: int = 0  # frames whose rules step raised (their events lost, or their snapshots)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,11 +99,14 @@ class Pipeline:
         on_age: Callable[[str, float], None] | None = None,
         finished: threading.Event | None = None,
         faults: InferenceFaults | None = None,
+        rule_errors: RuleErrors | None = None,
     ) -> None:
         """``on_age(camera, ms)``: each frame's age when handed to the model (capacity monitoring);
         ``finished``: set whenever a batch finishes, so a waiting loop wakes to ``collect`` it;
         ``site_loop``: sees every frame's prediction and events after the rules (captures, drift, shadow);
-        ``faults``: told of every frame's inference; None: a failed frame makes ``collect`` raise."""
+        ``faults``: told of every frame's inference; None: a failed frame makes ``collect`` raise;
+        ``rule_errors``: told of every frame's rules step; None: a step that raises makes ``collect`` raise.
+        """
         self.model = model
         self.site_loop = site_loop
         self.live = live
@@ -110,6 +120,8 @@ class Pipeline:
         self.delivery_failures = 0
         self.inference_failures = 0
         self.faults = faults
+        self.rule_errors = 0
+        self._rule_errors = rule_errors
         self.in_flight = 0  # batches started and not yet collected
         self._on_age = on_age
         self._finished_event = finished
@@ -215,9 +227,7 @@ class Pipeline:
             for frame, prediction in zip(frames, predictions, strict=True):
                 self.live.publish(frame, prediction)
         with self.timers.measure("rules"):
-            caused = [
-                self.rules.evaluate(f, p) + self._belt(f, p) for f, p in zip(frames, predictions, strict=True)
-            ]
+            caused = [self._rules(f, p) for f, p in zip(frames, predictions, strict=True)]
         if self.snapshots is not None:
             caused = [
                 [self._snapshot(f, p, e) for e in group]
@@ -243,6 +253,25 @@ class Pipeline:
         for frame in frames:
             self.faults.failed(frame.camera, frame.index, error)
 
+    def _rules(self, frame: Frame, prediction: Prediction) -> list[Event]:
+        """The events ``frame`` causes; a rule (or the belt monitor) that raises fails only this frame."""
+        try:
+            events = self.rules.evaluate(frame, prediction) + self._belt(frame, prediction)
+        except Exception as exc:  # noqa: BLE001 - one frame's rules must not end every camera's watch
+            self._rules_failed(frame, exc)
+            return []
+        if self._rule_errors is not None:
+            self._rule_errors.succeeded(frame.camera)
+        return events
+
+    def _rules_failed(self, frame: Frame, error: Exception) -> None:
+        self.rule_errors += 1
+        if self._rule_errors is None:
+            raise RulesError(
+                f"{frame.camera}: frame {frame.index}: the rules failed ({type(error).__name__}: {error})"
+            ) from error
+        self._rule_errors.failed(frame.camera, frame.index, error)
+
     def _belt(self, frame: Frame, prediction: Prediction) -> list[Event]:
         belt = self.belt
         if belt is None or not belt.config.watches(frame.camera) or not isinstance(prediction, Segmentation):
@@ -252,7 +281,11 @@ class Pipeline:
     def _snapshot(self, frame: Frame, prediction: Prediction, event: Event) -> Event:
         if event.phase != "start" or self.snapshots is None:
             return event
-        name = self.snapshots.write(frame, event, prediction)
+        try:
+            name = self.snapshots.write(frame, event, prediction)
+        except Exception as exc:  # noqa: BLE001 - a snapshot is a convenience: its event still goes out
+            self._rules_failed(frame, exc)
+            return event
         if name is None:
             return event
         return replace(event, extra={**event.extra, "snapshot": snapshot_url(name)})
@@ -309,4 +342,5 @@ class Pipeline:
             fps=round(self.frames / duration_s, 2) if duration_s > 0 else 0.0,
             timing_ms=self.timers.summary(),
             inference_failures=self.inference_failures,
+            rule_errors=self.rule_errors,
         )

@@ -26,6 +26,8 @@ from edge_runtime.live import LatestFrames
 from edge_runtime.liveness import Liveness
 from edge_runtime.outbox import Outbox
 from edge_runtime.redact import redact
+from edge_runtime.rule_errors import CONDITION as RULES_FAILING
+from edge_runtime.rule_errors import RuleErrors
 from edge_runtime.signal_monitor import SignalMonitor
 from edge_runtime.siteloop.loop import SiteLoop
 from edge_runtime.siteloop.promote import Promotions
@@ -41,11 +43,12 @@ class CameraView:
     name: str
     capture: CaptureThread
     health: CameraHealth | None
+    rule_errors: RuleErrors = field(default_factory=RuleErrors)  # the daemon's is shared by every camera
 
     def state(self) -> dict[str, Any]:
         source = self.capture.source
         stats = self.capture.stats
-        return {
+        return self.rule_errors.state(self.name) | {
             "connected": getattr(source, "connected", not self.capture.exhausted),
             "ended": self.capture.exhausted,
             "reconnects": getattr(source, "reconnects", 0),
@@ -139,10 +142,12 @@ class DaemonView:
         return ok, body | {"stalled": stalled}
 
     def conditions(self, camera: CameraView, state: dict[str, Any]) -> list[str]:
-        """The camera's raised health conditions (``state``: its ``state()``), and ``inference_failing``:
-        frames arrive, but the model fails on them (so no event can come)."""
+        """The camera's raised health conditions (``state``: its ``state()``), ``inference_failing``:
+        frames arrive, but the model fails on them (so no event can come), and ``rules_failing``: the
+        model works, but the camera's rules raised on its last frame (its events are lost)."""
         failing = self.faults is not None and camera.name in self.faults.failing
-        return state["conditions"] + (["inference_failing"] if failing else [])
+        broken = [RULES_FAILING] if state["error"] is not None else []
+        return state["conditions"] + (["inference_failing"] if failing else []) + broken
 
     def sink_health(self, name: str) -> dict[str, Any]:
         """A sink is healthy when its last attempt worked and it has not gone ``no_progress_s`` without
@@ -216,6 +221,11 @@ class DaemonCollector:
         condition = GaugeMetricFamily(
             "adit_camera_condition", "1 while a health condition is raised", labels=["camera", "condition"]
         )
+        errors = CounterMetricFamily(
+            "adit_camera_errors",
+            "Frames whose rules, belt monitor or snapshot raised (their events lost; the camera watches on)",
+            labels=labels,
+        )
         uptime = max(time.monotonic() - view.started, 1e-9)
         for camera in view.cameras:
             state = camera.state()
@@ -224,9 +234,10 @@ class DaemonCollector:
             dropped.add_metric([camera.name], state["dropped"])
             reconnects.add_metric([camera.name], state["reconnects"])
             fps.add_metric([camera.name], state["processed"] / uptime)
+            errors.add_metric([camera.name], state["errors"])
             for name in state["conditions"]:
                 condition.add_metric([camera.name, name], 1.0)
-        yield from (captured, processed, dropped, reconnects, fps, condition)
+        yield from (captured, processed, dropped, reconnects, fps, condition, errors)
         yield from _inference_metrics(view.faults)
         if view.capacity is not None:
             yield GaugeMetricFamily(

@@ -40,9 +40,10 @@ from edge_runtime.outbox_state import SinkState, Step
 from edge_runtime.outbox_store import (
     OutboxLock,
     add_dead_letter,
-    drop_oldest,
+    insert_events,
     list_dead_letters,
     open_store,
+    record_cursors,
     recovery_events,
     runtime_connections,
     transaction,
@@ -108,6 +109,7 @@ class Outbox:
         self._record_after = 0.0  # back-off of cursor writes the disk refused
         self._record_backoff = Backoff(config.retry_min_s, config.retry_max_s)
         self._attempts: dict[str, tuple[int, int]] = {}  # sink -> (seq, failed attempts of that row)
+        self._rows: int = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]  # then kept (_lock)
         for sink, count in self._db.execute("SELECT sink, COUNT(*) FROM dead_letters GROUP BY sink"):
             if sink in self.states:
                 self.states[sink].dead_letters = count
@@ -171,13 +173,13 @@ class Outbox:
         started = time.perf_counter()
         try:
             with transaction(self._db):
-                insert = "INSERT INTO events (id, body) VALUES (?, ?)"
-                committed = [(self._db.execute(insert, (e.id, e.to_json())).lastrowid, e) for e, _ in self._held]
-                dropped = drop_oldest(self._db, self.config.max_events)
+                held = [event for event, _ in self._held]
+                committed, dropped = insert_events(self._db, held, self._rows, self.config.max_events)
         except sqlite3.Error as exc:  # SQLITE_FULL, an I/O error: keep the events, report, retry later
             self._storage_failed("cannot commit; holding events in memory", exc)
             self._bound_held()
             return None
+        self._rows += len(committed) - len(dropped)
         if self._timers is not None:
             self._timers.record("commit", (time.perf_counter() - started) * 1000.0)
         if dropped:
@@ -384,16 +386,14 @@ class Outbox:
             moved = {name: seq for name, seq in self._cursor.items() if seq != self._recorded[name]}
             if not moved or (not final and self._clock() < self._record_after):
                 return
-            try:
-                with transaction(self._cursor_db):  # synchronous=NORMAL: see runtime_connections
-                    update = "UPDATE cursors SET seq = ? WHERE sink = ?"
-                    self._cursor_db.executemany(update, [(seq, name) for name, seq in moved.items()])
-                    self._cursor_db.execute("DELETE FROM events WHERE seq <= ?", (min(self._cursor.values()),))
+            try:  # synchronous=NORMAL: see runtime_connections
+                deleted = record_cursors(self._cursor_db, moved, min(self._cursor.values()))
             except sqlite3.Error as exc:
                 self._storage_failed("cannot record deliveries", exc)
                 self._record_after = self._clock() + self._record_backoff.next()
                 return
             self._recorded.update(moved)
+            self._rows -= deleted
             self._record_backoff.reset()
             if self.storage_error is not None and not self._held:
                 self.storage_error = None  # the disk took a write again and nothing waits in memory

@@ -14,7 +14,7 @@ import fcntl
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -215,9 +215,29 @@ def add_dead_letter(
         db.execute("DELETE FROM dead_letters WHERE n <= (SELECT MAX(n) FROM dead_letters) - ?", (keep,))
 
 
-def drop_oldest(db: sqlite3.Connection, keep: int) -> list[str]:
-    """Delete the oldest events beyond ``keep`` (in the caller's transaction); their ids."""
-    excess = db.execute("SELECT COUNT(*) FROM events").fetchone()[0] - keep
+def insert_events(
+    db: sqlite3.Connection, events: Sequence[Event], rows: int, keep: int
+) -> tuple[list[tuple[int | None, Event]], list[str]]:
+    """Append ``events`` to the ``rows`` stored and drop the oldest beyond ``keep`` (in the caller's
+    transaction): each event with its sequence number, and the ids dropped."""
+    insert = "INSERT INTO events (id, body) VALUES (?, ?)"
+    committed = [(db.execute(insert, (e.id, e.to_json())).lastrowid, e) for e in events]
+    return committed, drop_oldest(db, rows + len(committed), keep)
+
+
+def record_cursors(db: sqlite3.Connection, moved: dict[str, int], upto: int) -> int:
+    """Write the cursors that ``moved`` and delete the rows every sink has (``seq <= upto``), in one
+    transaction; the rows deleted."""
+    with transaction(db):
+        db.executemany("UPDATE cursors SET seq = ? WHERE sink = ?", [(s, name) for name, s in moved.items()])
+        return db.execute("DELETE FROM events WHERE seq <= ?", (upto,)).rowcount
+
+
+def drop_oldest(db: sqlite3.Connection, rows: int, keep: int) -> list[str]:
+    """Delete the oldest events beyond ``keep`` of the ``rows`` stored (in the caller's transaction); their
+    ids. The caller keeps ``rows`` as it inserts and deletes: counting the table scans every row, on every
+    commit, and the table holds up to ``max_events``."""
+    excess = rows - keep
     if excess <= 0:
         return []
     dropped = [row[0] for row in db.execute("SELECT id FROM events ORDER BY seq LIMIT ?", (excess,))]

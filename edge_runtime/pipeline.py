@@ -35,6 +35,7 @@ from edge_runtime.machine_thread import MachineThread
 from edge_runtime.observe import CameraView, DaemonView
 from edge_runtime.outbox import Outbox
 from edge_runtime.outbox_store import OutboxLock
+from edge_runtime.rule_errors import RuleErrors
 from edge_runtime.rules import RuleSet
 from edge_runtime.scheduler import FairScheduler
 from edge_runtime.serve import ServeLoop
@@ -95,6 +96,7 @@ def run(
         cameras, raised = [], queue.SimpleQueue[Event]()
         # a frame the model fails on is counted and skipped; a camera that keeps failing raises a health event
         faults = InferenceFaults(config.inference_failures, model.artifact.key if model else "", raised.put)
+        rule_errors = RuleErrors(config.inference_failures.log_every_s)  # a frame whose rules raised: skipped
         for index, camera in enumerate(config.cameras):
             # each camera's inference slots a different share into the period: their frames come due
             # in turn, not all at the same moment
@@ -109,7 +111,7 @@ def run(
                 observe=monitor.observe if monitor else None,
             )
             cleanup.callback(_release, capture)
-            cameras.append(CameraView(camera.name, capture, monitor))
+            cameras.append(CameraView(camera.name, capture, monitor, rule_errors))
         machines = [
             MachineThread(
                 SignalMonitor(
@@ -139,7 +141,7 @@ def run(
         site_loop = SiteLoop.build(config, bundle, model.artifact.key, timers) if bundle and model else None
         pipeline = Pipeline(
             model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots, live=live, belt=belt,
-            site_loop=site_loop, on_age=capacity.record, finished=ready, faults=faults,
+            site_loop=site_loop, on_age=capacity.record, finished=ready, faults=faults, rule_errors=rule_errors,
         )
         started = time.monotonic()
         # the dashboard's model card: the cameras' model, or the first machine's on a machines-only site

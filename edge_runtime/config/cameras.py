@@ -133,7 +133,7 @@ class InferenceFailuresConfig(Section):
     log_every_s: float = Field(
         default=60.0,
         gt=0,
-        description="at most one log line per source this often while failures (or a machine's errors) go on",
+        description="at most one log line per source this often while failures (or rules errors) go on",
     )
 
     @model_validator(mode="after")

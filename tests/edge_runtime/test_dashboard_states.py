@@ -72,6 +72,7 @@ def test_a_model_failing_on_delivered_frames_is_the_word_and_every_word_has_its_
     assert {"online", "blind", "offline", "reconnecting", "ended", "inference_failing"} <= words
     for language, texts in MESSAGES.items():
         missing = {w for w in words if f"state.{w}" not in texts}
-        missing |= {"inference_failing"} - {k.removeprefix("cond.") for k in texts if k.startswith("cond.")}
+        conditions = {k.removeprefix("cond.") for k in texts if k.startswith("cond.")}
+        missing |= {"inference_failing", "rules_failing"} - conditions
         assert not missing, (language, missing)
     assert MESSAGES["zh-CN"]["state.inference_failing"] != MESSAGES["en"]["state.inference_failing"]

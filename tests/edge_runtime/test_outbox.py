@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 from edge_runtime.config.sinks import OutboxConfig
@@ -106,3 +108,42 @@ def test_the_bound_drops_the_oldest_and_counts_them(tmp_path, caplog):
     assert _wait(lambda: len(back.got) == 5)
     outbox.close()
     assert back.got == [e.id for e in events[3:]]
+
+
+def test_the_bound_holds_exactly_after_drops_batches_deliveries_and_a_restart(tmp_path):
+    """The outbox keeps its row count as it commits and deletes (no COUNT(*) per commit): a count that
+    drifted from the file's would drop events it should keep, or keep more than ``max_events``."""
+    path = tmp_path / "outbox.sqlite"
+
+    def stored() -> int:  # the truth: what the file holds
+        with closing(sqlite3.connect(path)) as db:
+            return db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
+    down, events = _Switchable("hook"), [_event(i) for i in range(30)]
+    outbox = Outbox(_config(path, max_events=5, drain_timeout_s=0.0), [down])
+    for event in events[:8]:
+        outbox.deliver(event)
+    assert (outbox.dropped, stored()) == (3, 5)
+    durable = threading.Event()
+    outbox.submit(events[8:11], durable.set)  # one commit of three over a full outbox
+    assert durable.wait(20) and (outbox.dropped, stored()) == (6, 5)
+    down.up.set()  # delivered: the rows every sink has are deleted
+    assert _wait(lambda: stored() == 0 and outbox.depth() == 0)
+    down.up.clear()
+    for event in events[11:15]:
+        outbox.deliver(event)
+    assert (outbox.dropped, stored()) == (6, 4)  # counted the deletions: nothing dropped
+    outbox.close()
+    outbox = Outbox(_config(path, max_events=5, drain_timeout_s=0.0), [down])  # reopened from disk
+    outbox.deliver(events[15])
+    assert (outbox.dropped, stored()) == (0, 5)
+    for event in events[16:18]:
+        outbox.deliver(event)
+    assert (outbox.dropped, stored()) == (2, 5)
+    outbox.close()
+    back = _Switchable("hook")
+    back.up.set()
+    outbox = Outbox(_config(path), [back])
+    assert _wait(lambda: len(back.got) == 5)
+    outbox.close()
+    assert back.got == [e.id for e in events[13:18]] and stored() == 0

@@ -1,0 +1,184 @@
+"""A camera's rules raising on a frame: that frame's rules step fails, counted and shown as the camera's
+health, logged sparingly, and the frames after it go on in order; replay stops, naming camera and frame.
+
+Before: the exception left the inference loop and ended the daemon (every camera stopped watching until
+systemd restarted it). The model (real ONNX Runtime / OpenVINO sessions), the video and the daemon's HTTP
+endpoint are real; the fault is a rule that raises while (or on the frames where) the test says so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+import numpy as np
+import pytest
+import yaml
+from conftest import RunningDaemon, write_site
+from daemon_helpers import free_port, http_get, wait_until
+
+from edge_runtime.backends import BackendOptions
+from edge_runtime.bundle import load_bundle
+from edge_runtime.config import load_site_config
+from edge_runtime.config.daemon import SnapshotConfig
+from edge_runtime.config.rules import RuleConfig
+from edge_runtime.errors import RulesError
+from edge_runtime.inference import Pipeline
+from edge_runtime.model import BundleModel
+from edge_runtime.replay import replay
+from edge_runtime.rule_errors import RuleErrors
+from edge_runtime.rules import RuleSet
+from edge_runtime.snapshots import SnapshotWriter
+from edge_runtime.sources import Frame
+from edge_runtime.timing import StageTimers
+
+RED, BLUE, GREY = (0, 0, 255), (255, 0, 0), (90, 90, 90)
+SCRIPT = [RED] * 15 + [GREY] * 5 + [BLUE] * 10 + [GREY] * 10  # red 0-14, blue 20-29
+RULES = [
+    RuleConfig(name=colour, labels=[colour], min_score=0.6, debounce={"hits": 1, "window": 1})
+    for colour in ("red", "blue")
+]
+
+
+def _frames() -> list[Frame]:
+    return [
+        Frame("cam1", index, time.time(), index / 10, np.full((48, 64, 3), bgr, np.uint8))
+        for index, bgr in enumerate(SCRIPT)
+    ]
+
+
+def _raising_on(monkeypatch, frames: set[int]) -> None:
+    evaluate = RuleSet.evaluate
+
+    def flaky(self, frame, prediction):  # a rule with a bug that shows only on some frames
+        if frame.index in frames:
+            raise KeyError("zone")
+        return evaluate(self, frame, prediction)
+
+    monkeypatch.setattr(RuleSet, "evaluate", flaky)
+
+
+@pytest.mark.parametrize(("artifact", "mode"), [("onnx-fp32", "latency"), ("openvino-fp32", "throughput")])
+def test_a_frame_whose_rules_raise_loses_only_its_events_and_later_frames_go_on_in_order(
+    tiny_bundle, monkeypatch, artifact, mode
+):
+    _raising_on(monkeypatch, {20, 21})  # the blue run's first frames
+    model = BundleModel(load_bundle(tiny_bundle), artifact, options=BackendOptions(mode=mode))
+    errors = RuleErrors(60.0)
+    pipeline = Pipeline(model, RuleSet(RULES), [], StageTimers(), rule_errors=errors)
+    events = []
+    for frame in _frames():
+        pipeline.submit([frame])
+        events += pipeline.collect()
+    events += pipeline.finish()
+    assert [(e.label, e.phase, e.frame) for e in events] == [
+        ("red", "start", 0), ("red", "end", 15), ("blue", "start", 22), ("blue", "end", 30)
+    ]
+    assert pipeline.frames == len(SCRIPT) and pipeline.summary(1.0).rule_errors == 2
+    assert errors.state("cam1") == {"errors": 2, "error": None, "last_error": "KeyError: 'zone'"}
+
+
+def test_without_rule_errors_the_pipeline_stops_naming_the_camera_and_frame(tiny_bundle, monkeypatch):
+    _raising_on(monkeypatch, {20})
+    pipeline = Pipeline(BundleModel(load_bundle(tiny_bundle), "onnx-fp32"), RuleSet(RULES), [], StageTimers())
+    with pytest.raises(RulesError, match=r"cam1: frame 20: the rules failed \(KeyError: 'zone'\)"):
+        for frame in _frames():
+            pipeline.submit([frame])
+            pipeline.collect()
+
+
+def test_a_snapshot_that_raises_is_counted_and_its_event_still_goes_out(tiny_bundle, tmp_path, monkeypatch):
+    def broken(self, frame, event, prediction=None):
+        raise ValueError("cannot draw the zone")
+
+    monkeypatch.setattr(SnapshotWriter, "write", broken)
+    snapshots = SnapshotWriter(SnapshotConfig(enabled=True, folder=tmp_path / "snapshots"), RULES)
+    errors = RuleErrors(60.0)
+    model = BundleModel(load_bundle(tiny_bundle), "onnx-fp32")
+    pipeline = Pipeline(model, RuleSet(RULES), [], StageTimers(), snapshots=snapshots, rule_errors=errors)
+    events = pipeline.process(_frames())
+    starts = [e for e in events if e.phase == "start"]
+    assert [e.label for e in starts] == ["red", "blue"] and all("snapshot" not in e.extra for e in starts)
+    assert errors.state("cam1")["errors"] == 2 and errors.state("cam1")["last_error"] == (
+        "ValueError: cannot draw the zone"
+    )
+
+
+def test_replay_stops_loudly_at_the_frame_whose_rules_raised(
+    tmp_path, tiny_bundle, colour_video, monkeypatch
+):
+    _raising_on(monkeypatch, {40})
+    site = write_site(tmp_path / "site.yaml", tiny_bundle, colour_video.path, tmp_path / "events.jsonl")
+    with pytest.raises(RulesError, match=r"cam1: frame 40: the rules failed \(KeyError: 'zone'\)"):
+        replay(load_site_config(site), colour_video.path)
+
+
+def _events(path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_the_daemon_counts_a_raising_rule_shows_it_and_keeps_delivering_events(
+    tmp_path, tiny_bundle, colour_video, monkeypatch, caplog
+):
+    broken = threading.Event()
+    evaluate = RuleSet.evaluate
+
+    def flaky(self, frame, prediction):
+        if broken.is_set():
+            raise KeyError("zone")
+        return evaluate(self, frame, prediction)
+
+    monkeypatch.setattr(RuleSet, "evaluate", flaky)
+    path = tmp_path / "events" / "events.jsonl"
+    site = write_site(tmp_path / "site.yaml", tiny_bundle, colour_video.path, path)
+    data = yaml.safe_load(site.read_text())
+    data["cameras"][0].update(loop=True, realtime=True)
+    data["rules"][0]["cooldown_s"] = data["rules"][1]["cooldown_s"] = 0.0
+    data["http"] = {"port": free_port(), "benchmark": str(tmp_path / "no-bench" / "results.json")}
+    site.write_text(yaml.safe_dump(data, sort_keys=False))
+    config = load_site_config(site)
+    caplog.set_level(logging.ERROR, logger="edge_runtime.rule_errors")
+    daemon = RunningDaemon(config, site)
+
+    def camera() -> dict:
+        return json.loads(http_get(f"{daemon.url}/status")[1])["cameras"]["cam1"]
+
+    def healthz() -> tuple[int, list[str]]:
+        code, body = http_get(f"{daemon.url}/healthz")
+        return code, json.loads(body)["cameras"]["cam1"]["conditions"]
+
+    try:
+        daemon.wait_ready()
+        broken.set()
+        assert wait_until(lambda: daemon.error is not None or camera()["errors"] >= 3, timeout_s=60), (
+            daemon.error
+        )
+        assert daemon.error is None and camera()["error"] == "KeyError: 'zone'"
+        code, conditions = healthz()
+        assert code != 200 and "rules_failing" in conditions and "inference_failing" not in conditions
+        metrics = http_get(f"{daemon.url}/metrics")[1].decode()
+        assert 'adit_camera_errors_total{camera="cam1"}' in metrics
+        overview = json.loads(http_get(f"{daemon.url}/api/overview")[1])["cameras"][0]
+        assert "rules_failing" in overview["conditions"]
+        tracebacks = [r for r in caplog.records if r.exc_info is not None]
+        # the first with its traceback, then at most one line a minute
+        assert len(tracebacks) == 1 and "cam1" in tracebacks[0].getMessage()
+        broken.clear()
+        seen = len(_events(path))
+
+        def rule_events_after_the_errors() -> list[dict]:
+            return [e for e in _events(path)[seen:] if e["kind"] == "rule"]
+
+        assert wait_until(lambda: len(rule_events_after_the_errors()) >= 2, timeout_s=60), "no event after"
+        frames = [e["frame"] for e in rule_events_after_the_errors()]
+        assert frames == sorted(frames)  # in frame order
+        assert wait_until(lambda: "rules_failing" not in healthz()[1], timeout_s=30), healthz()
+        state = camera()
+        assert state["error"] is None and state["last_error"] == "KeyError: 'zone'" and state["errors"] >= 3
+        assert daemon.error is None
+    finally:
+        daemon.close()
