@@ -4,6 +4,7 @@ follow-ups and for the site's feedback; and that it adapts a model to a shaft sp
 import json
 
 import pytest
+import torch
 from pydantic import ValidationError
 
 from train.__main__ import main as train
@@ -11,7 +12,7 @@ from train.checkpoint import read_checkpoint
 from train.signal.config import FewShotConfig, SignalOptimConfig, SignalTrainConfig
 from train.signal.fewshot import few_shot_optim
 from train.signal.synth import RPM_BY_LOAD
-from train.tasks.signal import Signal
+from train.tasks.signal import Signal, _Features
 
 
 def test_the_schedule_is_steps_not_epochs_and_keeps_the_last_weights():
@@ -56,3 +57,20 @@ def test_the_few_shot_step_adapts_to_an_unseen_speed(tmp_path, monkeypatch):
     assert tuned.meta.config["optim"]["keep"] == "last" and tuned.meta.config["few_shot"] is not None
     assert k5["best_epoch"] == k5["epochs_run"] == tuned.meta.epoch == tuned.meta.config["optim"]["epochs"]
     assert k5["test"]["value"] >= 0.95, (k0["test"]["value"], k5["test"]["value"])
+
+
+def test_adabn_takes_the_statistics_of_the_new_load_windows_only():
+    config = _few_shot_config(few_shot={}, model={"name": "signal_spectrum_cnn", "weights": "none"})
+    task = Signal()
+    data = task.read_data(config)
+    built, _ = task.build(config, data)
+    interface = task.interface(config, data, built)
+    assert 0 < data.new_windows < len(data.train)  # 5 of each class at 1 HP, then the replayed 0 HP ones
+    task.start_weights(config, data, built, interface)
+    first_norm = built.module[0][1]
+    new = _Features(data.train[: data.new_windows], interface.signal).inputs
+    every = _Features(data.train, interface.signal).inputs
+    with torch.no_grad():  # BatchNorm's running variance is the unbiased one
+        expected, mixed = (built.module[0][0](x).transpose(0, 1).flatten(1).var(dim=1) for x in (new, every))
+    assert torch.allclose(first_norm.running_var, expected, rtol=1e-3)
+    assert not torch.allclose(first_norm.running_var, mixed, rtol=1e-2)
