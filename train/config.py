@@ -69,6 +69,11 @@ class OptimConfig(Section):
     weight_decay: float = Field(0.01, ge=0)
     label_smoothing: float = Field(0.1, ge=0, lt=1, description="classifiers, default recipe")
     patience: int = Field(5, ge=1, description="early stopping: epochs without a better validation metric")
+    keep: Literal["best", "last"] = Field(
+        "best",
+        description="the checkpoint test and export use: best validation metric, or the last epoch's (a "
+        "fixed schedule, e.g. a few-shot step, whose labels are the training windows, not the validation)",
+    )
     max_minutes: float | None = Field(
         None,
         gt=0,

@@ -88,7 +88,7 @@ def fit(
     (monotonic seconds) times the epochs and ``optim.max_minutes``.
     """
     task = get_task(config.task)
-    config = retraining(config)
+    config = task.run_config(retraining(config))
     group = init_process_group(config.device)
     if not group.is_main:  # one voice in the log: rank 0 speaks for the run
         logging.getLogger("train").setLevel(logging.WARNING)
@@ -160,7 +160,7 @@ class _Run:
             result.val = report.value
             progress.history.append(result)
             progress.next_epoch = epoch + 1
-            improved = result.val > progress.best
+            improved = result.val > progress.best or config.optim.keep == "last"
             if improved:
                 progress.best, progress.best_epoch = result.val, epoch + 1
             log.info(

@@ -57,6 +57,7 @@ def prepare(task: Task, config: RunConfig, group: ProcessGroup, device: torch.de
     init = initial_checkpoint(config)
     if init is not None:
         interface = _start_from(init, config, built, interface)
+    task.start_weights(config, data, built, interface)
     model = built.module.to(device)
     channels_last = config.channels_last and any(p.ndim == 4 for p in model.parameters())
     if channels_last:

@@ -160,6 +160,16 @@ class Task(ABC):
         built.module.load_state_dict(checkpoint.state_dict)
         return self.export_module(built.module).eval()
 
+    def start_weights(  # noqa: B027  (a hook: most tasks start from the weights as loaded)
+        self, config: Any, data: TaskData, built: BuiltModel, interface: ModelInterface
+    ) -> None:
+        """Adjust the starting weights (after ``init``'s are loaded) before the first step."""
+
+    def run_config(self, config: Any) -> Any:
+        """The configuration as this run trains it (a task's own recipe, e.g. a few-shot step's
+        schedule); idempotent, so the saved configuration runs the same again. Unchanged by default."""
+        return config
+
     def followups(self, config: Any) -> Sequence[RunConfig]:
         """Runs that continue from this one once it is done (e.g. few-shot fine-tunes); none by default."""
         return []

@@ -84,6 +84,11 @@ def test_signal_transfer_runs_follow_the_source_run(signal_run):
     assert (
         read_checkpoint(out / "target_k0" / "best.pt").meta.epoch == 0
     )  # k=0: the source weights, measured at 1 HP
+    # k=5: the few-shot recipe's fixed schedule, whose last weights are kept (not the best val epoch's)
+    tuned = read_checkpoint(out / "target_k5" / "best.pt")
+    k5 = json.loads((out / "target_k5" / "metrics.json").read_text())
+    assert tuned.meta.config["optim"]["keep"] == "last" and tuned.meta.config["few_shot"]["steps"] == 10
+    assert tuned.meta.epoch == k5["best_epoch"] == k5["epochs_run"] == tuned.meta.config["optim"]["epochs"]
 
 
 @pytest.mark.real_data

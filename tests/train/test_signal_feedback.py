@@ -59,11 +59,13 @@ def test_feedback_on_machine_events_trains_the_few_shot_step(speed_signal_run, s
     overrides = [f"features.{k}={json.dumps(v)}" for k, v in run["features"].items()]
     data = ["data.loads=[1]", f"data.feedback={npz}", "data.shots=1", "data.replay_loads=[0]"]
     out = tmp_path / "few-shot"
-    model = ["model.name=signal_spectrum_cnn", "model.weights=none", "optim.epochs=1"]
+    model = ["model.name=signal_spectrum_cnn", "model.weights=none", "few_shot.steps=2"]
     start = [f"out={out}", f"init_from={speed_signal_bundle}"]
     assert train(["fit", "task=signal", *start, *model, *data, *overrides]) == 0
     config = SignalTrainConfig.model_validate(read_checkpoint(out / "best.pt").meta.config)
     assert config.data.feedback == npz
+    # the transfer follow-ups' few-shot recipe (train.signal.fewshot): its steps, the last weights kept
+    assert (config.optim.keep, config.optim.epochs, config.optim.lr) == ("last", 2, config.few_shot.lr)
     trained_on = Signal().read_data(config).train
     assert len(trained_on) == 3 + 4  # the three labelled windows, one replayed 0 HP window per class
     assert np.array_equal(trained_on[0].x, exported["x"][0])

@@ -84,15 +84,25 @@ class SignalOptimConfig(OptimConfig):
     label_smoothing: float = Field(0.05, ge=0, lt=1)
 
 
-class TransferConfig(Section):
+class FewShotConfig(Section):
+    """The few-shot step (``train.signal.fewshot``): a fixed schedule, its last weights kept."""
+
+    steps: int = Field(100, ge=1, description="optimizer steps of the fine-tune")
+    lr: float = Field(1e-3, gt=0, description="peak learning rate (warm-up, then cosine to 0)")
+    adabn: bool = Field(
+        True,
+        description="BatchNorm statistics re-estimated on the new load's training windows (their labels "
+        "unused), then kept through the step (optim.freeze_bn)",
+    )
+
+
+class TransferConfig(FewShotConfig):
     """After the run: fine-tune copies with k labelled windows per class of another load (few-shot)."""
 
     load: int = Field(1, ge=0, description="the new operating load (HP)")
     shots: list[int] = Field(
         default_factory=lambda: [0, 5, 20], description="labelled windows per class; 0: no tuning"
     )
-    steps: int = Field(30, ge=1, description="optimizer steps of each fine-tune")
-    lr: float = Field(3e-4, gt=0)
 
 
 class SignalTrainConfig(RunConfig):
@@ -103,9 +113,28 @@ class SignalTrainConfig(RunConfig):
     model: ModelConfig = ModelConfig()
     optim: SignalOptimConfig = SignalOptimConfig()
     transfer: TransferConfig | None = Field(None, description="few-shot fine-tunes to run after this one")
+    few_shot: FewShotConfig | None = Field(
+        None,
+        description="this run is a few-shot step (data.shots; always with data.feedback): its steps and "
+        "learning rate replace optim's epochs and lr, and the last weights are kept, not the best "
+        "validation epoch's",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _feedback_is_a_few_shot_step(cls, value: object) -> object:
+        """A run on the site's feedback (``data.feedback``) trains with the few-shot recipe, as the transfer
+        follow-ups do: ``few_shot`` defaults to one there."""
+        if not isinstance(value, dict) or value.get("few_shot") is not None:
+            return value
+        data = value.get("data")
+        feedback = data.get("feedback") if isinstance(data, dict) else getattr(data, "feedback", None)
+        return {**value, "few_shot": {}} if feedback is not None else value
 
     @model_validator(mode="after")
     def _replay_needs_shots(self) -> SignalTrainConfig:
         if self.data.replay_loads and self.data.shots is None:
             raise ValueError("data.replay_loads needs data.shots (the windows per class to replay)")
+        if self.few_shot is not None and self.data.shots is None:
+            raise ValueError("few_shot needs data.shots (the few labelled windows per class it trains on)")
         return self

@@ -8,7 +8,6 @@ section adds few-shot fine-tunes on another operating load as follow-up runs of 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,8 @@ from edge_runtime.postprocess_spec import ScoresPost
 from edge_runtime.signal import NEEDS_RPM, SPECTRA, SignalError, SignalSpec, features, to_tensor, with_rpm
 from train.data import fingerprint
 from train.models import BuiltModel, ModelRequest
-from train.signal.config import SignalTrainConfig
+from train.signal.config import FewShotConfig, SignalTrainConfig
+from train.signal.fewshot import adapt_batchnorm, few_shot_optim
 from train.signal.readers import Recording, read_cwru
 from train.signal.split import Windows, concat, feedback_windows, split_windows, take_per_class
 from train.signal.synth import synthetic_recordings
@@ -44,6 +44,7 @@ class Window:
 @dataclass(frozen=True)
 class SignalData(TaskData):
     sampling_rate: float = 0.0
+    new_windows: int = 0  # the leading training windows of ``data.loads`` (or feedback), before any replay
 
 
 class _Features(Dataset):
@@ -85,6 +86,7 @@ class Signal(ClassifierTask):
             train = feedback_windows(data.feedback, classes, config.features.window)
         elif data.shots is not None:
             train = take_per_class(train, data.shots, config.seed)
+        new_windows = len(train)
         if data.shots is not None and data.replay_loads:
             replay = _windows(config, recordings, classes, data.replay_loads)["train"]
             train = concat(train, take_per_class(replay, data.shots, config.seed))
@@ -104,6 +106,7 @@ class Signal(ClassifierTask):
             fingerprint(names),
             source,
             sampling_rate=rates.pop(),
+            new_windows=new_windows,
         )
 
     def frame(self, sample: Window) -> np.ndarray:
@@ -152,32 +155,44 @@ class Signal(ClassifierTask):
     def loss_fn(self, config: SignalTrainConfig, data: TaskData, device: torch.device) -> LossFn:
         return cross_entropy(config)
 
+    def start_weights(
+        self, config: SignalTrainConfig, data: TaskData, built: BuiltModel, interface: ModelInterface
+    ) -> None:
+        """A few-shot step with ``adabn``: BatchNorm statistics of the new load's windows, not the replay."""
+        if config.few_shot is None or not config.few_shot.adabn or interface.signal is None:
+            return
+        if not isinstance(data, SignalData) or not data.new_windows:
+            raise SignalError("few_shot.adabn needs the new load's training windows (data.shots > 0)")
+        adapt_batchnorm(built.module, _Features(data.train[: data.new_windows], interface.signal).inputs)
+
+    def run_config(self, config: SignalTrainConfig) -> SignalTrainConfig:
+        """A few-shot step (``few_shot``) trains on ``train.signal.fewshot``'s schedule."""
+        if config.few_shot is None:
+            return config
+        windows = len(self.read_data(config).train)
+        return config.model_copy(update={"optim": few_shot_optim(config.optim, config.few_shot, windows)})
+
     def followups(self, config: SignalTrainConfig) -> list[SignalTrainConfig]:  # a Sequence[RunConfig]
         """Few-shot fine-tunes from this run's best checkpoint, one per ``transfer.shots`` (k=0: none)."""
         transfer = config.transfer
         if transfer is None:
             return []
-        runs = []
-        for shots in transfer.shots:
-            data = config.data.model_copy(
-                update={"loads": [transfer.load], "shots": shots, "replay_loads": config.data.loads}
-            )
-            run = config.model_copy(
+        few_shot = FewShotConfig(steps=transfer.steps, lr=transfer.lr)
+        return [
+            config.model_copy(
                 update={
                     "out": config.out / f"target_k{shots}",
                     "init": config.out / "best.pt",
-                    "data": data,
+                    "data": config.data.model_copy(
+                        update={"loads": [transfer.load], "shots": shots, "replay_loads": config.data.loads}
+                    ),
                     "transfer": None,
+                    "few_shot": few_shot if shots else None,
+                    "optim": config.optim if shots else config.optim.model_copy(update={"epochs": 0}),
                 }
             )
-            size = len(self.read_data(run).train) if shots else 0
-            steps_per_epoch = max(1, math.ceil(size / config.optim.batch_size))
-            epochs = math.ceil(transfer.steps / steps_per_epoch) if shots else 0
-            optim = config.optim.model_copy(
-                update={"epochs": epochs, "lr": transfer.lr, "patience": max(epochs, 1)}
-            )
-            runs.append(run.model_copy(update={"optim": optim}))
-        return runs
+            for shots in transfer.shots
+        ]
 
 
 def _recordings(config: SignalTrainConfig, root: Path | None) -> list[Recording]:
