@@ -21,6 +21,7 @@ import numpy as np
 
 from benchmarks.preprocess_cost import cpu_and_wall_ms
 from benchmarks.streams import decode_cost
+from benchmarks.thread_cpu import ThreadCpu
 from edge_runtime.bundle import load_bundle
 from edge_runtime.capture import CaptureThread
 from edge_runtime.config import SiteConfig
@@ -90,6 +91,18 @@ def cpu_bound(model: BundleModel, image: np.ndarray, video: Path, seconds: float
     cores = len(os.sched_getaffinity(0))
     return {"cpu_ms_per_frame": {k: round(v, 3) for k, v in cost.items()}, "cores": cores,
             "cpu_bound_fps": round(cores * 1000.0 / sum(cost.values()), 1)}
+
+
+def replay_cpu(spent: dict[str, float], frames: int, seconds: float) -> dict:
+    """The replay's CPU per frame by thread (``ThreadCpu`` roles; the caller is the inference loop) and
+    how busy it kept the cores: set against ``cpu_ms_per_frame``, where end to end loses to the bound."""
+    roles = {"caller": "inference_loop"}
+    per_frame = {roles.get(role, role): round(1000.0 * s / frames, 3) for role, s in sorted(spent.items())}
+    return {
+        "ms_per_frame": per_frame,
+        "total_ms_per_frame": round(sum(per_frame.values()), 3),
+        "cores_busy": round(sum(spent.values()) / seconds, 2) if seconds > 0 else None,
+    }
 
 
 def model_only_fps(model: BundleModel, image: np.ndarray, seconds: float) -> float:
@@ -195,7 +208,10 @@ def run_pipeline_benchmark(
     config: SiteConfig, video: Path, *, cameras: tuple[int, ...] = DEFAULT_CAMERAS, seconds: float = 4.0
 ) -> dict:
     """The ``pipeline`` object of results.json (see benchmarks/README.md for each key)."""
-    replayed = replay(config, video).summary
+    with ThreadCpu({"read-ahead": "reading"}) as threads:
+        replayed = replay(config, video).summary
+        ended = time.monotonic()
+    spent = threads.seconds(ended - replayed.duration_s, ended)
     model = _load(config)
     image = _first_frame(config, video)
     model_fps = model_only_fps(model, image, min(seconds, 2.0))
@@ -213,6 +229,7 @@ def run_pipeline_benchmark(
         "e2e_vs_model_only": round(replayed.fps / model_fps, 3) if model_fps else None,
         **bound,
         "cpu_bound_fraction": round(replayed.fps / bound["cpu_bound_fps"], 3),
+        "replay_cpu": replay_cpu(spent, replayed.frames, replayed.duration_s),
         "stages_ms": {stage: {"p50": s.p50_ms, "p99": s.p99_ms, "mean": s.mean_ms} for stage, s in replayed.timing_ms.items()},
         "capture_to_event_ms": {**p50_p99(events), "events": len(events), "camera_count": single.point.count},
         "capture_to_decision_ms": p50_p99(single.decision_latency_ms),

@@ -37,6 +37,8 @@ def pipeline_sections(p: dict, text: dict[str, str]) -> list[Section]:
             f"**{p['cpu_bound_fps']:.1f} fps**; end to end is "
             f"{fmt(p['cpu_bound_fraction'], '.2f')}x that bound."
         )
+    if p.get("replay_cpu"):
+        stages.paragraphs.append(_replay_cpu(p["replay_cpu"], p.get("cpu_ms_per_frame") or {}))
     cameras = Section(
         text["cameras"],
         ["Every camera plays the video at its frame rate; the model takes the newest frame of each."],
@@ -55,6 +57,24 @@ def pipeline_sections(p: dict, text: dict[str, str]) -> list[Section]:
             ]
         )
     return [stages, cameras]
+
+
+def _replay_cpu(replay: dict, alone: dict) -> str:
+    """Where end to end loses to the bound: each thread's CPU per frame against its stages' cost alone."""
+    spent = replay["ms_per_frame"]
+    parts = [
+        f"reading (decode and preprocessing) {fmt(spent.get('reading'))} ms"
+        + (f" against {alone['decode'] + alone['preprocess']:.2f} ms alone" if alone else ""),
+        f"inference loop (hand-over, outputs, rules, delivery) {fmt(spent.get('inference_loop'))} ms",
+        f"runtime threads {fmt(spent.get('runtime'))} ms"
+        + (f" against {alone['infer']:.2f} ms alone" if alone else ""),
+    ]
+    if spent.get("other"):
+        parts.append(f"other threads {fmt(spent['other'])} ms")
+    return (
+        f"The replay's own CPU per frame: {'; '.join(parts)}; in all {fmt(replay['total_ms_per_frame'])} ms, "
+        f"with {fmt(replay['cores_busy'])} cores busy."
+    )
 
 
 _WAYS = {

@@ -117,10 +117,14 @@ def test_bench_cli_writes_results_and_report(tiny_real_bundle, tiny_checkpoint, 
     assert pipeline["cpu_bound_fps"] > 0
     fraction = pipeline["e2e_fps"] / pipeline["cpu_bound_fps"]
     assert pipeline["cpu_bound_fraction"] == pytest.approx(fraction, rel=0.01)
+    by_thread = pipeline["replay_cpu"]["ms_per_frame"]
+    assert by_thread["reading"] > 0 and "inference_loop" in by_thread  # decoding 120 frames: ticks enough
+    assert pipeline["replay_cpu"]["total_ms_per_frame"] == pytest.approx(sum(by_thread.values()), abs=0.01)
     goals = {g["goal"]: g for g in results["goals"]}
     assert len(goals) == 7 and goals["pipeline end-to-end vs its CPU bound"]["measured"] is not None
     camera_goals = [g for name, g in goals.items() if "H.264" in name or "capture-to-event" in name]
     assert [g["passed"] for g in camera_goals] == [None, None]  # measured by `benchmarks capacity`
     report = (tmp_path / "report.md").read_text()
     assert "synthetic" in report and "| onnx-int8 |" in report and "## Cameras on this box" in report
+    assert "The replay's own CPU per frame: reading" in report
     assert (tmp_path / "report.html").read_text().count("data:image/png;base64,") == 3
