@@ -8,17 +8,19 @@ import time
 from benchmarks.thread_cpu import ThreadCpu
 
 
-def _burn(cpu_s: float) -> None:
-    """Spend ``cpu_s`` of this thread's CPU time, however loaded the machine is."""
+def _burn(cpu_s: float, then_wait_s: float = 0.0) -> None:
+    """Spend ``cpu_s`` of this thread's CPU time, however loaded the machine is, then idle ``then_wait_s``
+    (long enough for the sampler to see the total before the thread ends)."""
     end = time.thread_time() + cpu_s
     while time.thread_time() < end:
         pass
+    time.sleep(then_wait_s)
 
 
 def test_a_named_thread_s_cpu_is_its_role_s_even_after_it_ended():
     with ThreadCpu({"burner": "work"}, interval_s=0.01) as cpu:
         started = time.monotonic()
-        worker = threading.Thread(target=_burn, args=(0.4,), name="burner")
+        worker = threading.Thread(target=_burn, args=(0.4, 0.5), name="burner")
         worker.start()
         worker.join()
         time.sleep(0.05)  # a few samples after the thread is gone
