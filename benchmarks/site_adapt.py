@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from benchmarks import site_adapt_detect as detect
-from benchmarks.site_shift import evaluate, shift
+from benchmarks.site_shift import answer, drift, evaluate, shift
 from edge_runtime.bundle import Bundle, load_bundle
 from edge_runtime.errors import ConfigError
 from edge_runtime.model import BundleModel
@@ -44,6 +44,7 @@ from edge_runtime.phash import phash
 from edge_runtime.postprocess import Classification
 from edge_runtime.preprocess import read_image
 from edge_runtime.siteloop.config import CaptureConfig
+from edge_runtime.siteloop.framestats import ReferenceStats
 from edge_runtime.siteloop.pick import Candidate, pick
 from edge_runtime.siteloop.reference import image_files
 from edge_runtime.siteloop.select import HardExampleSelector, margin_of
@@ -72,7 +73,7 @@ def predictions(model: BundleModel, images: Labelled) -> list[Classification]:
     """The deployed model's answer on each frame, as the device's capture sees it."""
     found = []
     for image, _ in images:
-        prediction = model.postprocess(model.infer(model.prepare([image])), [image.shape[:2]])[0]
+        prediction = answer(model, image)
         if not isinstance(prediction, Classification):
             raise ConfigError("site_adapt measures classifiers only")
         found.append(prediction)
@@ -208,10 +209,15 @@ def summarise_draws(results: dict[str, Any]) -> None:
     results["random"] = summary
 
 
-def classification_round(args: argparse.Namespace, deployed: Bundle) -> dict[str, Any]:
-    reference = deployed.manifest.reference
-    if reference is None:
+def _reference(args: argparse.Namespace, deployed: Bundle) -> ReferenceStats:
+    """The deployed bundle's drift reference, which both rounds measure the two test splits against."""
+    if deployed.manifest.reference is None:
         raise ConfigError(f"{args.bundle}: no reference statistics (export it again, or siteloop reference)")
+    return deployed.manifest.reference
+
+
+def classification_round(args: argparse.Namespace, deployed: Bundle) -> dict[str, Any]:
+    reference = _reference(args, deployed)
     original = _read(args.data / "test")
     pool = [(shift(image, np.random.default_rng([args.seed, 1, i]), args.severity), label)
             for i, (image, label) in enumerate(_read(args.data / "train"))]
@@ -256,8 +262,12 @@ def detection_round(args: argparse.Namespace, deployed: Bundle) -> dict[str, Any
     site_test = detect.write_yolo(site, args.out / "site-test", classes)
     original_test = detect.write_yolo(original, args.out / "original-test", classes)
     model = BundleModel(deployed, ARTIFACT)
-    figures = {"site": detect.map50(model, site_test), "original": detect.map50(model, original_test)}
-    results = _results(args, "map50", len(pool), {k: {"map50": v} for k, v in figures.items()})
+    reference, figures = _reference(args, deployed), {}
+    for name, frames, folder in (("site", site, site_test), ("original", original, original_test)):
+        images = [frame.image for frame in frames]  # drift: the frames as one window, as for classifiers
+        found = [answer(model, image) for image in images]
+        figures[name] = {"map50": detect.map50(model, folder), **drift(images, found, reference)}
+    results = _results(args, "map50", len(pool), figures)
     print(json.dumps({"deployed": results["deployed"]}), flush=True)
     nearness = detect.nearness(model, pool)
     for name, picked in _chosen(args, nearness, {}):
@@ -309,7 +319,7 @@ def goals(results: dict[str, Any]) -> dict[str, Any]:
         "forgetting_pp": round(forgetting_pp, 2),
         "forgetting_met": forgetting_pp <= 1,
         "forgetting_se_pp": round(100 * sqrt(sum(flips.values())) / images, 2) if flips and images else None,
-        "drift_met": None if raised is None else bool(raised) and quiet,  # measured for classifiers
+        "drift_met": None if raised is None else bool(raised) and quiet,
     }
 
 
