@@ -39,7 +39,7 @@ from benchmarks import site_adapt_detect as detect
 from benchmarks.site_shift import answer, drift, evaluate, shift
 from edge_runtime.bundle import Bundle, load_bundle
 from edge_runtime.errors import ConfigError
-from edge_runtime.model import BundleModel
+from edge_runtime.model import BundleModel, load_model
 from edge_runtime.phash import phash
 from edge_runtime.postprocess import Classification
 from edge_runtime.preprocess import read_image
@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--severity", type=float, default=1.6, help="how far the new site's camera is off")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="inference threads (default: ORT's)")
     args = parser.parse_args(argv)
     unknown = set(args.runs.split(",")) - set(RUNS)
     if unknown:
@@ -209,6 +210,12 @@ def summarise_draws(results: dict[str, Any]) -> None:
     results["random"] = summary
 
 
+def _model(args: argparse.Namespace, bundle: Bundle) -> BundleModel:
+    """The bundle's ONNX FP32 model, on ``--threads`` (a shared machine: 1 keeps its threads from waiting
+    on each other; the figures do not depend on it)."""
+    return load_model(bundle, ARTIFACT, threads=args.threads)
+
+
 def _reference(args: argparse.Namespace, deployed: Bundle) -> ReferenceStats:
     """The deployed bundle's drift reference, which both rounds measure the two test splits against."""
     if deployed.manifest.reference is None:
@@ -224,7 +231,7 @@ def classification_round(args: argparse.Namespace, deployed: Bundle) -> dict[str
     site = [(shift(image, np.random.default_rng([args.seed, 2, i]), args.severity), label)
             for i, (image, label) in enumerate(original)]
     site_test = _write(site, args.out / "site-test")
-    model = BundleModel(deployed, ARTIFACT)
+    model = _model(args, deployed)
     figures = {"site": evaluate(model, site, reference), "original": evaluate(model, original, reference)}
     results = _results(args, "top1", len(pool), figures)
     found = predictions(model, pool)
@@ -235,7 +242,7 @@ def classification_round(args: argparse.Namespace, deployed: Bundle) -> dict[str
     for name, picked in _chosen(args, hardness, picks):
         labels = _write([pool[i] for i in sorted(picked)], args.out / f"labels-{name}")
         bundle = retrain(args.bundle, labels, args.out / f"run-{name}", site_test, args.overrides)
-        adapted = BundleModel(load_bundle(bundle), ARTIFACT)
+        adapted = _model(args, load_bundle(bundle))
         results[name] = {
             "labels": len(picked),
             "classes": {c: int(sum(pool[i][1] == c for i in picked)) for c in deployed.manifest.classes},
@@ -261,7 +268,7 @@ def detection_round(args: argparse.Namespace, deployed: Bundle) -> dict[str, Any
             for i, f in enumerate(original)]
     site_test = detect.write_yolo(site, args.out / "site-test", classes)
     original_test = detect.write_yolo(original, args.out / "original-test", classes)
-    model = BundleModel(deployed, ARTIFACT)
+    model = _model(args, deployed)
     reference, figures = _reference(args, deployed), {}
     for name, frames, folder in (("site", site, site_test), ("original", original, original_test)):
         images = [frame.image for frame in frames]  # drift: the frames as one window, as for classifiers
@@ -273,7 +280,7 @@ def detection_round(args: argparse.Namespace, deployed: Bundle) -> dict[str, Any
     for name, picked in _chosen(args, nearness, {}):
         labels = detect.write_yolo([pool[i] for i in sorted(picked)], args.out / f"labels-{name}", classes)
         bundle = retrain(args.bundle, labels, args.out / f"run-{name}", site_test, args.overrides)
-        adapted = BundleModel(load_bundle(bundle), ARTIFACT)
+        adapted = _model(args, load_bundle(bundle))
         results[name] = {
             "labels": len(picked),
             "boxes": int(sum(len(pool[i].boxes) for i in picked)),
