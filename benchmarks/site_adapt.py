@@ -21,7 +21,7 @@ detector bundle (``--data`` its YOLO data) runs the same round in mAP@0.5 (``sit
 
 Measured on the generated shifted site (docs/results/site-shift.md): ``hard`` 84.9 %, ``random`` 83.9 %
 (mean of two draws), ``balanced`` 74.6 %; the detector (25 labelled frames, mAP@0.5): ``hard`` 75.0 %,
-``random`` 66.3 %, ``all`` 81.4 %, deployed 62.9 %.
+``random`` 67.0 % (three draws), ``all`` 81.4 %, deployed 62.9 %.
 """
 
 from __future__ import annotations
