@@ -24,7 +24,7 @@ import numpy as np
 
 from edge_runtime.bundle import load_bundle
 from edge_runtime.model import BundleModel
-from edge_runtime.postprocess import Classification
+from edge_runtime.postprocess import Classification, Prediction
 from edge_runtime.preprocess import read_image
 from edge_runtime.siteloop.config import DriftConfig
 from edge_runtime.siteloop.drift import confidence_of
@@ -60,12 +60,30 @@ def evaluate(
 ) -> dict[str, Any]:
     """Top-1 (and the images it got wrong) and each statistic's PSI (over all the images, as one window)
     against the reference."""
-    wrong = []
+    found = [answer(model, image) for image, _ in images]
+    wrong = [
+        index
+        for index, ((_, label), prediction) in enumerate(zip(images, found, strict=True))
+        if not (isinstance(prediction, Classification) and prediction.label == label)
+    ]
+    return {
+        "images": len(images),
+        "top1": round(1 - len(wrong) / len(images), 4),
+        "wrong": wrong,  # which images: two models on the same images are compared image by image
+        **drift([image for image, _ in images], found, reference),
+    }
+
+
+def answer(model: BundleModel, image: np.ndarray) -> Prediction:
+    """The model's answer on one frame, through edge_runtime's own pre- and post-processing."""
+    return model.postprocess(model.infer(model.prepare([image])), [image.shape[:2]])[0]
+
+
+def drift(images: list[np.ndarray], found: list[Prediction], reference: ReferenceStats) -> dict[str, Any]:
+    """Each statistic's PSI over ``images`` and the model's answers on them (one window, as the daemon
+    would see them) against the reference, and the statistics the daemon's default would raise."""
     samples: dict[Statistic, list[float]] = {name: [] for name in STATISTICS}
-    for index, (image, label) in enumerate(images):
-        prediction = model.postprocess(model.infer(model.prepare([image])), [image.shape[:2]])[0]
-        if not (isinstance(prediction, Classification) and prediction.label == label):
-            wrong.append(index)
+    for image, prediction in zip(images, found, strict=True):
         for name, value in image_statistics(image, reference.thumbnail).items():
             samples[name].append(value)
         confidence = confidence_of(prediction)
@@ -77,13 +95,7 @@ def evaluate(
         if distribution is not None:
             psi[statistic] = round(distribution.psi(values), 3)
     raised = sorted(name for name, value in psi.items() if value >= DriftConfig().raise_above)
-    return {
-        "images": len(images),
-        "top1": round(1 - len(wrong) / len(images), 4),
-        "wrong": wrong,  # which images: two models on the same images are compared image by image
-        "psi": psi,
-        "drift_raised": raised,
-    }
+    return {"psi": psi, "drift_raised": raised}
 
 
 def main(argv: list[str] | None = None) -> int:

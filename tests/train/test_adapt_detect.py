@@ -116,3 +116,21 @@ def test_retrain_a_detector_from_its_bundle_with_replay_then_export_reports_map(
     evaluation = json.loads((out / "manifest.json").read_text())["provenance"]["site_evaluation"]
     assert evaluation["metric"] == "map50" and evaluation["samples"] == len(new)
     assert 0.0 <= evaluation["artifacts"]["onnx-fp32"]["site"] <= 1.0
+
+
+def test_the_site_round_s_detector_is_the_pretrained_recipe_at_the_generated_frames_shape():
+    import yaml
+
+    from train.synth.datasets import DETECT_SIZE
+
+    repo = Path(__file__).resolve().parents[2]
+    config = DetectTrainConfig.model_validate(
+        yaml.safe_load((repo / "configs" / "train-detect-site.yaml").read_text())
+    )
+    assert config.model.name == "fcos_efficientnet_lite0_fpn" and config.model.weights == "DEFAULT"
+    recipe = {"epochs": config.optim.epochs, "patience": config.optim.patience}  # all else: the defaults
+    assert config.optim == DetectTrainConfig().optim.model_copy(update=recipe)
+    height, width = config.data.image_size
+    frame_width, frame_height = DETECT_SIZE
+    assert abs(width / height - frame_width / frame_height) < 0.1 * frame_width / frame_height  # 16:9
+    assert config.data.root == Path("runs/site-adapt/data/detect")  # python -m train.synth --preset site
