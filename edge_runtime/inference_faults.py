@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from edge_runtime.config.cameras import InferenceFailuresConfig
 from edge_runtime.events import Event, duration, health_event, utc_iso
-from edge_runtime.sparse_log import ERROR_CHARS, SparseLog
+from edge_runtime.sparse_log import SparseLog, error_text
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class InferenceFaults:
 
     def failed(self, source: str, frame: int, error: BaseException) -> None:
         """One frame (window) of ``source`` got no prediction because inference raised ``error``."""
-        text = f"{type(error).__name__}: {error}"[:ERROR_CHARS]
+        text = error_text(error)
         with self._lock:
             state = self._source(source)
             _push(state, True)

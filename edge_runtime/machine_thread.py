@@ -19,7 +19,7 @@ from edge_runtime.backoff import Backoff
 from edge_runtime.signal import SignalError
 from edge_runtime.signal_monitor import SignalMonitor
 from edge_runtime.signal_source import open_samples
-from edge_runtime.sparse_log import ERROR_CHARS, SparseLog
+from edge_runtime.sparse_log import SparseLog, error_text
 
 log = logging.getLogger(__name__)
 
@@ -75,5 +75,5 @@ class MachineThread(threading.Thread):
     def _failed(self, error: Exception, what: str) -> None:
         monitor = self.monitor
         monitor.errors += 1
-        monitor.error = monitor.last_error = f"{type(error).__name__}: {error}"[:ERROR_CHARS]
+        monitor.error = monitor.last_error = error_text(error)
         self._errors.failed(error, what, "%d more error(s) in %.0f s, the last: %s")

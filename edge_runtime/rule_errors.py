@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from edge_runtime.sparse_log import ERROR_CHARS, SparseLog
+from edge_runtime.sparse_log import SparseLog, error_text
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class RuleErrors:
 
     def failed(self, camera: str, frame: int, error: BaseException) -> None:
         """``camera``'s rules step raised ``error`` on ``frame`` (its events, or their snapshots, lost)."""
-        text = f"{type(error).__name__}: {error}"[:ERROR_CHARS]
+        text = error_text(error)
         with self._lock:
             state = self._camera(camera)
             state.errors += 1

@@ -36,7 +36,7 @@ class SparseLog:
         if self._logged_at == float("-inf"):
             self._log.error("%s: %s", self._source, first, exc_info=error)
         else:
-            text = f"{type(error).__name__}: {error}"[:ERROR_CHARS]
+            text = error_text(error)
             self._log.error("%s: " + more, self._source, self._unlogged + 1, now - self._logged_at, text)
         self._logged_at, self._unlogged = now, 0
 
@@ -47,3 +47,8 @@ class SparseLog:
             return
         self._log.info("%s: " + words, self._source, self._unlogged)
         self._logged_at, self._unlogged = float("-inf"), 0
+
+
+def error_text(error: BaseException) -> str:
+    """An exception as logs, /status and events show it: its type and message, cut to ``ERROR_CHARS``."""
+    return f"{type(error).__name__}: {error}"[:ERROR_CHARS]
