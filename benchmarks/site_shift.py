@@ -45,7 +45,8 @@ def shift_with_turn(
     height, width = image.shape[:2]
     angle = float(rng.uniform(4, 8) * severity * rng.choice([-1, 1]))
     turn = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.08)  # zoomed: no black corners
-    out = cv2.warpAffine(image, turn, (width, height), borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+    turned = cv2.warpAffine(image, turn, (width, height), borderMode=cv2.BORDER_REFLECT)
+    out: np.ndarray = turned.astype(np.float32)
     out *= rng.uniform(0.5, 0.65) ** severity
     out *= np.array([0.8, 0.95, 1.15], np.float32) ** severity  # BGR: a sodium-warm lamp, a brownish belt
     haze = min(0.8, rng.uniform(0.2, 0.35) * severity)

@@ -14,8 +14,10 @@ counted and skipped, every later frame inferred as if nothing happened; without 
 
 Likewise a frame whose rules step raises (a rule, the belt monitor): with ``rule_errors`` (the daemon) that
 frame's events are lost, the error counted and shown as the camera's (``rule_errors``), the later frames go
-on in order; without (replay) ``collect`` raises ``RulesError`` naming the camera and frame. A snapshot that
-raises is counted the same way, but its event still goes out without the picture.
+on in order; without (replay) ``collect`` raises ``RulesError`` naming the camera and frame. A snapshot or
+the site loop (drift, hard examples, shadow) raising is counted the same way, but the frame's rule events
+still go out (without the picture). A camera's step counts as working again only after a frame has gone
+through all of it, so a part that fails on every frame is logged as one run of failures.
 
 A queued sink (the durable outbox) takes the events without waiting for the disk; capture-to-event
 is then recorded when it says they are durable (committed and handed to the sinks), on its writer
@@ -122,6 +124,7 @@ class Pipeline:
         self.faults = faults
         self.rule_errors = 0
         self._rule_errors = rule_errors
+        self._step_failed: set[tuple[str, int]] = set()  # (camera, frame) whose step raised, this batch
         self.in_flight = 0  # batches started and not yet collected
         self._on_age = on_age
         self._finished_event = finished
@@ -236,11 +239,16 @@ class Pipeline:
         self.frames += len(frames)
         events = [event for group in caused for event in group]
         self.deliver(events, [frame.ts for frame, group in zip(frames, caused, strict=True) if group])
-        if self.site_loop is not None:  # after the rules' events are on their way: never in their latency
+        if (site_loop := self.site_loop) is not None:  # after the rules' events: never in their latency
             with self.timers.measure("site_loop"):
-                drift = self.site_loop.observe(frames, predictions, caused)
+                drift = [
+                    event
+                    for frame, prediction, group in zip(frames, predictions, caused, strict=True)
+                    for event in self._observe(site_loop, frame, prediction, group)
+                ]
             self.deliver(drift)
             events += drift
+        self._steps_done(frames)
         return events
 
     def _failed(self, frames: Sequence[Frame], error: Exception) -> None:
@@ -256,21 +264,37 @@ class Pipeline:
     def _rules(self, frame: Frame, prediction: Prediction) -> list[Event]:
         """The events ``frame`` causes; a rule (or the belt monitor) that raises fails only this frame."""
         try:
-            events = self.rules.evaluate(frame, prediction) + self._belt(frame, prediction)
+            return self.rules.evaluate(frame, prediction) + self._belt(frame, prediction)
         except Exception as exc:  # noqa: BLE001 - one frame's rules must not end every camera's watch
-            self._rules_failed(frame, exc)
+            self._step_raised(frame, exc, "rules")
             return []
-        if self._rule_errors is not None:
-            self._rule_errors.succeeded(frame.camera)
-        return events
 
-    def _rules_failed(self, frame: Frame, error: Exception) -> None:
+    def _observe(
+        self, site_loop: SiteLoop, frame: Frame, prediction: Prediction, caused: Sequence[Event]
+    ) -> list[Event]:
+        """The site loop's events for ``frame``; a site loop that raises fails only this frame's step."""
+        try:
+            return site_loop.observe([frame], [prediction], [caused])
+        except Exception as exc:  # noqa: BLE001 - drift or a capture must not end every camera's watch
+            self._step_raised(frame, exc, "site loop")
+            return []
+
+    def _step_raised(self, frame: Frame, error: Exception, part: str) -> None:
         self.rule_errors += 1
         if self._rule_errors is None:
             raise RulesError(
-                f"{frame.camera}: frame {frame.index}: the rules failed ({type(error).__name__}: {error})"
+                f"{frame.camera}: frame {frame.index}: the {part} failed ({type(error).__name__}: {error})"
             ) from error
-        self._rule_errors.failed(frame.camera, frame.index, error)
+        self._step_failed.add((frame.camera, frame.index))
+        self._rule_errors.failed(frame.camera, frame.index, error, part)
+
+    def _steps_done(self, frames: Sequence[Frame]) -> None:
+        """Each camera whose frame went through the whole step without raising works again."""
+        if self._rule_errors is not None:
+            for frame in frames:
+                if (frame.camera, frame.index) not in self._step_failed:
+                    self._rule_errors.succeeded(frame.camera)
+        self._step_failed.clear()
 
     def _belt(self, frame: Frame, prediction: Prediction) -> list[Event]:
         belt = self.belt
@@ -284,7 +308,7 @@ class Pipeline:
         try:
             name = self.snapshots.write(frame, event, prediction)
         except Exception as exc:  # noqa: BLE001 - a snapshot is a convenience: its event still goes out
-            self._rules_failed(frame, exc)
+            self._step_raised(frame, exc, "snapshot")
             return event
         if name is None:
             return event

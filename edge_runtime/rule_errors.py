@@ -1,9 +1,9 @@
 """A camera's rules step failing on a frame: counted per camera, shown as its health, logged sparingly.
 
-The rules step (the rules, the belt monitor, the snapshots) runs for every camera on the daemon's one
-inference thread, so an exception there (a bug in a rule, a prediction it cannot take) used to leave the
-inference loop and end the daemon: every camera stopped watching until systemd restarted it. Now it
-fails only that frame's step, as a machine's thread skips a chunk whose rules raised
+The rules step (the rules, the belt monitor, the snapshots, the site loop) runs for every camera on the
+daemon's one inference thread, so an exception there (a bug in a rule, a prediction it cannot take)
+used to leave the inference loop and end the daemon: every camera stopped watching until systemd
+restarted it. Now it fails only that frame's step, as a machine's thread skips a chunk whose rules raised
 (``machine_thread``): the error is counted (``errors`` in the camera's /status, ``adit_camera_errors_total``),
 shown as the camera's ``error`` and its ``rules_failing`` condition (/healthz red) until a frame of that
 camera goes through its rules again, logged with its traceback and then at most once per ``log_every_s``.
@@ -43,8 +43,8 @@ class RuleErrors:
         self._lock = threading.Lock()
         self._cameras: dict[str, _Camera] = {}
 
-    def failed(self, camera: str, frame: int, error: BaseException) -> None:
-        """``camera``'s rules step raised ``error`` on ``frame`` (its events, or their snapshots, lost)."""
+    def failed(self, camera: str, frame: int, error: BaseException, part: str = "rules") -> None:
+        """``part`` of ``camera``'s rules step (rules, snapshot, site loop) raised ``error`` on ``frame``."""
         text = error_text(error)
         with self._lock:
             state = self._camera(camera)
@@ -52,8 +52,8 @@ class RuleErrors:
             state.error = state.last_error = text
             state.log.failed(
                 error,
-                f"the rules failed on frame {frame} (skipped; watching on)",
-                "the rules failed on %d more frame(s) in %.0f s, the last: %s",
+                f"the {part} failed on frame {frame} (skipped; watching on)",
+                "the rules step failed on %d more frame(s) in %.0f s, the last: %s",
             )
 
     def succeeded(self, camera: str) -> None:
@@ -63,7 +63,7 @@ class RuleErrors:
             if state is None or state.error is None:
                 return
             state.error = None
-            state.log.recovered("the rules work again (%d error(s) unlogged)")
+            state.log.recovered("the rules step works again (%d error(s) unlogged)")
 
     def state(self, camera: str) -> dict[str, Any]:
         """For /status, /healthz and /metrics: the count, the current error (None: working) and the last."""

@@ -67,7 +67,10 @@ class CameraMessage(_Message):
         description="online, blind (frozen/dark/obscured), offline (no frames), reconnecting, ended (a file "
         "source finished), stopped (the daemon shut down cleanly)"
     )
-    conditions: list[str] = Field(description="raised camera-health conditions")
+    conditions: list[str] = Field(
+        description="raised conditions, as /healthz lists them: the picture's (dark, frozen, ...), "
+        "inference_failing (the model fails on its frames) and rules_failing (its rules step raises)"
+    )
     last_event: LastEvent | None
 
 
@@ -162,7 +165,7 @@ def site_state(view: DaemonView, tally: EventTally) -> SiteState:
                 name=camera.name,
                 online=summary in ("online", "blind"),
                 state=summary,
-                conditions=list(state["conditions"]),
+                conditions=view.conditions(camera, state),  # /healthz's: with the model's and the rules'
                 counts=tally.get(camera.name),
                 frames=state["processed"],
                 dropped=state["dropped"],

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 import yaml
-from conftest import RunningDaemon, write_site
+from conftest import RunningDaemon, Subscriber, write_site
 from daemon_helpers import free_port, http_get, wait_until
 
 from edge_runtime.backends import BackendOptions
@@ -30,6 +30,7 @@ from edge_runtime.model import BundleModel
 from edge_runtime.replay import replay
 from edge_runtime.rule_errors import RuleErrors
 from edge_runtime.rules import RuleSet
+from edge_runtime.siteloop.loop import SiteLoop
 from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.sources import Frame
 from edge_runtime.timing import StageTimers
@@ -74,7 +75,10 @@ def test_a_frame_whose_rules_raise_loses_only_its_events_and_later_frames_go_on_
         events += pipeline.collect()
     events += pipeline.finish()
     assert [(e.label, e.phase, e.frame) for e in events] == [
-        ("red", "start", 0), ("red", "end", 15), ("blue", "start", 22), ("blue", "end", 30)
+        ("red", "start", 0),
+        ("red", "end", 15),
+        ("blue", "start", 22),
+        ("blue", "end", 30),
     ]
     assert pipeline.frames == len(SCRIPT) and pipeline.summary(1.0).rule_errors == 2
     assert errors.state("cam1") == {"errors": 2, "error": None, "last_error": "KeyError: 'zone'"}
@@ -115,6 +119,56 @@ def test_replay_stops_loudly_at_the_frame_whose_rules_raised(
         replay(load_site_config(site), colour_video.path)
 
 
+def test_a_site_loop_raising_on_every_frame_is_one_run_of_failures_and_rule_events_still_go_out(
+    tmp_path, tiny_bundle, colour_video, monkeypatch, caplog
+):
+    def broken(self, frames, predictions, caused):  # a drift statistic with a bug, hit by every frame
+        raise ZeroDivisionError("empty window")
+
+    monkeypatch.setattr(SiteLoop, "observe", broken)
+    site = write_site(tmp_path / "site.yaml", tiny_bundle, colour_video.path, tmp_path / "events.jsonl")
+    bundle = load_bundle(tiny_bundle)
+    errors = RuleErrors(60.0)
+    site_loop = SiteLoop(load_site_config(site), bundle, "onnx-fp32")
+    pipeline = Pipeline(
+        BundleModel(bundle, "onnx-fp32"),
+        RuleSet(RULES),
+        [],
+        StageTimers(),
+        site_loop=site_loop,
+        rule_errors=errors,
+    )
+    caplog.set_level(logging.INFO, logger="edge_runtime.rule_errors")
+    events = []
+    for frame in _frames():
+        pipeline.submit([frame])
+        events += pipeline.collect()
+    events += pipeline.finish()
+    assert [(e.label, e.phase) for e in events] == [
+        ("red", "start"),
+        ("red", "end"),
+        ("blue", "start"),
+        ("blue", "end"),
+    ]
+    assert errors.state("cam1") == {
+        "errors": len(SCRIPT),
+        "error": "ZeroDivisionError: empty window",
+        "last_error": "ZeroDivisionError: empty window",
+    }
+    # one run of failures: the first with its traceback, no "works again" between the frames
+    assert len([r for r in caplog.records if r.exc_info is not None]) == 1
+    assert not [r for r in caplog.records if "works again" in r.getMessage()]
+    assert "the site loop failed on frame 0" in caplog.records[0].getMessage()
+
+    replayed = Pipeline(
+        BundleModel(bundle, "onnx-fp32"), RuleSet(RULES), [], StageTimers(), site_loop=site_loop
+    )
+    with pytest.raises(
+        RulesError, match=r"cam1: frame 0: the site loop failed \(ZeroDivisionError: empty window\)"
+    ):
+        replayed.process(_frames()[:1])
+
+
 def _events(path) -> list[dict]:
     if not path.exists():
         return []
@@ -122,7 +176,7 @@ def _events(path) -> list[dict]:
 
 
 def test_the_daemon_counts_a_raising_rule_shows_it_and_keeps_delivering_events(
-    tmp_path, tiny_bundle, colour_video, monkeypatch, caplog
+    tmp_path, tiny_bundle, colour_video, monkeypatch, caplog, mosquitto
 ):
     broken = threading.Event()
     evaluate = RuleSet.evaluate
@@ -139,10 +193,12 @@ def test_the_daemon_counts_a_raising_rule_shows_it_and_keeps_delivering_events(
     data["cameras"][0].update(loop=True, realtime=True)
     data["rules"][0]["cooldown_s"] = data["rules"][1]["cooldown_s"] = 0.0
     data["http"] = {"port": free_port(), "benchmark": str(tmp_path / "no-bench" / "results.json")}
+    data["sinks"]["mqtt"] = {"port": mosquitto.port, "client_id": "edge-1", "state": {"every_s": 0.2}}
     site.write_text(yaml.safe_dump(data, sort_keys=False))
     config = load_site_config(site)
     caplog.set_level(logging.ERROR, logger="edge_runtime.rule_errors")
     daemon = RunningDaemon(config, site)
+    plc = Subscriber(mosquitto.port, "adit/state/edge-1/camera/cam1", client_id="plc")
 
     def camera() -> dict:
         return json.loads(http_get(f"{daemon.url}/status")[1])["cameras"]["cam1"]
@@ -150,6 +206,9 @@ def test_the_daemon_counts_a_raising_rule_shows_it_and_keeps_delivering_events(
     def healthz() -> tuple[int, list[str]]:
         code, body = http_get(f"{daemon.url}/healthz")
         return code, json.loads(body)["cameras"]["cam1"]["conditions"]
+
+    def retained_conditions() -> list[str]:  # what a PLC reads from the retained state topic
+        return json.loads(plc.messages[-1][1])["conditions"] if plc.messages else ["none yet"]
 
     try:
         daemon.wait_ready()
@@ -164,6 +223,7 @@ def test_the_daemon_counts_a_raising_rule_shows_it_and_keeps_delivering_events(
         assert 'adit_camera_errors_total{camera="cam1"}' in metrics
         overview = json.loads(http_get(f"{daemon.url}/api/overview")[1])["cameras"][0]
         assert "rules_failing" in overview["conditions"]
+        assert wait_until(lambda: "rules_failing" in retained_conditions(), timeout_s=30), plc.messages
         tracebacks = [r for r in caplog.records if r.exc_info is not None]
         # the first with its traceback, then at most one line a minute
         assert len(tracebacks) == 1 and "cam1" in tracebacks[0].getMessage()
@@ -177,8 +237,10 @@ def test_the_daemon_counts_a_raising_rule_shows_it_and_keeps_delivering_events(
         frames = [e["frame"] for e in rule_events_after_the_errors()]
         assert frames == sorted(frames)  # in frame order
         assert wait_until(lambda: "rules_failing" not in healthz()[1], timeout_s=30), healthz()
+        assert wait_until(lambda: retained_conditions() == [], timeout_s=30), plc.messages
         state = camera()
         assert state["error"] is None and state["last_error"] == "KeyError: 'zone'" and state["errors"] >= 3
         assert daemon.error is None
     finally:
+        plc.close()
         daemon.close()
