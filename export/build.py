@@ -121,6 +121,8 @@ def export_bundle(request: ExportRequest) -> Bundle:
             "onnx_parity": parity.as_dict(),
             "export_seconds": timings,
         }
+        if checkpoint.meta.interpolated is not None:  # WiSE-FT: not the weights as trained
+            provenance["interpolated"] = checkpoint.meta.interpolated.model_dump(mode="json")
         if request.site_data is not None:
             site = _site_evaluation(task, interface, data, request.site_data, artifacts, stage)
             provenance["site_evaluation"] = site

@@ -6,18 +6,22 @@ workstation. ``site.data`` is what ``python -m edge_runtime.siteloop import`` wr
 classification); the run trains on all of it plus a seeded, per-class ``site.replay`` share of the original
 training split, so the model learns the site without forgetting the rest. Validation and test stay the
 original splits: the export then reports the old test split and the site frames side by side.
+``site.interpolate`` below 1 then averages the saved weights with the starting checkpoint's (WiSE-FT).
 """
 
 from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from edge_runtime.bundle import load_bundle
 from edge_runtime.errors import ConfigError
+from train.checkpoint import Interpolation, read_checkpoint, save_checkpoint
 from train.config import RunConfig
 from train.data import fingerprint
 from train.task import Task, TaskData
@@ -89,3 +93,43 @@ def with_site_labels(task: Task, config: RunConfig, data: TaskData) -> TaskData:
         fingerprint(entries),
         f"{data.source} (replay {config.site.replay:g}) + site labels {config.site.data}",
     )
+
+
+def interpolate(
+    start: Mapping[str, torch.Tensor], trained: Mapping[str, torch.Tensor], weight: float
+) -> dict[str, torch.Tensor]:
+    """WiSE-FT (Wortsman et al. 2022): ``(1 - weight) * start + weight * trained`` for every floating-point
+    parameter and buffer; integer buffers (BatchNorm's ``num_batches_tracked``) are the trained model's.
+
+    Why: a retraining on a few site labels moves the weights far enough to forget the original data (the
+    site's detector lost 2.0 points of its test split, docs/results/site-shift.md), and a lower learning
+    rate gave up the site gain with it; a point between the deployed and the retrained weights keeps
+    much of the gain and loses less, at no inference cost."""
+    if start.keys() != trained.keys() or any(start[k].shape != trained[k].shape for k in trained):
+        raise ConfigError(
+            "site.interpolate: the retrained weights do not match the starting checkpoint's names and shapes"
+        )
+    return {
+        key: (1 - weight) * start[key].to(value) + weight * value if value.is_floating_point() else value
+        for key, value in trained.items()
+    }
+
+
+def average_with_start(
+    config: RunConfig, measure: Callable[[dict[str, torch.Tensor]], dict[str, float]]
+) -> dict[str, float] | None:
+    """After a run with ``site.interpolate`` below 1: its ``last.pt`` and ``best.pt`` rewritten with their
+    weights interpolated with the starting checkpoint's, ``measure``'s validation figures of those and the
+    ``interpolated`` record; the figures of ``best.pt`` (None when there is nothing to average)."""
+    start = None if config.site is None or config.site.interpolate == 1 else initial_checkpoint(config)
+    if config.site is None or start is None:  # the configuration refuses interpolate without a start
+        return None
+    record = Interpolation(start=str(start), weight=config.site.interpolate)
+    deployed, figures = read_checkpoint(start).state_dict, {}
+    for name in ("last.pt", "best.pt"):
+        saved = read_checkpoint(config.out / name)
+        averaged = interpolate(deployed, saved.state_dict, record.weight)
+        figures = measure(averaged)
+        meta = saved.meta.model_copy(update={"metrics": figures, "interpolated": record})
+        save_checkpoint(config.out / name, meta, averaged, saved.resume)
+    return figures

@@ -38,6 +38,15 @@ class ModelRef(BaseModel):
     arguments: dict[str, Any] = Field(default_factory=dict, description="e.g. image_size for a detector")
 
 
+class Interpolation(BaseModel):
+    """Weights averaged with the model the run started from (``site.interpolate``, WiSE-FT)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: str = Field(description="the checkpoint the run started from (a retraining: the deployed one)")
+    weight: float = Field(gt=0, lt=1, description="the retrained weights' share; the start's is 1 - weight")
+
+
 class CheckpointMeta(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -52,6 +61,9 @@ class CheckpointMeta(BaseModel):
         description="the run's configuration (the task's config type reads it back)"
     )
     amp: str = Field("off", description="the autocast precision training ran in")
+    interpolated: Interpolation | None = Field(
+        None, description="set when the weights are an average with the starting model's, not as trained"
+    )
 
     @field_validator("version")
     @classmethod

@@ -146,6 +146,13 @@ class SiteSection(Section):
     freeze_bn: bool = Field(
         False, description="keep the backbone's BatchNorm as deployed (optim.freeze_bn) while retraining"
     )
+    interpolate: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="WiSE-FT: the saved weights are (1 - it) * the starting model's + it * the retrained "
+        "ones (train.adapt.interpolate); 1: the retrained weights as they are",
+    )
 
 
 class RunConfig(Section):
@@ -182,6 +189,9 @@ class RunConfig(Section):
     def _one_starting_point(self) -> RunConfig:
         if self.init is not None and self.init_from is not None:
             raise ValueError("init and init_from both set: start from a checkpoint or a bundle, not both")
+        averaged = self.site is not None and self.site.interpolate < 1
+        if averaged and self.init is None and self.init_from is None:
+            raise ValueError("site.interpolate below 1 averages with the starting model: set init_from")
         return self
 
     @field_validator("amp", mode="before")

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from edge_runtime.errors import ConfigError
 from edge_runtime.model import Predictor
 from edge_runtime.yamlconfig import save_config
-from train.adapt import retraining
+from train.adapt import average_with_start, retraining
 from train.checkpoint import CheckpointMeta, ModelRef, read_checkpoint, save_checkpoint
 from train.config import RunConfig
 from train.evaluation import EvalReport, evaluate, module_predictor
@@ -115,12 +115,8 @@ class _Run:
         if group.is_main:
             config.out.mkdir(parents=True, exist_ok=True)
             save_config(config, config.out / "config.yaml")
-            log.info(
-                "training %s on %s, %s",
-                task.name,
-                self.device,
-                f"autocast {self.amp_name}" if self.amp else "fp32",
-            )
+            precision = f"autocast {self.amp_name}" if self.amp else "fp32"
+            log.info("training %s on %s, %s", task.name, self.device, precision)
         self.setup: Setup = prepare(task, config, group, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == torch.float16)
         self.last_batch: tuple[Any, Any] | None = None  # stands in for an all-unreadable batch under DDP
@@ -163,15 +159,8 @@ class _Run:
             improved = result.val > progress.best or config.optim.keep == "last"
             if improved:
                 progress.best, progress.best_epoch = result.val, epoch + 1
-            log.info(
-                "epoch %d [%s] loss %.4f val %s %.4f (%.1f items/s)",
-                result.epoch,
-                result.stage,
-                result.train_loss,
-                self.task.metric,
-                result.val,
-                result.images_per_s,
-            )
+            log.info("epoch %d [%s] loss %.4f val %s %.4f (%.1f items/s)", result.epoch, result.stage,
+                     result.train_loss, self.task.metric, result.val, result.images_per_s)  # fmt: skip
             self._save(epoch + 1, report, improved=improved, progress=progress)
             if on_epoch_end is not None:
                 on_epoch_end(result)
@@ -183,6 +172,8 @@ class _Run:
                     "early stop: no better val %s for %d epochs", self.task.metric, config.optim.patience
                 )
                 break
+        if self.group.is_main and (averaged := average_with_start(config, self._measure)) is not None:
+            progress.best = averaged[self.task.metric]  # the figures are the averaged weights' (WiSE-FT)
         return self._finish(progress) if self.group.is_main else {}
 
     def _wrap(self, model: nn.Module) -> nn.Module:
@@ -292,6 +283,12 @@ class _Run:
     def _validate(self) -> EvalReport:
         return evaluate(self.task, self._predictor(), self.setup.data.val, self.group)
 
+    def _measure(self, state: dict[str, torch.Tensor]) -> dict[str, float]:
+        """The validation figures of ``state`` (rank 0 alone, after training)."""
+        self.setup.evaluated.load_state_dict(state)
+        report = evaluate(self.task, self._predictor(), self.setup.data.val)
+        return report.manifest_metrics(*self.task.class_figures)
+
     def _predictor(self) -> Predictor:
         module = self.task.export_module(self.setup.evaluated)
         return module_predictor(self.setup.interface, module, self.device, self.setup.channels_last)
@@ -337,6 +334,11 @@ class _Run:
         checkpoint = read_checkpoint(path, map_location=self.device)
         if checkpoint.resume is None or checkpoint.resume["recipe"] is None:
             raise ConfigError(f"{path}: has no resume state (no epoch was trained)")
+        if checkpoint.meta.interpolated is not None:
+            raise ConfigError(
+                f"{path}: its weights are averaged with the run's start (site.interpolate), not as trained; "
+                "a finished run: start a new one to train further"
+            )
         saved = {k: v for k, v in checkpoint.meta.config.items() if k != "resume"}
         current = {k: v for k, v in self.config.model_dump(mode="json").items() if k != "resume"}
         if saved != current:
@@ -354,14 +356,8 @@ class _Run:
         raw = checkpoint.resume["progress"]
         history = [EpochResult(**h) for h in raw["history"]]
         progress = Progress(raw["next_epoch"], raw["best"], raw["best_epoch"], history)
-        log.info(
-            "resuming %s at epoch %d (best val %s %.4f at epoch %d)",
-            path,
-            progress.next_epoch + 1,
-            self.task.metric,
-            progress.best,
-            progress.best_epoch,
-        )
+        log.info("resuming %s at epoch %d (best val %s %.4f at epoch %d)", path, progress.next_epoch + 1,
+                 self.task.metric, progress.best, progress.best_epoch)  # fmt: skip
         return progress, checkpoint.resume
 
     def _finish(self, progress: Progress) -> dict[str, Any]:

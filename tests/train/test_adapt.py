@@ -100,7 +100,9 @@ def test_retrain_from_the_bundle_on_site_labels_then_export_reports_both(
     checkpoint = read_checkpoint(tmp_path / "run" / "best.pt")
     assert checkpoint.meta.config["init_from"] == str(tiny_real_bundle)
     site_recipe = {"data": str(site), "replay": 0.5, "epochs": 1, "lr_scale": 1.0, "freeze_bn": False}
+    site_recipe["interpolate"] = 1.0  # the default: the weights as trained
     assert checkpoint.meta.config["site"] == site_recipe  # the learning rate as it ran: scaled once
+    assert checkpoint.meta.interpolated is None
     assert checkpoint.meta.config["optim"]["lr"] == config.optim.lr * config.site.lr_scale
 
     out = tmp_path / "bundle"
