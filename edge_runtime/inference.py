@@ -13,10 +13,11 @@ counted and skipped, every later frame inferred as if nothing happened; without 
 ``InferenceError`` naming the frame.
 
 Likewise a frame whose rules step raises (a rule, the belt monitor): with ``rule_errors`` (the daemon) that
-frame's events are lost, the error counted and shown as the camera's (``rule_errors``), the later frames go
-on in order; without (replay) ``collect`` raises ``RulesError`` naming the camera and frame. A snapshot or
-the site loop (drift, hard examples, shadow) raising is counted the same way, but the frame's rule events
-still go out (without the picture). A camera's step counts as working again only after a frame has gone
+frame's events are lost (a raising rule's only: the other rules still see the frame), the error counted and
+shown as the camera's (``rule_errors``), the later frames go on in order; without (replay) ``collect``
+raises ``RulesError`` naming the camera and frame. A snapshot or the site loop (drift, hard examples,
+shadow) raising is counted the same way, but the frame's rule events still go out (without the picture).
+A camera's step counts as working again only after a frame has gone
 through all of it, so a part that fails on every frame is logged as one run of failures.
 
 A queued sink (the durable outbox) takes the events without waiting for the disk; capture-to-event
@@ -263,8 +264,13 @@ class Pipeline:
 
     def _rules(self, frame: Frame, prediction: Prediction) -> list[Event]:
         """The events ``frame`` causes; a rule (or the belt monitor) that raises fails only this frame."""
+        def rule_raised(rule: str, error: Exception) -> None:  # the other rules still see the frame
+            self._step_raised(frame, error, f"rule {rule!r}")
+
         try:
-            return self.rules.evaluate(frame, prediction) + self._belt(frame, prediction)
+            return self.rules.evaluate(frame, prediction, rule_raised) + self._belt(frame, prediction)
+        except RulesError:  # replay: stop at the frame, as ``_step_raised`` says
+            raise
         except Exception as exc:  # noqa: BLE001 - one frame's rules must not end every camera's watch
             self._step_raised(frame, exc, "rules")
             return []

@@ -15,7 +15,7 @@ until the hits have lasted that long ("a person in the danger zone for 1 s").
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -184,10 +184,24 @@ class RuleSet:
     def __init__(self, configs: Sequence[RuleConfig]) -> None:
         self.rules = [Rule(config) for config in configs]
 
-    def evaluate(self, frame: Frame, prediction: Prediction) -> list[Event]:
+    def evaluate(
+        self, frame: Frame, prediction: Prediction, on_error: Callable[[str, Exception], None] | None = None
+    ) -> list[Event]:
+        """The events ``frame`` causes. A rule that raises is reported to ``on_error(rule name, error)`` and
+        the other rules still see the frame: one rule's bug must not blind the rest. Without ``on_error``
+        the error propagates."""
         events = []
         for rule in self.rules:
-            if rule.config.watches(frame.camera) and (event := rule.update(frame, prediction)) is not None:
+            if not rule.config.watches(frame.camera):
+                continue
+            try:
+                event = rule.update(frame, prediction)
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                on_error(rule.config.name, exc)
+                continue
+            if event is not None:
                 events.append(event)
         return events
 

@@ -29,7 +29,7 @@ from edge_runtime.inference import Pipeline
 from edge_runtime.model import BundleModel
 from edge_runtime.replay import replay
 from edge_runtime.rule_errors import RuleErrors
-from edge_runtime.rules import RuleSet
+from edge_runtime.rules import Rule, RuleSet
 from edge_runtime.siteloop.loop import SiteLoop
 from edge_runtime.snapshots import SnapshotWriter
 from edge_runtime.sources import Frame
@@ -53,10 +53,10 @@ def _frames() -> list[Frame]:
 def _raising_on(monkeypatch, frames: set[int]) -> None:
     evaluate = RuleSet.evaluate
 
-    def flaky(self, frame, prediction):  # a rule with a bug that shows only on some frames
+    def flaky(self, frame, prediction, on_error=None):  # a rule set with a bug that shows only on some frames
         if frame.index in frames:
             raise KeyError("zone")
-        return evaluate(self, frame, prediction)
+        return evaluate(self, frame, prediction, on_error)
 
     monkeypatch.setattr(RuleSet, "evaluate", flaky)
 
@@ -82,6 +82,39 @@ def test_a_frame_whose_rules_raise_loses_only_its_events_and_later_frames_go_on_
     ]
     assert pipeline.frames == len(SCRIPT) and pipeline.summary(1.0).rule_errors == 2
     assert errors.state("cam1") == {"errors": 2, "error": None, "last_error": "KeyError: 'zone'"}
+
+
+def _rule_raising_on(monkeypatch, name: str, frames: set[int]) -> None:
+    update = Rule.update
+
+    def flaky(self, frame, prediction):  # one rule with a bug, the others fine
+        if self.config.name == name and frame.index in frames:
+            raise KeyError("zone")
+        return update(self, frame, prediction)
+
+    monkeypatch.setattr(Rule, "update", flaky)
+
+
+def test_a_raising_rule_loses_only_its_own_events_the_other_rules_still_see_the_frame(
+    tiny_bundle, monkeypatch, caplog
+):
+    _rule_raising_on(monkeypatch, "red", {20, 21})  # while the blue run starts
+    errors = RuleErrors(60.0)
+    model = BundleModel(load_bundle(tiny_bundle), "onnx-fp32")
+    pipeline = Pipeline(model, RuleSet(RULES), [], StageTimers(), rule_errors=errors)
+    caplog.set_level(logging.ERROR, logger="edge_runtime.rule_errors")
+    events = pipeline.process(_frames()) + pipeline.finish()
+    assert [(e.label, e.phase, e.frame) for e in events] == [
+        ("red", "start", 0), ("red", "end", 15), ("blue", "start", 20), ("blue", "end", 30)
+    ]  # fmt: skip
+    assert errors.state("cam1")["errors"] == 2
+    assert "the rule 'red' failed on frame 20" in caplog.records[0].getMessage()
+
+    monkeypatch.undo()
+    _rule_raising_on(monkeypatch, "blue", {20})
+    replayed = Pipeline(model, RuleSet(RULES), [], StageTimers())
+    with pytest.raises(RulesError, match=r"cam1: frame 20: the rule 'blue' failed \(KeyError: 'zone'\)"):
+        replayed.process(_frames())
 
 
 def test_without_rule_errors_the_pipeline_stops_naming_the_camera_and_frame(tiny_bundle, monkeypatch):
@@ -181,10 +214,10 @@ def test_the_daemon_counts_a_raising_rule_shows_it_and_keeps_delivering_events(
     broken = threading.Event()
     evaluate = RuleSet.evaluate
 
-    def flaky(self, frame, prediction):
+    def flaky(self, frame, prediction, on_error=None):
         if broken.is_set():
             raise KeyError("zone")
-        return evaluate(self, frame, prediction)
+        return evaluate(self, frame, prediction, on_error)
 
     monkeypatch.setattr(RuleSet, "evaluate", flaky)
     path = tmp_path / "events" / "events.jsonl"
