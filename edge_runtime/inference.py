@@ -263,7 +263,8 @@ class Pipeline:
             self.faults.failed(frame.camera, frame.index, error)
 
     def _rules(self, frame: Frame, prediction: Prediction) -> list[Event]:
-        """The events ``frame`` causes; a rule (or the belt monitor) that raises fails only this frame."""
+        """The events ``frame`` causes: a raising rule loses its own, a raising belt monitor the frame's."""
+
         def rule_raised(rule: str, error: Exception) -> None:  # the other rules still see the frame
             self._step_raised(frame, error, f"rule {rule!r}")
 
