@@ -121,9 +121,11 @@ def average_with_start(
     """After a run with ``site.interpolate`` below 1: its ``last.pt`` and ``best.pt`` rewritten with their
     weights interpolated with the starting checkpoint's, ``measure``'s validation figures of those and the
     ``interpolated`` record; the figures of ``best.pt`` (None when there is nothing to average)."""
-    start = None if config.site is None or config.site.interpolate == 1 else initial_checkpoint(config)
-    if config.site is None or start is None:  # the configuration refuses interpolate without a start
+    if config.site is None or config.site.interpolate == 1:
         return None
+    start = initial_checkpoint(config)
+    if start is None:  # cannot happen: the configuration refuses interpolate below 1 without a start
+        raise ConfigError("site.interpolate below 1 averages with the starting model: set init_from")
     record = Interpolation(start=str(start), weight=config.site.interpolate)
     deployed, figures = read_checkpoint(start).state_dict, {}
     for name in ("last.pt", "best.pt"):
