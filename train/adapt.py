@@ -5,7 +5,9 @@ starts there, as ``init`` would, and refuses with the checkpoint's name when it 
 workstation. ``site.data`` is what ``python -m edge_runtime.siteloop import`` wrote (class folders for
 classification); the run trains on all of it plus a seeded, per-class ``site.replay`` share of the original
 training split, so the model learns the site without forgetting the rest. Validation and test stay the
-original splits: the export then reports the old test split and the site frames side by side.
+original splits: the export then reports the old test split and the site frames side by side. So the run
+keeps its last epoch, not the one best on validation: with only the original split to judge by, the best
+epoch is the one that learnt the site least (random site labels kept epoch 1 of 8; results/site-shift.md).
 ``site.interpolate`` below 1 then averages the saved weights with the starting checkpoint's (WiSE-FT).
 """
 
@@ -45,7 +47,8 @@ def initial_checkpoint(config: RunConfig) -> Path | None:
 
 
 def retraining(config: RunConfig) -> RunConfig:
-    """``config`` as a retraining runs it: ``site``'s epochs, learning rate and BatchNorm in ``optim``.
+    """``config`` as a retraining runs it: ``site``'s epochs, learning rate and BatchNorm in ``optim``, and
+    the last epoch kept (``optim.keep``; the module's docstring says why).
 
     Idempotent (the scaled learning rate is recorded with ``lr_scale`` 1), so the saved configuration
     runs the same again."""
@@ -56,6 +59,7 @@ def retraining(config: RunConfig) -> RunConfig:
         update={
             "epochs": site.epochs,
             "warmup_epochs": 0,
+            "keep": "last",
             "lr": config.optim.lr * site.lr_scale,
             "freeze_bn": site.freeze_bn or config.optim.freeze_bn,
             "precise_bn": config.optim.precise_bn and not site.freeze_bn,

@@ -53,6 +53,7 @@ def test_the_retraining_recipe_replaces_optim_s_and_applies_once(tmp_path):
     config = _config(tmp_path, tmp_path / "run", site=site)
     ran = retraining(config)
     assert (ran.optim.epochs, ran.optim.warmup_epochs, ran.optim.freeze_bn) == (2, 0, True)
+    assert config.optim.keep == "best" and ran.optim.keep == "last"  # the original split cannot judge a site
     assert ran.optim.lr == config.optim.lr * 0.25 and ran.site is not None and ran.site.lr_scale == 1.0
     assert retraining(ran) == ran  # the saved configuration runs the same again
     plain = _config(tmp_path, tmp_path / "run")
@@ -104,6 +105,7 @@ def test_retrain_from_the_bundle_on_site_labels_then_export_reports_both(
     assert checkpoint.meta.config["site"] == site_recipe  # the learning rate as it ran: scaled once
     assert checkpoint.meta.interpolated is None
     assert checkpoint.meta.config["optim"]["lr"] == config.optim.lr * config.site.lr_scale
+    assert checkpoint.meta.config["optim"]["keep"] == "last"
 
     out = tmp_path / "bundle"
     export_bundle(
