@@ -43,13 +43,15 @@ class MachineThread(threading.Thread):
             while not self.stop.is_set():
                 try:
                     for chunk in open_samples(config.source, monitor.spec, realtime=config.realtime):
+                        windows = monitor.windows
                         try:
                             monitor.process(chunk)
                         except Exception as exc:  # noqa: BLE001 - the loop's edge: watching goes on
-                            self._failed(exc, "a chunk's rules or delivery failed (skipped; watching on)")
+                            self._failed(exc, "a chunk's rules or delivery failed (watching on)")
                             continue
-                        monitor.error = None
-                        self._errors.recovered("a chunk went through again (%d error(s) unlogged)")
+                        if monitor.windows > windows:  # a chunk without a whole window proves nothing
+                            monitor.error = None
+                            self._errors.recovered("a chunk went through again (%d error(s) unlogged)")
                         backoff.reset()
                         if self.stop.is_set():
                             return

@@ -30,7 +30,7 @@ from edge_runtime.bundle import load_bundle
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.config.machines import MachineConfig, MachineHealthConfig
 from edge_runtime.config.rules import RuleConfig
-from edge_runtime.errors import AditError, InferenceError
+from edge_runtime.errors import AditError, InferenceError, RulesError
 from edge_runtime.events import Event, JsonlSink, Sink
 from edge_runtime.inference_faults import InferenceFaults
 from edge_runtime.jsonsafe import dumps
@@ -181,6 +181,7 @@ class SignalMonitor:
             if not valid:
                 return []
             events: list[Event] = []
+            failed: list[tuple[str, int, Exception]] = []  # (rule, window, error): the chunk raises at its end
             try:  # one failed batch of windows must not end the machine's monitoring (MachineThread)
                 predictions = self.model.classify(np.stack([w for _, w in valid]))
             except Exception as exc:  # noqa: BLE001
@@ -201,12 +202,21 @@ class SignalMonitor:
                 self.last = HealthReading(pts_s, prediction.label, prediction.score, index, trend)
                 if self._observe is not None:
                     self._observe(self.last)
-                raised = [_with_health(e, self.last) for e in self.rules.evaluate(frame, prediction)]
+                def rule_failed(rule: str, error: Exception, at: int = frame.index) -> None:
+                    failed.append((rule, at, error))  # the other rules still see the window
+
+                raised = [_with_health(e, self.last) for e in self.rules.evaluate(frame, prediction, rule_failed)]
                 if self.kept is not None:
                     for event in raised:
                         self.kept.keep(event, window, self.spec.window)
                 self._send(raised)  # each window's at once: a later window that raises cannot take them along
                 events += raised
+            if failed:  # every window and every other rule went through; the machine shows the failure
+                rule, at, error = failed[0]
+                raise RulesError(
+                    f"{self.config.name}: the rule {rule!r} failed on window {at} ({type(error).__name__}: "
+                    f"{error}); {len(failed)} rule run(s) of this chunk failed, the other rules' events went out"
+                ) from error
             return events
 
     def _failed(self, count: int, error: Exception) -> None:

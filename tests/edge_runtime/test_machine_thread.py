@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 
 import numpy as np
@@ -58,10 +59,10 @@ def test_a_machine_whose_rules_raise_is_red_counted_and_still_watched(
     broken = threading.Event()
     evaluate = RuleSet.evaluate
 
-    def flaky(self, frame, prediction):  # a rule with a bug that shows only on some windows
+    def flaky(self, frame, prediction, on_error=None):  # the rules step failing on some windows
         if broken.is_set():
             raise KeyError("zone")
-        return evaluate(self, frame, prediction)
+        return evaluate(self, frame, prediction, on_error)
 
     monkeypatch.setattr(RuleSet, "evaluate", flaky)
     site = tmp_path / "site.yaml"
@@ -136,3 +137,39 @@ def test_a_delivery_that_raises_skips_that_chunk_and_the_thread_goes_on(signal_b
     total = (len(np.load(source)) - monitor.spec.window) // monitor.spec.hop + 1
     assert total - 2 <= monitor.windows <= total
     assert delivered and delivered[-1].phase == "end"
+
+
+def test_one_raising_rule_leaves_the_other_rules_events_and_fails_only_its_chunks(
+    signal_bundle, tmp_path, monkeypatch
+):
+    """Before, a rule that raised on a window ended the chunk: every rule's events of the chunk's later
+    windows were lost. Now the other rules see every window; the chunk counts as failed, naming the rule."""
+    source = tmp_path / "drive.npy"
+    np.save(source, synthetic_stream(seconds_each=1.0))
+    machine = MachineConfig(name="fan-3", source=str(source), realtime=False, bundle=signal_bundle)
+    rules = [
+        RuleConfig(name=name, camera="fan-3", labels=ALL_LABELS, min_score=0.0, debounce={"hits": 1})
+        for name in ("buggy", "sound")
+    ]
+    monitor = SignalMonitor(machine, verify_machine(machine, 0), rules, lambda events: None)
+    buggy, sound = monitor.rules.rules
+    update = type(buggy).update
+    seen: list[int] = []
+
+    def update_or_raise(self, frame, prediction):
+        if self is buggy and frame.index >= 1:  # a bug that shows from the second window on
+            raise KeyError("zone")
+        if self is sound:
+            seen.append(frame.index)
+        return update(self, frame, prediction)
+
+    monkeypatch.setattr(type(buggy), "update", update_or_raise)
+    thread = MachineThread(monitor, threading.Event(), threading.Event())
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive()
+    assert seen == list(range(monitor.windows)) and monitor.windows > 2  # the sound rule saw every window
+    assert monitor.errors >= 1 and monitor.last_error is not None
+    failure = r"RulesError: fan-3: the rule 'buggy' failed on window \d+ \(KeyError: 'zone'\)"
+    assert re.match(failure, monitor.last_error)
+    assert monitor.error is not None  # its last chunk failed too: still shown failing, not "works again"
