@@ -151,8 +151,9 @@ class Rule:
             "duration_s": duration(start.pts_s, state.last_seen.pts_s),
             "reason": reason,
         }
-        state.open_event = None
-        return self._event(start.camera, "end", start.label, state.peak_score, state.last_seen, extra)
+        event = self._event(start.camera, "end", start.label, state.peak_score, state.last_seen, extra)
+        state.open_event = None  # only once the end exists: if building it failed, a later frame ends it
+        return event
 
     def _event(
         self,

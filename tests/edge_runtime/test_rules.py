@@ -109,3 +109,28 @@ def test_close_ends_open_events_with_a_reason():
     (end,) = rule.close()
     assert (end.phase, end.frame, end.extra["reason"]) == ("end", 3, "stopped")
     assert rule.close() == []
+
+
+def test_an_end_that_fails_to_build_leaves_the_event_open_to_end_on_a_later_frame():
+    """Before, the open event was forgotten before its end was built: one failure there (a rule's bug, which
+    ``RuleSet.evaluate`` reports and survives) left a start that never got an end."""
+    rules = RuleSet([_rule()])
+    (rule,) = rules.rules
+    build = rule._event
+    failing = [True]
+
+    def end_fails_once(camera, phase, *args, **kwargs):
+        if phase == "end" and failing[0]:
+            failing[0] = False
+            raise ValueError("cannot build the end")
+        return build(camera, phase, *args, **kwargs)
+
+    rule._event = end_fails_once  # type: ignore[method-assign]
+    errors, events = [], []
+    for index, symbol in enumerate("xxx......"):
+        frame = Frame(camera="cam", index=index, ts=1.7e9 + index / FPS, pts_s=index / FPS, image=IMAGE)
+        prediction = _prediction("foreign_object" if symbol == "x" else "empty_belt")
+        found = rules.evaluate(frame, prediction, lambda name, error: errors.append((name, str(error))))
+        events += [(event.phase, event.frame) for event in found]
+    assert errors == [("fo", "cannot build the end")]  # on frame 7, the first with a clear window
+    assert events == [("start", 2), ("end", 8)]  # the end, on the next frame that is still clear
