@@ -139,8 +139,9 @@ class SiteSection(Section):
     )
     # The retraining's recipe (train.adapt.retraining): it replaces optim's epochs and warm-up (the head is
     # trained already), scales its learning rate and may keep BatchNorm as deployed, so the model learns
-    # the site without forgetting the original data. The defaults are the recipe of the measured round
-    # (docs/results/site-shift.md: 2 epochs, full learning rate, BatchNorm trained) with twice its replay.
+    # the site without forgetting the original data; it keeps the last epoch (optim.keep: last). The
+    # defaults are the recipe of the measured round (docs/results/site-shift.md: 2 epochs, full learning
+    # rate, BatchNorm trained) with twice its replay.
     epochs: int = Field(2, ge=1, le=100, description="retraining epochs (optim.epochs; no head warm-up)")
     lr_scale: float = Field(1.0, gt=0, le=1, description="the retraining's learning rate: optim.lr times it")
     freeze_bn: bool = Field(
