@@ -122,20 +122,20 @@ def interpolate(
 def average_with_start(
     config: RunConfig, measure: Callable[[dict[str, torch.Tensor]], dict[str, float]]
 ) -> dict[str, float] | None:
-    """After a run with ``site.interpolate`` below 1: its ``last.pt`` and ``best.pt`` rewritten with their
-    weights interpolated with the starting checkpoint's, ``measure``'s validation figures of those and the
-    ``interpolated`` record; the figures of ``best.pt`` (None when there is nothing to average)."""
+    """After a run with ``site.interpolate`` below 1: its last epoch's weights interpolated with the starting
+    checkpoint's, measured once by ``measure`` (validation figures) and written to ``last.pt`` (its resume
+    state kept) and ``best.pt`` (a retraining keeps its last epoch, so both held the same weights), with the
+    ``interpolated`` record; those figures (None when there is nothing to average)."""
     if config.site is None or config.site.interpolate == 1:
         return None
     start = initial_checkpoint(config)
     if start is None:  # cannot happen: the configuration refuses interpolate below 1 without a start
         raise ConfigError("site.interpolate below 1 averages with the starting model: set init_from")
     record = Interpolation(start=str(start), weight=config.site.interpolate)
-    deployed, figures = read_checkpoint(start).state_dict, {}
-    for name in ("last.pt", "best.pt"):
-        saved = read_checkpoint(config.out / name)
-        averaged = interpolate(deployed, saved.state_dict, record.weight)
-        figures = measure(averaged)
-        meta = saved.meta.model_copy(update={"metrics": figures, "interpolated": record})
-        save_checkpoint(config.out / name, meta, averaged, saved.resume)
+    last = read_checkpoint(config.out / "last.pt")
+    averaged = interpolate(read_checkpoint(start).state_dict, last.state_dict, record.weight)
+    figures = measure(averaged)
+    meta = last.meta.model_copy(update={"metrics": figures, "interpolated": record})
+    save_checkpoint(config.out / "last.pt", meta, averaged, last.resume)
+    save_checkpoint(config.out / "best.pt", meta, averaged)
     return figures
