@@ -176,9 +176,10 @@ register(
 register(
     Verb(
         "doctor",
-        "data-quality report of any layout (exit 1 on errors)",
+        "data-quality report of any layout, box sizes at image_size=/imgsz= (exit 1 on errors)",
         "train.__main__",
         command="doctor",
+        aliases={"imgsz": "image_size"},  # as `adit train imgsz=N`: the size box sizes are judged at
         config=_doctor_config,
     )
 )

@@ -50,7 +50,9 @@ def parser() -> argparse.ArgumentParser:
     )
     doctor_parser.add_argument("--json", type=Path, help="also write the report as JSON here")
     doctor_parser.add_argument(
-        "thresholds", nargs="*", help="key=value, e.g. near_distance=6 dark_mean=15 blur_variance=10"
+        "thresholds",
+        nargs="*",
+        help="key=value, e.g. near_distance=6 dark_mean=15 image_size=416 (train's input size, for boxes)",
     )
     return parser
 

@@ -109,6 +109,25 @@ def test_train_overrides_reach_the_configuration(tmp_path: Path, capsys: pytest.
     assert config["model"]["name"] == "resnet18" and config["out"] == str(tmp_path)
 
 
+def test_doctor_reads_the_input_size_as_train_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["doctor", "--help"]) == 0
+    assert "imgsz= -> image_size=" in capsys.readouterr().out
+    yolo = tmp_path / "yolo"
+    (yolo / "images").mkdir(parents=True)
+    (yolo / "labels").mkdir()
+    photo = np.random.default_rng(0).integers(40, 220, (48, 64, 3), np.uint8)
+    cv2.imwrite(str(yolo / "images" / "a.jpg"), photo)
+    (yolo / "labels" / "a.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+    report = tmp_path / "report.json"
+    assert main(["doctor", f"data={yolo}", "imgsz=416", f"json={report}"]) == 0
+    assert json.loads(report.read_text())["object_sizes"]["image_size"] == [416, 416]
+    assert main(["doctor", f"data={yolo}", "image_size=[240,320]", "resize=stretch", f"json={report}"]) == 0
+    sizes = json.loads(report.read_text())["object_sizes"]
+    assert sizes["image_size"] == [240, 320] and sizes["resize"] == "stretch"
+
+
 def test_data_is_read_as_its_layout(tmp_path: Path) -> None:
     yolo = tmp_path / "yolo"
     (yolo / "images").mkdir(parents=True)

@@ -6,9 +6,10 @@ folders, YOLO/Roboflow with data.yaml, COCO, images + masks), reads every image 
 unreadable or truncated files, class counts and imbalance, empty class folders, too-dark and
 too-blurred images, exact and near-duplicate images (pHash) within and across splits, and each
 layout's label problems (boxes outside the image, empty or tiny boxes, unknown classes, missing
-images or masks, masks of the wrong size or with unknown values). ``fix`` moves what can be fixed
-to a quarantine folder with a log of why; nothing is deleted. Copies that disagree on their label
-are all quarantined: the doctor never picks a label.
+images or masks, masks of the wrong size or with unknown values), and each class's box sizes at
+the training input size (``image_size``, ``resize``), warning when too many are small there. ``fix``
+moves what can be fixed to a quarantine folder with a log of why; nothing is deleted. Copies that
+disagree on their label are all quarantined: the doctor never picks a label.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-from train.doctor import checks
+from train.doctor import checks, sizes
 from train.doctor.layouts import find_layout
 from train.doctor.report import DoctorConfig, Finding, Report
 
@@ -37,10 +38,12 @@ def examine(data: Path, config: DoctorConfig | None = None) -> Report:
         if image is None:
             continue
         readable.append(record)
+        record.size_hw = (image.shape[0], image.shape[1])
         checks.exposure(report, record, image, config)
         layout.check(report, record, image.shape[:2], config)
     report.images = dict(Counter(r.split for r in layout.records))
     checks.balance(report, config)
+    sizes.object_sizes(report, readable, config)
     checks.duplicates(report, readable, config, layout.movable)
     layout.finish(report)
     if not layout.movable and any(f.severity == "error" for f in report.findings):

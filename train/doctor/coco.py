@@ -135,33 +135,39 @@ class Coco:
                 continue
             found.append(name)
             report.count(record.split, name)
-            self._check_box(
+            box = self._check_box(
                 report, f"{where} annotation {ann.get('id')}", ann.get("bbox"), size_hw, config, record.path
             )
+            if box is not None:
+                record.boxes.append((name, *box))
         record.label = ",".join(sorted(found))
 
     @staticmethod
     def _check_box(
         report: Report, where: str, box: Any, size_hw: tuple[int, int], config: DoctorConfig, path: Path
-    ) -> None:
+    ) -> tuple[float, float] | None:
+        """The box's (width, height) in pixels when it stays in its image; None when it is unusable."""
         if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, int | float) for v in box)):
             report.add(
                 "error", "label_malformed", f"{where}: bbox {box!r} is not [x, y, width, height]", path
             )
-            return
+            return None
         x, y, w, h = box
         height, width = size_hw
         if w < 1 or h < 1:
             report.add("error", "box_empty", f"{where}: bbox {w}x{h} px has no area", path)
-        elif x < -1 or y < -1 or x + w > width + 1 or y + h > height + 1:
+            return None
+        if x < -1 or y < -1 or x + w > width + 1 or y + h > height + 1:
             report.add("error", "box_outside", f"{where}: bbox {box} leaves the {width}x{height} image", path)
-        elif round(min(w, h), 1) < config.tiny_box_px:
+            return None
+        if round(min(w, h), 1) < config.tiny_box_px:
             report.add(
                 "warning",
                 "box_tiny",
                 f"{where}: bbox {w}x{h} px, under tiny_box_px={config.tiny_box_px}",
                 path,
             )
+        return float(w), float(h)
 
     def finish(self, report: Report) -> None:
         folders = {file.parent for file in self.files.values()} | {self.root / "images"}

@@ -25,6 +25,8 @@ class ImageRecord:
     digest: str = ""
     hash: int | None = None
     facts: dict[str, object] = field(default_factory=dict)  # per layout: a COCO image's listed size, ...
+    size_hw: tuple[int, int] = (0, 0)  # decoded (height, width); (0, 0) until read
+    boxes: list[tuple[str, float, float]] = field(default_factory=list)  # (class, width px, height px)
 
 
 class Layout(Protocol):
@@ -42,7 +44,8 @@ class Layout(Protocol):
     def check(
         self, report: Report, record: ImageRecord, size_hw: tuple[int, int], config: DoctorConfig
     ) -> None:
-        """The labels of one readable image (``size_hw``: its decoded height and width)."""
+        """The labels of one readable image (``size_hw``: its decoded height and width); a detection
+        layout adds each usable box to ``record.boxes``, whose sizes are judged at the input size."""
 
     def finish(self, report: Report) -> None:
         """Findings after every image (label files or masks without an image, ...)."""

@@ -1,4 +1,5 @@
-"""What the doctor found: findings with a severity, per-split counts, and the thresholds it used."""
+"""What the doctor found: findings with a severity, per-split counts, box sizes at the training input
+size, and the thresholds it used."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+
+from train.detection.config import DetectDataConfig
 
 Severity = Literal["error", "warning"]
 
 
 class DoctorConfig(BaseModel):
-    """Thresholds; the defaults suit 8-bit mine camera frames."""
+    """Thresholds, and the input size boxes are judged at; the defaults suit 8-bit mine camera frames and
+    the detection recipe."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -35,6 +39,40 @@ class DoctorConfig(BaseModel):
         ge=0,
         description="a box narrower or lower than this (image pixels) is flagged: too small to learn",
     )
+    # the input size and resize of `adit train`'s detection recipe, so box sizes are judged as trained
+    image_size: tuple[PositiveInt, PositiveInt] = Field(
+        DetectDataConfig.model_fields["image_size"].default,
+        description="detection input (height, width) the boxes are judged at, as train's data.image_size; "
+        "N means N x N",
+    )
+    resize: Literal["stretch", "letterbox"] = Field(
+        DetectDataConfig.model_fields["resize"].default,
+        description="how training resizes a photo to image_size (train's data.resize)",
+    )
+    small_box_px: float = Field(
+        16.0,
+        ge=0,
+        description="a box whose short side at image_size is under this is small: 16 px is 2 strides of the "
+        "detector's finest feature level (8 px), below which objects are found poorly",
+    )
+    small_box_share: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="share of a class's boxes under small_box_px above which it warns (small_objects)",
+    )
+    max_image_size: int = Field(
+        1024,
+        ge=32,
+        description="largest image_size the doctor suggests for small objects; beyond it, it suggests tiling "
+        "(cost grows with the square of the size)",
+    )
+
+    @field_validator("image_size", mode="before")
+    @classmethod
+    def _square(cls, value: object) -> object:
+        """``image_size=416`` means 416 x 416, as ``adit train imgsz=416`` does."""
+        return (value, value) if isinstance(value, int) else value
 
 
 @dataclass(frozen=True)
@@ -47,6 +85,44 @@ class Finding:
     companions: tuple[str, ...] = ()  # the image's label file or mask
 
 
+@dataclass(frozen=True)
+class ClassSizes:
+    """One class's boxes by their short side (the smaller of width and height)."""
+
+    boxes: int
+    median_photo_px: float  # in the photo's pixels
+    median_input_px: float  # at image_size, resized as training does
+    small_share: float  # share under small_box_px at image_size
+    suggested_size: tuple[int, int]  # smallest image_size (multiples of 32) where it is <= small_box_share
+
+
+@dataclass(frozen=True)
+class ObjectSizes:
+    """Box sizes at the training input size, per class; what ``small_objects`` warnings are judged on."""
+
+    image_size: tuple[int, int]
+    resize: str
+    small_box_px: float
+    small_box_share: float
+    classes: dict[str, ClassSizes]
+
+    def table(self) -> list[str]:
+        height, width = self.image_size
+        lines = [
+            f"  box short side at image_size {height}x{width} ({self.resize}); "
+            f"small: under {self.small_box_px:g} px",
+            f"    {'class':<16} {'boxes':>6} {'median photo':>13} {'median input':>13} {'small':>6}  "
+            f"image_size for <={self.small_box_share:.0%} small",
+        ]
+        for name, sizes in self.classes.items():
+            lines.append(
+                f"    {name:<16} {sizes.boxes:>6} {sizes.median_photo_px:>10.1f} px "
+                f"{sizes.median_input_px:>10.1f} px {sizes.small_share:>6.0%}  "
+                f"{sizes.suggested_size[0]}x{sizes.suggested_size[1]}"
+            )
+        return lines
+
+
 @dataclass
 class Report:
     root: str
@@ -55,6 +131,7 @@ class Report:
     images: dict[str, int] = field(default_factory=dict)
     class_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> class -> images or boxes
     imbalance_ratio: float | None = None
+    object_sizes: ObjectSizes | None = None  # detection layouts only
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -93,6 +170,8 @@ class Report:
             lines.append(f"  {split}: " + ", ".join(f"{name} {n}" for name, n in sorted(counts.items())))
         if self.imbalance_ratio is not None:
             lines.append(f"  imbalance ratio (largest/smallest train class): {self.imbalance_ratio:.1f}")
+        if self.object_sizes is not None:
+            lines += self.object_sizes.table()
         by_check = Counter((f.severity, f.check) for f in self.findings)
         for (severity, check), count in sorted(by_check.items()):
             lines.append(f"{severity.upper():7s} {check}: {count}")

@@ -108,7 +108,7 @@ class Yolo:
         found = []
         for number, line in enumerate(label.read_text(errors="replace").splitlines(), start=1):
             if line.strip():
-                name = self._row(report, f"{label}:{number}", line, size_hw, config, label)
+                name = self._row(report, f"{label}:{number}", line, record, size_hw, config)
                 if name is not None:
                     found.append(name)
                     report.count(record.split, name)
@@ -119,11 +119,13 @@ class Yolo:
         report: Report,
         where: str,
         line: str,
+        record: ImageRecord,
         size_hw: tuple[int, int],
         config: DoctorConfig,
-        label: Path,
     ) -> str | None:
-        """Check one row; the class name it counts, or None when the row is unusable."""
+        """Check one row; the class name it counts, or None when the row is unusable. A box that stays in
+        its image joins the record's boxes, whose sizes the doctor judges at the training input size."""
+        label = record.companions[0]
         try:
             values = [float(v) for v in line.split()]
         except ValueError:
@@ -151,6 +153,7 @@ class Yolo:
                 label,
             )
             return None
+        name = self.classes[int(cls)] if self.classes else str(int(cls))
         if len(values) == 5:
             cx, cy, w, h = values[1:]
         else:  # a polygon: its bounding box
@@ -171,14 +174,17 @@ class Yolo:
                 f"{where}: box ({cx:.3f}, {cy:.3f}, {w:.3f}, {h:.3f}) leaves the image",
                 label,
             )
-        elif round(min(w * width, h * height), 1) < config.tiny_box_px:
-            report.add(
-                "warning",
-                "box_tiny",
-                f"{where}: box {w * width:.1f}x{h * height:.1f} px, under tiny_box_px={config.tiny_box_px}",
-                label,
-            )
-        return self.classes[int(cls)] if self.classes else str(int(cls))
+        else:
+            if round(min(w * width, h * height), 1) < config.tiny_box_px:
+                report.add(
+                    "warning",
+                    "box_tiny",
+                    f"{where}: box {w * width:.1f}x{h * height:.1f} px, "
+                    f"under tiny_box_px={config.tiny_box_px}",
+                    label,
+                )
+            record.boxes.append((name, w * width, h * height))
+        return name
 
     def finish(self, report: Report) -> None:
         expected = {r.companions[0] for r in self.records}
