@@ -77,7 +77,7 @@ def test_stretch_scales_each_axis_on_its_own(helmets):
 
 def test_tiling_is_suggested_when_the_size_would_be_too_large(helmets):
     (warning,) = _warned(examine(helmets, DoctorConfig(image_size=320, max_image_size=384)))
-    assert "above max_image_size=384: tile each photo into 2x2 crops at image_size 320x320" in warning
+    assert "above max_image_size=384: cut each photo into 2x2 tiles before training" in warning
 
 
 def test_the_command_line_prints_and_writes_the_figures(helmets, tmp_path, capsys):

@@ -94,11 +94,12 @@ def _advice(name: str, sizes: ClassSizes, config: DoctorConfig) -> str:
     )
     wanted, share = _spelled(sizes.suggested_size), f"{config.small_box_share:.0%}"
     if max(sizes.suggested_size) <= config.max_image_size:
-        return text + f"Train at image_size={wanted} (at most {share} small there) or tile the photos"
+        return text + f"Train at image_size={wanted} (at most {share} small there)"
     tiles = math.ceil(max(sizes.suggested_size) / max(config.image_size))
     return text + (
         f"Only image_size={wanted} leaves at most {share} small, above max_image_size="
-        f"{config.max_image_size}: tile each photo into {tiles}x{tiles} crops at image_size {height}x{width}"
+        f"{config.max_image_size}: cut each photo into {tiles}x{tiles} tiles before training "
+        "(adit trains and infers whole frames)"
     )
 
 
