@@ -3,10 +3,10 @@
 ``benchmarks.site_adapt`` runs this when the deployed bundle is a detector and ``--data`` is its YOLO
 data (``data.yaml``, ``images/<split>``, ``labels/<split>``). The site's frames are the original ones
 through ``site_shift.shift``; each box moves with the frame's turn (the box around the turned box, clipped
-to the frame), as a labeller would draw it again. "Hard" is the device's ``near_threshold`` capture on a
-still frame: the frames whose boxes score closest to the bundle's score filter (a frame without any box
-counts as scoring 0). Each model is measured by the export's own mAP@0.5 (``train.evaluation``) through
-edge_runtime, on the site's test frames and the original test split.
+to the frame), as a labeller would draw it again. "Hard" is the labelling round's ``margin`` pick over
+still frames: the frames with the most boxes scored near the bundle's score filter (``detection_margin``).
+Each model is measured by the export's own mAP@0.5 (``train.evaluation``) through edge_runtime, on the
+site's test frames and the original test split.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from benchmarks.site_shift import shift_with_turn
 from edge_runtime.model import BundleModel
 from edge_runtime.postprocess_spec import BoxesPost
 from edge_runtime.preprocess import read_image
+from edge_runtime.siteloop.pick import detection_margin
 from train.detection.data import BoxSample, read_detection_split
 from train.evaluation import evaluate
 from train.task import get_task
@@ -73,13 +74,14 @@ def write_yolo(frames: list[Frame], folder: Path, classes: list[str]) -> Path:
 
 
 def nearness(model: BundleModel, frames: list[Frame]) -> np.ndarray:
-    """Per frame, the smallest distance of a box's score to the score filter: lower is harder."""
+    """Per frame, the labelling pick's ``detection_margin`` over every box the device sees (those under
+    the score filter too, down to the graph's floor): lower is harder."""
     post = model.interface.postprocess
     threshold = post.score_threshold if isinstance(post, BoxesPost) else 0.5
     found = []
     for frame in frames:
         scores = [d.score for d in model.detect(frame.image, min_score=0.0)[0]]
-        found.append(min((abs(s - threshold) for s in scores), default=threshold))
+        found.append(detection_margin(scores, threshold))
     return np.asarray(found)
 
 

@@ -63,3 +63,26 @@ def decode_boxes(
         for box, score, label in zip(frame_boxes, scores[keep], labels[keep], strict=True)
         if box[2] > box[0] and box[3] > box[1]
     ]
+
+
+def below_filter(
+    outputs: list[np.ndarray], classes: list[str], postprocess: BoxesPost
+) -> list[tuple[str, float]]:
+    """(label, score) of one frame's boxes scored under the device's filter, down to the graph's floor.
+
+    The rules never see these; the hard-example capture does: a person scored just under the filter
+    is the miss a labeller should look at. Scores and labels only (no boxes mapped), highest first.
+    """
+    scores = np.asarray(outputs[1]).reshape(-1).astype(np.float32)
+    labels = np.asarray(outputs[2]).reshape(-1).astype(np.int64)
+    under = (
+        np.isfinite(scores)
+        & (scores >= postprocess.min_score)
+        & (scores < postprocess.score_threshold)
+        & (labels >= 0)
+        & (labels < len(classes))
+    )
+    order = np.argsort(-scores[under], kind="stable")
+    return [
+        (classes[int(i)], float(s)) for i, s in zip(labels[under][order], scores[under][order], strict=True)
+    ]

@@ -12,12 +12,12 @@ a camera comes back at another resolution.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from edge_runtime.bundle import ModelInterface
-from edge_runtime.detection import decode_boxes
+from edge_runtime.detection import below_filter, decode_boxes
 from edge_runtime.errors import BundleError
 from edge_runtime.postprocess_spec import BoxesPost, ScoresPost
 from edge_runtime.registry import Registry
@@ -55,7 +55,11 @@ class Detection:
 
 @dataclass(frozen=True)
 class Detections:
-    objects: list[Detection]
+    objects: list[Detection]  # the boxes at or above the bundle's score filter: what the rules see
+    # (label, score) of the boxes under the filter (down to the graph's floor), for the hard-example
+    # capture only: a near miss of a safety class is the frame most worth a label
+    below_filter: list[tuple[str, float]] = field(default_factory=list)
+    score_filter: float | None = None  # the bundle's score filter that split the two (None: not known)
 
 
 Prediction = Classification | Detections | Segmentation
@@ -100,8 +104,10 @@ def _detect(outputs: list[np.ndarray], model: ModelInterface, frame_shapes: Fram
     if not isinstance(model.postprocess, BoxesPost):
         raise BundleError(f"postprocess {model.postprocess.type!r} is not boxes")
     height, width = frame_shapes[0]
-    found = decode_boxes(outputs, (height, width), model.input, model.classes, model.postprocess)
-    return [Detections([Detection(d.label, d.score, _normalised(d.box, width, height)) for d in found])]
+    post = model.postprocess
+    found = decode_boxes(outputs, (height, width), model.input, model.classes, post)
+    objects = [Detection(d.label, d.score, _normalised(d.box, width, height)) for d in found]
+    return [Detections(objects, below_filter(outputs, model.classes, post), post.score_threshold)]
 
 
 Box = tuple[float, float, float, float]

@@ -90,6 +90,11 @@ def prediction_json(prediction: Prediction, classes: Sequence[str]) -> dict[str,
                 {"label": d.label, "score": round(d.score, 4), "box": [round(v, 5) for v in d.box]}
                 for d in prediction.objects
             ],
+            # what a labelling round's pick ranks by: the near misses and the filter they missed
+            "below_filter": [
+                {"label": label, "score": round(score, 4)} for label, score in prediction.below_filter
+            ],
+            "score_filter": prediction.score_filter,
         }
     if isinstance(prediction, Segmentation):
         return {"task": "segment", "fractions": {k: round(v, 4) for k, v in prediction.fractions.items()}}

@@ -3,7 +3,9 @@
 The device keeps every frame its model is unsure of (``select``), under a rate limit and a disk quota;
 a labelling round takes a budget of them.
 
-- ``margin`` (the default): the smallest top-1 minus top-2 margins first. On the generated shifted site
+- ``margin`` (the default): the least sure frames first: a classifier's smallest top-1 minus top-2
+  margins; a detector's frames with the most boxes scored near its score filter (``detection_margin``).
+  On the generated shifted site
   (docs/results/site-shift.md) 100 such labels took the classifier to 84.9 %, against 83.9 % for the
   mean of two random draws of 100.
 - ``balanced`` (opt-in): round the *predicted* classes, each time taking every class's least sure frame
@@ -28,8 +30,10 @@ from edge_runtime.errors import ConfigError
 from edge_runtime.phash import distance, phash
 from edge_runtime.registry import Registry
 from edge_runtime.siteloop.captures import Capture
+from edge_runtime.siteloop.config import CaptureConfig
 
 NEAR_BITS = 4  # pHash bits within which two frames are near duplicates (the data doctor's default)
+NEAR_BAND = CaptureConfig().near_threshold  # a box this close to the score filter is unsure (as captured)
 DEFAULT = "margin"
 
 
@@ -37,8 +41,8 @@ DEFAULT = "margin"
 class Candidate:
     """One kept frame as a pick sees it: how unsure the model was, what it said, what it looks like."""
 
-    margin: float  # top-1 minus top-2 probability: smaller is harder
-    label: str  # the predicted class (the device has no other)
+    margin: float  # how sure the model was, smaller is harder: top-1 minus top-2, or ``detection_margin``
+    label: str  # the predicted class (a detector: its highest-scoring box's; the device has no other)
     phash: int | None = None  # only a pick that ``looks`` needs it (reading every image costs)
 
 
@@ -104,8 +108,7 @@ _PICKS.register("balanced")(Pick(balanced, looks=True))
 
 def pick_captures(captures: Sequence[Capture], budget: int, name: str = DEFAULT) -> list[Capture]:
     """A labelling round of ``budget`` stored captures: those behind operator feedback first, then the
-    pick called ``name`` over the rest (classification captures: their stored probabilities give the
-    margin)."""
+    pick called ``name`` over the rest (their stored predictions give the margin)."""
     looks = _PICKS.require(name).looks
     feedback = [c for c in captures if "feedback" in c.reasons]
     rest = [c for c in captures if "feedback" not in c.reasons]
@@ -113,18 +116,34 @@ def pick_captures(captures: Sequence[Capture], budget: int, name: str = DEFAULT)
     return feedback[:budget] + [rest[i] for i in chosen]
 
 
+def detection_margin(scores: Sequence[float], score_filter: float, band: float = NEAR_BAND) -> float:
+    """A detector's frame as a margin (smaller is harder): minus the boxes scored within ``band`` of the
+    filter, plus the nearest one's distance to it (under 1: it orders frames with as many unsure boxes).
+
+    Counting, not only the nearest box: a frame has dozens of boxes down to the graph's floor, so
+    nearly every frame has one close to the filter, and the nearest alone ranks by chance."""
+    distances = [abs(score - score_filter) for score in scores]
+    return min(distances, default=1.0) - sum(d <= band for d in distances)
+
+
 def _candidate(capture: Capture, looks: bool) -> Candidate:
     prediction = capture.prediction
-    if prediction.get("task") != "classify":
+    if prediction.get("task") == "classify":
+        top = sorted(prediction["probabilities"].values(), reverse=True)
+        margin, label = (top[0] - top[1] if len(top) > 1 else 1.0), prediction["label"]
+    elif prediction.get("task") == "detect" and prediction.get("score_filter") is not None:
+        boxes = prediction["objects"] + prediction["below_filter"]
+        margin = detection_margin([b["score"] for b in boxes], prediction["score_filter"])
+        label = max(prediction["objects"], key=lambda b: b["score"], default={"label": ""})["label"]
+    else:
         raise ConfigError(
-            f"capture {capture.id}: a {prediction.get('task')} prediction; "
-            "a budget picks among classification captures"
+            f"capture {capture.id}: a {prediction.get('task')} prediction without what a pick ranks by; "
+            "a budget picks among classification captures and detection captures that store their "
+            "score filter (captured by this version)"
         )
-    top = sorted(prediction["probabilities"].values(), reverse=True)
-    margin = top[0] - top[1] if len(top) > 1 else 1.0
     if not looks:
-        return Candidate(margin, prediction["label"])
+        return Candidate(margin, label)
     image = cv2.imread(str(capture.path))
     if image is None:
         raise ConfigError(f"capture {capture.id}: cannot read {capture.path}")
-    return Candidate(margin, prediction["label"], phash(image))
+    return Candidate(margin, label, phash(image))

@@ -2,7 +2,8 @@
 
 - ``margin``: a classifier's top two classes are within ``margin_below`` of each other;
 - ``near_threshold``: a rule's label scored within ``near_threshold`` of the rule's ``min_score``
-  (segmentation: its share within that of ``min_area``), where a small change flips an alarm;
+  (segmentation: its share within that of ``min_area``), where a small change flips an alarm; a
+  detector's boxes under the bundle's score filter count too (a near miss the rules never see);
 - ``flicker``: the frame's answer went A, B, A over three consecutive frames of a camera.
 
 Shadow disagreement and operator feedback are reasons too; they are found elsewhere (``shadow``,
@@ -63,8 +64,9 @@ class HardExampleSelector:
             ]
             return any(abs(score - rule.min_score) <= band for score in scores)
         if isinstance(prediction, Detections):
+            scored = [(d.label, d.score) for d in prediction.objects] + prediction.below_filter
             return any(
-                d.label in rule.labels and abs(d.score - rule.min_score) <= band for d in prediction.objects
+                label in rule.labels and abs(score - rule.min_score) <= band for label, score in scored
             )
         if isinstance(prediction, Segmentation):
             return rule.min_area > 0 and any(

@@ -6,8 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from edge_runtime.bundle import InputSpec, ModelInterface
-from edge_runtime.detection import decode_boxes
+from edge_runtime.detection import below_filter, decode_boxes
 from edge_runtime.geometry import input_map
+from edge_runtime.postprocess import Detections, decoder_for
 from edge_runtime.postprocess_spec import BoxesPost
 from edge_runtime.preprocess import resize
 from edge_runtime.segmentation import IGNORE_INDEX, decode_masks, mask_to_frame, mask_to_input
@@ -40,6 +41,26 @@ def test_decode_filters_low_scores_and_the_garbage_row_and_scales_to_the_frame()
     assert len(detections) == 1
     assert detections[0].label == "wood" and detections[0].box == pytest.approx((40, 20, 200, 100))
     assert len(decode_boxes([boxes, scores, labels], (200, 400), spec, CLASSES, POST, min_score=0.1)) == 2
+
+
+def test_boxes_under_the_filter_reach_the_hard_example_capture_not_the_rules():
+    """A person scored 0.3 under a 0.5 filter is a near miss: kept apart from the objects, down to the
+    graph's floor, highest first; below the floor, unknown labels and non-finite scores are not."""
+    boxes = np.tile(np.array([[10, 10, 50, 50]], np.float32), (6, 1))
+    scores = np.array([0.9, 0.2, 0.3, 0.04, np.nan, 0.4], np.float32)
+    labels = np.array([1, 0, 0, 0, 0, 7], np.int64)
+    assert below_filter([boxes, scores, labels], CLASSES, POST) == [
+        ("person", pytest.approx(0.3)),
+        ("person", pytest.approx(0.2)),
+    ]
+    interface = ModelInterface.model_validate(
+        {"task": "detect", "classes": CLASSES, "input": {"size": [100, 100], "resize": "stretch"},
+         "postprocess": POST.model_dump()}
+    )  # fmt: skip
+    (found,) = decoder_for("boxes")([boxes, scores, labels], interface, [(200, 400)])
+    assert isinstance(found, Detections)
+    assert [(d.label, round(d.score, 2)) for d in found.objects] == [("wood", 0.9)]
+    assert [label for label, _ in found.below_filter] == ["person", "person"]
 
 
 @pytest.mark.parametrize(

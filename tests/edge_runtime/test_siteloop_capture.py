@@ -51,6 +51,9 @@ def test_selector_finds_low_margin_near_threshold_and_flicker():
     assert "flicker" in selector.reasons("cam", _classified([0.95, 0.03, 0.02]))  # red, green, red
     detections = Detections([Detection("red", 0.65, (0.1, 0.1, 0.2, 0.2))])
     assert selector.reasons("det", detections) == ["near_threshold"]
+    # under the bundle's filter, the rules never see it; a red box at 0.55 is still 0.05 from the rule
+    assert selector.reasons("det2", Detections([], below_filter=[("red", 0.55)])) == ["near_threshold"]
+    assert selector.reasons("det3", Detections([], below_filter=[("red", 0.45), ("green", 0.6)])) == []
 
 
 def _frame(index: int, camera: str = "cam1") -> Frame:
