@@ -36,6 +36,7 @@ from edge_runtime.backoff import Backoff
 from edge_runtime.config.sinks import OutboxConfig
 from edge_runtime.events import Event, Sink, utc_iso
 from edge_runtime.liveness import Liveness
+from edge_runtime.outbox_rows import StoredRows
 from edge_runtime.outbox_state import SinkState, Step
 from edge_runtime.outbox_store import (
     OutboxLock,
@@ -109,7 +110,7 @@ class Outbox:
         self._record_after = 0.0  # back-off of cursor writes the disk refused
         self._record_backoff = Backoff(config.retry_min_s, config.retry_max_s)
         self._attempts: dict[str, tuple[int, int]] = {}  # sink -> (seq, failed attempts of that row)
-        self._rows: int = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]  # then kept (_lock)
+        self._stored = StoredRows.read(self._db)  # then kept as rows come and go (_lock)
         for sink, count in self._db.execute("SELECT sink, COUNT(*) FROM dead_letters GROUP BY sink"):
             if sink in self.states:
                 self.states[sink].dead_letters = count
@@ -174,12 +175,13 @@ class Outbox:
         try:
             with transaction(self._db):
                 held = [event for event, _ in self._held]
-                committed, dropped = insert_events(self._db, held, self._rows, self.config.max_events)
+                committed, dropped = insert_events(self._db, held, self._stored.rows, self.config.max_events)
         except sqlite3.Error as exc:  # SQLITE_FULL, an I/O error: keep the events, report, retry later
             self._storage_failed("cannot commit; holding events in memory", exc)
             self._bound_held()
             return None
-        self._rows += len(committed) - len(dropped)
+        self._stored.added([seq for seq, _ in committed])
+        self._stored.removed(len(dropped))
         if self._timers is not None:
             self._timers.record("commit", (time.perf_counter() - started) * 1000.0)
         if dropped:
@@ -215,7 +217,7 @@ class Outbox:
             cursor = self._cursor[sink] if sink else min(self._cursor.values(), default=None)
             if cursor is None:
                 return 0  # no sink: nothing waits for anyone
-            return self._db.execute("SELECT COUNT(*) FROM events WHERE seq > ?", (cursor,)).fetchone()[0]
+            return self._stored.above(cursor)
 
     def recent_events(self) -> list[tuple[int, Event]]:
         """The newest events (oldest first) with their sequence numbers, this run's and older undelivered."""
@@ -387,13 +389,14 @@ class Outbox:
             if not moved or (not final and self._clock() < self._record_after):
                 return
             try:  # synchronous=NORMAL: see runtime_connections
-                deleted = record_cursors(self._cursor_db, moved, min(self._cursor.values()))
+                upto = min(self._cursor.values())
+                deleted = record_cursors(self._cursor_db, moved, upto)
             except sqlite3.Error as exc:
                 self._storage_failed("cannot record deliveries", exc)
                 self._record_after = self._clock() + self._record_backoff.next()
                 return
             self._recorded.update(moved)
-            self._rows -= deleted
+            self._stored.removed(deleted, upto)
             self._record_backoff.reset()
             if self.storage_error is not None and not self._held:
                 self.storage_error = None  # the disk took a write again and nothing waits in memory

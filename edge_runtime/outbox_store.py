@@ -217,12 +217,18 @@ def add_dead_letter(
 
 def insert_events(
     db: sqlite3.Connection, events: Sequence[Event], rows: int, keep: int
-) -> tuple[list[tuple[int | None, Event]], list[str]]:
+) -> tuple[list[tuple[int, Event]], list[str]]:
     """Append ``events`` to the ``rows`` stored and drop the oldest beyond ``keep`` (in the caller's
     transaction): each event with its sequence number, and the ids dropped."""
-    insert = "INSERT INTO events (id, body) VALUES (?, ?)"
-    committed = [(db.execute(insert, (e.id, e.to_json())).lastrowid, e) for e in events]
+    committed = [(_insert(db, event), event) for event in events]
     return committed, drop_oldest(db, rows + len(committed), keep)
+
+
+def _insert(db: sqlite3.Connection, event: Event) -> int:
+    seq = db.execute("INSERT INTO events (id, body) VALUES (?, ?)", (event.id, event.to_json())).lastrowid
+    if seq is None:  # the sqlite3 module's type allows it; an INSERT that returned has a rowid
+        raise sqlite3.DatabaseError(f"event {event.id}: SQLite gave it no sequence number")
+    return seq
 
 
 def record_cursors(db: sqlite3.Connection, moved: dict[str, int], upto: int) -> int:

@@ -100,6 +100,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="reject an artifact that misses the budget without trying fixes",
     )
+    build.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="inference threads (at least 1) of the runtimes export measures with: the accuracy gate "
+        "(and its fix ladder), the site data's figures, the recommendation's latencies and the drift "
+        "reference (default: each runtime's, every core); not PyTorch, calibration, NNCF's quantization "
+        "or the ONNX parity check",
+    )
     build.add_argument("--tar", action="store_true", help="also pack BUNDLE.tar.gz for shipping")
     build.add_argument(
         "--sign-key", type=Path, help="sign the manifest with this Ed25519 key (docs/fleet.md)"
@@ -141,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             options=tuple(args.option),
             fix_ladder=not args.no_fix_ladder,
             site_data=args.site_data,
+            threads=args.threads,
         )
         bundle = export_bundle(request)
         print(summary(bundle))

@@ -68,6 +68,16 @@ class ExportRequest:
     options: tuple[str, ...] = ()  # "FORMAT.OPTION=VALUE", see export.options
     fix_ladder: bool = True  # when an artifact misses the budget, try the fixes before rejecting it
     site_data: Path | None = None  # a site's labelled frames (siteloop import): measured beside test
+    # inference threads of every runtime export measures with (gate, site figures, recommendation's
+    # latencies, drift reference), so an export beside a training can leave it cores; None: the runtime's
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise ExportError(
+                f"threads: {self.threads} is not a number of threads; give 1 or more, "
+                "or leave it unset for each runtime's default (every core)"
+            )
 
 
 def export_bundle(request: ExportRequest) -> Bundle:
@@ -100,7 +110,8 @@ def export_bundle(request: ExportRequest) -> Bundle:
         timings = {spec.key: _build(ctx, spec, stage) for spec in specs}
         parity_inputs = [prepare([task.frame(sample)]) for sample in data.test[:PARITY_SAMPLES]]
         parity = check_parity(task, model, ctx.produced["onnx-fp32"], parity_inputs)
-        artifacts, budget, floor = _gated(ctx, specs, Measurer(task, interface, data), request, stage)
+        measurer = Measurer(task, interface, data, request.threads)
+        artifacts, budget, floor = _gated(ctx, specs, measurer, request, stage)
         provenance = {
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "code_version": code_version(),
@@ -120,11 +131,14 @@ def export_bundle(request: ExportRequest) -> Bundle:
             "gate": _gate_record(task, budget, floor),
             "onnx_parity": parity.as_dict(),
             "export_seconds": timings,
+            "inference_threads": request.threads,  # of the figures above; None: each runtime's default
         }
         if checkpoint.meta.interpolated is not None:  # WiSE-FT: not the weights as trained
             provenance["interpolated"] = checkpoint.meta.interpolated.model_dump(mode="json")
         if request.site_data is not None:
-            site = _site_evaluation(task, interface, data, request.site_data, artifacts, stage)
+            site = _site_evaluation(
+                task, interface, data, request.site_data, artifacts, stage, request.threads
+            )
             provenance["site_evaluation"] = site
         draft = Manifest(
             **interface.model_dump(), name=request.out.name, artifacts=artifacts, provenance=provenance
@@ -132,21 +146,24 @@ def export_bundle(request: ExportRequest) -> Bundle:
         shipped = any(artifact.status == "shipped" for artifact in artifacts)  # none below the floor
         manifest = draft
         if shipped:
-            manifest = draft.model_copy(update={"recommended": _recommended(Bundle(stage, draft))})
+            recommended = _recommended(Bundle(stage, draft), request.threads)
+            manifest = draft.model_copy(update={"recommended": recommended})
         write_manifest(stage, manifest)
         # drift is of camera frames, measured through the recommended artifact
         if shipped and manifest.task != "signal":
-            reference = _reference(stage, task, data.val, data.source)
+            reference = _reference(stage, task, data.val, data.source, request.threads)
             write_manifest(stage, manifest.model_copy(update={"reference": reference}))
     return load_bundle(request.out)
 
 
-def _reference(stage: Path, task: Task, samples: Sequence[Any], source: str) -> ReferenceStats:
+def _reference(
+    stage: Path, task: Task, samples: Sequence[Any], source: str, threads: int | None
+) -> ReferenceStats:
     """Drift monitoring's reference: the validation frames' brightness, contrast and sharpness, and the
     confidence the bundle's default artifact gives them, measured by the code the daemon runs."""
     frames = [task.frame(sample) for sample in samples]
     described = f"{len(frames)} validation frames of {source}, measured through the bundle at export"
-    return measure_frames(load_bundle(stage), frames, source=described)
+    return measure_frames(load_bundle(stage), frames, source=described, threads=threads)
 
 
 def _gated(
@@ -198,12 +215,13 @@ def _site_evaluation(
     folder: Path,
     artifacts: list[Artifact],
     stage: Path,
+    threads: int | None,
 ) -> dict[str, Any]:
     """Every shipped artifact on the site's frames, beside its figure on the original test split: a
     model retrained for a site must do well there without forgetting the rest (reported, not gated)."""
     samples = task.read_labelled(folder, data.classes)
     site = TaskData(data.classes, [], [], samples, data.fingerprint, str(folder))
-    measurer = Measurer(task, interface, site)
+    measurer = Measurer(task, interface, site, threads)
     figures = {}
     for artifact in artifacts:
         if artifact.status == "shipped":
@@ -212,12 +230,12 @@ def _site_evaluation(
     return {"source": str(folder), "samples": len(samples), "metric": task.metric, "artifacts": figures}
 
 
-def _recommended(bundle: Bundle) -> Recommendation:
+def _recommended(bundle: Bundle, threads: int | None) -> Recommendation:
     """The fastest artifact the gate shipped, on this machine: what the device runs unless its site names
     another or ``adit select`` re-decides there for its own CPU."""
     created = datetime.now(UTC).isoformat(timespec="seconds")
     recommendation = recommend(
-        bundle, p50_latencies(bundle, RECOMMEND_SECONDS), str(host_info()["cpu"]), created
+        bundle, p50_latencies(bundle, RECOMMEND_SECONDS, threads), str(host_info()["cpu"]), created
     )
     log.info("recommended: %s (p50 ms: %s)", recommendation.artifact, recommendation.p50_ms)
     return recommendation

@@ -51,8 +51,11 @@ class Candidate:
 
 
 class Measurer:
-    def __init__(self, task: Task, interface: ModelInterface, data: TaskData) -> None:
-        self.task, self.interface, self.data = task, interface, data
+    def __init__(
+        self, task: Task, interface: ModelInterface, data: TaskData, threads: int | None = None
+    ) -> None:
+        """``threads``: inference threads of every backend it creates (None: the runtime's default)."""
+        self.task, self.interface, self.data, self.threads = task, interface, data, threads
         self._done: dict[tuple[str, str | None, str], Measured] = {}
 
     def measure(self, candidate: Candidate, split: str, hint: str | None = None) -> Measured:
@@ -62,7 +65,7 @@ class Measurer:
             backend = create_backend(
                 backend_for_format(candidate.format),
                 candidate.path,
-                BackendOptions(precision_hint=hint),
+                BackendOptions(precision_hint=hint, threads=self.threads),
                 candidate.precision,
             )
             check_signature(self.interface, backend.signature(), str(candidate.path))

@@ -146,12 +146,12 @@ def _timed(model: BundleModel, sample: np.ndarray, seconds: float) -> list[float
     return time_calls(lambda: model.infer(sample), min_seconds=seconds)
 
 
-def p50_latencies(bundle: Bundle, seconds: float) -> dict[str, float]:
+def p50_latencies(bundle: Bundle, seconds: float, threads: int | None = None) -> dict[str, float]:
     """p50 at batch 1 of every shipped artifact, nothing else: what export's recommendation is made of."""
     sample = input_sample(bundle, None)
     p50 = {}
     for artifact in (a for a in bundle.manifest.artifacts if a.status == "shipped"):
-        model = load_timed(bundle, artifact, resolve_precision("auto", artifact), sample, None).model
+        model = load_timed(bundle, artifact, resolve_precision("auto", artifact), sample, threads).model
         p50[artifact.key] = float(np.median(np.asarray(_timed(model, sample, seconds))))
     return p50
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_runtime.backends import BackendOptions
 from edge_runtime.bundle import Bundle, load_bundle, write_manifest
 from edge_runtime.errors import ImageError
 from edge_runtime.model import BundleModel
@@ -38,10 +39,16 @@ def measure_reference(bundle: Bundle, images: Sequence[Path], artifact: str | No
 
 
 def measure_frames(
-    bundle: Bundle, frames: Sequence[np.ndarray], artifact: str | None = None, *, source: str
+    bundle: Bundle,
+    frames: Sequence[np.ndarray],
+    artifact: str | None = None,
+    *,
+    source: str,
+    threads: int | None = None,
 ) -> ReferenceStats:
-    """The statistics of ``frames`` (BGR) and the confidence the bundle's artifact gives each of them."""
-    model = BundleModel(bundle, artifact)
+    """The statistics of ``frames`` (BGR) and the confidence the bundle's artifact gives each of them
+    (``threads``: its inference threads; None: the runtime's default)."""
+    model = BundleModel(bundle, artifact, options=BackendOptions(threads=threads))
     confidences = []
     for frame in frames:
         outputs = model.infer(model.prepare([frame]))
@@ -67,4 +74,3 @@ def copy_with_reference(
     bundle = folder / "bundle"
     shutil.copytree(source, bundle)
     return bundle, add_reference(bundle, images, artifact)
-

@@ -147,3 +147,128 @@ def test_the_bound_holds_exactly_after_drops_batches_deliveries_and_a_restart(tm
     assert _wait(lambda: len(back.got) == 5)
     outbox.close()
     assert back.got == [e.id for e in events[13:18]] and stored() == 0
+
+
+class _Budget:
+    """A sink that takes as many events as it is allowed, then refuses (and counts the refusals)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.budget = 0
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    def allow(self, count: int) -> None:
+        with self._lock:
+            self.budget += count
+
+    def deliver(self, event: Event) -> None:
+        with self._lock:
+            if not self.budget:
+                self.refused += 1
+                raise OSError(f"{self.name} is down")
+            self.budget -= 1
+
+    def close(self) -> None:
+        pass
+
+
+def _settle(sink: _Budget, outbox: Outbox, count: int) -> None:
+    """Let ``sink`` take ``count`` more events; wait until it is refused again or caught up (cursor still)."""
+    refused, newest = sink.refused, outbox.recent_events()[-1][0]
+    sink.allow(count)
+    assert _wait(
+        lambda: sink.budget == 0 and (sink.refused > refused or outbox.cursors()[sink.name] == newest)
+    )
+
+
+def _depths_and_truth(outbox: Outbox, path: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """``depth`` per sink and of the slowest, and the file's COUNT(*) above the same cursors."""
+    cursors = outbox.cursors()
+    cursors["slowest"] = min(cursors.values())
+    with closing(sqlite3.connect(path)) as db:
+        truth = {
+            name: db.execute("SELECT COUNT(*) FROM events WHERE seq > ?", (cursor,)).fetchone()[0]
+            for name, cursor in cursors.items()
+        }
+    depths = {name: outbox.depth(None if name == "slowest" else name) for name in cursors}
+    return depths, truth
+
+
+def test_depth_is_the_count_above_each_cursor_through_deliveries_drops_and_a_reopen(tmp_path):
+    """``depth`` is kept, not counted (every /status poll reads it): it must still be the file's count."""
+    path, events = tmp_path / "outbox.sqlite", [_event(i) for i in range(20)]
+    a, b = _Budget("a"), _Budget("b")
+    outbox = Outbox(_config(path, max_events=10, drain_timeout_s=0.0), [a, b])
+    for event in events[:6]:
+        outbox.deliver(event)
+    assert _depths_and_truth(outbox, path) == ({"a": 6, "b": 6, "slowest": 6},) * 2
+    _settle(a, outbox, 1)
+    _settle(b, outbox, 3)  # cursors 1 and 3; the row both have is deleted
+    assert _depths_and_truth(outbox, path) == ({"a": 5, "b": 3, "slowest": 5},) * 2
+    for event in events[6:12]:  # 11 rows over a bound of 10: seq 2 (undelivered to a) is dropped
+        outbox.deliver(event)
+    assert outbox.dropped == 1
+    assert _depths_and_truth(outbox, path) == ({"a": 10, "b": 9, "slowest": 10},) * 2
+    _settle(a, outbox, 4)  # a takes 3, 4, 5, 6: cursors 6 and 3
+    assert _depths_and_truth(outbox, path) == ({"a": 6, "b": 9, "slowest": 9},) * 2
+    outbox.close()
+    a, b = _Budget("a"), _Budget("b")
+    outbox = Outbox(_config(path, max_events=10, drain_timeout_s=0.0), [a, b])  # reopened from disk
+    assert _depths_and_truth(outbox, path) == ({"a": 6, "b": 9, "slowest": 9},) * 2
+    for event in events[12:14]:  # 11 rows again: seq 4 is dropped
+        outbox.deliver(event)
+    assert _depths_and_truth(outbox, path) == ({"a": 8, "b": 10, "slowest": 10},) * 2
+    _settle(b, outbox, 10)
+    _settle(a, outbox, 8)
+    assert _depths_and_truth(outbox, path) == ({"a": 0, "b": 0, "slowest": 0},) * 2
+    outbox.close()
+    outbox = Outbox(_config(path, max_events=10, drain_timeout_s=0.0), [a, b])  # an empty file, cursors at 14
+    assert _depths_and_truth(outbox, path) == ({"a": 0, "b": 0, "slowest": 0},) * 2
+    outbox.deliver(events[14])
+    assert _depths_and_truth(outbox, path) == ({"a": 1, "b": 1, "slowest": 1},) * 2
+    outbox.close()
+
+
+def test_depth_stays_exact_over_missing_sequence_numbers(tmp_path):
+    """SQLite may skip sequence numbers, and a file may come with rows missing in the middle: the
+    depth above a cursor must not count them (nor keep them once every sink is past)."""
+    path, events = tmp_path / "outbox.sqlite", [_event(i) for i in range(10)]
+    hook, slow = _Budget("hook"), _Budget("slow")
+    outbox = Outbox(_config(path, drain_timeout_s=0.0), [hook, slow])
+    for event in events[:6]:
+        outbox.deliver(event)
+    outbox.close()
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("DELETE FROM events WHERE seq = 3")  # a file with a hole
+        db.execute("UPDATE sqlite_sequence SET seq = seq + 5 WHERE name = 'events'")  # the next seq jumps
+    hook, slow = _Budget("hook"), _Budget("slow")  # slow keeps every row in the file
+    outbox = Outbox(_config(path, drain_timeout_s=0.0), [hook, slow])
+    assert _depths_and_truth(outbox, path) == ({"hook": 5, "slow": 5, "slowest": 5},) * 2
+    for event in events[6:8]:  # seqs 12 and 13
+        outbox.deliver(event)
+    # stored: 1 2 4 5 6 12 13; hook's cursor moves to 1, 2 (the hole next), 5, 6 (the jump next) and 13
+    for allowed, depth in [(1, 6), (1, 5), (2, 3), (1, 2), (2, 0)]:
+        _settle(hook, outbox, allowed)
+        assert _depths_and_truth(outbox, path) == ({"hook": depth, "slow": 7, "slowest": 7},) * 2
+    _settle(slow, outbox, 2)
+    assert _depths_and_truth(outbox, path) == ({"hook": 0, "slow": 5, "slowest": 5},) * 2
+    assert outbox._stored.holes == [(3, 3), (7, 11)]  # the next seq is missing: kept
+    _settle(slow, outbox, 2)  # every sink is past the hole: the rows up to 5 are deleted
+    assert _depths_and_truth(outbox, path) == ({"hook": 0, "slow": 3, "slowest": 3},) * 2
+    assert outbox._stored.holes == [(7, 11)]
+    outbox.close()
+
+
+def test_depth_reads_no_row(tmp_path):
+    """A poll of a backlog of millions must not scan them while holding the lock the writer needs."""
+    sink = _Budget("hook")
+    outbox = Outbox(_config(tmp_path / "outbox.sqlite", drain_timeout_s=0.0), [sink])
+    for event in [_event(i) for i in range(3)]:
+        outbox.deliver(event)
+    statements: list[str] = []
+    outbox._db.set_trace_callback(statements.append)
+    assert (outbox.depth(), outbox.depth("hook")) == (3, 3)
+    outbox._db.set_trace_callback(None)
+    assert statements == []
+    outbox.close()
