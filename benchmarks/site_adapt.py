@@ -17,7 +17,7 @@ is exported (ONNX FP32, as the deployed model is measured here) and measured on 
 original test (forgetting, with the images it lost and gained against the deployed model). Drift: each
 statistic's PSI of the original and the shifted test against the deployed bundle's reference. A
 detector bundle (``--data`` its YOLO data) runs the same round in mAP@0.5 (``site_adapt_detect``; its
-``hard`` is the labelling pick's ``detection_margin``: the most boxes scored near the score filter).
+``hard`` is the labelling pick's ``detection_margin``: the box nearest to the score filter).
 
 Measured on the generated shifted site (docs/results/site-shift.md): ``hard`` 84.9 %, ``random`` 83.9 %
 (mean of two draws), ``balanced`` 74.6 %; the detector: see site-shift.md (its "hard" ranking changed).

@@ -4,7 +4,7 @@
 data (``data.yaml``, ``images/<split>``, ``labels/<split>``). The site's frames are the original ones
 through ``site_shift.shift``; each box moves with the frame's turn (the box around the turned box, clipped
 to the frame), as a labeller would draw it again. "Hard" is the labelling round's ``margin`` pick over
-still frames: the frames with the most boxes scored near the bundle's score filter (``detection_margin``).
+still frames: the frames whose boxes come nearest to the bundle's score filter (``detection_margin``).
 Each model is measured by the export's own mAP@0.5 (``train.evaluation``) through edge_runtime, on the
 site's test frames and the original test split.
 """
@@ -75,7 +75,8 @@ def write_yolo(frames: list[Frame], folder: Path, classes: list[str]) -> Path:
 
 def nearness(model: BundleModel, frames: list[Frame]) -> np.ndarray:
     """Per frame, the labelling pick's ``detection_margin`` over every box the device sees (those under
-    the score filter too, down to the graph's floor): lower is harder."""
+    the score filter too, down to the graph's floor): the nearest box's distance to the filter, lower is
+    harder."""
     post = model.interface.postprocess
     threshold = post.score_threshold if isinstance(post, BoxesPost) else 0.5
     found = []
