@@ -127,6 +127,7 @@ def _doctor(args: argparse.Namespace) -> int:
         report = examine(args.data, config)
         print(report.summary())
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)  # runs/<new folder>/report.json, as every output
         args.json.write_text(report.to_json())
     return 1 if report.errors else 0
 
