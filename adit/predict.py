@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from adit.model_arg import open_model
+from edge_runtime.cli_types import positive_int
 from edge_runtime.errors import AditError, ConfigError
 from edge_runtime.live import Seen
 from edge_runtime.measure.labelled import IMAGE_SUFFIXES
@@ -32,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
         "--out", type=Path, required=True, help="folder for annotated images + predictions.jsonl"
     )
     parser.add_argument("--artifact", help="bundle artifact (default: the recommended one)")
-    parser.add_argument("--width", type=int, default=960, help="annotated images at most this wide")
+    parser.add_argument("--width", type=positive_int, default=960, help="annotated images at most this wide")
     return parser
 
 

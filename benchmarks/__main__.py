@@ -12,7 +12,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 from benchmarks.capacity_cli import capacity
-from benchmarks.capacity_cli import positive_counts as _counts
 from benchmarks.heldout import bundle_data, held_out
 from benchmarks.i18n import HEADINGS
 from benchmarks.models import run_model_benchmark
@@ -21,6 +20,8 @@ from benchmarks.report import build_results, recommend, render_markdown, write_r
 from benchmarks.sweep import adit_default, best_latency, openvino_sweep
 from benchmarks.training import run_training_benchmark
 from edge_runtime.bundle import Bundle, load_bundle
+from edge_runtime.cli_types import fraction, positive_float, positive_int
+from edge_runtime.cli_types import positive_counts as _counts
 from edge_runtime.config import load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.logs import setup_logging
@@ -38,10 +39,10 @@ def bench_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", type=Path, help="PyTorch checkpoint for the eager FP32 baseline")
     parser.add_argument("--data", type=Path, help="class-folder data root with a test/ split (default: the bundle's)")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--seconds", type=float, default=1.0, help="minimum timing per row and repeat")
-    parser.add_argument("--repeats", type=int, default=1, help="round-robin latency repeats; p50 is their median")
-    parser.add_argument("--batch", type=int, default=8, help="throughput-mode batch for ONNX Runtime and PyTorch")
-    parser.add_argument("--threads", type=int, help="inference threads for every row (default: each runtime's)")
+    parser.add_argument("--seconds", type=positive_float, default=1.0, help="minimum timing per row and repeat")
+    parser.add_argument("--repeats", type=positive_int, default=1, help="round-robin latency repeats; p50 is their median")
+    parser.add_argument("--batch", type=positive_int, default=8, help="throughput-mode batch for ONNX Runtime and PyTorch")
+    parser.add_argument("--threads", type=positive_int, help="inference threads for every row (default: each runtime's)")
     parser.add_argument("--cv2", action="store_true", help="add an OpenCV cv2.dnn row for the FP32 ONNX file")
     parser.add_argument("--sweep-threads", type=_counts, help="hand-tuned OpenVINO INT8 latency sweep (default: 1..cores)")
     parser.add_argument("--sweep-streams", type=_counts, default=[], help="hand-tuned OpenVINO INT8 throughput sweep, e.g. 1,2")
@@ -49,7 +50,7 @@ def bench_parser() -> argparse.ArgumentParser:
     parser.add_argument("--video", type=Path, help="run the pipeline benchmark on this video")
     parser.add_argument("--site", type=Path, help="site YAML for the pipeline benchmark (rules, camera settings)")
     parser.add_argument("--cameras", type=_counts, default=list(DEFAULT_CAMERAS), help="camera counts for the scaling sweep")
-    parser.add_argument("--camera-seconds", type=float, default=4.0, help="seconds per camera count")
+    parser.add_argument("--camera-seconds", type=positive_float, default=4.0, help="seconds per camera count")
     parser.add_argument("--lang", choices=sorted(HEADINGS), default="en", help="report headings")
     return parser
 
@@ -116,7 +117,7 @@ def train(argv: list[str]) -> int:
         "Train the same model on the same data with the default and the seed recipe; compare images/s and time to target."))
     parser.add_argument("--config", type=Path, required=True, help="training YAML, e.g. configs/train-demo.yaml")
     parser.add_argument("--out", type=Path, required=True, help="folder for both runs and training.json")
-    parser.add_argument("--target", type=float, default=0.9, help="validation top-1 to reach (0..1)")
+    parser.add_argument("--target", type=fraction, default=0.9, help="validation top-1 to reach (0..1)")
     parser.add_argument("--results", type=Path, help="results.json to add the training section to (its report is re-rendered)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides of the training YAML, e.g. optim.epochs=3")
     args = parser.parse_args(argv)

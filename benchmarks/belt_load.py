@@ -30,6 +30,7 @@ import numpy as np
 
 from edge_runtime.beltload import OVERLOAD_TYPE, BeltLoadMonitor
 from edge_runtime.capture import iter_frames
+from edge_runtime.cli_types import positive_float
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.errors import AditError, ConfigError
 from edge_runtime.events import Event, compare_events, read_truth
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--video-dir", type=Path, default=Path("runs/demo/data/video"))
     parser.add_argument("--site", type=Path, default=DEFAULT_SITE, help="site YAML with a belt_load section")
     parser.add_argument("--artifacts", nargs="*", help="format-precision keys; default: every shipped one")
-    parser.add_argument("--exponent", type=float, default=1.0, help="energy proxy: power grows as speed**k")
+    parser.add_argument("--exponent", type=positive_float, default=1.0, help="energy proxy: power grows as speed**k")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     try:

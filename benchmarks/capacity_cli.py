@@ -17,20 +17,10 @@ from benchmarks.goals import evaluate_goals
 from benchmarks.i18n import HEADINGS
 from benchmarks.report import build_results, render_markdown, write_report
 from edge_runtime.bundle import load_bundle
+from edge_runtime.cli_types import non_negative_float, positive_counts, positive_float
 from edge_runtime.config import load_site_config
 from edge_runtime.measure.host import host_info
 from edge_runtime.measure.select import load_results
-
-
-def positive_counts(text: str) -> list[int]:
-    """An argparse type: ``1,2,4`` -> [1, 2, 4]."""
-    try:
-        values = [int(part) for part in text.split(",") if part]
-    except ValueError:
-        values = []
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated positive integers, e.g. 1,2,4")
-    return values
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,9 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     add("--site", type=Path, help="site YAML whose rules and settings the daemon runs (demo defaults)")
     add("--out", type=Path, required=True, help="folder of results.json, the report and the streams")
     add("--cameras", type=positive_counts, default=list(DEFAULT_CAMERAS), help="camera counts, e.g. 1,4,8")
-    add("--fps", type=float, default=5.0, help="inferences per second per camera (infer_fps)")
-    add("--seconds", type=float, default=30.0, help="measured window per camera count")
-    add("--warmup", type=float, default=8.0, help="seconds after every camera's first inference")
+    add("--fps", type=positive_float, default=5.0, help="inferences per second per camera (infer_fps)")
+    add("--seconds", type=positive_float, default=30.0, help="measured window per camera count")
+    add("--warmup", type=non_negative_float, default=8.0, help="seconds after every camera's first inference")
     add("--mode", choices=["throughput", "latency"], default="throughput", help="model.mode")
     add("--preprocess", choices=["graph", "host"], default="graph", help="model.preprocess")
     add("--sub-stream", action="store_true", help="decode each camera's 320x180 sub-stream")
@@ -65,10 +55,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def capacity(argv: list[str]) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    if args.fps <= 0 or args.seconds <= 0 or args.warmup < 0:
-        parser.error("--fps and --seconds must be positive and --warmup not negative")
+    args = _parser().parse_args(argv)
     bundle = load_bundle(args.bundle)
     settings = CapacitySettings(
         bundle=args.bundle,

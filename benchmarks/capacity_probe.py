@@ -25,6 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from edge_runtime.cli_types import non_negative_float, positive_float
 from edge_runtime.config import load_site_config
 from edge_runtime.logs import setup_logging
 from edge_runtime.measure.timing import p50_p99
@@ -145,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--config", type=Path, required=True, help="site YAML with the cameras and http.port set"
     )
-    parser.add_argument("--warmup", type=float, default=8.0)
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--warmup", type=non_negative_float, default=8.0)
+    parser.add_argument("--seconds", type=positive_float, default=30.0)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     setup_logging()

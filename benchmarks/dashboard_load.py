@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from edge_runtime.cli_types import positive_float
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.logs import setup_logging
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks.dashboard_load", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--config", type=Path, help="site YAML (demo defaults when omitted)")
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of each round")
+    parser.add_argument("--seconds", type=positive_float, default=20.0, help="length of each round")
     parser.add_argument("--out", type=Path, help="write the rounds as JSON here")
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. model.artifact=openvino-int8")
     args = parser.parse_args(argv)

@@ -15,6 +15,7 @@ import torch
 
 from benchmarks.heldout import held_out
 from edge_runtime.bundle import load_bundle
+from edge_runtime.cli_types import positive_float
 from edge_runtime.errors import AditError
 from edge_runtime.measure.timing import LatencyStats, time_calls
 from edge_runtime.model import BundleModel, Predictor
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", type=Path, required=True)
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--seconds", type=positive_float, default=2.0)
     args = parser.parse_args(argv)
     try:
         results = dense_figures(args.bundle, args.checkpoint, min_seconds=args.seconds)

@@ -38,6 +38,7 @@ import numpy as np
 from benchmarks import site_adapt_detect as detect
 from benchmarks.site_shift import answer, drift, evaluate, shift
 from edge_runtime.bundle import Bundle, load_bundle
+from edge_runtime.cli_types import non_negative_float, non_negative_int, positive_int
 from edge_runtime.errors import ConfigError
 from edge_runtime.model import BundleModel, load_model
 from edge_runtime.phash import phash
@@ -114,40 +115,56 @@ def retrain(bundle: Path, labels: Path, out: Path, site_test: Path, overrides: l
 RUNS = ("hard", "random", "all", "balanced")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.site_adapt", description=__doc__)
     parser.add_argument("--bundle", type=Path, required=True, help="the deployed bundle (with its reference)")
     parser.add_argument(
         "--data", type=Path, required=True, help="class folders with train/, val/, test/ (a detector: YOLO)"
     )
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--labels", type=int, default=100, help="frames labelled in the round")
+    parser.add_argument("--labels", type=positive_int, default=100, help="frames labelled in the round")
     parser.add_argument(
-        "--runs", default="hard,random,all",
+        "--runs",
+        default="hard,random,all",
         help="which retrainings, comma-separated: hard (the smallest margins), random, all, balanced "
         "(the device's opt-in class-balanced pick, classifiers)",
     )
     parser.add_argument(
-        "--random-draws", type=int, default=1,
+        "--random-draws",
+        type=positive_int,
+        default=1,
         help="seeded random selections, each retrained (the goal compares hard with their mean)",
     )
     parser.add_argument(
-        "--first-draw", type=int, default=0,
+        "--first-draw",
+        type=non_negative_int,
+        default=0,
         help="the first random draw's number (draws first..first+N-1: a round split over several runs)",
     )
     parser.add_argument(
-        "--set", nargs="*", default=[], dest="overrides", metavar="KEY=VALUE",
+        "--set",
+        nargs="*",
+        default=[],
+        dest="overrides",
+        metavar="KEY=VALUE",
         help="retraining settings over the deployed run's own and site's defaults, e.g. site.replay=0.5",
     )
-    parser.add_argument("--severity", type=float, default=1.6, help="how far the new site's camera is off")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="inference threads (default: ORT's)")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--severity", type=non_negative_float, default=1.6, help="how far the new site's camera is off"
+    )
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument(
+        "--threads", type=positive_int, default=None, help="inference threads (default: ORT's)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = parser()
+    args = cli.parse_args(argv)
     unknown = set(args.runs.split(",")) - set(RUNS)
     if unknown:
-        parser.error(f"--runs: unknown {sorted(unknown)}; choose among {', '.join(RUNS)}")
-    if args.random_draws < 1 or args.first_draw < 0:
-        parser.error(f"--random-draws: at least 1 (not {args.random_draws}), --first-draw: at least 0")
+        cli.error(f"--runs: unknown {sorted(unknown)}; choose among {', '.join(RUNS)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     deployed = load_bundle(args.bundle)
     args.out.mkdir(parents=True, exist_ok=True)

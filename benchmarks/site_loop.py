@@ -32,6 +32,7 @@ from typing import Any
 
 from benchmarks.pipeline import _load, live_run, site_for
 from edge_runtime.bundle import load_bundle
+from edge_runtime.cli_types import positive_float, positive_int
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.replay import replay
 from edge_runtime.siteloop.config import ShadowConfig
@@ -107,9 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         "--reference-images", type=Path, required=True, help="held-out images for the reference"
     )
     parser.add_argument("--candidate", type=Path, help="the shadow candidate (default: the bundle itself)")
-    parser.add_argument("--cameras", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cameras", type=positive_int, default=8)
+    parser.add_argument("--seconds", type=positive_float, default=20.0)
+    parser.add_argument("--rounds", type=positive_int, default=3)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="site-loop-"))

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from edge_runtime.bundle import load_bundle
+from edge_runtime.cli_types import non_negative_int
 from edge_runtime.model import BundleModel
 from edge_runtime.postprocess import Classification, Prediction
 from edge_runtime.preprocess import read_image
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", type=Path, required=True)
     parser.add_argument("--artifact")
     parser.add_argument("--data", type=Path, required=True, help="class-folder root with val/ and test/")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="site-shift-"))

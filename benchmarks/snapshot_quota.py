@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_runtime.cli_types import positive_int
 from edge_runtime.config.daemon import SnapshotConfig
 from edge_runtime.events import Event
 from edge_runtime.snapshots import SnapshotWriter
@@ -63,8 +64,8 @@ def time_writes(folder: Path, files: int, events: int) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.snapshot_quota", description=__doc__)
-    parser.add_argument("--files", type=int, default=30_000, help="snapshots already in the folder")
-    parser.add_argument("--events", type=int, default=200, help="events timed per case")
+    parser.add_argument("--files", type=positive_int, default=30_000, help="snapshots already in the folder")
+    parser.add_argument("--events", type=positive_int, default=200, help="events timed per case")
     args = parser.parse_args(argv)
     results = []
     for files in (0, args.files):

@@ -24,6 +24,7 @@ import numpy as np
 import yaml
 
 from edge_runtime.bundle import load_bundle
+from edge_runtime.cli_types import positive_float, positive_int
 from edge_runtime.events import read_events
 
 WARM_UP_S = 60.0  # model load, first allocations and OpenCV's decoder pools are not growth
@@ -145,9 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.soak", description=__doc__.split("\n")[0])
     parser.add_argument("--bundle", type=Path, default=Path("runs/demo/bundle"))
     parser.add_argument("--video", type=Path, default=Path("runs/demo/data/video/belt.avi"))
-    parser.add_argument("--cameras", type=int, default=4)
-    parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--sample-s", type=float, default=5.0)
+    parser.add_argument("--cameras", type=positive_int, default=4)
+    parser.add_argument("--minutes", type=positive_float, default=10.0)
+    parser.add_argument("--sample-s", type=positive_float, default=5.0)
     parser.add_argument("--out", type=Path, default=Path("runs/soak"))
     args = parser.parse_args(argv)
     figures = run_soak(args.bundle, args.video, args.cameras, args.minutes, args.out, args.sample_s)

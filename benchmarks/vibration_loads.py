@@ -24,6 +24,7 @@ from statistics import mean
 
 import numpy as np
 
+from edge_runtime.cli_types import non_negative_int
 from edge_runtime.signal import SignalSpec, features
 from train.__main__ import main as train_main
 from train.signal.readers import read_cwru
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.vibration_loads", description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="the CWRU 12k drive-end folder")
     parser.add_argument("--out", type=Path, default=Path("runs/signal/loads"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--pairs", nargs="+", default=["0:1", "1:0"], help="source:target loads")
     parser.add_argument("--features", nargs="+", default=list(FEATURES), choices=list(FEATURES))
     parser.add_argument("--centroid", action="store_true", help="nearest class mean only, no training")

@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from edge_runtime.cli_types import non_negative_int
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.events import JsonlSink, compare_events, read_truth
@@ -58,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay_parser.add_argument("--expect", type=Path, help="truth.jsonl; exit 1 on any missed or false event")
     replay_parser.add_argument(
-        "--tolerance", type=int, help="frames an event may trail its interval (default: rule window)"
+        "--tolerance",
+        type=non_negative_int,
+        help="frames an event may trail its interval (default: rule window)",
     )
     replay_parser.add_argument("--out", type=Path, help="write the events to this JSONL file (replaced)")
     replay_parser.add_argument(

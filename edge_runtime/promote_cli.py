@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edge_runtime.cli_types import positive_float
 from edge_runtime.config import SiteConfig, load_site_config
 from edge_runtime.errors import AditError, ConfigError
 
@@ -37,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--by", default="", help="who promotes (recorded with the promotion)")
     parser.add_argument("--url", help="the daemon's HTTP address (default: from the site file)")
     parser.add_argument(
-        "--timeout", type=float, help="seconds to wait for the outcome (default: health window + 120)"
+        "--timeout",
+        type=positive_float,
+        help="seconds to wait for the outcome (default: health window + 120)",
     )
     parser.add_argument("overrides", nargs="*", help="key=value overrides of the site file")
 

@@ -13,6 +13,7 @@ import sys
 import tarfile
 from pathlib import Path
 
+from edge_runtime.cli_types import fraction, non_negative_float, positive_int
 from edge_runtime.errors import AditError
 from edge_runtime.logs import setup_logging
 from edge_runtime.measure.verify import refused, summary, verify_bundle
@@ -49,10 +50,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FORMAT",
         help=f"artifacts to produce (default: all of {', '.join(FORMATS)})",
     )
-    build.add_argument("--calibration-size", type=int, default=100)
+    build.add_argument("--calibration-size", type=positive_int, default=100)
     build.add_argument(
         "--max-drop",
-        type=float,
+        type=non_negative_float,
         help="budget against true FP32 in percentage points of the task's metric (top-1, mAP@0.5, mIoU); "
         "default: the task's (0.5; detection 1.0)",
     )
@@ -66,18 +67,18 @@ def _parser() -> argparse.ArgumentParser:
         "--max-class-drop",
         "--max-recall-drop",
         dest="max_class_drop",
-        type=float,
+        type=non_negative_float,
         help="budget of the safety classes' figures, in pp; default: the task's (0; detection 1.0)",
     )
     build.add_argument(
         "--max-per-class-drop",
-        type=float,
+        type=non_negative_float,
         help="budget of every class's figure (AP@0.5, IoU, recall), in pp; default: the task's "
         "(detection 5.0; others not held)",
     )
     build.add_argument(
         "--min-metric",
-        type=float,
+        type=fraction,
         help="the floor: the FP32 model's least task metric on the validation split (a fraction, e.g. 0.3); "
         "default: the task's (detection mAP@0.5 0.30; classifiers the majority-class rate + 0.05; "
         "segmentation a one-class mask's mIoU + 0.05)",
@@ -102,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="inference threads (at least 1) of the runtimes export measures with: the accuracy gate "
         "(and its fix ladder), the site data's figures, the recommendation's latencies and the drift "

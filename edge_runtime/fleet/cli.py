@@ -17,6 +17,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from edge_runtime.cli_types import non_negative_float, positive_float
 from edge_runtime.errors import AditError, ConfigError
 from edge_runtime.fleet.messages import FleetTopics
 from edge_runtime.fleet.rollout import Rollout, RolloutPlan, prepare
@@ -149,8 +150,12 @@ def _parser() -> argparse.ArgumentParser:
     roll.add_argument("bundle", help="http(s) URL of a .tar.gz, or a folder or .tar.gz on a shared volume")
     roll.add_argument("--to", required=True, dest="group", help="the device group (fleet.group)")
     roll.add_argument("--canary", default="10%", help="canaries: a share (10%%) or a count (2); 0: none")
-    roll.add_argument("--hold", type=float, default=60.0, help="seconds the canaries must stay healthy")
-    roll.add_argument("--timeout", type=float, default=600.0, help="the most seconds each phase may take")
+    roll.add_argument(
+        "--hold", type=non_negative_float, default=60.0, help="seconds the canaries must stay healthy"
+    )
+    roll.add_argument(
+        "--timeout", type=positive_float, default=600.0, help="the most seconds each phase may take"
+    )
     roll.add_argument(
         "--trust", type=Path, nargs="*", default=[], help="public keys the bundle must be signed by"
     )

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from edge_runtime.bundle import load_bundle, write_selection
+from edge_runtime.cli_types import positive_float, positive_int
 from edge_runtime.errors import AditError
 from edge_runtime.logs import setup_logging
 from edge_runtime.measure.artifacts import BenchSettings, measure_bundle, table, write_results
@@ -27,24 +27,11 @@ from edge_runtime.measure.select import (
 from edge_runtime.measure.verify import verify_bundle
 
 
-def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-        return value
-
-    return parse
-
-
 def _measure_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seconds", type=_positive(float), default=1.0, help="minimum timing per artifact")
-    parser.add_argument("--repeats", type=_positive(int), default=1, help="latency repeats, pooled")
-    parser.add_argument("--batch", type=_positive(int), default=8, help="throughput batch for ONNX Runtime")
-    parser.add_argument("--threads", type=_positive(int), help="inference threads (default: the runtime's)")
+    parser.add_argument("--seconds", type=positive_float, default=1.0, help="minimum timing per artifact")
+    parser.add_argument("--repeats", type=positive_int, default=1, help="latency repeats, pooled")
+    parser.add_argument("--batch", type=positive_int, default=8, help="throughput batch for ONNX Runtime")
+    parser.add_argument("--threads", type=positive_int, help="inference threads (default: the runtime's)")
     parser.add_argument("--labelled", type=Path, help="class folders of labelled images: adds top-1")
 
 

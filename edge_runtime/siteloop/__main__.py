@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from edge_runtime.bundle import load_bundle
+from edge_runtime.cli_types import positive_int
 from edge_runtime.errors import AditError, ConfigError
 from edge_runtime.siteloop.captures import read_captures
 from edge_runtime.siteloop.labelling import LS_IMAGE_URL, export, list_formats, pre_annotation
@@ -33,9 +34,10 @@ def _parser() -> argparse.ArgumentParser:
         "--acks", type=Path, help="the dashboard's acks.sqlite: operator feedback corrects the task"
     )
     out.add_argument("--reasons", help="comma-separated: only captures with one of these reasons")
-    out.add_argument("--limit", type=int, help="at most this many, newest first")
+    out.add_argument("--limit", type=positive_int, help="at most this many, newest first")
     out.add_argument(
-        "--budget", type=int,
+        "--budget",
+        type=positive_int,
         help="a labelling round of this many classification captures: feedback first, then --pick",
     )
     out.add_argument(
@@ -94,8 +96,6 @@ def main(argv: list[str] | None = None) -> int:
 def _export(args: argparse.Namespace) -> int:
     if args.pick is not None and args.budget is None:
         raise ConfigError(f"--pick {args.pick}: picks within a labelling round; give --budget N too")
-    if args.budget is not None and args.budget < 1:
-        raise ConfigError(f"--budget: at least 1, not {args.budget}")
     manifest = load_bundle(args.bundle, verify="none").manifest
     captures = list(read_captures(args.captures))
     if args.reasons:

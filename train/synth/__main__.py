@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from edge_runtime.cli_types import non_negative_int
 from train.synth.errors import SynthError
 from train.synth.generate import generate
 from train.synth.presets import PRESETS
@@ -17,7 +18,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", required=True, help="output folder (created; an earlier run there is replaced)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="root seed (non-negative)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="root seed (non-negative)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="demo")
     return parser
 
