@@ -72,6 +72,7 @@ run: setup
 # Style and bug patterns (ruff), types of edge_runtime and the contracts (mypy), the layering (import-linter).
 lint: setup
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 

@@ -83,7 +83,9 @@ def read_truth_loads(video_dir: Path) -> np.ndarray:
         with path.open() as handle:
             return np.array([float(row["belt_load"]) for row in csv.DictReader(handle)])
     except (OSError, KeyError, ValueError) as exc:
-        raise ConfigError(f"{path}: no belt_load truth ({exc}); regenerate with python -m train.synth") from exc
+        raise ConfigError(
+            f"{path}: no belt_load truth ({exc}); regenerate with python -m train.synth"
+        ) from exc
 
 
 def belt_figures(config: SiteConfig, video_dir: Path, *, artifact: str | None, exponent: float) -> dict:
@@ -94,7 +96,9 @@ def belt_figures(config: SiteConfig, video_dir: Path, *, artifact: str | None, e
         raise ConfigError("belt_load: the site configuration has no belt_load section")
     model = load_model(bundle, config.model)
     truth = read_truth_loads(video_dir)
-    settings = config.camera().model_copy(update={"source": str(video_dir / "belt.avi"), "loop": False, "realtime": False})
+    settings = config.camera().model_copy(
+        update={"source": str(video_dir / "belt.avi"), "loop": False, "realtime": False}
+    )
     measure = belt_monitor(config, bundle)
     frames, measured = [], []
     with closing(open_source(settings)) as source:
@@ -108,14 +112,21 @@ def belt_figures(config: SiteConfig, video_dir: Path, *, artifact: str | None, e
     oracle = _trace(belt_monitor(config, bundle), frames, list(truth))
     fps = len(frames) / max(frames[-1].pts_s, 1e-9) if len(frames) > 1 else 1.0
     overloads = read_truth(video_dir / "belt_truth.jsonl")
-    match = compare_events([e for e in estimated.events if e.type == OVERLOAD_TYPE], overloads, round(TOLERANCE_S * fps))
+    match = compare_events(
+        [e for e in estimated.events if e.type == OVERLOAD_TYPE], overloads, round(TOLERANCE_S * fps)
+    )
     speed = config.belt_load.speed
     return {
         "artifact": model.artifact.key,
         "frames": len(frames),
         "raw": _errors(estimated.raw, truth),
         "smoothed": _errors(estimated.smoothed, oracle.smoothed),
-        "overloads": {"truth": len(overloads), "matched": len(match.matched), "missed": len(match.missed), "false": len(match.false)},
+        "overloads": {
+            "truth": len(overloads),
+            "matched": len(match.matched),
+            "missed": len(match.missed),
+            "false": len(match.false),
+        },
         "energy": {
             "exponent": exponent,
             "saving": _saving(estimated.speed, speed.max_mps, exponent),
@@ -170,17 +181,23 @@ def report(results: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.belt_load", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.belt_load", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--bundle", type=Path, required=True, help="a segment bundle")
     parser.add_argument("--video-dir", type=Path, default=Path("runs/demo/data/video"))
     parser.add_argument("--site", type=Path, default=DEFAULT_SITE, help="site YAML with a belt_load section")
     parser.add_argument("--artifacts", nargs="*", help="format-precision keys; default: every shipped one")
-    parser.add_argument("--exponent", type=positive_float, default=1.0, help="energy proxy: power grows as speed**k")
+    parser.add_argument(
+        "--exponent", type=positive_float, default=1.0, help="energy proxy: power grows as speed**k"
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     try:
         config = load_site_config(args.site, [f"model.bundle={args.bundle}"])
-        keys = args.artifacts or [a.key for a in verify_site(config).manifest.artifacts if a.status != "failed"]
+        keys = args.artifacts or [
+            a.key for a in verify_site(config).manifest.artifacts if a.status != "failed"
+        ]
         results = [belt_figures(config, args.video_dir, artifact=key, exponent=args.exponent) for key in keys]
     except AditError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -190,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     table = report(results)
     (args.out / "report.md").write_text(table + "\n")
     clean = [{k: v for k, v in r.items() if k != "series"} for r in results]
-    (args.out / "results.json").write_text(json.dumps({"site": str(args.site), "results": clean}, indent=2) + "\n")
+    (args.out / "results.json").write_text(
+        json.dumps({"site": str(args.site), "results": clean}, indent=2) + "\n"
+    )
     print(table)
     return 0
 

@@ -35,7 +35,9 @@ def summarise(run: Path, site_config: Path) -> str:
     ]
     for artifact in manifest.artifacts:
         top1 = f"{100 * artifact.metrics['top1']:6.2f}%" if "top1" in artifact.metrics else "     –"
-        lines.append(f"  {artifact.key:<15} top-1 {top1}   {artifact.status:<8}  ran in {artifact.runtime_precision}")
+        lines.append(
+            f"  {artifact.key:<15} top-1 {top1}   {artifact.status:<8}  ran in {artifact.runtime_precision}"
+        )
     lines += ["", f"Latency, batch 1, on {results['host']['cpu']} ({results['host']['cores']} cores):"]
     for row in results["rows"]:
         lines.append(

@@ -107,9 +107,7 @@ def render(results: dict) -> str:
     for row in results["rows"]:
         value = "" if row["metric"] is None else f"{100 * row['metric']:.2f}"
         size = "" if row["mb"] is None else f"{row['mb']:.2f}"
-        timing = (
-            "– | –" if row["p50_ms"] is None else f"{row['p50_ms']:.1f} | {row['ratio_to_pytorch']:.2f}"
-        )
+        timing = "– | –" if row["p50_ms"] is None else f"{row['p50_ms']:.1f} | {row['ratio_to_pytorch']:.2f}"
         lines.append(f"| {row['artifact']} | {value} | {timing} | {size} | {row['status']} |")
     return "\n".join(lines)
 

@@ -106,9 +106,13 @@ def cameras_kept(points: list[dict], task: str) -> int | None:
     tried = [p for p in points if p["task"] == task and p["stream"].startswith("main")]
     if not tried:
         return None
-    kept = [p["cameras"] for p in tried
-            if p["dropped"] == 0 and (p["frame_age_p99_ms"] or 0.0) < FRAME_AGE_P99_MAX_MS
-            and p["fps_per_camera_min"] >= 0.95 * p["target_fps"]]
+    kept = [
+        p["cameras"]
+        for p in tried
+        if p["dropped"] == 0
+        and (p["frame_age_p99_ms"] or 0.0) < FRAME_AGE_P99_MAX_MS
+        and p["fps_per_camera_min"] >= 0.95 * p["target_fps"]
+    ]
     return max(kept, default=0)
 
 

@@ -61,7 +61,9 @@ class _LiveRun:
 
 def site_for(config: SiteConfig, bundle: Path, artifact: str | None) -> SiteConfig:
     """The site configuration with the benchmarked bundle and artifact in place of its own."""
-    return config.model_copy(update={"model": config.model.model_copy(update={"bundle": bundle, "artifact": artifact})})
+    return config.model_copy(
+        update={"model": config.model.model_copy(update={"bundle": bundle, "artifact": artifact})}
+    )
 
 
 def _load(config: SiteConfig) -> BundleModel:
@@ -89,8 +91,11 @@ def cpu_bound(model: BundleModel, image: np.ndarray, video: Path, seconds: float
         "infer": cpu_and_wall_ms(lambda: model.infer(batch), seconds)["cpu_ms"],
     }
     cores = len(os.sched_getaffinity(0))
-    return {"cpu_ms_per_frame": {k: round(v, 3) for k, v in cost.items()}, "cores": cores,
-            "cpu_bound_fps": round(cores * 1000.0 / sum(cost.values()), 1)}
+    return {
+        "cpu_ms_per_frame": {k: round(v, 3) for k, v in cost.items()},
+        "cores": cores,
+        "cpu_bound_fps": round(cores * 1000.0 / sum(cost.values()), 1),
+    }
 
 
 def replay_cpu(spent: dict[str, float], frames: int, seconds: float) -> dict:
@@ -138,8 +143,14 @@ def live_run(
     (``site_loop``: with hard-example capture, drift and shadow as the daemon runs them, on ``timers``)."""
     first = config.camera()
     cameras = [
-        first.model_copy(update={"name": first.name if i == 0 else f"{first.name}-{i}", "source": str(video),
-                                 "loop": True, "realtime": True})
+        first.model_copy(
+            update={
+                "name": first.name if i == 0 else f"{first.name}-{i}",
+                "source": str(video),
+                "loop": True,
+                "realtime": True,
+            }
+        )
         for i in range(count)
     ]
     stop, ready, timers = threading.Event(), threading.Event(), timers or StageTimers()
@@ -183,8 +194,13 @@ def live_run(
         dropped=sum(capture.stats.dropped for capture in captures),
         captured=sum(capture.stats.captured for capture in captures),
     )
-    log.info("%d camera(s): %.1f fps per camera, frame age p99 %.1f ms, %d dropped", count, point.fps_per_camera,
-             point.frame_age_p99_ms, point.dropped)
+    log.info(
+        "%d camera(s): %.1f fps per camera, frame age p99 %.1f ms, %d dropped",
+        count,
+        point.fps_per_camera,
+        point.frame_age_p99_ms,
+        point.dropped,
+    )
     return _LiveRun(point, event_latency, decision_latency)
 
 
@@ -230,7 +246,10 @@ def run_pipeline_benchmark(
         **bound,
         "cpu_bound_fraction": round(replayed.fps / bound["cpu_bound_fps"], 3),
         "replay_cpu": replay_cpu(spent, replayed.frames, replayed.duration_s),
-        "stages_ms": {stage: {"p50": s.p50_ms, "p99": s.p99_ms, "mean": s.mean_ms} for stage, s in replayed.timing_ms.items()},
+        "stages_ms": {
+            stage: {"p50": s.p50_ms, "p99": s.p99_ms, "mean": s.mean_ms}
+            for stage, s in replayed.timing_ms.items()
+        },
         "capture_to_event_ms": {**p50_p99(events), "events": len(events), "camera_count": single.point.count},
         "capture_to_decision_ms": p50_p99(single.decision_latency_ms),
         "cameras": [asdict(run.point) for run in runs],

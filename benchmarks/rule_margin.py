@@ -143,12 +143,19 @@ def report(config: SiteConfig, runs: dict[str, dict[str, Band]]) -> str:
 def record(path: Path, runs: list[Scores], truth: Path) -> None:
     """Keep probabilities (per mille) and the truth as JSON: rules can be re-checked without the model."""
     first = runs[0]
-    path.write_text(json.dumps({
-        "classes": first.classes,
-        "fps": first.fps,
-        "truth": [json.loads(line) for line in truth.read_text().splitlines() if line.strip()],
-        "per_mille": {run.name: np.rint(run.probabilities * 1000).astype(int).tolist() for run in runs},
-    }, separators=(",", ":")))
+    path.write_text(
+        json.dumps(
+            {
+                "classes": first.classes,
+                "fps": first.fps,
+                "truth": [json.loads(line) for line in truth.read_text().splitlines() if line.strip()],
+                "per_mille": {
+                    run.name: np.rint(run.probabilities * 1000).astype(int).tolist() for run in runs
+                },
+            },
+            separators=(",", ":"),
+        )
+    )
 
 
 def recorded(path: Path) -> tuple[list[Scores], list[TruthEvent]]:

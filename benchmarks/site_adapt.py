@@ -243,10 +243,14 @@ def _reference(args: argparse.Namespace, deployed: Bundle) -> ReferenceStats:
 def classification_round(args: argparse.Namespace, deployed: Bundle) -> dict[str, Any]:
     reference = _reference(args, deployed)
     original = _read(args.data / "test")
-    pool = [(shift(image, np.random.default_rng([args.seed, 1, i]), args.severity), label)
-            for i, (image, label) in enumerate(_read(args.data / "train"))]
-    site = [(shift(image, np.random.default_rng([args.seed, 2, i]), args.severity), label)
-            for i, (image, label) in enumerate(original)]
+    pool = [
+        (shift(image, np.random.default_rng([args.seed, 1, i]), args.severity), label)
+        for i, (image, label) in enumerate(_read(args.data / "train"))
+    ]
+    site = [
+        (shift(image, np.random.default_rng([args.seed, 2, i]), args.severity), label)
+        for i, (image, label) in enumerate(original)
+    ]
     site_test = _write(site, args.out / "site-test")
     model = _model(args, deployed)
     figures = {"site": evaluate(model, site, reference), "original": evaluate(model, original, reference)}
@@ -279,10 +283,14 @@ def detection_round(args: argparse.Namespace, deployed: Bundle) -> dict[str, Any
         raise ConfigError("--runs balanced: a classifier's run (the pick reads classification margins)")
     classes = deployed.manifest.classes
     original = detect.read_split(args.data, "test", classes)
-    pool = [detect.shifted(f, np.random.default_rng([args.seed, 1, i]), args.severity)
-            for i, f in enumerate(detect.read_split(args.data, "train", classes))]
-    site = [detect.shifted(f, np.random.default_rng([args.seed, 2, i]), args.severity)
-            for i, f in enumerate(original)]
+    pool = [
+        detect.shifted(f, np.random.default_rng([args.seed, 1, i]), args.severity)
+        for i, f in enumerate(detect.read_split(args.data, "train", classes))
+    ]
+    site = [
+        detect.shifted(f, np.random.default_rng([args.seed, 2, i]), args.severity)
+        for i, f in enumerate(original)
+    ]
     site_test = detect.write_yolo(site, args.out / "site-test", classes)
     original_test = detect.write_yolo(original, args.out / "original-test", classes)
     model = _model(args, deployed)

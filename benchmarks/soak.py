@@ -120,7 +120,9 @@ def _figures(samples: list[dict], summary: dict, delivered: int, cameras: int, m
     slope = float(np.polyfit(t, rss, 1)[0]) if len(steady) > 2 else float("nan")
     span_s = steady[-1]["t_s"] - steady[0]["t_s"] if len(steady) > 1 else 0.0
     fps = {
-        name: round((steady[-1]["processed"][name] - steady[0]["processed"][name]) / span_s, 2) if span_s else 0.0
+        name: round((steady[-1]["processed"][name] - steady[0]["processed"][name]) / span_s, 2)
+        if span_s
+        else 0.0
         for name in steady[-1]["processed"]
     }
     ages = [s["frame_age_p99_ms"] for s in steady if s["frame_age_p99_ms"] is not None]

@@ -43,7 +43,9 @@ FEATURES = {
     "spectrum": ["features.representation=spectrum", "features.bins=1024"],
     "order_spectrum": ["features.representation=order_spectrum", "features.orders=[0.5,180]"],
     "envelope_spectrum": [
-        "features.representation=envelope_spectrum", "features.orders=[0.5,30]", "features.bins=512",
+        "features.representation=envelope_spectrum",
+        "features.orders=[0.5,30]",
+        "features.bins=512",
     ],
     "spectrum_envelope": [],  # the orders config as it is
 }

@@ -110,7 +110,11 @@ class BeltLoadMonitor:
             state.load += alpha * (raw - state.load)
         state.raw_load, state.frame, state.pts_s, state.ts = raw, frame.index, frame.pts_s, frame.ts
         self._recommend(state, dt)
-        return [event for event in (self._overload(state, frame.camera), self._speed(state, frame.camera)) if event]
+        return [
+            event
+            for event in (self._overload(state, frame.camera), self._speed(state, frame.camera))
+            if event
+        ]
 
     def close(self) -> list[Event]:
         """End the overloads still open (the source ended or the daemon is stopping)."""
@@ -124,7 +128,9 @@ class BeltLoadMonitor:
         speed = self.config.speed
         target = min(max(speed.max_mps * state.load / speed.full_load, speed.min_mps), speed.max_mps)
         at_limit = target in (speed.min_mps, speed.max_mps)
-        if abs(target - state.setpoint_mps) >= speed.deadband_mps or (at_limit and target != state.setpoint_mps):
+        if abs(target - state.setpoint_mps) >= speed.deadband_mps or (
+            at_limit and target != state.setpoint_mps
+        ):
             state.setpoint_mps = target
         step = speed.max_accel_mps2 * dt
         state.speed_mps += min(max(state.setpoint_mps - state.speed_mps, -step), step)
@@ -156,13 +162,16 @@ class BeltLoadMonitor:
         last = state.reported_mps
         settled = abs(state.speed_mps - state.setpoint_mps) < 1e-9
         if last is not None and (
-            abs(state.speed_mps - last) < self.config.speed.report_step_mps and not (settled and last != state.speed_mps)
+            abs(state.speed_mps - last) < self.config.speed.report_step_mps
+            and not (settled and last != state.speed_mps)
         ):
             return None
         state.reported_mps = state.speed_mps
         return self._event(camera, SPEED_TYPE, "update", state, {})
 
-    def _event(self, camera: str, type_: str, phase: Phase, state: BeltState, extra: dict[str, object]) -> Event:
+    def _event(
+        self, camera: str, type_: str, phase: Phase, state: BeltState, extra: dict[str, object]
+    ) -> Event:
         speed = self.config.speed
         inputs = {
             "load": round(state.load, 4),

@@ -205,7 +205,9 @@ class Manifest(ModelInterface):
     def _recommends_a_shipped_artifact(self) -> Manifest:
         shipped = [a.key for a in self.artifacts if a.status == "shipped"]
         if self.recommended is not None and self.recommended.artifact not in shipped:
-            raise ValueError(f"recommended {self.recommended.artifact!r} is not a shipped artifact: {shipped}")
+            raise ValueError(
+                f"recommended {self.recommended.artifact!r} is not a shipped artifact: {shipped}"
+            )
         return self
 
     def to_json(self) -> str:
@@ -245,7 +247,6 @@ class Bundle:
         known = ", ".join(a.key for a in self.manifest.artifacts)
         raise BundleError(f"{self.root}: no artifact {key!r} in the bundle; it has: {known}")
 
-
     def recommended(self) -> tuple[Artifact, str]:
         """What runs where the site names no artifact, and why: this device's selection, else the
         export-time recommendation, else the first shipped artifact (bundles made before either)."""
@@ -255,8 +256,12 @@ class Bundle:
         if self.selection is not None and self.selection.artifact in shipped:
             return shipped[self.selection.artifact], f"selected on this device ({self.selection.host})"
         if self.manifest.recommended is not None:
-            return shipped[self.manifest.recommended.artifact], f"recommended at export ({self.manifest.recommended.host})"
-        return next(iter(shipped.values())), "the first shipped artifact (the bundle records no recommendation)"
+            return shipped[
+                self.manifest.recommended.artifact
+            ], f"recommended at export ({self.manifest.recommended.host})"
+        return next(
+            iter(shipped.values())
+        ), "the first shipped artifact (the bundle records no recommendation)"
 
 
 def _inside(root: Path, relative: str) -> Path:
@@ -372,7 +377,9 @@ def _refuse_pickles(root: Path) -> None:
 
 
 def _refuse_unlisted(root: Path, manifest: Manifest) -> None:
-    listed = {MANIFEST_NAME, SIGNATURE_NAME, SELECTION_NAME} | {e.file for a in manifest.artifacts for e in a.files()}
+    listed = {MANIFEST_NAME, SIGNATURE_NAME, SELECTION_NAME} | {
+        e.file for a in manifest.artifacts for e in a.files()
+    }
     present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
     unlisted = sorted(present - {Path(name).as_posix() for name in listed})
     if unlisted:

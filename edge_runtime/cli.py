@@ -39,7 +39,9 @@ log = logging.getLogger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m edge_runtime", description="adit's edge daemon: cameras and monitored machines.")
+    parser = argparse.ArgumentParser(
+        prog="python -m edge_runtime", description="adit's edge daemon: cameras and monitored machines."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser(
         "run", help="run the site's cameras and machines until they end or SIGINT/SIGTERM (SIGHUP: reload)"
@@ -101,7 +103,9 @@ def _run(config: SiteConfig, args: argparse.Namespace) -> int:
     if args.validate:
         bundles = verify_daemon(config)
         print(json.dumps(redact(config.model_dump(mode="json")), indent=2))  # as /status shows it
-        used = [f"{b.root} ({b.artifact(config.model.artifact).key})" for b in [bundles.cameras] if b is not None]
+        used = [
+            f"{b.root} ({b.artifact(config.model.artifact).key})" for b in [bundles.cameras] if b is not None
+        ]
         used += [f"{model.bundle.root} ({model.artifact.key})" for model in bundles.machines.values()]
         print(
             f"OK: {', '.join(used)}; {len(config.cameras)} camera(s), {len(config.machines)} machine(s), "

@@ -76,8 +76,18 @@ def health_event(
     """An event the daemon raises about itself (camera health, capacity, inference): rule ``health``, score 1,
     stamped now (not at a frame's time)."""
     return Event(
-        camera=camera, type=event_type, label=label, score=1.0, frame=frame, phase=phase, rule="health",
-        pts_s=0.0, ts=utc_iso(datetime.now(UTC).timestamp()), extra=extra, kind=kind, severity=severity,
+        camera=camera,
+        type=event_type,
+        label=label,
+        score=1.0,
+        frame=frame,
+        phase=phase,
+        rule="health",
+        pts_s=0.0,
+        ts=utc_iso(datetime.now(UTC).timestamp()),
+        extra=extra,
+        kind=kind,
+        severity=severity,
     )
 
 

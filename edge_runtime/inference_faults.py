@@ -110,7 +110,10 @@ class InferenceFaults:
         state.opened_at, state.failed_while_open = self._clock(), 0
         log.error(
             "%s: %s (%d of the last %d inferences failed)",
-            source, EVENT_TYPE, extra["failed"], self.config.window,
+            source,
+            EVENT_TYPE,
+            extra["failed"],
+            self.config.window,
         )
         self._emit(state.open)
 

@@ -31,7 +31,6 @@ def dumps(value: Any, **options: Any) -> str:
     return json.dumps(finite(value), allow_nan=False, **options)
 
 
-
 def nesting(value: Any) -> int:
     """How deeply lists and mappings nest in a parsed JSON/YAML value (counted without recursion)."""
     deepest, stack = 0, [(value, 0)]

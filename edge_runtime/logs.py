@@ -10,6 +10,8 @@ ADIT_PACKAGES = ("edge_runtime", "train", "export", "benchmarks")
 
 
 def setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     for package in ADIT_PACKAGES:
         logging.getLogger(package).setLevel(logging.DEBUG if verbose else logging.INFO)

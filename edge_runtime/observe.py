@@ -269,7 +269,9 @@ class DaemonCollector:
             "adit_outbox_held", "Events held in memory because the disk refused them", value=view.outbox.held
         )
         writer = view.outbox.writer
-        yield GaugeMetricFamily("adit_outbox_queued", "Events waiting for the outbox writer", value=writer.queued)
+        yield GaugeMetricFamily(
+            "adit_outbox_queued", "Events waiting for the outbox writer", value=writer.queued
+        )
         yield CounterMetricFamily(
             "adit_outbox_backpressure_waits",
             "Times the inference or a machine thread waited because the outbox writer's queue was full",
@@ -331,7 +333,9 @@ def _machine_metrics(machines: list[SignalMonitor]) -> Iterator[Metric]:
         "adit_machine_windows_invalid", "Windows skipped for NaN/inf samples or outputs", labels=["machine"]
     )
     failed = CounterMetricFamily(
-        "adit_machine_inference_failures", "Windows skipped because the model failed on them", labels=["machine"]
+        "adit_machine_inference_failures",
+        "Windows skipped because the model failed on them",
+        labels=["machine"],
     )
     errors = CounterMetricFamily(
         "adit_machine_errors",
@@ -347,7 +351,9 @@ def _machine_metrics(machines: list[SignalMonitor]) -> Iterator[Metric]:
         "adit_machine_health_index", "Smoothed P(not normal): 0 healthy, 1 faulty", labels=["machine"]
     )
     trend = GaugeMetricFamily(
-        "adit_machine_health_trend_per_hour", "Slope of the health index per hour of signal", labels=["machine"]
+        "adit_machine_health_trend_per_hour",
+        "Slope of the health index per hour of signal",
+        labels=["machine"],
     )
     for machine in machines:
         state = machine.state()
@@ -365,15 +371,20 @@ def _machine_metrics(machines: list[SignalMonitor]) -> Iterator[Metric]:
 def _belt_metrics(states: dict[str, dict[str, Any]]) -> Iterator[Metric]:
     """Gauges of the belt-load monitor: what it measured and what it recommends, per camera."""
     gauges = {
-        "load": GaugeMetricFamily("adit_belt_load", "Smoothed coal share of the belt region (0..1)", labels=["camera"]),
-        "raw_load": GaugeMetricFamily("adit_belt_load_raw", "This frame's coal share of the belt region", labels=["camera"]),
+        "load": GaugeMetricFamily(
+            "adit_belt_load", "Smoothed coal share of the belt region (0..1)", labels=["camera"]
+        ),
+        "raw_load": GaugeMetricFamily(
+            "adit_belt_load_raw", "This frame's coal share of the belt region", labels=["camera"]
+        ),
         "speed_mps": GaugeMetricFamily(
             "adit_belt_speed_recommended_mps", "Recommended belt speed (m/s)", labels=["camera"]
         ),
-        "overloaded": GaugeMetricFamily("adit_belt_overloaded", "1 while an overload event is open", labels=["camera"]),
+        "overloaded": GaugeMetricFamily(
+            "adit_belt_overloaded", "1 while an overload event is open", labels=["camera"]
+        ),
     }
     for camera, state in states.items():
         for key, gauge in gauges.items():
             gauge.add_metric([camera], float(state[key]))
     yield from gauges.values()
-

@@ -156,7 +156,9 @@ class Outbox:
         with self._lock:
             for batch in batches:
                 last = len(batch.events) - 1
-                self._held.extend((e, batch.on_durable if i == last else None) for i, e in enumerate(batch.events))
+                self._held.extend(
+                    (e, batch.on_durable if i == last else None) for i, e in enumerate(batch.events)
+                )
             durable = self._commit_held() if self._held else None
         if durable is None:
             return  # nothing new, or the disk refused: held, retried by the writer
@@ -186,8 +188,11 @@ class Outbox:
             self._timers.record("commit", (time.perf_counter() - started) * 1000.0)
         if dropped:
             self.dropped += len(dropped)
-            log.error("outbox full (%d events): dropped the oldest undelivered: %s",
-                      self.config.max_events, ", ".join(dropped))
+            log.error(
+                "outbox full (%d events): dropped the oldest undelivered: %s",
+                self.config.max_events,
+                ", ".join(dropped),
+            )
         if self.storage_error is not None:
             log.info("outbox %s: committing again (%d held written)", self.config.path, len(self._held))
         self.recent.extend(committed)
@@ -262,14 +267,21 @@ class Outbox:
         if self._held:
             log.error(
                 "outbox %s: still cannot commit (%s); %d event(s) lost at exit: %s",
-                self.config.path, self.storage_error, len(self._held), ", ".join(e.id for e, _ in self._held),
+                self.config.path,
+                self.storage_error,
+                len(self._held),
+                ", ".join(e.id for e, _ in self._held),
             )
         self._record_cursors(final=True)
         unrecorded = {n: c - self._recorded[n] for n, c in self._cursor.items() if c != self._recorded[n]}
         if unrecorded:  # re-sent once at the next start; receivers dedupe by id
-            log.error("outbox %s: the disk refused to record deliveries (%s); events past each sink's "
-                      "recorded cursor are sent again at the next start: %s",
-                      self.config.path, self.storage_error, unrecorded)
+            log.error(
+                "outbox %s: the disk refused to record deliveries (%s); events past each sink's "
+                "recorded cursor are sent again at the next start: %s",
+                self.config.path,
+                self.storage_error,
+                unrecorded,
+            )
         left = self.depth() if self.sinks else 0
         if left:
             log.warning("outbox: %d event(s) not yet delivered everywhere; kept for the next start", left)
@@ -283,7 +295,9 @@ class Outbox:
 
     def _deliver_loop(self, sink: Sink) -> None:
         state, wake = self.states[sink.name], self._wake[sink.name]
-        backoff = Backoff(self.config.retry_min_s, self.config.retry_max_s)  # jitter: many devices, one broker
+        backoff = Backoff(
+            self.config.retry_min_s, self.config.retry_max_s
+        )  # jitter: many devices, one broker
         while True:
             state.due_at = self._clock()
             try:
@@ -352,8 +366,14 @@ class Outbox:
         """Move the row out of ``sink``'s way, keeping it with its error; False if the disk refused."""
         state = self.states[sink]
         attempts = self._attempts.get(sink, (seq, 0))[1]
-        letter = {"sink": sink, "seq": seq, "id": event_id, "error": state.last_error, "attempts": attempts,
-                  "ts": utc_iso(datetime.now(UTC).timestamp())}
+        letter = {
+            "sink": sink,
+            "seq": seq,
+            "id": event_id,
+            "error": state.last_error,
+            "attempts": attempts,
+            "ts": utc_iso(datetime.now(UTC).timestamp()),
+        }
         try:
             with self._lock, transaction(self._db):
                 add_dead_letter(self._db, letter, body, keep=self.config.max_events)
@@ -362,7 +382,10 @@ class Outbox:
             return False
         log.error(
             "sink %s: event %s moved to the dead-letter table after %d attempt(s): %s",
-            sink, event_id, attempts, letter["error"],
+            sink,
+            event_id,
+            attempts,
+            letter["error"],
         )
         state.dead_letters += 1
         state.last_dead_letter = letter
@@ -400,4 +423,3 @@ class Outbox:
             self._record_backoff.reset()
             if self.storage_error is not None and not self._held:
                 self.storage_error = None  # the disk took a write again and nothing waits in memory
-

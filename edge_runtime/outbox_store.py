@@ -190,14 +190,24 @@ def _recover(path: Path, problem: str) -> tuple[sqlite3.Connection, Recovery]:
         with transaction(db):
             db.executemany("INSERT INTO events (id, body) VALUES (?, ?)", readable)
             for seq, id_, body, why in unreadable:
-                letter = {"sink": EVERY_SINK, "seq": seq, "id": id_, "attempts": 0, "ts": now,
-                          "error": f"unreadable in {aside.name}: {why}"}
+                letter = {
+                    "sink": EVERY_SINK,
+                    "seq": seq,
+                    "id": id_,
+                    "attempts": 0,
+                    "ts": now,
+                    "error": f"unreadable in {aside.name}: {why}",
+                }
                 add_dead_letter(db, letter, body)
     except sqlite3.Error as exc:
         raise ConfigError(f"outbox.path: cannot create a fresh outbox at {path} ({exc})") from exc
     log.error(
         "outbox %s: fresh outbox started; %d event(s) salvaged, %d unreadable kept as dead letters; "
-        "the damaged file is %s", path, len(readable), len(unreadable), aside,
+        "the damaged file is %s",
+        path,
+        len(readable),
+        len(unreadable),
+        aside,
     )
     return db, Recovery(aside, problem, len(readable), len(unreadable))
 
@@ -349,12 +359,29 @@ def recovery_events(recovery: Recovery) -> list[Event]:
         "unreadable": recovery.unreadable,
     }
     start = Event(
-        camera=DAEMON, type="outbox_damaged", label="outbox_damaged", score=1.0, frame=0, phase="start",
-        rule="outbox", pts_s=0.0, extra=extra, kind="outbox", severity="critical",
+        camera=DAEMON,
+        type="outbox_damaged",
+        label="outbox_damaged",
+        score=1.0,
+        frame=0,
+        phase="start",
+        rule="outbox",
+        pts_s=0.0,
+        extra=extra,
+        kind="outbox",
+        severity="critical",
     )
     end = Event(
-        camera=DAEMON, type="outbox_damaged", label="outbox_damaged", score=1.0, frame=0, phase="end",
-        rule="outbox", pts_s=0.0, extra={**extra, "start_id": start.id, "duration_s": 0.0},
-        kind="outbox", severity="critical",
+        camera=DAEMON,
+        type="outbox_damaged",
+        label="outbox_damaged",
+        score=1.0,
+        frame=0,
+        phase="end",
+        rule="outbox",
+        pts_s=0.0,
+        extra={**extra, "start_id": start.id, "duration_s": 0.0},
+        kind="outbox",
+        severity="critical",
     )
     return [start, end]

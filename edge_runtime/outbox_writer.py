@@ -83,7 +83,8 @@ class GroupWriter:
                 self.waits += 1
                 log.warning(
                     "outbox writer behind: %d event(s) queued (limit %d); the caller waits for the disk",
-                    self._queued, self.limit,
+                    self._queued,
+                    self.limit,
                 )
                 while self._queued and self._queued + len(batch.events) > self.limit and not self._closing:
                     self._cond.wait()

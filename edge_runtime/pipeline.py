@@ -115,10 +115,14 @@ def run(
         machines = [
             MachineThread(
                 SignalMonitor(
-                    m, bundles.machines[m.name], config.rules, _committer(outbox),
+                    m,
+                    bundles.machines[m.name],
+                    config.rules,
+                    _committer(outbox),
                     windows=machine_windows(config, m.name),
                     faults=InferenceFaults(
-                        config.inference_failures, bundles.machines[m.name].artifact.key,
+                        config.inference_failures,
+                        bundles.machines[m.name].artifact.key,
                         lambda event: _committer(outbox)([event]),
                     ),
                 ),
@@ -140,8 +144,18 @@ def run(
         capacity = CapacityMonitor(watched, config.capacity, raised.put)
         site_loop = SiteLoop.build(config, bundle, model.artifact.key, timers) if bundle and model else None
         pipeline = Pipeline(
-            model, RuleSet(config.rules), [outbox], timers, snapshots=snapshots, live=live, belt=belt,
-            site_loop=site_loop, on_age=capacity.record, finished=ready, faults=faults, rule_errors=rule_errors,
+            model,
+            RuleSet(config.rules),
+            [outbox],
+            timers,
+            snapshots=snapshots,
+            live=live,
+            belt=belt,
+            site_loop=site_loop,
+            on_age=capacity.record,
+            finished=ready,
+            faults=faults,
+            rule_errors=rule_errors,
         )
         started = time.monotonic()
         # the dashboard's model card: the cameras' model, or the first machine's on a machines-only site

@@ -82,7 +82,9 @@ def verify_machine(machine: MachineConfig, index: int) -> BundleModel:
     bundle = load_bundle(machine.bundle)
     spec = bundle.manifest.signal
     if spec is None:
-        raise SignalError(f"{where}.bundle: {bundle.root} has no signal section (task {bundle.manifest.task!r})")
+        raise SignalError(
+            f"{where}.bundle: {bundle.root} has no signal section (task {bundle.manifest.task!r})"
+        )
     # the model against its manifest, loaded as the monitor runs it
     model = load_model(bundle, machine.artifact, precision=machine.precision, threads=machine.threads)
     if machine.health.normal_label not in bundle.manifest.classes:
@@ -176,12 +178,16 @@ class SignalMonitor:
             windows = [(self._offset + end, w) for end, w in self._windower.push(chunk.samples)]
             if self._speeds is not None:
                 speeds = self._speeds.push(chunk, len(windows))
-                windows = [(end, with_rpm(w[None], rpm)[0]) for (end, w), rpm in zip(windows, speeds, strict=True)]
+                windows = [
+                    (end, with_rpm(w[None], rpm)[0]) for (end, w), rpm in zip(windows, speeds, strict=True)
+                ]
             valid = self._usable(windows)
             if not valid:
                 return []
             events: list[Event] = []
-            failed: list[tuple[str, int, Exception]] = []  # (rule, window, error): the chunk raises at its end
+            failed: list[
+                tuple[str, int, Exception]
+            ] = []  # (rule, window, error): the chunk raises at its end
             try:  # one failed batch of windows must not end the machine's monitoring (MachineThread)
                 predictions = self.model.classify(np.stack([w for _, w in valid]))
             except Exception as exc:  # noqa: BLE001
@@ -202,10 +208,13 @@ class SignalMonitor:
                 self.last = HealthReading(pts_s, prediction.label, prediction.score, index, trend)
                 if self._observe is not None:
                     self._observe(self.last)
+
                 def rule_failed(rule: str, error: Exception, at: int = frame.index) -> None:
                     failed.append((rule, at, error))  # the other rules still see the window
 
-                raised = [_with_health(e, self.last) for e in self.rules.evaluate(frame, prediction, rule_failed)]
+                raised = [
+                    _with_health(e, self.last) for e in self.rules.evaluate(frame, prediction, rule_failed)
+                ]
                 if self.kept is not None:
                     for event in raised:
                         self.kept.keep(event, window, self.spec.window)
@@ -222,7 +231,9 @@ class SignalMonitor:
     def _failed(self, count: int, error: Exception) -> None:
         self.infer_failures += count
         if self.faults is None:
-            raise InferenceError(f"{self.config.name}: window {self.windows}: inference failed ({error})") from error
+            raise InferenceError(
+                f"{self.config.name}: window {self.windows}: inference failed ({error})"
+            ) from error
         for _ in range(count):
             self.faults.failed(self.config.name, self.windows, error)
 
@@ -244,7 +255,8 @@ class SignalMonitor:
             self._warned = True
             log.warning(
                 "%s: windows with NaN/inf samples or samples beyond +-%g are skipped (counted in /metrics)",
-                self.config.name, self.config.max_abs,
+                self.config.name,
+                self.config.max_abs,
             )
         return usable
 
@@ -301,8 +313,12 @@ def _with_health(event: Event, reading: HealthReading | None) -> Event:
 
 
 def replay_machine(
-    machine: MachineConfig, rules: Sequence[RuleConfig], sinks: Sequence[Sink] = (), *,
-    observe: Callable[[HealthReading], None] | None = None, index: int = 0,
+    machine: MachineConfig,
+    rules: Sequence[RuleConfig],
+    sinks: Sequence[Sink] = (),
+    *,
+    observe: Callable[[HealthReading], None] | None = None,
+    index: int = 0,
 ) -> tuple[SignalMonitor, list[Event]]:
     """Every window of a machine's source on the caller's thread, as fast as the CPU allows."""
     events: list[Event] = []

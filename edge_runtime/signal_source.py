@@ -54,7 +54,9 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, float | None]:
         if table.shape[1] == 2:
             rate = _rate_of(path, table[:, 0])
         elif table.shape[1] != 1:
-            raise SignalError(f"{path}: expected one value column or time,value columns, got {table.shape[1]}")
+            raise SignalError(
+                f"{path}: expected one value column or time,value columns, got {table.shape[1]}"
+            )
         samples = table[:, -1]
     else:
         raise SignalError(f"{path}: unsupported signal file {path.suffix!r} on the device (use .npy or .csv)")
@@ -141,7 +143,9 @@ def check_rate(source: str, rate: float | None, spec: SignalSpec) -> None:
         )
 
 
-def replay_file(path: str | Path, spec: SignalSpec, chunk: int = 1024, *, realtime: bool = True) -> Iterator[SampleChunk]:
+def replay_file(
+    path: str | Path, spec: SignalSpec, chunk: int = 1024, *, realtime: bool = True
+) -> Iterator[SampleChunk]:
     """Chunks of a checked recording; ``realtime`` paces them at the sampling rate, as a sensor would."""
     samples = load_recording(path, spec)
     rpm = read_rpm(path)
@@ -154,7 +158,9 @@ def replay_file(path: str | Path, spec: SignalSpec, chunk: int = 1024, *, realti
         yield SampleChunk(t0_s=t0, ts=time.time(), samples=samples[start : start + chunk], rpm=speed)
 
 
-def stream_tcp(host: str, port: int, sampling_rate: float, chunk: int = 1024, timeout_s: float = 10.0) -> Iterator[SampleChunk]:
+def stream_tcp(
+    host: str, port: int, sampling_rate: float, chunk: int = 1024, timeout_s: float = 10.0
+) -> Iterator[SampleChunk]:
     """Little-endian float32 samples from a TCP sender (a DAQ bridge, a serial-to-TCP gateway).
 
     Ends when the sender closes the connection. Samples are counted, so signal time stays exact

@@ -194,9 +194,9 @@ class MqttSink:
 
     def close(self) -> None:
         if self._client.is_connected():
-            self._client.publish(
-                self.availability_topic, "offline", qos=1, retain=True
-            ).wait_for_publish(self.config.publish_timeout_s)
+            self._client.publish(self.availability_topic, "offline", qos=1, retain=True).wait_for_publish(
+                self.config.publish_timeout_s
+            )
         self._client.disconnect()
         self._client.loop_stop()
 

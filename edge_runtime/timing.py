@@ -26,7 +26,15 @@ import numpy as np
 # delivery: the inference thread handing its events over (queued for that writer);
 # site_loop: drift, hard-example selection and shadow hand-off on the inference thread (siteloop).
 Stage = Literal[
-    "decode", "preprocess", "infer", "postprocess", "rules", "site_loop", "delivery", "commit", "frame_age",
+    "decode",
+    "preprocess",
+    "infer",
+    "postprocess",
+    "rules",
+    "site_loop",
+    "delivery",
+    "commit",
+    "frame_age",
     "capture_to_event",
 ]
 STAGES: tuple[Stage, ...] = get_args(Stage)

@@ -61,7 +61,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key:
-            raise ConfigError(f"override {item!r}: expected key=value (e.g. epochs=5 or model.artifact=onnx-int8)")
+            raise ConfigError(
+                f"override {item!r}: expected key=value (e.g. epochs=5 or model.artifact=onnx-int8)"
+            )
         node: Any = result
         *parents, leaf = key.split(".")
         for depth, part in enumerate(parents):
@@ -74,7 +76,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         try:
             value = yaml.safe_load(text) if text else ""
         except yaml.YAMLError as exc:
-            raise ConfigError(f"override {item!r}: the value is not valid YAML ({' '.join(str(exc).split())})") from exc
+            raise ConfigError(
+                f"override {item!r}: the value is not valid YAML ({' '.join(str(exc).split())})"
+            ) from exc
         if isinstance(node, list):
             node[_list_index(node, leaf, item)] = value
         elif isinstance(node, dict):

@@ -392,4 +392,3 @@ class _Run:
         }
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
         return metrics
-

@@ -144,8 +144,11 @@ class OpenVinoBackend(Backend):
         with self._lock:
             lost, self._jobs = list(self._jobs), set()
         self.queue = self._new_queue(len(old))
-        log.warning("%s: %d infer request(s) failed; their frames are skipped, the queue renewed",
-                    self.model_path, len(errors))
+        log.warning(
+            "%s: %d infer request(s) failed; their frames are skipped, the queue renewed",
+            self.model_path,
+            len(errors),
+        )
         error = errors[0] if errors else RuntimeError("OpenVINO request failed without an error")
         for job in lost:
             _fail(job, error)

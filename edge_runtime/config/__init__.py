@@ -77,7 +77,7 @@ class SiteConfig(Section):
                 machines = f"; the machines: {machines}" if machines else ""
                 raise ValueError(
                     f"rules[{index}].camera: no camera {rule.camera!r}; the cameras are: "
-                    f'{", ".join(c.name for c in self.cameras) or "none"}{machines} '
+                    f"{', '.join(c.name for c in self.cameras) or 'none'}{machines} "
                     f'(or "{ANY_CAMERA}" for all)'
                 )
         cameras = [camera.name for camera in self.cameras]

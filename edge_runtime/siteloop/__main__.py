@@ -41,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
         help="a labelling round of this many classification captures: feedback first, then --pick",
     )
     out.add_argument(
-        "--pick", choices=list_picks(),
+        "--pick",
+        choices=list_picks(),
         help=f"with --budget: which captures fill it (default {DEFAULT}: the smallest margins first; "
         "balanced: each predicted class in turn, near-duplicates passed over, measured worse)",
     )

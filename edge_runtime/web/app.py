@@ -230,8 +230,12 @@ async def _give_feedback(board: Dashboard, request: Request) -> JSONResponse:
     frame = await run_in_threadpool(captured.pin, event_id) if captured is not None else None
     try:
         stored = await run_in_threadpool(
-            board.acks.give_feedback, event_id, body.get("verdict", ""), body.get("by", ""),
-            label=label, frame=str(frame) if frame is not None else event.extra.get("snapshot"),
+            board.acks.give_feedback,
+            event_id,
+            body.get("verdict", ""),
+            body.get("by", ""),
+            label=label,
+            frame=str(frame) if frame is not None else event.extra.get("snapshot"),
             event_label=event.label,
         )
     except ValueError as exc:

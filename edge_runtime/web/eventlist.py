@@ -147,4 +147,3 @@ def _incident(
         "dead_letter": refused,
         "in_outbox": any(seq > cursor for seq, _ in members for cursor in cursors.values()),
     }
-

@@ -60,7 +60,7 @@ def overview(view: DaemonView, meter: RateMeter) -> dict[str, Any]:
         },
         "cameras": [_camera(view, camera, meter, last_event.get(camera.name)) for camera in view.cameras],
         "sinks": [
-            {"name": name, **state.view(), **view.sink_health(name)} 
+            {"name": name, **state.view(), **view.sink_health(name)}
             for name, state in view.outbox.states.items()
         ],
         "outbox": {

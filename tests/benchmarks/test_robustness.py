@@ -47,15 +47,33 @@ def test_robustness_table_over_the_tiny_bundle(tiny_bundle, tmp_path, capsys):
     assert result["top1"]["clean"] == {"onnx-fp32": 1.0, "openvino-fp32": 1.0}
     assert len(result["top1"]) == 1 + len(list_corruptions()) * len(SEVERITIES)
     assert table(result).splitlines()[0] == "| condition | onnx-fp32 | openvino-fp32 |"
-    assert robustness_main(["--bundle", str(tiny_bundle), "--data", str(split), "--artifacts", "onnx-fp32",
-                            "--out", str(tmp_path / "r.json")]) == 0
+    assert (
+        robustness_main(
+            [
+                "--bundle",
+                str(tiny_bundle),
+                "--data",
+                str(split),
+                "--artifacts",
+                "onnx-fp32",
+                "--out",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
     assert "| darkness/3 |" in capsys.readouterr().out and (tmp_path / "r.json").is_file()
 
 
 def test_soak_figures_fit_the_memory_slope_after_warm_up():
     samples = [
-        {"t_s": t, "rss_mb": 100.0 + (0.5 * t / 60 if t >= 60 else 50), "outbox_depth": 1,
-         "processed": {"cam1": 10 * t}, "frame_age_p99_ms": 40.0}
+        {
+            "t_s": t,
+            "rss_mb": 100.0 + (0.5 * t / 60 if t >= 60 else 50),
+            "outbox_depth": 1,
+            "processed": {"cam1": 10 * t},
+            "frame_age_p99_ms": 40.0,
+        }
         for t in range(0, 600, 10)
     ]
     summary = {"timing_ms": {"frame_age": {"p99_ms": 41.0}}, "frames": 6000, "dropped": 3, "events": 12}

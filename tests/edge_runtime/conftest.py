@@ -151,7 +151,9 @@ class Subscriber:
         self.messages: list[tuple[str, bytes, bool]] = []
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
         self.client.on_connect = lambda client, *_: client.subscribe(topic, qos=1)
-        self.client.on_message = lambda _c, _u, msg: self.messages.append((msg.topic, msg.payload, msg.retain))
+        self.client.on_message = lambda _c, _u, msg: self.messages.append(
+            (msg.topic, msg.payload, msg.retain)
+        )
         self.client.reconnect_delay_set(min_delay=1, max_delay=2)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
@@ -318,7 +320,10 @@ def small_volume(tmp_path: Path):
     path = tmp_path / "volume"
     path.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(path)], capture_output=True, text=True, check=False
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs (needs root): {mounted.stderr.strip()}")

@@ -49,7 +49,9 @@ def test_grey_is_uncertain(tiny_bundle, key):
 def test_openvino_throughput_mode_runs_each_frame_as_its_own_request_in_order(tiny_bundle):
     """Many cameras: the async infer-request queue gives what one synchronous batch gives, frame by frame."""
     bundle = load_bundle(tiny_bundle)
-    frames = [np.full((48, 64, 3), bgr, np.uint8) for _, bgr in COLOURS * 3]  # 12 frames, more than the streams
+    frames = [
+        np.full((48, 64, 3), bgr, np.uint8) for _, bgr in COLOURS * 3
+    ]  # 12 frames, more than the streams
     latency = BundleModel(bundle, "openvino-fp32")
     throughput = BundleModel(bundle, "openvino-fp32", options=BackendOptions(mode="throughput"))
     assert throughput.backend.queue is not None

@@ -46,7 +46,11 @@ def test_an_odd_image_reads_as_the_same_bgr_picture(image_folder, name):
 
 
 def test_arrays_preprocessing_cannot_use_are_image_errors():
-    for array in (np.zeros((4, 4, 2), np.uint8), np.zeros((4, 4, 3), np.float64), np.zeros((1, 9, 3), np.uint8)):
+    for array in (
+        np.zeros((4, 4, 2), np.uint8),
+        np.zeros((4, 4, 3), np.float64),
+        np.zeros((1, 9, 3), np.uint8),
+    ):
         with pytest.raises(ImageError):
             preprocess(array, InputSpec(size=(4, 4)))
 

@@ -26,7 +26,12 @@ CLASSES = ["background", "belt", "coal"]
 HW = (40, 100)
 FPS = 10.0
 SPEED = {"min_mps": 1.0, "max_mps": 2.0, "full_load": 0.8, "deadband_mps": 0.1, "max_accel_mps2": 0.5}
-REGION = [(0.0, 0.25), (1.0, 0.25), (1.0, 0.75), (0.0, 0.75)]  # rows 10..30 of 40 (fillPoly includes both edges)
+REGION = [
+    (0.0, 0.25),
+    (1.0, 0.25),
+    (1.0, 0.75),
+    (0.0, 0.75),
+]  # rows 10..30 of 40 (fillPoly includes both edges)
 
 
 def config(**changes: object) -> BeltLoadConfig:
@@ -124,7 +129,9 @@ def test_speed_events_report_each_step_of_the_recommendation() -> None:
     assert speeds[0] == 2.0 and speeds[-1] == pytest.approx(1.0)  # the ramp's end is reported too
     assert np.diff(speeds) == pytest.approx([-0.25] * 4, abs=0.06)
     feed(monitor, [0.9] * 3 + [0.7] * 37, first=40)  # up to 1.75 (a step of 0.75, then settles)
-    later = [e.extra["recommended_speed_mps"] for e in feed(monitor, [0.7] * 5, first=80) if e.type == SPEED_TYPE]
+    later = [
+        e.extra["recommended_speed_mps"] for e in feed(monitor, [0.7] * 5, first=80) if e.type == SPEED_TYPE
+    ]
     assert later == []  # nothing new once settled
 
 
@@ -140,7 +147,16 @@ def test_metrics_and_status_show_load_and_speed(tmp_path: Path) -> None:
     feed(monitor, [0.95] * 10)
     with closing(Outbox(OutboxConfig(path=tmp_path / "outbox.sqlite"), [])) as outbox:
         view = DaemonView(
-            SiteConfig(), "onnx-fp32", "fp32", None, [], outbox, StageTimers(), LatestFrames(), 0.0, belt=monitor
+            SiteConfig(),
+            "onnx-fp32",
+            "fp32",
+            None,
+            [],
+            outbox,
+            StageTimers(),
+            LatestFrames(),
+            0.0,
+            belt=monitor,
         )
         registry = CollectorRegistry()
         registry.register(DaemonCollector(view))

@@ -76,12 +76,22 @@ def test_replay_raises_the_known_overload_with_its_inputs(belt_site: Path, tiny_
     assert all(e.phase == "update" and "recommended_speed_mps" in e.extra for e in speed_events)
 
 
-def test_replay_cli_checks_the_overload_truth(belt_site: Path, tiny_data: Path, tmp_path: Path, capsys) -> None:
+def test_replay_cli_checks_the_overload_truth(
+    belt_site: Path, tiny_data: Path, tmp_path: Path, capsys
+) -> None:
     out = tmp_path / "replayed.jsonl"
     video = tiny_data / "video"
     code = main(
-        ["replay", str(video / "belt.avi"), "--config", str(belt_site), "--expect", str(video / "belt_truth.jsonl"),
-         "--out", str(out)]
+        [
+            "replay",
+            str(video / "belt.avi"),
+            "--config",
+            str(belt_site),
+            "--expect",
+            str(video / "belt_truth.jsonl"),
+            "--out",
+            str(out),
+        ]
     )
     assert code == 0, capsys.readouterr().out
     assert "1 matched, 0 missed, 0 false" in capsys.readouterr().out
@@ -116,14 +126,19 @@ def test_the_live_daemon_publishes_load_and_speed(belt_site: Path, tmp_path: Pat
         process.send_signal(signal.SIGTERM)
         process.wait(30)
     assert process.returncode == 0
-    assert 'adit_belt_load{camera="belt"}' in metrics and 'adit_belt_speed_recommended_mps{camera="belt"}' in metrics
+    assert (
+        'adit_belt_load{camera="belt"}' in metrics
+        and 'adit_belt_speed_recommended_mps{camera="belt"}' in metrics
+    )
     belt = status["belt_load"]["belt"]
     assert 0 <= belt["load"] <= 1 and 1.0 <= belt["speed_mps"] <= 2.5
     assert read_events(events)[0].type == SPEED_TYPE
 
 
 @pytest.mark.slow
-def test_a_trained_and_exported_segmenter_drives_the_belt_monitor(belt_site: Path, tiny_segmenter_bundle: Path, tiny_data: Path) -> None:
+def test_a_trained_and_exported_segmenter_drives_the_belt_monitor(
+    belt_site: Path, tiny_segmenter_bundle: Path, tiny_data: Path
+) -> None:
     """The torch-trained, exported path (2 epochs on 6 images: it runs, it is not accurate)."""
     config = load_site_config(belt_site, [f"model.bundle={tiny_segmenter_bundle}"])
     result = replay(config, tiny_data / "video" / "belt.avi")
@@ -131,4 +146,8 @@ def test_a_trained_and_exported_segmenter_drives_the_belt_monitor(belt_site: Pat
     assert result.summary.frames == 120 and speeds[0].frame == 0
     for event in result.events:
         assert 0 <= event.extra["raw_load"] <= 1
-        assert config.belt_load.speed.min_mps <= event.extra["recommended_speed_mps"] <= config.belt_load.speed.max_mps
+        assert (
+            config.belt_load.speed.min_mps
+            <= event.extra["recommended_speed_mps"]
+            <= config.belt_load.speed.max_mps
+        )

@@ -39,7 +39,9 @@ def _point_artifact_at(root: Path, name: str, **changes) -> None:
     path = root / MANIFEST_NAME
     manifest = json.loads(path.read_text())
     data = (root / name).read_bytes()
-    manifest["artifacts"][0].update(file=name, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data), **changes)
+    manifest["artifacts"][0].update(
+        file=name, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data), **changes
+    )
     path.write_text(json.dumps(manifest))
 
 

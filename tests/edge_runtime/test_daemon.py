@@ -19,15 +19,12 @@ from edge_runtime.events import read_events
 REPO = Path(__file__).parents[2]
 
 
-
 def _get(url: str) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-
-
 
 
 def test_kill_9_loses_nothing_from_the_outbox_and_the_daemon_reports_itself(colour_site, tmp_path):
@@ -47,7 +44,9 @@ def test_kill_9_loses_nothing_from_the_outbox_and_the_daemon_reports_itself(colo
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify.sock"))
     notify.settimeout(30)
-    process = spawn_daemon(colour_site, REPO, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="1000000")
+    process = spawn_daemon(
+        colour_site, REPO, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="1000000"
+    )
     events_path = Path(yaml.safe_load(colour_site.read_text())["sinks"]["jsonl"]["path"])
     try:
         log = LogReader(process)

@@ -175,6 +175,7 @@ def test_durations_never_go_negative_across_a_camera_reconnect(rtsp_server, tiny
     daemon = threading.Thread(target=run, args=(config, stop), daemon=True)
     daemon.start()
     try:
+
         def rule_started() -> bool:  # not just any event: the camera may be reported lost while it connects
             return events_path.exists() and any(e.rule == "any" for e in read_events(events_path))
 

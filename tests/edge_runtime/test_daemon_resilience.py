@@ -68,7 +68,13 @@ def test_a_full_disk_keeps_inference_going_is_reported_and_recovers(colour_site,
         assert wait_until(lambda: events.exists() and len(read_events(events)) >= 2)
         small_volume.fill()
         assert wait_until(
-            lambda: None not in (_health(port)[1]["storage"]["outbox_error"], _health(port)[1]["storage"]["snapshot_error"]),
+            lambda: (
+                None
+                not in (
+                    _health(port)[1]["storage"]["outbox_error"],
+                    _health(port)[1]["storage"]["snapshot_error"],
+                )
+            ),
             timeout_s=30,
         )
         code, health = _health(port)
@@ -76,8 +82,10 @@ def test_a_full_disk_keeps_inference_going_is_reported_and_recovers(colour_site,
         assert "No space left" in health["storage"]["snapshot_error"]
         processed = json.loads(http_get(f"http://127.0.0.1:{port}/status")[1])["cameras"]["cam1"]["processed"]
         assert wait_until(
-            lambda: json.loads(http_get(f"http://127.0.0.1:{port}/status")[1])["cameras"]["cam1"]["processed"]
-            > processed + 20
+            lambda: (
+                json.loads(http_get(f"http://127.0.0.1:{port}/status")[1])["cameras"]["cam1"]["processed"]
+                > processed + 20
+            )
         )  # still inferring on a full disk
         metrics = http_get(f"http://127.0.0.1:{port}/metrics")[1].decode()
         assert "adit_outbox_write_failures_total" in metrics and "adit_outbox_held" in metrics
@@ -117,7 +125,9 @@ def test_a_hung_sink_turns_health_red_and_stops_petting_the_systemd_watchdog(col
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify.sock"))
     notify.settimeout(0.2)
-    process = spawn_daemon(colour_site, REPO, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="600000")
+    process = spawn_daemon(
+        colour_site, REPO, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="600000"
+    )
 
     def received() -> list[str]:
         messages = []
@@ -137,7 +147,9 @@ def test_a_hung_sink_turns_health_red_and_stops_petting_the_systemd_watchdog(col
         received()  # what was sent before the stall was noticed
         quiet = [m for _ in range(10) for m in received()]  # 2 s: four watchdog intervals of 0.3 s
         assert "WATCHDOG=1" not in quiet
-        assert _site(colour_site)["sinks"]["jsonl"] and read_events(_events_path(colour_site))  # jsonl goes on
+        assert _site(colour_site)["sinks"]["jsonl"] and read_events(
+            _events_path(colour_site)
+        )  # jsonl goes on
         metrics = http_get(f"http://127.0.0.1:{port}/metrics")[1].decode()
         assert 'adit_stage_stalled_seconds{stage="sink:webhook"}' in metrics
         code, _ = _stop(process)
@@ -156,7 +168,6 @@ def _outbox_ids(path: Path) -> tuple[str, list[str]]:
     with sqlite3.connect(path) as db:
         check = db.execute("PRAGMA integrity_check").fetchone()[0]
         return check, [row[0] for row in db.execute("SELECT id FROM events ORDER BY seq")]
-
 
 
 @pytest.mark.parametrize("rounds", [3, pytest.param(20, marks=pytest.mark.slow)])
@@ -239,7 +250,9 @@ def test_a_camera_that_never_delivers_is_reported_and_the_daemon_stays_up(colour
     )
 
     def broken_camera(site):
-        site["cameras"][0].update(source=source, health={"no_frames_s": 1.0}, reconnect={"min_s": 0.2, "max_s": 1})
+        site["cameras"][0].update(
+            source=source, health={"no_frames_s": 1.0}, reconnect={"min_s": 0.2, "max_s": 1}
+        )
         site["http"] = {"port": port}
 
     edit_site(colour_site, broken_camera)

@@ -47,7 +47,9 @@ def _until(driver, condition, message: str):
     from selenium.webdriver.support.wait import WebDriverWait
 
     # The pages re-render their rows every refresh: an element found a moment ago may be gone; ask again.
-    wait = WebDriverWait(driver, WAIT_S, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,))
+    wait = WebDriverWait(
+        driver, WAIT_S, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,)
+    )
     return wait.until(lambda d: condition(d), message)
 
 

@@ -16,7 +16,9 @@ from edge_runtime.sources import Frame
 
 
 def _event(frame: int) -> Event:
-    return Event(camera="belt", type="t", label="red", score=0.9, frame=frame, phase="start", rule="r", pts_s=0.0)
+    return Event(
+        camera="belt", type="t", label="red", score=0.9, frame=frame, phase="start", rule="r", pts_s=0.0
+    )
 
 
 def _wait(condition, timeout_s: float = 20.0) -> bool:

@@ -79,7 +79,11 @@ def test_sustained_failures_raise_the_event_once_and_a_whole_good_window_ends_it
         faults.failed("cam1", frame, RuntimeError("request failed"))
     (start,) = emitted
     assert (start.camera, start.type, start.kind, start.phase, start.frame) == (
-        "cam1", "inference_failing", "inference", "start", 2
+        "cam1",
+        "inference_failing",
+        "inference",
+        "start",
+        2,
     )
     error = "RuntimeError: request failed"
     assert start.extra == {"model": "openvino-fp32", "failed": 3, "window": 5, "error": error}
@@ -94,7 +98,10 @@ def test_sustained_failures_raise_the_event_once_and_a_whole_good_window_ends_it
         _contract(event)
     state = faults.state()["cam1"]
     assert (state["failures"], state["inferred"], state["failing"], state["errors"]) == (
-        8, 5, False, {"RuntimeError": 8}
+        8,
+        5,
+        False,
+        {"RuntimeError": 8},
     )
 
 
@@ -264,7 +271,10 @@ def test_the_daemon_counts_failed_frames_raises_health_and_keeps_every_camera(
         assert wait_until(lambda: failing(), timeout_s=60), "no inference_failing event"
         start = failing()[0]
         assert (start["camera"], start["phase"], start["kind"], start["severity"]) == (
-            "cam1", "start", "inference", "critical"
+            "cam1",
+            "start",
+            "inference",
+            "critical",
         )
         validate_event(start)
         status = json.loads(http_get(f"{daemon.url}/status")[1])["inference"]["cam1"]
@@ -317,7 +327,8 @@ def test_a_machine_skips_the_windows_the_model_fails_on_and_keeps_monitoring(sig
     assert state["inference_failures"] > 0 and not state["inference_failing"]
     assert monitor.windows + monitor.infer_failures == clean.windows  # every window either way
     assert [(e.camera, e.type, e.phase) for e in emitted] == [
-        ("fan-3", "inference_failing", "start"), ("fan-3", "inference_failing", "end")
+        ("fan-3", "inference_failing", "start"),
+        ("fan-3", "inference_failing", "end"),
     ]
     corrupt[0] = True  # without a fault monitor (replay) a failed window is an error that names it
     replaying = SignalMonitor(machine, model, [], lambda _events: None)

@@ -52,12 +52,15 @@ def test_hung_inference_turns_health_red_and_starves_the_watchdog(colour_site, t
     notify.settimeout(0.1)
     stop = threading.Event()
     daemon = threading.Thread(
-        target=run, args=(load_site_config(colour_site), stop, SystemdNotifier(str(tmp_path / "notify.sock"), 400_000))
+        target=run,
+        args=(load_site_config(colour_site), stop, SystemdNotifier(str(tmp_path / "notify.sock"), 400_000)),
     )
     daemon.start()
     try:
         assert entered.wait(60)
-        assert wait_until(lambda: "inference" in json.loads(http_get(f"http://127.0.0.1:{port}/healthz")[1])["stalled"])
+        assert wait_until(
+            lambda: "inference" in json.loads(http_get(f"http://127.0.0.1:{port}/healthz")[1])["stalled"]
+        )
         assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 503
         before = []
         while True:  # what was sent before the hang

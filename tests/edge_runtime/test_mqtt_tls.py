@@ -32,15 +32,58 @@ def tls_broker(tmp_path: Path):
         pytest.skip("needs mosquitto, mosquitto_passwd and openssl (apt-get install mosquitto openssl)")
     certs = tmp_path / "certs"
     certs.mkdir()
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=adit test CA",
-             "-keyout", "ca.key", "-out", "ca.crt", cwd=certs)
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
-             "-out", "server.csr", cwd=certs)
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=adit test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        cwd=certs,
+    )
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        cwd=certs,
+    )
     (certs / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-             "-days", "2", "-extfile", "san.ext", "-out", "server.crt", cwd=certs)
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.crt",
+        cwd=certs,
+    )
     passwords = tmp_path / "passwords"
-    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "edge", PASSWORD], check=True, capture_output=True)
+    subprocess.run(
+        ["mosquitto_passwd", "-b", "-c", str(passwords), "edge", PASSWORD], check=True, capture_output=True
+    )
     passwords.chmod(0o600)
     broker = Mosquitto(
         tmp_path / "broker",
@@ -60,7 +103,9 @@ def tls_broker(tmp_path: Path):
 
 
 def _event() -> Event:
-    return Event(camera="belt", type="person", label="p", score=0.9, frame=1, phase="start", rule="r", pts_s=0.0)
+    return Event(
+        camera="belt", type="person", label="p", score=0.9, frame=1, phase="start", rule="r", pts_s=0.0
+    )
 
 
 def _tls_subscriber(broker) -> tuple[mqtt.Client, list[bytes]]:
@@ -113,7 +158,9 @@ def test_events_travel_over_tls_with_a_password(tls_broker):
 
 
 @pytest.mark.parametrize(
-    ("password", "use_ca"), [("wrong-password", True), (PASSWORD, False)], ids=["bad_password", "untrusted_cert"]
+    ("password", "use_ca"),
+    [("wrong-password", True), (PASSWORD, False)],
+    ids=["bad_password", "untrusted_cert"],
 )
 def test_a_refused_login_or_an_untrusted_certificate_never_connects_and_never_leaks(
     tls_broker, caplog, password, use_ca

@@ -44,7 +44,10 @@ def _site(tmp_path) -> SiteConfig:
             ],
             "sinks": {
                 "jsonl": {"path": str(tmp_path / "events.jsonl")},
-                "webhook": {"url": "https://hook:tok3n@example.org/e", "headers": {"Authorization": "Bearer xyz"}},
+                "webhook": {
+                    "url": "https://hook:tok3n@example.org/e",
+                    "headers": {"Authorization": "Bearer xyz"},
+                },
                 "mqtt": {"username": "edge", "password": "mqttpw"},
             },
             "outbox": {"path": str(tmp_path / "outbox.sqlite")},

@@ -25,7 +25,11 @@ def _write(path, content):
     ("name", "content", "message"),
     [
         ("objects.npy", np.array([{"a": 1}, None], dtype=object), "not a numeric .npy array"),
-        ("cut.npy", b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (1000,), }", "not a numeric .npy array"),
+        (
+            "cut.npy",
+            b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (1000,), }",
+            "not a numeric .npy array",
+        ),
         ("text.csv", "time,value\n0.0,abc\n", "expected one value column or time,value columns"),
         ("two_d.npy", np.zeros((10, 3), np.float32), "expected a 1-D signal"),
         ("empty.csv", "", "no samples"),

@@ -35,10 +35,16 @@ def _fault_file(path: Path) -> Path:
 def _machine_site(tmp_path: Path, bundle: Path, source: Path, **site: object) -> dict:
     return {
         "machines": [{"name": "drive-1", "source": str(source), "bundle": str(bundle), "realtime": True}],
-        "rules": [{
-            "name": "bearing-fault", "camera": "drive-1", "labels": FAULTS, "min_score": 0.0,
-            "debounce": {"hits": 4, "window": 6}, "cooldown_s": 60.0,
-        }],
+        "rules": [
+            {
+                "name": "bearing-fault",
+                "camera": "drive-1",
+                "labels": FAULTS,
+                "min_score": 0.0,
+                "debounce": {"hits": 4, "window": 6},
+                "cooldown_s": 60.0,
+            }
+        ],
         "sinks": {"jsonl": {"path": str(tmp_path / "events.jsonl")}},
         "outbox": {"path": str(tmp_path / "outbox.sqlite")},
         **site,
@@ -78,7 +84,7 @@ def test_a_machines_only_daemon_delivers_the_fault_once_and_exports_its_health(s
     assert process.returncode == 0, log.rest()
     index = _metric(metrics, "adit_machine_health_index")
     assert index is not None and 0.0 < index <= 1.0, metrics
-    assert _metric(metrics, 'adit_machine_windows_total') > 0
+    assert _metric(metrics, "adit_machine_windows_total") > 0
     assert status["machines"]["drive-1"]["label"] in FAULTS and status["cameras"] == {}
     events = read_events(events_path)
     starts = [e for e in events if e.phase == "start"]
@@ -109,7 +115,9 @@ def test_cameras_and_machines_share_one_outbox(colour_site, signal_bundle, tmp_p
 def test_a_machine_model_is_compiled_once_the_check_and_the_monitor_share_it(
     signal_bundle, tmp_path, model_loads
 ):
-    site = _machine_site(tmp_path, signal_bundle, _fault_file(tmp_path / "drive.npy"), http={"enabled": False})
+    site = _machine_site(
+        tmp_path, signal_bundle, _fault_file(tmp_path / "drive.npy"), http={"enabled": False}
+    )
     site["machines"][0]["realtime"] = False
     site_path = tmp_path / "site.yaml"
     site_path.write_text(yaml.safe_dump(site))
@@ -125,8 +133,13 @@ def test_rules_watching_a_machine_are_checked_against_its_bundle(signal_bundle, 
 
     site = _machine_site(tmp_path, signal_bundle, _fault_file(tmp_path / "drive.npy"))
     site["rules"][0]["labels"] = ["inner_race", "smoke"]
-    with pytest.raises(ConfigError, match="rules\\[0\\].labels: 'smoke' not among the bundle's classes; valid: ball, inner_race"):
+    with pytest.raises(
+        ConfigError,
+        match="rules\\[0\\].labels: 'smoke' not among the bundle's classes; valid: ball, inner_race",
+    ):
         verify_site(SiteConfig.model_validate(site))
     site["rules"][0].update(labels=FAULTS, zone=[[0, 0], [1, 0], [1, 1]])
-    with pytest.raises(ConfigError, match="rules\\[0\\]: zone and tripwire need a detect bundle; 'drive-1' runs 'signal'"):
+    with pytest.raises(
+        ConfigError, match="rules\\[0\\]: zone and tripwire need a detect bundle; 'drive-1' runs 'signal'"
+    ):
         verify_site(SiteConfig.model_validate(site))

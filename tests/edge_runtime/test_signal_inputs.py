@@ -28,7 +28,10 @@ def _with_nan(samples: np.ndarray, start: int, length: int) -> np.ndarray:
 def test_nan_samples_are_refused_naming_file_and_position(signal_bundle, tmp_path):
     path = tmp_path / "dropout.npy"
     np.save(path, _with_nan(synthetic_stream(seconds_each=0.5), 6000, 10))
-    with pytest.raises(SignalError, match=r"dropout.npy: 10 of 12000 samples are NaN or infinite \(the first at sample 6000, 0.500 s\)"):
+    with pytest.raises(
+        SignalError,
+        match=r"dropout.npy: 10 of 12000 samples are NaN or infinite \(the first at sample 6000, 0.500 s\)",
+    ):
         verify_machine(_machine(signal_bundle, path), 0)
 
 
@@ -37,7 +40,9 @@ def test_a_csv_at_another_rate_is_refused(signal_bundle, tmp_path):
     path = tmp_path / "at10k.csv"
     times = np.arange(len(samples)) / 10_000.0
     np.savetxt(path, np.stack([times, samples], 1), delimiter=",", header="time_s,accel_g", comments="")
-    with pytest.raises(SignalError, match="at10k.csv: sampled at 10000 Hz, but the bundle was trained at 12000 Hz"):
+    with pytest.raises(
+        SignalError, match="at10k.csv: sampled at 10000 Hz, but the bundle was trained at 12000 Hz"
+    ):
         verify_machine(_machine(signal_bundle, path), 0)
     ok = tmp_path / "at12k.csv"
     np.savetxt(ok, np.stack([np.arange(len(samples)) / RATE, samples], 1), delimiter=",")
@@ -45,14 +50,18 @@ def test_a_csv_at_another_rate_is_refused(signal_bundle, tmp_path):
 
 
 def test_a_stream_declared_at_another_rate_is_refused(signal_bundle):
-    with pytest.raises(SignalError, match=r"machines\[0\] \(pump-2\).source tcp://127.0.0.1:9: sampled at 25600 Hz"):
+    with pytest.raises(
+        SignalError, match=r"machines\[0\] \(pump-2\).source tcp://127.0.0.1:9: sampled at 25600 Hz"
+    ):
         verify_machine(_machine(signal_bundle, "tcp://127.0.0.1:9", sampling_rate=25_600), 0)
 
 
 def test_a_file_shorter_than_one_window_is_refused(signal_bundle, tmp_path):
     path = tmp_path / "short.npy"
     np.save(path, synthetic_stream(seconds_each=0.5)[:500])
-    with pytest.raises(SignalError, match=r"short.npy: 500 samples \(0.042 s\) is shorter than one window of 1024"):
+    with pytest.raises(
+        SignalError, match=r"short.npy: 500 samples \(0.042 s\) is shorter than one window of 1024"
+    ):
         verify_machine(_machine(signal_bundle, path), 0)
 
 
@@ -62,12 +71,16 @@ def test_the_daemon_refuses_a_bad_file_at_start_and_keeps_earlier_events(signal_
     events = tmp_path / "events.jsonl"
     events.write_text('{"earlier": "event"}\n')
     site = tmp_path / "site.yaml"
-    site.write_text(yaml.safe_dump({
-        "machines": [{"name": "pump-2", "source": str(path), "bundle": str(signal_bundle)}],
-        "sinks": {"jsonl": {"path": str(events)}},
-        "outbox": {"path": str(tmp_path / "outbox.sqlite")},
-        "http": {"enabled": False},
-    }))
+    site.write_text(
+        yaml.safe_dump(
+            {
+                "machines": [{"name": "pump-2", "source": str(path), "bundle": str(signal_bundle)}],
+                "sinks": {"jsonl": {"path": str(events)}},
+                "outbox": {"path": str(tmp_path / "outbox.sqlite")},
+                "http": {"enabled": False},
+            }
+        )
+    )
     assert main(["run", "--config", str(site)]) == 2
     assert f"{path}: 1 of 12000 samples are NaN" in capsys.readouterr().err
     assert events.read_text() == '{"earlier": "event"}\n' and not (tmp_path / "outbox.sqlite").exists()

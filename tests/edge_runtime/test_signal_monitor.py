@@ -80,7 +80,9 @@ def test_realtime_replay_paces_at_the_sampling_rate(signal_bundle, stream_file):
     from edge_runtime.bundle import load_bundle
 
     spec = load_bundle(signal_bundle).manifest.signal
-    chunks = list(replay_file(stream_file, spec.model_copy(update={"sampling_rate": 12000}), chunk=1200, realtime=False))
+    chunks = list(
+        replay_file(stream_file, spec.model_copy(update={"sampling_rate": 12000}), chunk=1200, realtime=False)
+    )
     assert [c.t0_s for c in chunks[:3]] == [0.0, 0.1, 0.2]
 
 

@@ -30,7 +30,10 @@ def test_tone_lands_in_its_frequency_row():
 def test_prepare_windows_shapes_and_rejects_wrong_length():
     batch = prepare_windows(np.zeros((2, 1024), np.float32), SPEC)
     assert batch.shape == (2, 3, 64, 32) and batch.dtype == np.float32
-    wave = prepare_windows(np.random.default_rng(0).normal(size=(2, 1024)), SPEC.model_copy(update={"representation": "waveform"}))
+    wave = prepare_windows(
+        np.random.default_rng(0).normal(size=(2, 1024)),
+        SPEC.model_copy(update={"representation": "waveform"}),
+    )
     assert wave.shape == (2, 1, 1024)
     with pytest.raises(SignalError, match="1024"):
         prepare_windows(np.zeros((2, 1000)), SPEC)
@@ -52,8 +55,13 @@ def test_spec_refuses_fft_longer_than_window():
 
 
 def test_manifest_signal_section_is_optional_and_round_trips():
-    base = dict(name="m", task="signal", classes=["normal", "fault"], input=InputSpec(size=(64, 32)),
-                artifacts=[dict(file="m.onnx", sha256="0" * 64, bytes=1, format="onnx", precision="fp32")])
+    base = dict(
+        name="m",
+        task="signal",
+        classes=["normal", "fault"],
+        input=InputSpec(size=(64, 32)),
+        artifacts=[dict(file="m.onnx", sha256="0" * 64, bytes=1, format="onnx", precision="fp32")],
+    )
     assert Manifest(**base).signal is None
     manifest = Manifest(**base, signal=SPEC)
     assert Manifest.model_validate_json(manifest.to_json()).signal == SPEC

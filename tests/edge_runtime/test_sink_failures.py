@@ -213,6 +213,7 @@ def test_an_unpublishable_topic_is_dead_lettered_and_later_events_arrive(mosquit
     try:
         for event in events:
             outbox.deliver(event)
+
         def ids() -> list[str]:
             return [json.loads(p)["id"] for t, p, _ in subscriber.messages if "/events/" in t]
 

@@ -110,5 +110,7 @@ def test_a_site_may_have_only_machines_and_rules_may_watch_them():
         load_site_config(None, ["cameras=[{name: belt, source: v.avi}]", machine.replace("drive-1", "belt")])
     with pytest.raises(ConfigError, match="a site needs at least one camera or machine"):
         load_site_config(None, ["cameras=[]"])
-    with pytest.raises(ConfigError, match="no camera 'drive-2'; the cameras are: none; the machines: drive-1"):
+    with pytest.raises(
+        ConfigError, match="no camera 'drive-2'; the cameras are: none; the machines: drive-1"
+    ):
         load_site_config(None, [machine, "rules=[{name: r, camera: drive-2, labels: [ball]}]"])

@@ -36,7 +36,9 @@ def unsafe_calls(source: str) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in UNPICKLING_MODULES:
-            found += [f"{node.lineno}: from {node.module} import {a.name}" for a in node.names if a.name in READERS]
+            found += [
+                f"{node.lineno}: from {node.module} import {a.name}" for a in node.names if a.name in READERS
+            ]
         if not isinstance(node, ast.Call):
             continue
         func = node.func

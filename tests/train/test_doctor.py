@@ -55,11 +55,34 @@ def test_doctor_finds_every_planted_problem(planted):
 def test_doctor_exits_non_zero_then_fix_quarantines_and_the_data_is_clean(planted, tmp_path, capsys):
     quarantine = tmp_path / "held"
     assert train_main(["doctor", str(planted)]) == 1
-    assert train_main(["doctor", str(planted), "--fix", "--quarantine", str(quarantine), "--json", str(tmp_path / "r.json")]) == 0
+    assert (
+        train_main(
+            [
+                "doctor",
+                str(planted),
+                "--fix",
+                "--quarantine",
+                str(quarantine),
+                "--json",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
     moved = {p.name for p in quarantine.rglob("*") if p.is_file()}
-    assert moved == {"empty.jpg", "text.png", "cut.jpg", "leak.png", "near.jpg", "z_copy.png", "quarantine.jsonl"}
+    assert moved == {
+        "empty.jpg",
+        "text.png",
+        "cut.jpg",
+        "leak.png",
+        "near.jpg",
+        "z_copy.png",
+        "quarantine.jsonl",
+    }
     assert (planted / "train" / "red_disc" / "train_001.png").is_file()  # the train copy of a leak stays
-    reasons = [json.loads(line)["reason"] for line in (quarantine / "quarantine.jsonl").read_text().splitlines()]
+    reasons = [
+        json.loads(line)["reason"] for line in (quarantine / "quarantine.jsonl").read_text().splitlines()
+    ]
     assert len(reasons) == 6 and any(r.startswith("near_duplicate_across_splits") for r in reasons)
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["errors"] == 0 and report["class_counts"]["test"]["red_disc"] == 4
