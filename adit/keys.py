@@ -76,6 +76,7 @@ def to_argv(verb: str, parser: argparse.ArgumentParser, items: list[str]) -> lis
                 continue
             raise ConfigError(f"adit {verb}: unknown key {name!r}; keys: {', '.join(sorted(keys))}")
         values = value.split(",") if key.action.nargs in ("+", "*") else [value]
+        _check_values(verb, name, key.action, values)
         if not key.action.option_strings:
             positionals[key.name] = values
         elif isinstance(key.action, argparse._StoreTrueAction | argparse._StoreFalseAction):
@@ -92,6 +93,18 @@ def to_argv(verb: str, parser: argparse.ArgumentParser, items: list[str]) -> lis
         v for action in parser._actions if action.dest in positionals for v in positionals[action.dest]
     ]
     return options + ordered + overrides
+
+
+def _check_values(verb: str, name: str, action: argparse.Action, values: list[str]) -> None:
+    """Each value through the option's argparse type, so a refusal names the key (``threads: '0' must be a
+    positive integer``) rather than the stage's ``--threads`` that the user never typed."""
+    if not callable(action.type):
+        return
+    for value in values:
+        try:
+            action.type(value)
+        except (argparse.ArgumentTypeError, ValueError) as exc:
+            raise ConfigError(f"adit {verb}: {name}: {exc}") from None
 
 
 def describe(parser: argparse.ArgumentParser) -> list[str]:

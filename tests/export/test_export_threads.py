@@ -50,5 +50,5 @@ def test_fewer_than_one_thread_is_refused_naming_the_key_before_any_work(tmp_pat
     out = tmp_path / "never"
     code = adit_main(["export", f"model={tmp_path / 'absent.pt'}", f"out={out}", f"threads={threads}"])
     assert code == 2
-    assert f"threads: {threads} is not a number of threads" in capsys.readouterr().err
+    assert f"threads: {threads!r} must be a positive integer" in capsys.readouterr().err
     assert not out.exists()
