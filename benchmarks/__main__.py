@@ -20,8 +20,7 @@ from benchmarks.report import build_results, recommend, render_markdown, write_r
 from benchmarks.sweep import adit_default, best_latency, openvino_sweep
 from benchmarks.training import run_training_benchmark
 from edge_runtime.bundle import Bundle, load_bundle
-from edge_runtime.cli_types import fraction, positive_float, positive_int
-from edge_runtime.cli_types import positive_counts as _counts
+from edge_runtime.cli_types import fraction, positive_counts, positive_float, positive_int
 from edge_runtime.config import load_site_config
 from edge_runtime.errors import AditError
 from edge_runtime.logs import setup_logging
@@ -57,23 +56,31 @@ def bench_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--cv2", action="store_true", help="add an OpenCV cv2.dnn row for the FP32 ONNX file")
     parser.add_argument(
-        "--sweep-threads", type=_counts, help="hand-tuned OpenVINO INT8 latency sweep (default: 1..cores)"
+        "--sweep-threads",
+        type=positive_counts,
+        help="hand-tuned OpenVINO INT8 latency sweep (default: 1..cores)",
     )
     parser.add_argument(
         "--sweep-streams",
-        type=_counts,
+        type=positive_counts,
         default=[],
         help="hand-tuned OpenVINO INT8 throughput sweep, e.g. 1,2",
     )
     parser.add_argument(
-        "--sweep-batch", type=_counts, default=[], help="OpenVINO INT8 synchronous batch sweep, e.g. 1,4,8"
+        "--sweep-batch",
+        type=positive_counts,
+        default=[],
+        help="OpenVINO INT8 synchronous batch sweep, e.g. 1,4,8",
     )
     parser.add_argument("--video", type=Path, help="run the pipeline benchmark on this video")
     parser.add_argument(
         "--site", type=Path, help="site YAML for the pipeline benchmark (rules, camera settings)"
     )
     parser.add_argument(
-        "--cameras", type=_counts, default=list(DEFAULT_CAMERAS), help="camera counts for the scaling sweep"
+        "--cameras",
+        type=positive_counts,
+        default=list(DEFAULT_CAMERAS),
+        help="camera counts for the scaling sweep",
     )
     parser.add_argument("--camera-seconds", type=positive_float, default=4.0, help="seconds per camera count")
     parser.add_argument("--lang", choices=sorted(HEADINGS), default="en", help="report headings")
